@@ -1,0 +1,39 @@
+// JSON in and out. Parsing is Boost.JSON with limits; writing is ours because
+// Boost.JSON prints 24.5 as 2.45E1 and records must read as people write them.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace dht {
+
+namespace json = boost::json;
+
+// Shortest text that reads back as the same double: 24.5, 0.1, 1e+21.
+void append_number(std::string &out, double value);
+void append_json_string(std::string &out, std::string_view text);
+void append_json(std::string &out, const json::value &value);
+std::string to_json(const json::value &value);
+
+// True when `text` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
+bool valid_utf8(std::string_view text) noexcept;
+
+// Standard base64 (RFC 4648) with padding, for payloads that are not text.
+std::string base64_encode(std::string_view bytes);
+
+// One reusable parser with a nesting limit; errors come back as short phrases
+// fit for "stdin:42: invalid JSON: <phrase>".
+class JsonParser {
+public:
+    explicit JsonParser(std::size_t max_depth = 32);
+    // On success returns true and sets `out`; otherwise sets `error`.
+    bool parse(std::string_view text, json::value &out, std::string &error);
+
+private:
+    json::parser parser_;
+};
+
+}  // namespace dht

@@ -1,0 +1,91 @@
+// An MQTT session over libmosquitto: a network thread that connects (brokers in
+// order, exponential backoff with jitter, every try logged), renews
+// subscriptions on each connect, drains the socket into a queue so the broker
+// never has to hold messages for us, and on stop delivers pending QoS 1
+// publishes before disconnecting.
+#pragma once
+
+#include "dht/cli.hpp"
+#include "dht/time.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct mosquitto;
+struct mqtt5__property;
+
+namespace dht {
+
+// Owns a list of MQTT v5 properties (mosquitto_property_free_all on destruction).
+struct PropertiesDeleter {
+    void operator()(mqtt5__property *p) const noexcept;
+};
+using Properties = std::unique_ptr<mqtt5__property, PropertiesDeleter>;
+
+struct MqttMessage {
+    std::string topic;
+    std::string payload;  // raw bytes
+    int qos = 0;
+    bool retain = false;
+    int mid = 0;
+    TimePoint received{};
+    Properties properties;  // v5 only; may be null
+};
+
+// mosquitto's own library initialisation, once per process.
+class MqttLibrary {
+public:
+    MqttLibrary();
+    ~MqttLibrary();
+    MqttLibrary(const MqttLibrary &) = delete;
+    MqttLibrary &operator=(const MqttLibrary &) = delete;
+};
+
+class Session {
+public:
+    explicit Session(const MqttOptions &options);
+    ~Session();
+    Session(const Session &) = delete;
+    Session &operator=(const Session &) = delete;
+
+    // Starts the network thread (connects, subscribes to options.topics).
+    void start();
+
+    // Moves received messages into `out` (appends). Waits up to `timeout` for
+    // the first one; returns false on timeout or when woken by notify().
+    bool receive(std::vector<MqttMessage> &out, std::chrono::milliseconds timeout);
+
+    // Queues a publish (thread-safe). QoS 1/2 messages are kept across
+    // reconnects and delivered before stop() returns.
+    void publish(const std::string &topic, std::string_view payload, int qos, bool retain);
+
+    // Stops intake, waits up to `drain` for unacknowledged publishes, disconnects
+    // cleanly and joins the network thread.
+    void stop(std::chrono::milliseconds drain = std::chrono::seconds(10));
+
+    // Set when the session cannot go on (connect deadline passed: 69; every
+    // broker refused our credentials or protocol: 78). The reason was printed.
+    std::optional<int> failure() const;
+    bool connected() const;
+    std::uint64_t connects() const;
+    std::size_t pending_publishes() const;
+
+    // Wakes a receive() in progress (used by signal handling loops).
+    void notify();
+
+    struct Impl;  // opaque; public only so that libmosquitto's C callbacks can reach it
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dht

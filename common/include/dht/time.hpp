@@ -1,0 +1,33 @@
+// Timestamps (RFC 3339, UTC, milliseconds), durations ("100ms", "15m", "30d")
+// and times given as RFC 3339 or as an age ("24h" = 24 hours ago).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dht {
+
+using Clock = std::chrono::system_clock;
+using TimePoint = std::chrono::time_point<Clock, std::chrono::nanoseconds>;
+
+TimePoint now();
+
+// 2026-11-24T10:15:30.123Z
+void append_rfc3339(std::string &out, TimePoint t);
+std::string format_rfc3339(TimePoint t);
+
+// Accepts "2026-11-24T10:15:30Z", fractional seconds of any length, "z", a space
+// instead of "T", and numeric offsets (+01:00, -0530).
+std::optional<TimePoint> parse_rfc3339(std::string_view text);
+
+// A number (decimals allowed) and a unit: ns us ms s m h d w. With
+// bare_unit set, a bare number is taken in that unit (mosquitto's "-W 5").
+std::optional<std::chrono::nanoseconds> parse_duration(
+    std::string_view text, std::optional<std::chrono::nanoseconds> bare_unit = std::nullopt);
+
+// RFC 3339, or an age counted back from `reference`.
+std::optional<TimePoint> parse_time_or_age(std::string_view text, TimePoint reference);
+
+}  // namespace dht

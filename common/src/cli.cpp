@@ -1,0 +1,378 @@
+#include "dht/cli.hpp"
+
+#include "dht/diag.hpp"
+#include "dht/time.hpp"
+
+#include <mosquitto.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sys/stat.h>
+
+#ifndef DHT_VERSION
+#define DHT_VERSION "0.0.0"
+#endif
+
+namespace dht {
+
+std::string Broker::label() const
+{
+    if (host.find(':') != std::string::npos)
+        return cat('[', host, "]:", port);
+    return cat(host, ':', port);
+}
+
+bool MqttOptions::wants_broker() const
+{
+    return !topics.empty() || !publish_topic.empty() || !url.empty();
+}
+
+// mosquitto's letters: -h is the host, so help is --help only. Done before any
+// option is added (CLI11 starts with -h,--help).
+static void use_long_help(CLI::App &app) { app.set_help_flag("--help", "Print this help and exit"); }
+
+void add_mqtt_options(CLI::App &app, MqttOptions &o, unsigned roles)
+{
+    use_long_help(app);
+    const std::string g = "MQTT";
+    app.add_option("-h,--host", o.hosts,
+                   "Broker HOST or HOST:PORT; repeat for fallback brokers, tried in order (default: localhost)")
+        ->envname("DHT_MQTT_HOST")
+        ->delimiter(',')
+        ->type_name("HOST[:PORT]")
+        ->group(g);
+    app.add_option("-p,--port", o.port, "Port for hosts given without one (default: 1883, 8883 with TLS)")
+        ->envname("DHT_MQTT_PORT")
+        ->check(CLI::Range(1, 65535))
+        ->group(g);
+    app.add_option("-L,--url", o.url, "mqtt(s)://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC")->type_name("URL")->group(g);
+    if ((roles & mqtt_subscribe) != 0U) {
+        app.add_option("-t,--topic", o.topics, "Subscribe to TOPIC (repeatable; $share/GROUP/TOPIC with -V 5)")
+            ->type_name("TOPIC")
+            ->group(g);
+        app.add_option("-q,--qos", o.qos, "Subscription QoS (default: 0)")->check(CLI::Range(0, 2))->group(g);
+    }
+    if ((roles & mqtt_publish) != 0U) {
+        app.add_option("--publish", o.publish_topic, "Also publish each output record to TOPIC")
+            ->type_name("TOPIC")
+            ->group(g);
+        app.add_option("--publish-qos", o.publish_qos, "QoS of --publish (default: 1)")
+            ->check(CLI::Range(0, 2))
+            ->group(g);
+    }
+    app.add_option("-i,--id", o.client_id, "Client id (default: TOOL-PID)")->group(g);
+    app.add_option("-I,--id-prefix", o.id_prefix, "Client id prefix, the process id appended")->group(g);
+    app.add_flag("-c,--disable-clean-session", o.persistent,
+                 "Persistent session: the broker keeps subscriptions and queued messages (needs -i)")
+        ->group(g);
+    app.add_option("-x,--session-expiry-interval", o.session_expiry,
+                   "MQTT 5 session expiry in seconds, -1 for never (default: -1 with -c, else 0)")
+        ->type_name("SECONDS")
+        ->group(g);
+    app.add_option("-k,--keepalive", o.keepalive, "Keepalive in seconds (default: 60)")
+        ->check(CLI::Range(5, 65535))
+        ->group(g);
+    app.add_option("-u,--username", o.username, "Username")->envname("DHT_MQTT_USERNAME")->group(g);
+    app.add_option("-P,--password,--pw", o.password,
+                   "Password (visible in ps: prefer --password-file or DHT_MQTT_PASSWORD)")
+        ->envname("DHT_MQTT_PASSWORD")
+        ->group(g);
+    app.add_option("--password-file", o.password_file, "Read the password from the first line of FILE")
+        ->type_name("FILE")
+        ->group(g);
+    app.add_option("--cafile", o.cafile, "CA certificates (PEM) to verify the broker; enables TLS")
+        ->type_name("FILE")
+        ->group(g);
+    app.add_option("--capath", o.capath, "Directory of CA certificates; enables TLS")->type_name("DIR")->group(g);
+    app.add_option("--cert", o.certfile, "Client certificate (PEM), with --key")->type_name("FILE")->group(g);
+    app.add_option("--key", o.keyfile, "Client private key (PEM), with --cert")->type_name("FILE")->group(g);
+    app.add_option("--tls-version", o.tls_version, "tlsv1.3, tlsv1.2 or tlsv1.1")
+        ->check(CLI::IsMember({"tlsv1.3", "tlsv1.2", "tlsv1.1"}))
+        ->group(g);
+    app.add_flag("--insecure", o.insecure, "Do not check that the broker's certificate matches its host name")
+        ->group(g);
+    app.add_flag("--tls-use-os-certs", o.tls_use_os_certs, "Trust the system's CA certificates; enables TLS")
+        ->group(g);
+    app.add_option("-V,--protocol-version", o.protocol, "MQTT version: 31, 311 or 5 (default: 311)")
+        ->check(CLI::IsMember({"31", "311", "5", "mqttv31", "mqttv311", "mqttv5"}))
+        ->group(g);
+    app.add_option("--will-topic", o.will_topic, "Last will topic")->type_name("TOPIC")->group(g);
+    app.add_option("--will-payload", o.will_payload, "Last will payload")->type_name("TEXT")->group(g);
+    app.add_option("--will-qos", o.will_qos, "Last will QoS")->check(CLI::Range(0, 2))->group(g);
+    app.add_flag("--will-retain", o.will_retain, "Retain the last will")->group(g);
+    app.add_option("--connect-timeout", o.connect_timeout,
+                   "Give up (exit 69) when no broker answers within DURATION (default: never)")
+        ->type_name("DURATION")
+        ->group(g);
+    app.add_option("--reconnect-max", o.reconnect_max, "Longest wait between connection attempts (default: 60s)")
+        ->type_name("DURATION")
+        ->group(g);
+}
+
+namespace {
+
+[[noreturn]] void usage_error(const std::string &message)
+{
+    warn(message);
+    warn(cat("Try '", program(), " --help' for more information."));
+    throw Exit(exit_usage);
+}
+
+Broker parse_host(const std::string &text, int default_port)
+{
+    Broker b;
+    std::string port;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string::npos)
+            usage_error(cat("bad host '", text, "': missing ']'"));
+        b.host = text.substr(1, close - 1);
+        if (close + 1 < text.size()) {
+            if (text[close + 1] != ':')
+                usage_error(cat("bad host '", text, "'"));
+            port = text.substr(close + 2);
+        }
+    } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        const auto colon = text.find(':');
+        b.host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    } else {
+        b.host = text;  // a name, an IPv4 address or a bare IPv6 address
+    }
+    if (b.host.empty())
+        usage_error(cat("bad host '", text, "': empty host name"));
+    b.port = default_port;
+    if (!port.empty()) {
+        char *end = nullptr;
+        errno = 0;
+        const long p = std::strtol(port.c_str(), &end, 10);
+        if (errno != 0 || *end != '\0' || p < 1 || p > 65535)
+            usage_error(cat("bad port in '", text, "'"));
+        b.port = static_cast<int>(p);
+    }
+    return b;
+}
+
+// mqtt(s)://[user[:password]@]host[:port]/topic, as mosquitto_sub -L.
+void apply_url(MqttOptions &o, bool &tls, std::string &host)
+{
+    std::string rest;
+    if (o.url.rfind("mqtt://", 0) == 0) {
+        rest = o.url.substr(7);
+    } else if (o.url.rfind("mqtts://", 0) == 0) {
+        rest = o.url.substr(8);
+        tls = true;
+    } else {
+        usage_error(cat("bad URL '", o.url, "': it must start with mqtt:// or mqtts://"));
+    }
+    const auto slash = rest.find('/');
+    if (slash == std::string::npos || slash + 1 == rest.size())
+        usage_error(cat("bad URL '", o.url, "': no topic after the host"));
+    std::string authority = rest.substr(0, slash);
+    o.topics.push_back(rest.substr(slash + 1));
+    const auto at = authority.rfind('@');
+    if (at != std::string::npos) {
+        const std::string login = authority.substr(0, at);
+        authority = authority.substr(at + 1);
+        const auto colon = login.find(':');
+        o.username = login.substr(0, colon);
+        if (colon != std::string::npos)
+            o.password = login.substr(colon + 1);
+    }
+    host = authority;
+}
+
+std::chrono::nanoseconds duration_flag(const std::string &name, const std::string &text)
+{
+    const auto d = parse_duration(text, std::chrono::seconds(1));
+    if (!d)
+        usage_error(cat(name, ": '", text, "' is not a duration (examples: 500ms, 10s, 5m)"));
+    return *d;
+}
+
+}  // namespace
+
+void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
+{
+    bool tls = !o.cafile.empty() || !o.capath.empty() || o.tls_use_os_certs;
+    if (!o.url.empty()) {
+        std::string host;
+        apply_url(o, tls, host);
+        o.hosts.insert(o.hosts.begin(), host);
+    }
+    o.tls = tls;
+    if (o.protocol == "31" || o.protocol == "mqttv31")
+        o.protocol_version = MQTT_PROTOCOL_V31;
+    else if (o.protocol == "5" || o.protocol == "mqttv5")
+        o.protocol_version = MQTT_PROTOCOL_V5;
+    else
+        o.protocol_version = MQTT_PROTOCOL_V311;
+
+    const int default_port = o.port != 0 ? o.port : (tls ? 8883 : 1883);
+    o.brokers.clear();
+    for (const auto &h : o.hosts)
+        o.brokers.push_back(parse_host(h, default_port));
+    if (o.brokers.empty())
+        o.brokers.push_back(Broker{"localhost", default_port});
+
+    if (o.certfile.empty() != o.keyfile.empty())
+        usage_error("--cert and --key go together");
+    if ((!o.certfile.empty() || o.insecure || !o.tls_version.empty()) && !tls)
+        usage_error("TLS options need --cafile, --capath, --tls-use-os-certs or an mqtts:// URL");
+
+    if (!o.password_file.empty()) {
+        std::ifstream in(o.password_file);
+        if (!in)
+            fail(exit_noinput, cat(o.password_file, ": ", std::strerror(errno)));
+        std::getline(in, o.password);
+        if (!o.password.empty() && o.password.back() == '\r')
+            o.password.pop_back();
+    }
+    if (!o.password.empty() && o.username.empty())
+        usage_error("a password needs a username (-u)");
+
+    for (const auto &t : o.topics)
+        if (mosquitto_sub_topic_check(t.c_str()) != MOSQ_ERR_SUCCESS)
+            usage_error(cat("invalid subscription topic '", t, "'"));
+    if (!o.publish_topic.empty() && mosquitto_pub_topic_check(o.publish_topic.c_str()) != MOSQ_ERR_SUCCESS)
+        usage_error(cat("invalid publish topic '", o.publish_topic, "' (no wildcards)"));
+    if (!o.will_topic.empty() && mosquitto_pub_topic_check(o.will_topic.c_str()) != MOSQ_ERR_SUCCESS)
+        usage_error(cat("invalid will topic '", o.will_topic, "'"));
+    if (o.will_topic.empty() && (!o.will_payload.empty() || o.will_retain))
+        usage_error("--will-payload and --will-retain need --will-topic");
+
+    if (o.client_id.empty()) {
+        if (o.persistent)
+            usage_error("-c (persistent session) needs a client id: give -i ID");
+        o.client_id = cat(o.id_prefix.empty() ? default_id_prefix + "-" : o.id_prefix, ::getpid());
+    }
+    if (o.client_id.size() > 65535)
+        usage_error("client id too long");
+
+    if (o.session_expiry.empty()) {
+        o.session_expiry_seconds = o.persistent ? UINT32_MAX : 0;
+    } else if (o.session_expiry == "-1" || o.session_expiry == "\u221e") {
+        o.session_expiry_seconds = UINT32_MAX;
+    } else {
+        char *end = nullptr;
+        errno = 0;
+        const unsigned long long v = std::strtoull(o.session_expiry.c_str(), &end, 10);
+        if (errno != 0 || *end != '\0' || o.session_expiry.front() == '-' || v > UINT32_MAX)
+            usage_error(cat("-x: '", o.session_expiry, "' is not 0..4294967295 or -1"));
+        o.session_expiry_seconds = static_cast<std::uint32_t>(v);
+    }
+    if (!o.session_expiry.empty() && o.protocol_version != MQTT_PROTOCOL_V5)
+        usage_error("-x (session expiry) needs -V 5");
+
+    if (!o.connect_timeout.empty())
+        o.connect_deadline = duration_flag("--connect-timeout", o.connect_timeout);
+    o.reconnect_max_delay = duration_flag("--reconnect-max", o.reconnect_max);
+    if (o.reconnect_max_delay < std::chrono::seconds(1))
+        o.reconnect_max_delay = std::chrono::seconds(1);
+}
+
+void add_common_options(CLI::App &app, CommonOptions &o, bool input, const std::string &verbose_flag)
+{
+    use_long_help(app);
+    app.add_flag(verbose_flag, o.verbose, "More diagnostics on stderr (repeat for more)");
+    if (input) {
+        app.add_flag("--strict", o.strict, "Stop at the first bad input line (exit 65)");
+        app.add_option("--max-line", o.max_line, "Longest input line in bytes (default: 1048576)")
+            ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 30));
+        app.add_option("--max-depth", o.max_depth, "Deepest JSON nesting accepted (default: 32)")
+            ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+    }
+}
+
+namespace {
+
+// Config files come after the environment in our precedence, but CLI11 applies
+// them first; so a key whose environment variable is set is dropped here.
+class EnvFirstConfig : public CLI::ConfigTOML {
+public:
+    explicit EnvFirstConfig(std::set<std::string> overridden) : overridden_(std::move(overridden)) {}
+    std::vector<CLI::ConfigItem> from_config(std::istream &input) const override
+    {
+        auto found = CLI::ConfigTOML::from_config(input);
+        std::erase_if(found, [this](const CLI::ConfigItem &item) { return overridden_.count(item.name) != 0; });
+        return found;
+    }
+
+private:
+    std::set<std::string> overridden_;
+};
+
+std::string xdg_config_file()
+{
+    std::string dir;
+    if (const char *x = std::getenv("XDG_CONFIG_HOME"); x != nullptr && *x != '\0')
+        dir = x;
+    else if (const char *home = std::getenv("HOME"); home != nullptr && *home != '\0')
+        dir = std::string(home) + "/.config";
+    else
+        return {};
+    return dir + "/dht/" + program() + ".conf";
+}
+
+}  // namespace
+
+std::string version_string()
+{
+    int major = 0, minor = 0, revision = 0;
+    mosquitto_lib_version(&major, &minor, &revision);
+    return cat(program(), ' ', DHT_VERSION, " (libmosquitto ", major, '.', minor, '.', revision, ')');
+}
+
+void parse_command_line(CLI::App &app, int argc, char **argv)
+{
+    use_long_help(app);
+    app.set_version_flag("--version", version_string(), "Print the version and exit");
+    auto *config = app.set_config("--config", "", "Read options from FILE (long option names as keys)");
+    config->type_name("FILE")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+
+    std::set<std::string> overridden;
+    for (const CLI::Option *opt : app.get_options()) {
+        const std::string env = opt->get_envname();
+        if (env.empty())
+            continue;
+        if (const char *v = std::getenv(env.c_str()); v != nullptr && *v != '\0')
+            for (const auto &name : opt->get_lnames())
+                overridden.insert(name);
+    }
+    app.config_formatter(std::make_shared<EnvFirstConfig>(std::move(overridden)));
+
+    // CLI11 takes the arguments reversed. The user's own config file is read
+    // first (it wins); the XDG file fills in what it leaves unset.
+    std::vector<std::string> args;
+    for (int i = argc - 1; i >= 1; --i)
+        args.emplace_back(argv[i]);
+    const std::string xdg = xdg_config_file();
+    struct stat st {};
+    if (!xdg.empty() && ::stat(xdg.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        args.push_back(xdg);
+        args.emplace_back("--config");
+    }
+    try {
+        app.parse(args);
+    } catch (const CLI::ParseError &e) {
+        if (e.get_exit_code() == 0) {
+            app.exit(e, std::cout, std::cerr);
+            std::cout.flush();
+            throw Exit(exit_ok);
+        }
+        if (dynamic_cast<const CLI::FileError *>(&e) != nullptr)
+            fail(exit_noinput, e.what());
+        if (dynamic_cast<const CLI::ConfigError *>(&e) != nullptr)
+            fail(exit_config, cat("config: ", e.what()));
+        usage_error(e.what());
+    }
+}
+
+}  // namespace dht

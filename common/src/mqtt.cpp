@@ -1,0 +1,526 @@
+#include "dht/mqtt.hpp"
+
+#include "dht/diag.hpp"
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+namespace dht {
+
+void PropertiesDeleter::operator()(mqtt5__property *p) const noexcept { mosquitto_property_free_all(&p); }
+
+MqttLibrary::MqttLibrary() { mosquitto_lib_init(); }
+MqttLibrary::~MqttLibrary() { mosquitto_lib_cleanup(); }
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+// Received messages held for the consumer before the network thread stops
+// reading (and the broker starts queueing for us).
+constexpr std::size_t kQueueBytes = 64U * 1024U * 1024U;
+// How long one broker gets to accept TCP and answer CONNECT.
+constexpr auto kAttemptTimeout = std::chrono::seconds(10);
+
+// A refusal that retrying cannot cure: credentials, protocol or client id.
+bool refusal_is_final(int protocol, int rc)
+{
+    if (protocol == MQTT_PROTOCOL_V5)
+        return rc == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION || rc == MQTT_RC_CLIENTID_NOT_VALID ||
+               rc == MQTT_RC_BAD_USERNAME_OR_PASSWORD || rc == MQTT_RC_NOT_AUTHORIZED ||
+               rc == MQTT_RC_BAD_AUTHENTICATION_METHOD || rc == MQTT_RC_BANNED;
+    return rc == 1 || rc == 2 || rc == 4 || rc == 5;
+}
+
+std::string refusal_text(int protocol, int rc)
+{
+    if (protocol == MQTT_PROTOCOL_V5)
+        return cat("connection refused: ", mosquitto_reason_string(rc));
+    return cat(mosquitto_connack_string(rc));
+}
+
+std::string seconds_text(std::chrono::nanoseconds d)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", std::chrono::duration<double>(d).count());
+    return buf;
+}
+
+// A TCP connect with a deadline, made before handing the host to libmosquitto,
+// whose own connect blocks for minutes on a host that drops SYNs.
+bool tcp_reachable(const Broker &b, std::chrono::milliseconds timeout, std::string &error)
+{
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo *list = nullptr;
+    const std::string port = std::to_string(b.port);
+    if (const int rc = ::getaddrinfo(b.host.c_str(), port.c_str(), &hints, &list); rc != 0) {
+        error = ::gai_strerror(rc);
+        return false;
+    }
+    error = "no address";
+    bool ok = false;
+    for (addrinfo *ai = list; ai != nullptr && !ok; ai = ai->ai_next) {
+        const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            error = std::strerror(errno);
+            continue;
+        }
+        if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            ok = true;
+        } else if (errno == EINPROGRESS) {
+            pollfd p{fd, POLLOUT, 0};
+            const int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
+            if (r == 0) {
+                error = cat("no answer within ", seconds_text(timeout));
+            } else if (r > 0) {
+                int so_error = 0;
+                socklen_t len = sizeof so_error;
+                ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+                if (so_error == 0)
+                    ok = true;
+                else
+                    error = std::strerror(so_error);
+            } else {
+                error = std::strerror(errno);
+            }
+        } else {
+            error = std::strerror(errno);
+        }
+        ::close(fd);
+    }
+    ::freeaddrinfo(list);
+    return ok;
+}
+
+
+}  // namespace
+
+struct Session::Impl {
+    explicit Impl(const MqttOptions &o) : opt(o), rng(std::random_device{}()) {}
+
+    MqttOptions opt;
+    mosquitto *mosq = nullptr;
+    mosquitto_property *connect_props = nullptr;
+    std::thread thread;
+
+    mutable std::mutex mu;
+    std::condition_variable cv_in;     // consumer: messages arrived
+    std::condition_variable cv_space;  // network: the queue has room again
+    std::condition_variable cv_net;    // network: stop requested
+    std::vector<MqttMessage> queue;
+    std::size_t queued_bytes = 0;
+    bool woken = false;
+    bool stop_net = false;
+    std::optional<int> failure;
+
+    std::atomic<bool> is_connected{false};
+    std::atomic<std::uint64_t> connect_count{0};
+    std::atomic<std::size_t> pending{0};
+
+    // Network thread only.
+    enum class Conn { idle, awaiting_connack, up };
+    Conn conn = Conn::idle;
+    int connack_rc = -1;
+    std::string last_log_error;
+    std::mt19937_64 rng;
+
+    void set_failure(int code)
+    {
+        std::lock_guard lk(mu);
+        if (!failure)
+            failure = code;
+        cv_in.notify_all();
+    }
+
+    bool stopping()
+    {
+        std::lock_guard lk(mu);
+        return stop_net;
+    }
+
+    // Sleeps up to `d`; false when a stop was requested meanwhile.
+    bool sleep_for(std::chrono::nanoseconds d)
+    {
+        std::unique_lock lk(mu);
+        return !cv_net.wait_for(lk, d, [this] { return stop_net; });
+    }
+
+    std::chrono::nanoseconds backoff(unsigned attempt)
+    {
+        const auto cap = opt.reconnect_max_delay;
+        std::chrono::nanoseconds d = std::chrono::seconds(1);
+        for (unsigned i = 0; i < attempt && d < cap; ++i)
+            d *= 2;
+        d = std::min(d, cap);
+        // "Equal jitter": between half and all of the delay, so that a fleet of
+        // tools restarted together does not reconnect in lockstep.
+        std::uniform_int_distribution<long long> dist(d.count() / 2, d.count());
+        return std::chrono::nanoseconds(dist(rng));
+    }
+
+    std::string loop_error(int rc)
+    {
+        std::string why;
+        if (rc == MOSQ_ERR_ERRNO)
+            why = std::strerror(errno);
+        else if (rc == MOSQ_ERR_CONN_LOST)
+            why = "connection lost";
+        else
+            why = mosquitto_strerror(rc);
+        if (!last_log_error.empty()) {
+            why += " (" + last_log_error + ")";
+            last_log_error.clear();
+        }
+        return why;
+    }
+
+    void run();
+    bool attempt(const Broker &b, steady::time_point deadline, std::string &error, bool &final_refusal);
+    void shutdown_connection();
+};
+
+namespace {
+
+void on_connect(mosquitto *, void *obj, int rc, int, const mosquitto_property *)
+{
+    auto *s = static_cast<Session::Impl *>(obj);
+    s->connack_rc = rc;
+    if (rc != 0)
+        return;
+    s->conn = Session::Impl::Conn::up;
+    for (const auto &topic : s->opt.topics) {
+        const int src = mosquitto_subscribe_v5(s->mosq, nullptr, topic.c_str(), s->opt.qos, 0, nullptr);
+        if (src != MOSQ_ERR_SUCCESS)
+            warn(cat("subscribe ", topic, ": ", mosquitto_strerror(src)));
+    }
+}
+
+void on_subscribe(mosquitto *, void *, int, int count, const int *granted, const mosquitto_property *)
+{
+    for (int i = 0; i < count; ++i)
+        if (granted[i] >= 0x80)
+            warn("the broker refused a subscription (check the topic and the ACL)");
+}
+
+void on_message(mosquitto *, void *obj, const mosquitto_message *m, const mosquitto_property *props)
+{
+    auto *s = static_cast<Session::Impl *>(obj);
+    MqttMessage msg;
+    msg.topic = m->topic;
+    if (m->payloadlen > 0)
+        msg.payload.assign(static_cast<const char *>(m->payload), static_cast<std::size_t>(m->payloadlen));
+    msg.qos = m->qos;
+    msg.retain = m->retain;
+    msg.mid = m->mid;
+    msg.received = now();
+    if (props != nullptr) {
+        mosquitto_property *copy = nullptr;
+        if (mosquitto_property_copy_all(&copy, props) == MOSQ_ERR_SUCCESS)
+            msg.properties.reset(copy);
+    }
+    const std::size_t size = msg.topic.size() + msg.payload.size() + sizeof(MqttMessage);
+    std::unique_lock lk(s->mu);
+    // Backpressure: past the cap, stop reading until the consumer catches up.
+    s->cv_space.wait(lk, [s] { return s->queued_bytes < kQueueBytes || s->stop_net; });
+    s->queue.push_back(std::move(msg));
+    s->queued_bytes += size;
+    s->cv_in.notify_one();
+}
+
+void on_publish(mosquitto *, void *obj, int, int, const mosquitto_property *)
+{
+    auto *s = static_cast<Session::Impl *>(obj);
+    s->pending.fetch_sub(1);
+}
+
+void on_disconnect(mosquitto *, void *obj, int, const mosquitto_property *)
+{
+    auto *s = static_cast<Session::Impl *>(obj);
+    s->is_connected = false;
+}
+
+void on_log(mosquitto *, void *obj, int level, const char *text)
+{
+    auto *s = static_cast<Session::Impl *>(obj);
+    if (level == MOSQ_LOG_ERR || level == MOSQ_LOG_WARNING)
+        s->last_log_error = text;
+    if (verbosity() >= 2)
+        warn(cat("libmosquitto: ", text));
+}
+
+}  // namespace
+
+bool Session::Impl::attempt(const Broker &b, steady::time_point deadline, std::string &error, bool &final_refusal)
+{
+    final_refusal = false;
+    auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
+    budget = std::clamp(budget, std::chrono::milliseconds(100), std::chrono::milliseconds(kAttemptTimeout));
+    if (!tcp_reachable(b, budget, error))
+        return false;
+    last_log_error.clear();
+    connack_rc = -1;
+    const int rc = mosquitto_connect_bind_v5(mosq, b.host.c_str(), b.port, opt.keepalive, nullptr, connect_props);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        error = loop_error(rc);
+        return false;
+    }
+    conn = Conn::awaiting_connack;
+    const auto until = std::min(deadline, steady::now() + kAttemptTimeout);
+    while (conn == Conn::awaiting_connack) {
+        const int lrc = mosquitto_loop(mosq, 100, 1);
+        if (connack_rc > 0) {
+            error = refusal_text(opt.protocol_version, connack_rc);
+            final_refusal = refusal_is_final(opt.protocol_version, connack_rc);
+        } else if (lrc != MOSQ_ERR_SUCCESS) {
+            error = loop_error(lrc);
+        } else if (steady::now() >= until) {
+            error = "no CONNACK from the broker in time";
+        } else if (stopping()) {
+            error = "stopped";
+        } else {
+            continue;
+        }
+        mosquitto_disconnect(mosq);
+        mosquitto_loop(mosq, 10, 1);
+        conn = Conn::idle;
+        return false;
+    }
+    return true;
+}
+
+void Session::Impl::run()
+{
+    const std::size_t n = opt.brokers.size();
+    std::size_t index = 0;
+    unsigned round = 0;         // failed rounds since the last connection
+    std::size_t final_refusals = 0;  // in this round
+    auto down_since = steady::now();
+    bool was_connected = false;
+
+    while (!stopping()) {
+        if (conn == Conn::idle) {
+            const Broker &b = opt.brokers[index];
+            auto deadline = steady::time_point::max();
+            if (opt.connect_deadline) {
+                deadline = down_since + std::chrono::duration_cast<steady::duration>(*opt.connect_deadline);
+                if (steady::now() >= deadline) {
+                    warn(cat("no broker reachable within ", seconds_text(*opt.connect_deadline)));
+                    set_failure(exit_unavailable);
+                    break;
+                }
+            }
+            debug(cat("connecting to ", b.label()));
+            std::string error;
+            bool final_refusal = false;
+            if (attempt(b, deadline, error, final_refusal)) {
+                is_connected = true;
+                connect_count.fetch_add(1);
+                if (round > 0 || index > 0 || was_connected)
+                    warn(cat("connected to ", b.label()));
+                else
+                    debug(cat("connected to ", b.label()));
+                was_connected = true;
+                round = 0;
+                index = 0;
+                final_refusals = 0;
+                continue;
+            }
+            if (stopping())
+                break;
+            if (final_refusal)
+                ++final_refusals;
+            index = (index + 1) % n;
+            if (index != 0) {
+                warn(cat(b.label(), ": ", error, "; trying ", opt.brokers[index].label()));
+                continue;
+            }
+            if (final_refusals == n) {
+                warn(cat(b.label(), ": ", error));
+                warn(final_refusals == 1 ? "the broker refused this client; not retrying"
+                                         : "every broker refused this client; not retrying");
+                set_failure(exit_config);
+                break;
+            }
+            final_refusals = 0;
+            const auto delay = backoff(round++);
+            warn(cat(b.label(), ": ", error, "; next try in ", seconds_text(delay)));
+            if (!sleep_for(delay))
+                break;
+            continue;
+        }
+        const int rc = mosquitto_loop(mosq, 100, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            if (stopping())
+                break;
+            warn(cat(opt.brokers[index].label(), ": ", loop_error(rc), "; reconnecting"));
+            conn = Conn::idle;
+            is_connected = false;
+            down_since = steady::now();
+        }
+    }
+    shutdown_connection();
+}
+
+void Session::Impl::shutdown_connection()
+{
+    if (conn != Conn::idle) {
+        mosquitto_disconnect_v5(mosq, 0, nullptr);
+        // The DISCONNECT is written by the loop (threaded mode).
+        for (int i = 0; i < 20 && mosquitto_loop(mosq, 50, 1) == MOSQ_ERR_SUCCESS; ++i) {
+        }
+        conn = Conn::idle;
+    }
+    is_connected = false;
+}
+
+Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(options))
+{
+    auto &s = *impl_;
+    s.mosq = mosquitto_new(s.opt.client_id.c_str(), !s.opt.persistent, &s);
+    if (s.mosq == nullptr)
+        fail(exit_software, cat("cannot create an MQTT client: ", std::strerror(errno)));
+    mosquitto_threaded_set(s.mosq, true);
+    mosquitto_int_option(s.mosq, MOSQ_OPT_PROTOCOL_VERSION, s.opt.protocol_version);
+    mosquitto_connect_v5_callback_set(s.mosq, on_connect);
+    mosquitto_subscribe_v5_callback_set(s.mosq, on_subscribe);
+    mosquitto_message_v5_callback_set(s.mosq, on_message);
+    mosquitto_publish_v5_callback_set(s.mosq, on_publish);
+    mosquitto_disconnect_v5_callback_set(s.mosq, on_disconnect);
+    mosquitto_log_callback_set(s.mosq, on_log);
+
+    if (!s.opt.username.empty() &&
+        mosquitto_username_pw_set(s.mosq, s.opt.username.c_str(),
+                                  s.opt.password.empty() ? nullptr : s.opt.password.c_str()) != MOSQ_ERR_SUCCESS)
+        fail(exit_usage, "bad username or password (not UTF-8?)");
+    if (s.opt.tls) {
+        for (const auto *file : {&s.opt.cafile, &s.opt.certfile, &s.opt.keyfile})
+            if (!file->empty() && !std::ifstream(*file))
+                fail(exit_noinput, cat(*file, ": ", std::strerror(errno)));
+        if (s.opt.tls_use_os_certs)
+            mosquitto_int_option(s.mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+        const auto str = [](const std::string &v) { return v.empty() ? nullptr : v.c_str(); };
+        if (!s.opt.cafile.empty() || !s.opt.capath.empty()) {
+            const int rc = mosquitto_tls_set(s.mosq, str(s.opt.cafile), str(s.opt.capath), str(s.opt.certfile),
+                                             str(s.opt.keyfile), nullptr);
+            if (rc != MOSQ_ERR_SUCCESS)
+                fail(exit_usage, cat("TLS setup: ", mosquitto_strerror(rc)));
+        }
+        mosquitto_tls_opts_set(s.mosq, 1, str(s.opt.tls_version), nullptr);
+        mosquitto_tls_insecure_set(s.mosq, s.opt.insecure);
+    }
+    if (!s.opt.will_topic.empty()) {
+        const int rc = mosquitto_will_set_v5(s.mosq, s.opt.will_topic.c_str(),
+                                             static_cast<int>(s.opt.will_payload.size()),
+                                             s.opt.will_payload.data(), s.opt.will_qos, s.opt.will_retain, nullptr);
+        if (rc != MOSQ_ERR_SUCCESS)
+            fail(exit_usage, cat("last will: ", mosquitto_strerror(rc)));
+    }
+    if (s.opt.protocol_version == MQTT_PROTOCOL_V5 && s.opt.session_expiry_seconds > 0)
+        mosquitto_property_add_int32(&s.connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+                                     s.opt.session_expiry_seconds);
+}
+
+Session::~Session()
+{
+    stop(std::chrono::milliseconds(0));
+    mosquitto_property_free_all(&impl_->connect_props);
+    mosquitto_destroy(impl_->mosq);
+}
+
+void Session::start()
+{
+    // The network thread takes no signals: they go to the thread that polls the flags.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    impl_->thread = std::thread([this] { impl_->run(); });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+bool Session::receive(std::vector<MqttMessage> &out, std::chrono::milliseconds timeout)
+{
+    auto &s = *impl_;
+    std::unique_lock lk(s.mu);
+    if (s.queue.empty() && !s.woken && !s.failure)
+        s.cv_in.wait_for(lk, timeout, [&s] { return !s.queue.empty() || s.woken || s.failure; });
+    s.woken = false;
+    if (s.queue.empty())
+        return false;
+    if (out.empty()) {
+        out.swap(s.queue);
+    } else {
+        std::move(s.queue.begin(), s.queue.end(), std::back_inserter(out));
+        s.queue.clear();
+    }
+    s.queued_bytes = 0;
+    s.cv_space.notify_all();
+    return true;
+}
+
+void Session::publish(const std::string &topic, std::string_view payload, int qos, bool retain)
+{
+    auto &s = *impl_;
+    s.pending.fetch_add(1);
+    const int rc = mosquitto_publish_v5(s.mosq, nullptr, topic.c_str(), static_cast<int>(payload.size()),
+                                        payload.data(), qos, retain, nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        s.pending.fetch_sub(1);
+        warn(cat("publish to ", topic, ": ", mosquitto_strerror(rc)));
+    }
+}
+
+void Session::stop(std::chrono::milliseconds drain)
+{
+    auto &s = *impl_;
+    if (!s.thread.joinable())
+        return;
+    const auto until = steady::now() + drain;
+    while (s.pending.load() > 0 && steady::now() < until && !failure()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (const auto left = s.pending.load(); left > 0)
+        warn(cat(left, left == 1 ? " publish" : " publishes", " not acknowledged by the broker"));
+    {
+        std::lock_guard lk(s.mu);
+        s.stop_net = true;
+    }
+    s.cv_net.notify_all();
+    s.cv_space.notify_all();
+    s.thread.join();
+}
+
+std::optional<int> Session::failure() const
+{
+    std::lock_guard lk(impl_->mu);
+    return impl_->failure;
+}
+
+bool Session::connected() const { return impl_->is_connected.load(); }
+std::uint64_t Session::connects() const { return impl_->connect_count.load(); }
+std::size_t Session::pending_publishes() const { return impl_->pending.load(); }
+
+void Session::notify()
+{
+    std::lock_guard lk(impl_->mu);
+    impl_->woken = true;
+    impl_->cv_in.notify_all();
+}
+
+}  // namespace dht

@@ -1,0 +1,172 @@
+#include "dht/time.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+namespace dht {
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+constexpr long long days_from_civil(long long y, unsigned m, unsigned d) noexcept
+{
+    y -= m <= 2 ? 1 : 0;
+    const long long era = (y >= 0 ? y : y - 399) / 400;
+    const auto yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3U : 9U)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<long long>(doe) - 719468;
+}
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int &value)
+{
+    if (pos + n > s.size())
+        return false;
+    value = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        value = value * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+}  // namespace
+
+TimePoint now() { return TimePoint(Clock::now().time_since_epoch()); }
+
+void append_rfc3339(std::string &out, TimePoint t)
+{
+    using namespace std::chrono;
+    const auto ms = floor<milliseconds>(t.time_since_epoch()).count();
+    long long secs = ms / 1000;
+    long long frac = ms % 1000;
+    if (frac < 0) {
+        frac += 1000;
+        secs -= 1;
+    }
+    const std::time_t tt = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[40];
+    const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
+                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    out.append(buf, static_cast<std::size_t>(n));
+}
+
+std::string format_rfc3339(TimePoint t)
+{
+    std::string s;
+    append_rfc3339(s, t);
+    return s;
+}
+
+std::optional<TimePoint> parse_rfc3339(std::string_view s)
+{
+    int year, month, day, hour, minute, second;
+    if (!digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, month) || s[7] != '-' ||
+        !digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, hour) ||
+        s[13] != ':' || !digits(s, 14, 2, minute) || s[16] != ':' || !digits(s, 17, 2, second))
+        return std::nullopt;
+    static constexpr int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month < 1 || month > 12 || day < 1 ||
+        day > month_days[month - 1] + (month == 2 && leap(year) ? 1 : 0) || hour > 23 || minute > 59 ||
+        second > 60)
+        return std::nullopt;
+    std::size_t pos = 19;
+    long long nanos = 0;
+    if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        const std::size_t start = pos;
+        long long scale = 100000000;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+            nanos += (s[pos] - '0') * scale;
+            scale /= 10;
+            ++pos;
+        }
+        if (pos == start)
+            return std::nullopt;
+    }
+    if (pos >= s.size())
+        return std::nullopt;
+    long long offset = 0;
+    if (s[pos] == 'Z' || s[pos] == 'z') {
+        ++pos;
+    } else if (s[pos] == '+' || s[pos] == '-') {
+        const int sign = s[pos] == '-' ? -1 : 1;
+        int oh, om;
+        if (!digits(s, pos + 1, 2, oh))
+            return std::nullopt;
+        std::size_t mpos = pos + 3;
+        if (mpos < s.size() && s[mpos] == ':')
+            ++mpos;
+        if (!digits(s, mpos, 2, om) || oh > 23 || om > 59)
+            return std::nullopt;
+        offset = sign * (oh * 3600LL + om * 60LL);
+        pos = mpos + 2;
+    } else {
+        return std::nullopt;
+    }
+    if (pos != s.size())
+        return std::nullopt;
+    const long long days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+    const long long secs = days * 86400 + hour * 3600LL + minute * 60LL + (second == 60 ? 59 : second) - offset;
+    return TimePoint(std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos));
+}
+
+std::optional<std::chrono::nanoseconds> parse_duration(std::string_view s,
+                                                       std::optional<std::chrono::nanoseconds> bare_unit)
+{
+    std::size_t i = 0;
+    while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+        ++i;
+    if (i == 0)
+        return std::nullopt;
+    double value = 0;
+    const auto [ptr, ec] = std::from_chars(s.data(), s.data() + i, value);
+    if (ec != std::errc() || ptr != s.data() + i || !std::isfinite(value) || value < 0)
+        return std::nullopt;
+    const std::string_view unit = s.substr(i);
+    double ns_per_unit;
+    if (unit.empty()) {
+        if (!bare_unit)
+            return std::nullopt;
+        ns_per_unit = static_cast<double>(bare_unit->count());
+    } else if (unit == "ns") {
+        ns_per_unit = 1;
+    } else if (unit == "us") {
+        ns_per_unit = 1e3;
+    } else if (unit == "ms") {
+        ns_per_unit = 1e6;
+    } else if (unit == "s") {
+        ns_per_unit = 1e9;
+    } else if (unit == "m") {
+        ns_per_unit = 60e9;
+    } else if (unit == "h") {
+        ns_per_unit = 3600e9;
+    } else if (unit == "d") {
+        ns_per_unit = 86400e9;
+    } else if (unit == "w") {
+        ns_per_unit = 7 * 86400e9;
+    } else {
+        return std::nullopt;
+    }
+    const double ns = value * ns_per_unit;
+    if (ns > 9.2e18)
+        return std::nullopt;
+    return std::chrono::nanoseconds(std::llround(ns));
+}
+
+std::optional<TimePoint> parse_time_or_age(std::string_view text, TimePoint reference)
+{
+    if (auto t = parse_rfc3339(text))
+        return t;
+    if (auto age = parse_duration(text))
+        return reference - *age;
+    return std::nullopt;
+}
+
+}  // namespace dht

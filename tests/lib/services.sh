@@ -1,0 +1,59 @@
+# Shell helpers for tests and scripts: free ports, a real mosquitto broker on
+# 127.0.0.1 in a temp dir, stopped by PID. Source it; call cleanup on exit.
+
+free_port() {
+    python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+
+# wait_port PORT [SECONDS]: poll until something listens on 127.0.0.1:PORT.
+wait_port() {
+    local port=$1 tries=$(( ${2:-10} * 50 ))
+    while (( tries-- > 0 )); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.02
+    done
+    echo "nothing listens on 127.0.0.1:$port" >&2
+    return 1
+}
+
+# wait_for CMD...: poll a command for up to 10 s.
+wait_for() {
+    local tries=500
+    while (( tries-- > 0 )); do
+        "$@" && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# start_broker DIR PORT [EXTRA_CONF_LINES]: mosquitto with persistence in DIR.
+# Sets BROKER_PID. Runs as the current user (root needs "user root").
+start_broker() {
+    local dir=$1 port=$2 extra=${3:-}
+    mkdir -p "$dir"
+    {
+        [ "$(id -u)" = 0 ] && echo "user root"
+        echo "allow_anonymous true"
+        echo "listener $port 127.0.0.1"
+        echo "persistence true"
+        echo "persistence_location $dir/"
+        echo "max_queued_messages 0"
+        echo "log_dest file $dir/mosquitto.log"
+        echo "log_type all"
+        [ -n "$extra" ] && printf '%s\n' "$extra"
+    } >"$dir/mosquitto.conf"
+    mosquitto -c "$dir/mosquitto.conf" &
+    BROKER_PID=$!
+    wait_port "$port"
+}
+
+# stop_pid PID: SIGTERM, then wait for it to go.
+stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null || return 0
+    local tries=250
+    while kill -0 "$pid" 2>/dev/null && (( tries-- > 0 )); do sleep 0.02; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}

@@ -1,0 +1,183 @@
+// dht-sub: MQTT to records. mosquitto_sub's flags and -F format; by default one
+// message record (JSON) per line.
+#include "format.hpp"
+
+#include "dht/cli.hpp"
+#include "dht/main.hpp"
+#include "dht/mqtt.hpp"
+#include "dht/output.hpp"
+#include "dht/record.hpp"
+#include "dht/signals.hpp"
+
+#include <mosquitto.h>
+
+#include <optional>
+
+namespace {
+
+using namespace dht;
+
+struct Options {
+    MqttOptions mqtt;
+    CommonOptions common;
+    long long count = 0;
+    std::string timeout;
+    std::vector<std::string> filter_out;
+    bool no_retained = false;
+    bool retained_only = false;
+    bool verbose_output = false;
+    bool no_eol = false;
+    std::string format;
+    bool format_given = false;
+};
+
+void setup(CLI::App &app, Options &o)
+{
+    app.description("Subscribe to MQTT topics and print each message as a JSON record, or in\n"
+                    "mosquitto_sub's -F format. Flags are mosquitto_sub's.");
+    add_mqtt_options(app, o.mqtt, mqtt_subscribe);
+    add_common_options(app, o.common, false, "-d,--debug");
+    app.add_option("-C,--count", o.count, "Exit after COUNT messages")->check(CLI::PositiveNumber);
+    app.add_option("-W,--timeout", o.timeout, "Exit with status 75 after DURATION (bare number: seconds)")
+        ->type_name("DURATION");
+    app.add_option("-T,--filter-out", o.filter_out, "Skip messages whose topic matches FILTER (repeatable)")
+        ->type_name("FILTER");
+    app.add_flag("-R,--no-retained", o.no_retained, "Skip retained (stale) messages");
+    app.add_flag("--retained-only", o.retained_only,
+                 "Print only retained messages; exit at the first that is not");
+    app.add_flag("-v,--verbose", o.verbose_output, "mosquitto_sub's output: \"TOPIC PAYLOAD\" (without -F)");
+    app.add_flag("-N,--no-eol", o.no_eol, "No newline after each message (with -F or -v)");
+    app.add_option("-F,--format", o.format, "mosquitto_sub's output format (see dht-sub(1))")->type_name("FORMAT");
+}
+
+class Printer {
+public:
+    Printer(const Options &o, Output &out) : o_(o), out_(out), parser_(o.common.max_depth)
+    {
+        if (!o.format.empty()) {
+            try {
+                format_.emplace(o.format);
+            } catch (const std::invalid_argument &e) {
+                fail(exit_usage, cat("-F: ", e.what()));
+            }
+        }
+    }
+
+    // False once the tool should stop (-C reached, --retained-only ended).
+    bool handle(const MqttMessage &m)
+    {
+        if (o_.retained_only && !m.retain)
+            return false;
+        if (o_.no_retained && m.retain)
+            return true;
+        for (const auto &filter : o_.filter_out) {
+            bool match = false;
+            if (mosquitto_topic_matches_sub(filter.c_str(), m.topic.c_str(), &match) == MOSQ_ERR_SUCCESS && match)
+                return true;
+        }
+        std::string &buf = out_.buffer();
+        if (format_) {
+            if (!format_->render(buf, m))
+                warn(cat(m.topic, ": payload is not valid JSON (%J left empty)"));
+            if (!o_.no_eol)
+                buf.push_back('\n');
+        } else if (o_.verbose_output) {
+            sub::render_plain(buf, m, true, !o_.no_eol);
+        } else {
+            Message record;
+            record.topic = m.topic;
+            record.payload = payload_from_bytes(parser_, m.payload, record.payload_base64);
+            record.timestamp = m.received;
+            record.qos = m.qos;
+            record.retain = m.retain;
+            append_message_record(buf, record);
+            buf.push_back('\n');
+        }
+        out_.maybe_flush();
+        ++printed_;
+        return o_.count == 0 || printed_ < static_cast<unsigned long long>(o_.count);
+    }
+
+private:
+    const Options &o_;
+    Output &out_;
+    JsonParser parser_;
+    std::optional<sub::Format> format_;
+    unsigned long long printed_ = 0;
+};
+
+int run(Options &o)
+{
+    set_verbosity(o.common.verbose);
+    finish_mqtt_options(o.mqtt, "dht-sub");
+    if (o.mqtt.topics.empty())
+        fail(exit_usage, "give a topic to subscribe to: -t TOPIC (or -L URL); see --help");
+    for (const auto &filter : o.filter_out)
+        if (mosquitto_sub_topic_check(filter.c_str()) != MOSQ_ERR_SUCCESS)
+            fail(exit_usage, cat("-T: invalid topic filter '", filter, "'"));
+    if (o.no_retained && o.retained_only)
+        fail(exit_usage, "-R and --retained-only exclude each other");
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (!o.timeout.empty()) {
+        const auto d = parse_duration(o.timeout, std::chrono::seconds(1));
+        if (!d || *d <= std::chrono::nanoseconds(0))
+            fail(exit_usage, cat("-W: '", o.timeout, "' is not a duration (examples: 5, 500ms, 2m)"));
+        deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::nanoseconds>(*d);
+    }
+
+    Output out;
+    Printer printer(o, out);
+    install_signal_handlers();
+    MqttLibrary library;
+    Session session(o.mqtt);
+    session.start();
+
+    int status = exit_ok;
+    bool more = true;
+    std::vector<MqttMessage> batch;
+    while (more && !stop_requested()) {
+        if (const auto f = session.failure()) {
+            status = *f;
+            break;
+        }
+        auto wait = std::chrono::milliseconds(100);
+        if (deadline) {
+            const auto left = *deadline - std::chrono::steady_clock::now();
+            if (left <= std::chrono::steady_clock::duration::zero()) {
+                status = exit_tempfail;
+                break;
+            }
+            wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(left));
+        }
+        batch.clear();
+        session.receive(batch, wait);
+        for (const auto &m : batch)
+            if (!(more = printer.handle(m)))
+                break;
+        out.flush();
+    }
+    session.stop();
+    if (more && status == exit_ok) {
+        // Messages that arrived (and were acknowledged) before the disconnect.
+        batch.clear();
+        session.receive(batch, std::chrono::milliseconds(0));
+        for (const auto &m : batch)
+            if (!printer.handle(m))
+                break;
+    }
+    out.flush();
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    return dht::main_guard("dht-sub", [&] {
+        CLI::App app{"", "dht-sub"};
+        Options options;
+        setup(app, options);
+        dht::parse_command_line(app, argc, argv);
+        return run(options);
+    });
+}
