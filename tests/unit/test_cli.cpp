@@ -1,0 +1,183 @@
+#include "dht/cli.hpp"
+#include "dht/diag.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace dht;
+
+namespace {
+int exit_code_of(MqttOptions &o)
+{
+    try {
+        finish_mqtt_options(o, "test");
+    } catch (const Exit &e) {
+        return e.code();
+    }
+    return 0;
+}
+
+// Parses `args` as the command line of a tool with the MQTT flags.
+struct Parsed {
+    MqttOptions mqtt;
+    CommonOptions common;
+    int code = 0;
+};
+
+Parsed parse(std::vector<std::string> args)
+{
+    Parsed p;
+    set_program("dht-test");
+    CLI::App app{"", "dht-test"};
+    add_mqtt_options(app, p.mqtt, mqtt_subscribe | mqtt_publish);
+    add_common_options(app, p.common, true);
+    args.insert(args.begin(), "dht-test");
+    std::vector<char *> argv;
+    for (auto &a : args)
+        argv.push_back(a.data());
+    try {
+        parse_command_line(app, static_cast<int>(argv.size()), argv.data());
+    } catch (const Exit &e) {
+        p.code = e.code();
+    }
+    return p;
+}
+
+struct TempDir {
+    std::string path;
+    TempDir()
+    {
+        char tmpl[] = "/tmp/dht-test-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::system(("rm -rf " + path).c_str()); }
+    std::string write(const std::string &name, const std::string &text) const
+    {
+        const std::string file = path + "/" + name;
+        std::ofstream(file) << text;
+        return file;
+    }
+};
+}  // namespace
+
+TEST_CASE("hosts: a list tried in order, with ports and IPv6")
+{
+    MqttOptions o;
+    o.hosts = {"a.example", "b.example:1884", "[::1]:1885", "::1"};
+    o.topics = {"dht11/#"};
+    REQUIRE(exit_code_of(o) == 0);
+    REQUIRE(o.brokers.size() == 4);
+    CHECK(o.brokers[0].label() == "a.example:1883");
+    CHECK(o.brokers[1].label() == "b.example:1884");
+    CHECK(o.brokers[2].label() == "[::1]:1885");
+    CHECK(o.brokers[3].label() == "[::1]:1883");
+    CHECK(o.wants_broker());
+    CHECK(o.client_id.rfind("test-", 0) == 0);
+
+    MqttOptions none;
+    REQUIRE(exit_code_of(none) == 0);
+    CHECK(none.brokers.at(0).label() == "localhost:1883");
+    CHECK_FALSE(none.wants_broker());  // a pure filter needs no broker
+
+    MqttOptions tls;
+    tls.cafile = "/nonexistent/ca.crt";
+    tls.port = 0;
+    REQUIRE(exit_code_of(tls) == 0);
+    CHECK(tls.brokers.at(0).port == 8883);
+}
+
+TEST_CASE("-L URL gives login, host, port and topic")
+{
+    MqttOptions o;
+    o.url = "mqtts://ana:s3cret@broker.lan:8884/dht11/+/data";
+    REQUIRE(exit_code_of(o) == 0);
+    CHECK(o.tls);
+    CHECK(o.username == "ana");
+    CHECK(o.password == "s3cret");
+    CHECK(o.brokers.at(0).label() == "broker.lan:8884");
+    CHECK(o.topics == std::vector<std::string>{"dht11/+/data"});
+}
+
+TEST_CASE("usage errors exit 64")
+{
+    const auto code = [](auto change) {
+        MqttOptions o;
+        change(o);
+        return exit_code_of(o);
+    };
+    CHECK(code([](MqttOptions &o) { o.url = "http://x/t"; }) == 64);
+    CHECK(code([](MqttOptions &o) { o.url = "mqtt://x"; }) == 64);
+    CHECK(code([](MqttOptions &o) { o.hosts = {"h:99999"}; }) == 64);
+    CHECK(code([](MqttOptions &o) { o.hosts = {"[::1"}; }) == 64);
+    CHECK(code([](MqttOptions &o) { o.topics = {"a/#/b"}; }) == 64);
+    CHECK(code([](MqttOptions &o) { o.publish_topic = "a/+"; }) == 64);
+    CHECK(code([](MqttOptions &o) { o.persistent = true; }) == 64);  // -c needs -i
+    CHECK(code([](MqttOptions &o) { o.certfile = "c.pem"; }) == 64);
+    CHECK(code([](MqttOptions &o) { o.password = "x"; }) == 64);  // no username
+    CHECK(code([](MqttOptions &o) { o.session_expiry = "10"; }) == 64);  // needs -V 5
+    CHECK(code([](MqttOptions &o) { o.connect_timeout = "soon"; }) == 64);
+    CHECK(code([](MqttOptions &o) { o.password_file = "/nonexistent"; o.username = "u"; }) == 66);
+}
+
+TEST_CASE("persistent sessions and session expiry")
+{
+    MqttOptions o;
+    o.persistent = true;
+    o.client_id = "archiver";
+    o.protocol = "5";
+    REQUIRE(exit_code_of(o) == 0);
+    CHECK(o.session_expiry_seconds == UINT32_MAX);
+    CHECK(o.protocol_version == 5);
+    MqttOptions e;
+    e.protocol = "mqttv5";
+    e.session_expiry = "3600";
+    REQUIRE(exit_code_of(e) == 0);
+    CHECK(e.session_expiry_seconds == 3600);
+}
+
+TEST_CASE("flags beat the environment, which beats --config, which beats the XDG file")
+{
+    TempDir dir;
+    setenv("XDG_CONFIG_HOME", dir.path.c_str(), 1);
+    ::mkdir((dir.path + "/dht").c_str(), 0700);
+    dir.write("dht/dht-test.conf", "username = \"xdg-user\"\nport = 1001\nkeepalive = 11\nqos = 1\n");
+    const std::string conf = dir.write("my.conf", "username = \"conf-user\"\nport = 1002\nkeepalive = 12\n");
+    unsetenv("DHT_MQTT_USERNAME");
+    unsetenv("DHT_MQTT_PORT");
+
+    auto p = parse({});
+    REQUIRE(p.code == 0);
+    CHECK(p.mqtt.username == "xdg-user");
+    CHECK(p.mqtt.port == 1001);
+
+    p = parse({"--config", conf});
+    REQUIRE(p.code == 0);
+    CHECK(p.mqtt.username == "conf-user");
+    CHECK(p.mqtt.keepalive == 12);
+    CHECK(p.mqtt.qos == 1);  // only in the XDG file: still read
+
+    setenv("DHT_MQTT_USERNAME", "env-user", 1);
+    setenv("DHT_MQTT_PORT", "1003", 1);
+    p = parse({"--config", conf});
+    REQUIRE(p.code == 0);
+    CHECK(p.mqtt.username == "env-user");
+    CHECK(p.mqtt.port == 1003);
+    CHECK(p.mqtt.keepalive == 12);
+
+    p = parse({"--config", conf, "-u", "flag-user", "-p", "1004"});
+    REQUIRE(p.code == 0);
+    CHECK(p.mqtt.username == "flag-user");
+    CHECK(p.mqtt.port == 1004);
+
+    unsetenv("DHT_MQTT_USERNAME");
+    unsetenv("DHT_MQTT_PORT");
+    CHECK(parse({"--config", dir.path + "/missing.conf"}).code == 66);
+    CHECK(parse({"--no-such-flag"}).code == 64);
+    CHECK(parse({"-q", "3"}).code == 64);
+    CHECK(parse({"-V", "4"}).code == 64);
+    unsetenv("XDG_CONFIG_HOME");
+}

@@ -1,0 +1,75 @@
+#include "dht/json.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace dht;
+
+TEST_CASE("numbers are written as people write them")
+{
+    const auto num = [](double d) {
+        std::string s;
+        append_number(s, d);
+        return s;
+    };
+    CHECK(num(24.5) == "24.5");
+    CHECK(num(65.3) == "65.3");
+    CHECK(num(0.1) == "0.1");
+    CHECK(num(-3.25) == "-3.25");
+    CHECK(num(100.0) == "100");
+    CHECK(num(1e21) == "1e+21");
+    CHECK(num(std::numeric_limits<double>::infinity()) == "null");
+    CHECK(to_json(json::parse(R"({"t":24.50,"h":65.30,"n":-7,"u":18446744073709551615})")) ==
+          R"({"t":24.5,"h":65.3,"n":-7,"u":18446744073709551615})");
+}
+
+TEST_CASE("strings are escaped for JSON")
+{
+    std::string s;
+    append_json_string(s, std::string_view("a\"b\\c\n\t\x01\x7f\xc3\xa9", 11));
+    CHECK(s == "\"a\\\"b\\\\c\\n\\t\\u0001\x7f\xc3\xa9\"");
+    // What we write, Boost.JSON reads back unchanged.
+    const std::string original("x\0y\x1f", 4);
+    std::string out;
+    append_json_string(out, original);
+    CHECK(json::parse(out).as_string() == original);
+}
+
+TEST_CASE("UTF-8 validation")
+{
+    CHECK(valid_utf8(""));
+    CHECK(valid_utf8("plain ascii"));
+    CHECK(valid_utf8("\xc3\xa9\xe2\x82\xac\xf0\x9f\x8c\xa1"));  // é € 🌡
+    CHECK_FALSE(valid_utf8("\xff"));
+    CHECK_FALSE(valid_utf8("\xc0\xaf"));          // overlong '/'
+    CHECK_FALSE(valid_utf8("\xed\xa0\x80"));      // surrogate
+    CHECK_FALSE(valid_utf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+    CHECK_FALSE(valid_utf8("\xe2\x82"));          // truncated
+}
+
+TEST_CASE("base64 of bytes that are not text")
+{
+    CHECK(base64_encode("") == "");
+    CHECK(base64_encode("f") == "Zg==");
+    CHECK(base64_encode("fo") == "Zm8=");
+    CHECK(base64_encode("foo") == "Zm9v");
+    CHECK(base64_encode("\xff\xfe") == "//4=");
+}
+
+TEST_CASE("the parser reports errors as short phrases")
+{
+    JsonParser parser(4);
+    json::value v;
+    std::string error;
+    REQUIRE(parser.parse(R"({"a":[1,2]})", v, error));
+    CHECK(v.at("a").as_array().size() == 2);
+    CHECK_FALSE(parser.parse("{\"a\":", v, error));
+    CHECK(error.rfind("invalid JSON", 0) == 0);
+    CHECK_FALSE(parser.parse("[[[[[1]]]]]", v, error));
+    CHECK(error == "nested too deep");
+    CHECK_FALSE(parser.parse("{\"a\":\"\xff\"}", v, error));
+    CHECK(error == "invalid UTF-8");
+    CHECK_FALSE(parser.parse("{} {}", v, error));
+    // The parser is reusable after an error.
+    REQUIRE(parser.parse("[true]", v, error));
+    CHECK(v.as_array().at(0).as_bool());
+}

@@ -1,0 +1,55 @@
+#include "dht/time.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace dht;
+using namespace std::chrono;
+
+TEST_CASE("RFC 3339 timestamps are written in UTC with milliseconds")
+{
+    const TimePoint t{seconds(1795559398) + milliseconds(7) + microseconds(900)};
+    CHECK(format_rfc3339(t) == "2026-11-24T22:29:58.007Z");
+    CHECK(format_rfc3339(TimePoint{}) == "1970-01-01T00:00:00.000Z");
+    CHECK(format_rfc3339(TimePoint{milliseconds(-1)}) == "1969-12-31T23:59:59.999Z");
+}
+
+TEST_CASE("RFC 3339 parsing reads what we write and common variants")
+{
+    const TimePoint t{seconds(1795559398) + milliseconds(123)};
+    CHECK(parse_rfc3339(format_rfc3339(t)) == t);
+    CHECK(parse_rfc3339("2026-11-24T22:29:58.123Z") == t);
+    CHECK(parse_rfc3339("2026-11-24 23:29:58.123+01:00") == t);
+    CHECK(parse_rfc3339("2026-11-24T17:59:58.123-0430") == t);
+    CHECK(parse_rfc3339("2026-11-24T22:29:58.123456789z") == t + nanoseconds(456789));
+    CHECK(parse_rfc3339("2024-02-29T00:00:00Z").has_value());
+    CHECK_FALSE(parse_rfc3339("2023-02-29T00:00:00Z"));
+    CHECK_FALSE(parse_rfc3339("2026-13-01T00:00:00Z"));
+    CHECK_FALSE(parse_rfc3339("2026-11-24T18:29:58"));  // no zone
+    CHECK_FALSE(parse_rfc3339("2026-11-24T18:29:58.Z"));
+    CHECK_FALSE(parse_rfc3339("2026-11-24T18:29:58Zjunk"));
+    CHECK_FALSE(parse_rfc3339(""));
+}
+
+TEST_CASE("durations are a number and a unit")
+{
+    CHECK(parse_duration("100ms") == milliseconds(100));
+    CHECK(parse_duration("2s") == seconds(2));
+    CHECK(parse_duration("15m") == minutes(15));
+    CHECK(parse_duration("24h") == hours(24));
+    CHECK(parse_duration("30d") == hours(24 * 30));
+    CHECK(parse_duration("1.5s") == milliseconds(1500));
+    CHECK_FALSE(parse_duration("5"));
+    CHECK(parse_duration("5", seconds(1)) == seconds(5));
+    CHECK_FALSE(parse_duration("5x"));
+    CHECK_FALSE(parse_duration("-5s"));
+    CHECK_FALSE(parse_duration("s"));
+    CHECK_FALSE(parse_duration("99999999999999d"));
+}
+
+TEST_CASE("a time is RFC 3339 or an age")
+{
+    const TimePoint ref{hours(1000)};
+    CHECK(parse_time_or_age("24h", ref) == ref - hours(24));
+    CHECK(parse_time_or_age("1970-01-01T00:00:01Z", ref) == TimePoint{seconds(1)});
+    CHECK_FALSE(parse_time_or_age("yesterday", ref));
+}
