@@ -6,6 +6,7 @@
 #include <mqtt_protocol.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdarg>
 #include <cstring>
 #include <optional>
@@ -198,90 +199,86 @@ bool read_string_prop(const MqttMessage &m, int id, std::string &value)
 
 void append_properties(std::string &out, const MqttMessage &m)
 {
-    out += R"(,"properties":{)";
-    bool first = true;
-    bool in_user = false;
-    const auto key = [&](const char *name) {
-        if (in_user) {
-            out.push_back('}');
-            in_user = false;
-        }
-        if (!first)
-            out.push_back(',');
-        first = false;
-        append_json_string(out, name);
-        out.push_back(':');
-    };
+    // Members in the order of the properties; cJSON puts "user-properties" where
+    // the first user property stood.
+    std::vector<std::pair<std::string, std::string>> members;
+    std::size_t users_at = SIZE_MAX;
     std::string users;
-    bool have_users = false;
     for (const mosquitto_property *p = m.properties.get(); p != nullptr; p = mosquitto_property_next(p)) {
         const int id = mosquitto_property_identifier(p);
-        const char *name = mosquitto_property_identifier_to_string(id);
+        std::string value;
         switch (id) {
         case MQTT_PROP_PAYLOAD_FORMAT_INDICATOR: {
             std::uint8_t v = 0;
             mosquitto_property_read_byte(p, id, &v, false);
-            key(name);
-            appendf(out, "%d", v);
+            appendf(value, "%d", v);
             break;
         }
-        case MQTT_PROP_MESSAGE_EXPIRY_INTERVAL:
+        case MQTT_PROP_MESSAGE_EXPIRY_INTERVAL: {
+            std::uint32_t v = 0;
+            mosquitto_property_read_int32(p, id, &v, false);
+            appendf(value, "%u", v);
+            break;
+        }
         case MQTT_PROP_SUBSCRIPTION_IDENTIFIER: {
             std::uint32_t v = 0;
-            if (id == MQTT_PROP_SUBSCRIPTION_IDENTIFIER)
-                mosquitto_property_read_varint(p, id, &v, false);
-            else
-                mosquitto_property_read_int32(p, id, &v, false);
-            key(name);
-            appendf(out, "%u", v);
+            mosquitto_property_read_varint(p, id, &v, false);
+            appendf(value, "%u", v);
             break;
         }
         case MQTT_PROP_TOPIC_ALIAS: {
             std::uint16_t v = 0;
             mosquitto_property_read_int16(p, id, &v, false);
-            key(name);
-            appendf(out, "%u", static_cast<unsigned>(v));
+            appendf(value, "%u", static_cast<unsigned>(v));
             break;
         }
         case MQTT_PROP_CONTENT_TYPE:
         case MQTT_PROP_RESPONSE_TOPIC: {
-            char *s = nullptr;
-            mosquitto_property_read_string(p, id, &s, false);
-            key(name);
-            append_json_string(out, s != nullptr ? s : "");
-            std::free(s);
+            char *text = nullptr;
+            mosquitto_property_read_string(p, id, &text, false);
+            append_json_string(value, text != nullptr ? text : "");
+            std::free(text);
             break;
         }
         case MQTT_PROP_CORRELATION_DATA: {
             void *data = nullptr;
             std::uint16_t len = 0;
             mosquitto_property_read_binary(p, id, &data, &len, false);
-            key(name);
-            append_json_string(out, data != nullptr ? static_cast<const char *>(data) : "");
+            append_json_string(value, data != nullptr ? static_cast<const char *>(data) : "");
             std::free(data);
             break;
         }
         case MQTT_PROP_USER_PROPERTY: {
             char *k = nullptr, *v = nullptr;
             mosquitto_property_read_string_pair(p, id, &k, &v, false);
-            if (have_users)
+            if (users_at == SIZE_MAX) {
+                users_at = members.size();
+                members.emplace_back("user-properties", std::string());
+            } else {
                 users.push_back(',');
-            have_users = true;
+            }
             append_json_string(users, k != nullptr ? k : "");
             users.push_back(':');
             append_json_string(users, v != nullptr ? v : "");
             std::free(k);
             std::free(v);
-            break;
+            continue;
         }
-        default: break;
+        default: continue;
         }
+        members.emplace_back(mosquitto_property_identifier_to_string(id), std::move(value));
     }
-    if (have_users) {
-        key("user-properties");
-        out.push_back('{');
-        out += users;
-        out.push_back('}');
+    if (users_at != SIZE_MAX)
+        members[users_at].second = "{" + users + "}";
+    out += R"(,"properties":{)";
+    bool first = true;
+    for (const auto &[name, value] : members) {
+        if (!first)
+            out.push_back(',');
+        first = false;
+        append_json_string(out, name);
+        out.push_back(':');
+        out += value;
     }
     out.push_back('}');
 }
@@ -386,7 +383,7 @@ Format::Format(std::string_view spec)
             tokens_.push_back(std::move(t));
         } else if (c == '\\') {
             if (i + 1 >= len)
-                continue;  // mosquitto_sub prints nothing for a lone trailing backslash
+                throw std::invalid_argument("incomplete escape at the end of the format");
             switch (spec[++i]) {
             case '\\': literal.push_back('\\'); break;
             case '0': literal.push_back('\0'); break;
@@ -396,7 +393,7 @@ Format::Format(std::string_view spec)
             case 'r': literal.push_back('\r'); break;
             case 't': literal.push_back('\t'); break;
             case 'v': literal.push_back('\v'); break;
-            default: break;  // unknown escapes print nothing, as in mosquitto_sub
+            default: throw std::invalid_argument(std::string("invalid escape '\\") + spec[i] + "'");
             }
         } else {
             literal.push_back(c);

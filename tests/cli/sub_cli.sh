@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# dht-sub's command line: --help, --version, and bad flags refused with 64.
+source "$(dirname "$0")/../lib/testlib.sh"
+
+dht-sub --help >"$T/help" 2>&1
+for flag in --host --port --topic --format --count --timeout --cafile --password-file --connect-timeout; do
+    assert_contains "--help lists $flag" "$T/help" "$flag"
+done
+pass "--help exits 0 and lists the flags"
+
+version=$(dht-sub --version)
+[[ $version =~ ^dht-sub\ [0-9]+\.[0-9]+\.[0-9]+\ \(libmosquitto\ [0-9.]+\)$ ]] || fail "bad --version: $version"
+pass "--version: $version"
+
+check_usage() {  # check_usage EXPECTED_TEXT ARGS...
+    local want=$1 rc
+    shift
+    rc=$(exit_code dht-sub "$@" 2>"$T/err" </dev/null)
+    assert_eq "exit status of dht-sub $*" 64 "$rc"
+    assert_contains "message for dht-sub $*" "$T/err" "$want"
+    [ "$(head -1 "$T/err" | cut -c1-9)" = "dht-sub: " ] || fail "error not prefixed: $(cat "$T/err")"
+}
+check_usage "not expected" --no-such-flag -t x
+check_usage "give a topic" -p 1883
+check_usage "--qos" -t x -q 3
+check_usage "invalid subscription topic" -t 'a/#/b'
+check_usage "invalid format specifier '%z'" -t x -F '%z'
+check_usage "incomplete" -t x -F 'x %'
+check_usage "-W" -t x -W soon
+check_usage "needs a client id" -t x -c
+check_usage "exclude each other" -t x -R --retained-only
+check_usage "--host" -h
+check_usage "-T" -t x -T 'a/#/b'
+check_usage "mqtt://" -L http://localhost/x
+check_usage "needs -V 5" -t x -x 60
+pass "bad flags exit 64 with a one-line reason"
+
+rc=$(exit_code dht-sub -t x -u u --password-file "$T/none" 2>"$T/err")
+assert_eq "unreadable password file" 66 "$rc"
+assert_contains "password file message" "$T/err" "$T/none"
+pass "an unreadable password file exits 66"
