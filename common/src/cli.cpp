@@ -208,6 +208,10 @@ void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
         o.hosts.insert(o.hosts.begin(), host);
     }
     o.tls = tls;
+    // mqtts:// or --tls-use-os-certs without a CA of its own: the system's CA
+    // store (libmosquitto 2.0.11's own "OS certs" option needs a CA file too).
+    if (tls && o.cafile.empty() && o.capath.empty())
+        o.capath = "/etc/ssl/certs";
     if (o.protocol == "31" || o.protocol == "mqttv31")
         o.protocol_version = MQTT_PROTOCOL_V31;
     else if (o.protocol == "5" || o.protocol == "mqttv5")
@@ -297,7 +301,13 @@ namespace {
 // them first; so a key whose environment variable is set is dropped here.
 class EnvFirstConfig : public CLI::ConfigTOML {
 public:
-    explicit EnvFirstConfig(std::set<std::string> overridden) : overridden_(std::move(overridden)) {}
+    explicit EnvFirstConfig(std::set<std::string> overridden) : overridden_(std::move(overridden))
+    {
+        // CLI11 2.1 cuts a value at its comment character even inside quotes,
+        // which would turn topic = "dht11/#" into "dht11/. Comments are whole
+        // lines starting with # or ; (CLI11 skips those whatever this is).
+        commentChar = '\0';
+    }
     std::vector<CLI::ConfigItem> from_config(std::istream &input) const override
     {
         auto found = CLI::ConfigTOML::from_config(input);

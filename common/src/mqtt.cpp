@@ -413,8 +413,6 @@ Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(opti
         for (const auto *file : {&s.opt.cafile, &s.opt.certfile, &s.opt.keyfile})
             if (!file->empty() && !std::ifstream(*file))
                 fail(exit_noinput, cat(*file, ": ", std::strerror(errno)));
-        if (s.opt.tls_use_os_certs)
-            mosquitto_int_option(s.mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
         const auto str = [](const std::string &v) { return v.empty() ? nullptr : v.c_str(); };
         if (!s.opt.cafile.empty() || !s.opt.capath.empty()) {
             const int rc = mosquitto_tls_set(s.mosq, str(s.opt.cafile), str(s.opt.capath), str(s.opt.certfile),

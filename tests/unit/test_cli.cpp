@@ -90,7 +90,7 @@ TEST_CASE("hosts: a list tried in order, with ports and IPv6")
     CHECK(tls.brokers.at(0).port == 8883);
 }
 
-TEST_CASE("-L URL gives login, host, port and topic")
+TEST_CASE("URLs (-L) give login, host, port and topic")
 {
     MqttOptions o;
     o.url = "mqtts://ana:s3cret@broker.lan:8884/dht11/+/data";
@@ -100,6 +100,7 @@ TEST_CASE("-L URL gives login, host, port and topic")
     CHECK(o.password == "s3cret");
     CHECK(o.brokers.at(0).label() == "broker.lan:8884");
     CHECK(o.topics == std::vector<std::string>{"dht11/+/data"});
+    CHECK(o.capath == "/etc/ssl/certs");  // no CA given: the system's
 }
 
 TEST_CASE("usage errors exit 64")

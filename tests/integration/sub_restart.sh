@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# A persistent session (-c -i ID -q 1) loses nothing across a broker restart:
+# messages in flight when the broker stops, messages queued for dht-sub while
+# it is reconnecting, and messages after; every one is counted.
+source "$(dirname "$0")/../lib/testlib.sh"
+broker "$T/b"
+b_pid=$BROKER_PID
+seqs() { seq "$1" "$2" | mosquitto_pub -p "$PORT" -t load/data -q 1 -l; }
+
+bg dht-sub -p "$PORT" -c -i archiver -q 1 -t 'load/#' -F %p >"$T/out" 2>"$T/err"
+sub=$BG_PID
+wait_subscribed archiver
+
+seqs 1 20000                 # A: the broker stops while delivering these
+stop_pid "$b_pid"
+start_broker "$T/b" "$PORT" 2>/dev/null
+PIDS+=("$BROKER_PID")
+seqs 20001 30000             # B: published while dht-sub waits to reconnect
+wait_for grep -q "connected to" "$T/err" || fail "dht-sub did not reconnect: $(cat "$T/err")"
+seqs 30001 40000             # C: after the reconnect
+wait_for eval '[ "$(sort -un "$T/out" | wc -l)" -ge 40000 ]' ||
+    true
+sleep 0.5
+kill "$sub"
+wait "$sub" || fail "dht-sub exited with $?"
+
+total=$(wc -l <"$T/out")
+unique=$(sort -un "$T/out" | wc -l)
+missing=$(comm -23 <(seq 1 40000 | sort) <(sort -u "$T/out") | wc -l)
+echo "received $total lines, $unique distinct, $missing missing, $((total - unique)) redelivered"
+assert_eq "messages missing after a broker restart" 0 "$missing"
+assert_contains "the outage is logged" "$T/err" "reconnecting"
+pass "a persistent session loses nothing across a broker restart"
