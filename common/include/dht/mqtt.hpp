@@ -64,7 +64,8 @@ public:
     // the first one; returns false on timeout or when woken by notify().
     bool receive(std::vector<MqttMessage> &out, std::chrono::milliseconds timeout);
 
-    // Queues a publish (thread-safe). QoS 1/2 messages are kept across
+    // Queues a publish (thread-safe when options.publish_topic is set, which
+    // puts libmosquitto in threaded mode). QoS 1/2 messages are kept across
     // reconnects and delivered before stop() returns.
     void publish(const std::string &topic, std::string_view payload, int qos, bool retain);
 
