@@ -46,8 +46,22 @@ void append_json_string(std::string &out, std::string_view text)
     out.push_back('"');
 }
 
-void append_json(std::string &out, const json::value &value)
+void append_json(std::string &out, const json::value &value, NumberWriter numbers)
 {
+    if (numbers != nullptr) {
+        if (value.is_int64()) {
+            numbers(out, static_cast<double>(value.get_int64()));
+            return;
+        }
+        if (value.is_uint64()) {
+            numbers(out, static_cast<double>(value.get_uint64()));
+            return;
+        }
+        if (value.is_double()) {
+            numbers(out, value.get_double());
+            return;
+        }
+    }
     switch (value.kind()) {
     case json::kind::null: out += "null"; break;
     case json::kind::bool_: out += value.get_bool() ? "true" : "false"; break;
@@ -72,7 +86,7 @@ void append_json(std::string &out, const json::value &value)
             if (!first)
                 out.push_back(',');
             first = false;
-            append_json(out, element);
+            append_json(out, element, numbers);
         }
         out.push_back(']');
         break;
@@ -86,7 +100,7 @@ void append_json(std::string &out, const json::value &value)
             first = false;
             append_json_string(out, member.key());
             out.push_back(':');
-            append_json(out, member.value());
+            append_json(out, member.value(), numbers);
         }
         out.push_back('}');
         break;

@@ -145,42 +145,6 @@ void append_cjson_number(std::string &out, double d)
     out += buf;
 }
 
-void append_cjson(std::string &out, const json::value &v)
-{
-    switch (v.kind()) {
-    case json::kind::int64: append_cjson_number(out, static_cast<double>(v.get_int64())); break;
-    case json::kind::uint64: append_cjson_number(out, static_cast<double>(v.get_uint64())); break;
-    case json::kind::double_: append_cjson_number(out, v.get_double()); break;
-    case json::kind::array: {
-        out.push_back('[');
-        bool first = true;
-        for (const auto &e : v.get_array()) {
-            if (!first)
-                out.push_back(',');
-            first = false;
-            append_cjson(out, e);
-        }
-        out.push_back(']');
-        break;
-    }
-    case json::kind::object: {
-        out.push_back('{');
-        bool first = true;
-        for (const auto &m : v.get_object()) {
-            if (!first)
-                out.push_back(',');
-            first = false;
-            append_json_string(out, m.key());
-            out.push_back(':');
-            append_cjson(out, m.value());
-        }
-        out.push_back('}');
-        break;
-    }
-    default: append_json(out, v);
-    }
-}
-
 template <class T, class Reader>
 bool read_prop(const MqttMessage &m, int id, T &value, Reader reader)
 {
@@ -314,7 +278,7 @@ bool render_json(std::string &out, const MqttMessage &m, bool escaped)
     else if (escaped)
         append_json_string(out, std::string_view(m.payload.c_str()));  // up to the first NUL, as cJSON
     else
-        append_cjson(out, parsed);
+        append_json(out, parsed, append_cjson_number);
     out.push_back('}');
     return true;
 }

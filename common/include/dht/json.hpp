@@ -15,7 +15,10 @@ namespace json = boost::json;
 // Shortest text that reads back as the same double: 24.5, 0.1, 1e+21.
 void append_number(std::string &out, double value);
 void append_json_string(std::string &out, std::string_view text);
-void append_json(std::string &out, const json::value &value);
+// With `numbers` set, every number (integers too) is written by it as a double:
+// how a writer that knows only doubles (cJSON) prints them.
+using NumberWriter = void (*)(std::string &out, double value);
+void append_json(std::string &out, const json::value &value, NumberWriter numbers = nullptr);
 std::string to_json(const json::value &value);
 
 // True when `text` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
