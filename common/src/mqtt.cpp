@@ -130,6 +130,14 @@ struct Session::Impl {
     std::condition_variable cv_net;    // network: stop requested
     std::vector<MqttMessage> queue;
     std::size_t queued_bytes = 0;
+    // Publishes made while no broker is connected, sent after the next CONNACK.
+    struct Outgoing {
+        std::string topic, payload;
+        int qos;
+        bool retain;
+    };
+    std::deque<Outgoing> outbox;
+    std::atomic<bool> outbox_waiting{false};
     bool woken = false;
     bool stop_net = false;
     std::optional<int> failure;
@@ -210,6 +218,38 @@ struct Session::Impl {
         if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(mosq))
             rc = mosquitto_loop_write(mosq, 1);
         return rc;
+    }
+
+    // Network thread, connected: hands the outbox to libmosquitto.
+    void flush_outbox()
+    {
+        std::deque<Outgoing> batch;
+        {
+            std::lock_guard lk(mu);
+            batch.swap(outbox);
+            outbox_waiting = false;
+        }
+        for (auto &m : batch)
+            send(m);
+    }
+
+    // Publishes through libmosquitto. A QoS 1/2 message refused for want of a
+    // connection stays in libmosquitto's own queue and goes out on reconnect; a
+    // QoS 0 one is kept in the outbox.
+    void send(Outgoing &m)
+    {
+        const int rc = mosquitto_publish_v5(mosq, nullptr, m.topic.c_str(), static_cast<int>(m.payload.size()),
+                                            m.payload.data(), m.qos, m.retain, nullptr);
+        if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && m.qos > 0))
+            return;
+        if (rc == MOSQ_ERR_NO_CONN) {
+            std::lock_guard lk(mu);
+            outbox.push_back(std::move(m));
+            outbox_waiting = true;
+            return;
+        }
+        pending.fetch_sub(1);
+        warn(cat("publish to ", m.topic, ": ", mosquitto_strerror(rc)));
     }
 
     void run();
@@ -386,6 +426,8 @@ void Session::Impl::run()
                 break;
             continue;
         }
+        if (outbox_waiting)
+            flush_outbox();
         const int rc = read_burst();
         if (rc != MOSQ_ERR_SUCCESS) {
             if (stopping())
@@ -507,12 +549,14 @@ void Session::publish(const std::string &topic, std::string_view payload, int qo
 {
     auto &s = *impl_;
     s.pending.fetch_add(1);
-    const int rc = mosquitto_publish_v5(s.mosq, nullptr, topic.c_str(), static_cast<int>(payload.size()),
-                                        payload.data(), qos, retain, nullptr);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        s.pending.fetch_sub(1);
-        warn(cat("publish to ", topic, ": ", mosquitto_strerror(rc)));
+    Impl::Outgoing m{topic, std::string(payload), qos, retain};
+    if (!s.is_connected) {
+        std::lock_guard lk(s.mu);
+        s.outbox.push_back(std::move(m));
+        s.outbox_waiting = true;
+        return;
     }
+    s.send(m);
 }
 
 void Session::stop(std::chrono::milliseconds drain)
