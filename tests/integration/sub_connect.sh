@@ -64,3 +64,19 @@ assert_eq "messages across the restart" $'one\ntwo' "$(cat "$T/again")"
 assert_contains "the loss is logged" "$T/again.err" "reconnecting"
 assert_contains "the reconnect is logged" "$T/again.err" "connected to localhost:$PORT"
 pass "a lost connection is renewed with its subscriptions"
+
+# MQTT 5 shared subscription: two instances split one stream, nothing twice.
+bg dht-sub -V 5 -p "$PORT" -i share1 -t '$share/workers/jobs/#' -F %p >"$T/s1"
+s1=$BG_PID
+bg dht-sub -V 5 -p "$PORT" -i share2 -t '$share/workers/jobs/#' -F %p >"$T/s2"
+s2=$BG_PID
+wait_subscribed share1
+wait_subscribed share2
+seq 1 40 | mosquitto_pub -p "$PORT" -t jobs/x -q 1 -l
+wait_for eval '[ $(cat "$T/s1" "$T/s2" | wc -l) -ge 40 ]' || fail "shared subscription lost messages"
+kill "$s1" "$s2"
+wait "$s1" "$s2" || true
+assert_eq "distinct messages over both instances" 40 "$(sort -un "$T/s1" "$T/s2" | wc -l)"
+assert_eq "messages in all" 40 "$(cat "$T/s1" "$T/s2" | wc -l)"
+[ -s "$T/s1" ] && [ -s "$T/s2" ] || fail "one instance got nothing: $(wc -l "$T/s1" "$T/s2")"
+pass "\$share/GROUP/TOPIC with -V 5 spreads one stream over two instances"
