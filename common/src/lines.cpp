@@ -51,6 +51,12 @@ LineReader::Fill LineReader::fill(int timeout_ms)
     return Fill::data;
 }
 
+bool LineReader::has_line() const noexcept
+{
+    const std::size_t from = begin_ + scanned_;
+    return eof_ || (from < end_ && std::memchr(buf_.data() + from, '\n', end_ - from) != nullptr);
+}
+
 LineReader::Status LineReader::next(std::string_view &line, int timeout_ms)
 {
     for (;;) {

@@ -15,6 +15,18 @@ json::value payload_from_bytes(JsonParser &parser, std::string_view bytes, bool 
     return json::string(base64_encode(bytes));
 }
 
+Message make_message(JsonParser &parser, std::string topic, std::string_view payload, int qos, bool retain,
+                     TimePoint received)
+{
+    Message m;
+    m.topic = std::move(topic);
+    m.payload = payload_from_bytes(parser, payload, m.payload_base64);
+    m.timestamp = received;
+    m.qos = qos;
+    m.retain = retain;
+    return m;
+}
+
 void append_message_record(std::string &out, const Message &message)
 {
     out += R"({"kind":"message","timestamp":")";

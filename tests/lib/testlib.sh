@@ -5,7 +5,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=services.sh
 source "$here/services.sh"
 
-DHT_BIN=${DHT_BIN:-$here/../../build/tools}
+DHT_BIN=$(cd "${DHT_BIN:-$here/../../build/tools}" && pwd)
 export PATH="$DHT_BIN/dht-sub:$PATH"
 T=$(mktemp -d /tmp/dht-test.XXXXXX)
 PIDS=()

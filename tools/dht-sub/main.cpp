@@ -84,13 +84,7 @@ public:
         } else if (o_.verbose_output) {
             sub::render_plain(buf, m, true, !o_.no_eol);
         } else {
-            Message record;
-            record.topic = m.topic;
-            record.payload = payload_from_bytes(parser_, m.payload, record.payload_base64);
-            record.timestamp = m.received;
-            record.qos = m.qos;
-            record.retain = m.retain;
-            append_message_record(buf, record);
+            append_message_record(buf, make_message(parser_, m.topic, m.payload, m.qos, m.retain, m.received));
             buf.push_back('\n');
         }
         out_.maybe_flush();

@@ -23,6 +23,8 @@ public:
     // Throws Exit(74) on a read error. The view lives until the next call.
     Status next(std::string_view &line, int timeout_ms = -1);
 
+    // True when a whole line is already buffered (next() will not wait).
+    bool has_line() const noexcept;
     std::uint64_t line_number() const noexcept { return line_no_; }
     const std::string &name() const noexcept { return name_; }
 

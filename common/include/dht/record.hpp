@@ -24,6 +24,10 @@ struct Message {
 // as a string, else (not UTF-8) base64 with `base64` set. Nothing is dropped.
 json::value payload_from_bytes(JsonParser &parser, std::string_view bytes, bool &base64);
 
+// A message as received from MQTT.
+Message make_message(JsonParser &parser, std::string topic, std::string_view payload, int qos, bool retain,
+                     TimePoint received);
+
 // {"kind":"message","timestamp":…,"topic":…,"payload":…,"qos":0,"retain":false}
 void append_message_record(std::string &out, const Message &message);
 

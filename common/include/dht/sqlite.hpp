@@ -1,0 +1,76 @@
+// SQLite, RAII: a Database (WAL, busy timeout) and prepared Statements. Errors
+// are thrown as SqliteError carrying SQLite's own message and code.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace dht {
+
+class SqliteError : public std::runtime_error {
+public:
+    SqliteError(const std::string &what, int code) : std::runtime_error(what), code_(code) {}
+    int code() const noexcept { return code_; }  // primary result code (SQLITE_BUSY, …)
+    bool busy() const noexcept;
+
+private:
+    int code_;
+};
+
+class Statement {
+public:
+    Statement(sqlite3 *db, std::string_view sql);
+    ~Statement();
+    Statement(Statement &&other) noexcept;
+    Statement &operator=(Statement &&) = delete;
+    Statement(const Statement &) = delete;
+    Statement &operator=(const Statement &) = delete;
+
+    // Parameters are 1-based, as in SQLite.
+    Statement &bind(int index, std::string_view text);
+    Statement &bind(int index, std::int64_t value);
+    Statement &bind_null(int index);
+    // True while a row is available; false when done. Throws on error.
+    bool step();
+    // Runs to completion and resets (for INSERT/UPDATE/DELETE).
+    void run();
+    void reset();
+
+    std::string_view text(int column) const;  // 0-based, as in SQLite
+    std::int64_t integer(int column) const;
+    bool is_null(int column) const;
+
+private:
+    sqlite3 *db_;
+    sqlite3_stmt *stmt_ = nullptr;
+};
+
+class Database {
+public:
+    // Opens (creating with `create`) a database file. The busy timeout makes a
+    // locked database wait before it fails.
+    Database(const std::string &path, bool create, int busy_timeout_ms = 5000);
+    ~Database();
+    Database(Database &&other) noexcept : path_(std::move(other.path_)), db_(other.db_) { other.db_ = nullptr; }
+    Database &operator=(Database &&) = delete;
+    Database(const Database &) = delete;
+    Database &operator=(const Database &) = delete;
+
+    void exec(std::string_view sql);
+    Statement prepare(std::string_view sql);
+    std::int64_t changes() const;
+    const std::string &path() const noexcept { return path_; }
+    sqlite3 *handle() noexcept { return db_; }
+
+private:
+    std::string path_;
+    sqlite3 *db_ = nullptr;
+};
+
+}  // namespace dht

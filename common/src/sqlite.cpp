@@ -1,0 +1,122 @@
+#include "dht/sqlite.hpp"
+
+#include <sqlite3.h>
+
+
+namespace dht {
+namespace {
+[[noreturn]] void throw_error(sqlite3 *db, int rc, std::string_view context)
+{
+    std::string what(context);
+    if (!what.empty())
+        what += ": ";
+    what += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    throw SqliteError(what, rc & 0xFF);
+}
+}  // namespace
+
+bool SqliteError::busy() const noexcept { return code_ == SQLITE_BUSY || code_ == SQLITE_LOCKED; }
+
+Statement::Statement(sqlite3 *db, std::string_view sql) : db_(db)
+{
+    const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+    if (rc != SQLITE_OK)
+        throw_error(db, rc, "");
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement::Statement(Statement &&other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+
+Statement &Statement::bind(int index, std::string_view text)
+{
+    const int rc = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK)
+        throw_error(db_, rc, "bind");
+    return *this;
+}
+
+Statement &Statement::bind(int index, std::int64_t value)
+{
+    const int rc = sqlite3_bind_int64(stmt_, index, value);
+    if (rc != SQLITE_OK)
+        throw_error(db_, rc, "bind");
+    return *this;
+}
+
+Statement &Statement::bind_null(int index)
+{
+    const int rc = sqlite3_bind_null(stmt_, index);
+    if (rc != SQLITE_OK)
+        throw_error(db_, rc, "bind");
+    return *this;
+}
+
+bool Statement::step()
+{
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW)
+        return true;
+    if (rc == SQLITE_DONE)
+        return false;
+    sqlite3_reset(stmt_);
+    throw_error(db_, rc, "");
+}
+
+void Statement::run()
+{
+    while (step()) {
+    }
+    reset();
+}
+
+void Statement::reset()
+{
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+std::string_view Statement::text(int column) const
+{
+    const auto *p = sqlite3_column_text(stmt_, column);
+    if (p == nullptr)
+        return {};
+    return {reinterpret_cast<const char *>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+}
+
+std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+
+Database::Database(const std::string &path, bool create, int busy_timeout_ms) : path_(path)
+{
+    const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string what = path + ": " + (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+        sqlite3_close(db_);
+        db_ = nullptr;
+        throw SqliteError(what, rc & 0xFF);
+    }
+    sqlite3_extended_result_codes(db_, 0);
+    sqlite3_busy_timeout(db_, busy_timeout_ms);
+}
+
+Database::~Database() { sqlite3_close(db_); }
+
+void Database::exec(std::string_view sql)
+{
+    const std::string text(sql);
+    char *error = nullptr;
+    const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &error);
+    if (rc != SQLITE_OK) {
+        std::string what = error != nullptr ? error : sqlite3_errstr(rc);
+        sqlite3_free(error);
+        throw SqliteError(what, rc & 0xFF);
+    }
+}
+
+Statement Database::prepare(std::string_view sql) { return Statement(db_, sql); }
+std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
+
+
+}  // namespace dht

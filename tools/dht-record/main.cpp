@@ -1,0 +1,330 @@
+// dht-record: records into SQLite (stdin or MQTT), and back out with
+// `dht-record query`; `dht-record prune` for retention.
+#include "store.hpp"
+
+#include "dht/cli.hpp"
+#include "dht/lines.hpp"
+#include "dht/main.hpp"
+#include "dht/mqtt.hpp"
+#include "dht/output.hpp"
+#include "dht/signals.hpp"
+
+#include <mosquitto.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace {
+
+using namespace dht;
+using namespace dht::record;
+using steady = std::chrono::steady_clock;
+
+struct Options {
+    MqttOptions mqtt;
+    CommonOptions common;
+    std::string db = "dht.db";
+    bool tee = false;
+    std::size_t batch = 1000;
+    std::string commit_interval = "1s";
+    std::string default_topic;
+    // query
+    Query query;
+    std::string since, until;
+    // prune
+    std::string older_than;
+    bool vacuum = false;
+};
+
+void setup(CLI::App &app, Options &o, CLI::App *&query, CLI::App *&prune)
+{
+    app.description("Store records (stdin, or MQTT with -t) in an SQLite database; print them back\n"
+                    "with `query`; drop old ones with `prune`.");
+    add_mqtt_options(app, o.mqtt, mqtt_subscribe);
+    add_common_options(app, o.common, true);
+    app.add_option("--db", o.db, "SQLite database file (default: dht.db)")
+        ->envname("DHT_DB")
+        ->type_name("FILE");
+    app.add_flag("--tee", o.tee, "Also copy every stored record to stdout");
+    app.add_option("--batch", o.batch, "Commit after this many records (default: 1000)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+    app.add_option("--commit-interval", o.commit_interval,
+                   "Commit at least this often while records arrive (default: 1s)")
+        ->type_name("DURATION");
+    app.add_option("--bare-topic", o.default_topic, "Topic given to bare payloads (lines without \"kind\") read from stdin")
+        ->type_name("TOPIC");
+
+    app.fallthrough();  // --db, -v and the like work after the subcommand too
+    query = app.add_subcommand("query", "Print stored records, oldest first, as dht-sub prints them");
+    query->add_option("--topic", o.query.topic_filter, "Only topics matching this MQTT filter (+ and # work)")
+        ->type_name("FILTER");
+    query->add_option("--sensor", o.query.sensor, "Only this sensor (payload.sensor, else the topic)");
+    query->add_option("--since", o.since, "From this time on: RFC 3339 or an age (24h)")->type_name("TIME");
+    query->add_option("--until", o.until, "Before this time: RFC 3339 or an age")->type_name("TIME");
+    query->add_option("--limit", o.query.limit, "At most N records");
+    query->add_flag("--unprocessed", o.query.unprocessed, "Only messages not yet marked processed");
+    query->add_flag("--mark-processed", o.query.mark_processed, "Mark the printed messages processed");
+    query->add_option("--kind", o.query.kind, "message (default), alert, incident, stats, …");
+
+    prune = app.add_subcommand("prune", "Delete records older than an age");
+    prune->add_option("--older-than", o.older_than, "Age, e.g. 30d")->required()->type_name("DURATION");
+    prune->add_flag("--vacuum", o.vacuum, "Give the space back to the file system");
+}
+
+std::string time_flag(const char *name, const std::string &text)
+{
+    const auto t = parse_time_or_age(text, now());
+    if (!t)
+        fail(exit_usage, cat(name, ": '", text, "' is neither an RFC 3339 time nor an age like 24h"));
+    return format_rfc3339(*t);
+}
+
+[[noreturn]] void database_error(const Options &o, const SqliteError &e, int code)
+{
+    fail(code, std::string(e.what()).rfind(o.db, 0) == 0 ? e.what() : cat(o.db, ": ", e.what()));
+}
+
+// Reads stdin or MQTT into the store, committing by size and by time.
+class Recorder {
+public:
+    Recorder(Options &o, Store &store, Output &out)
+        : o_(o), store_(store), out_(out), parser_(o.common.max_depth), errors_(o.common.strict)
+    {
+        interval_ = std::chrono::duration_cast<steady::duration>(*parse_duration(o.commit_interval));
+        last_commit_ = steady::now();
+    }
+
+    void from_stdin()
+    {
+        LineReader reader(STDIN_FILENO, "stdin", o_.common.max_line);
+        std::string_view line;
+        while (!stop_requested()) {
+            int timeout = -1;
+            if (store_.pending() > 0)
+                timeout = static_cast<int>(std::max<long long>(
+                    0, std::chrono::duration_cast<std::chrono::milliseconds>(last_commit_ + interval_ - steady::now())
+                           .count()));
+            if (!reader.has_line())
+                out_.flush();  // about to wait for input: what is stored is visible now
+            const auto status = reader.next(line, timeout);
+            if (status == LineReader::Status::eof)
+                break;
+            if (status == LineReader::Status::line)
+                take_line(line, reader.line_number());
+            else if (status == LineReader::Status::too_long)
+                errors_.report("stdin", reader.line_number(), cat("line longer than --max-line (", o_.common.max_line,
+                                                                  " bytes)"));
+            maybe_commit();
+        }
+    }
+
+    void from_mqtt()
+    {
+        MqttLibrary library;
+        Session session(o_.mqtt);
+        session.start();
+        std::vector<MqttMessage> batch;
+        while (!stop_requested()) {
+            if (const auto f = session.failure())
+                throw Exit(*f);
+            batch.clear();
+            session.receive(batch, std::chrono::milliseconds(100));
+            take(batch);
+            out_.flush();
+            maybe_commit();
+        }
+        session.stop();
+        batch.clear();
+        session.receive(batch, std::chrono::milliseconds(0));  // acknowledged before the disconnect
+        take(batch);
+    }
+
+    void finish()
+    {
+        for (int tries = 0; !store_.commit(); ++tries) {
+            if (tries >= 12)
+                fail(exit_unavailable, cat(o_.db, ": still locked; ", store_.pending(), " records not stored"));
+        }
+        out_.flush();
+        errors_.summary();
+    }
+
+    std::uint64_t stored() const noexcept { return stored_; }
+
+private:
+    void take(const std::vector<MqttMessage> &batch)
+    {
+        for (const auto &m : batch) {
+            const Message msg = make_message(parser_, m.topic, m.payload, m.qos, m.retain, m.received);
+            if (o_.tee) {
+                append_message_record(out_.buffer(), msg);
+                out_.buffer().push_back('\n');
+                out_.maybe_flush();
+            }
+            store_.add(row_from_message(msg));
+            ++stored_;
+        }
+    }
+
+    void take_line(std::string_view line, std::uint64_t number)
+    {
+        json::value v;
+        std::string error;
+        if (!parser_.parse(line, v, error)) {
+            errors_.report("stdin", number, error);
+            return;
+        }
+        auto *obj = v.if_object();
+        if (obj == nullptr) {
+            errors_.report("stdin", number, "not a JSON object");
+            return;
+        }
+        const RecordKind kind = record_kind(*obj);
+        if (kind == RecordKind::message || kind == RecordKind::bare) {
+            auto m = message_from_record(*obj, o_.default_topic, now(), error);
+            if (!m) {
+                errors_.report("stdin", number, error);
+                return;
+            }
+            store_.add(row_from_message(*m));
+        } else {
+            const auto *k = obj->at("kind").if_string();
+            if (k == nullptr || k->empty()) {
+                errors_.report("stdin", number, "\"kind\" is not a non-empty string");
+                return;
+            }
+            std::optional<TimePoint> t = now();
+            if (const auto *ts = obj->if_contains("timestamp")) {
+                t = ts->is_string() ? parse_rfc3339(ts->get_string()) : std::nullopt;
+                if (!t) {
+                    errors_.report("stdin", number, "\"timestamp\" is not an RFC 3339 time");
+                    return;
+                }
+            }
+            store_.add(OtherRow{std::string(*k), format_rfc3339(*t), std::string(line)});
+        }
+        ++stored_;
+        if (o_.tee) {
+            out_.buffer().append(line);
+            out_.buffer().push_back('\n');
+            out_.maybe_flush();
+        }
+    }
+
+    void maybe_commit()
+    {
+        if (store_.pending() == 0)
+            return;
+        const auto t = steady::now();
+        if (store_.pending() >= o_.batch || t - last_commit_ >= interval_) {
+            store_.commit();  // false (locked): the batch waits for the next turn
+            last_commit_ = t;
+        }
+    }
+
+    Options &o_;
+    Store &store_;
+    Output &out_;
+    JsonParser parser_;
+    InputErrors errors_;
+    steady::duration interval_{};
+    steady::time_point last_commit_;
+    std::uint64_t stored_ = 0;
+};
+
+int run_record(Options &o)
+{
+    finish_mqtt_options(o.mqtt, "dht-record");
+    if (const auto d = parse_duration(o.commit_interval); !d || d->count() <= 0)
+        fail(exit_usage, cat("--commit-interval: '", o.commit_interval, "' is not a duration (examples: 500ms, 2s)"));
+    install_signal_handlers();
+    Output out;
+    try {
+        Store store(o.db, true);
+        Recorder recorder(o, store, out);
+        try {
+            if (o.mqtt.wants_broker())
+                recorder.from_mqtt();
+            else
+                recorder.from_stdin();
+        } catch (...) {
+            // --strict, a closed stdout or a broker given up on: what was read is stored first.
+            try {
+                recorder.finish();
+            } catch (...) {
+            }
+            throw;
+        }
+        recorder.finish();
+        debug(cat(recorder.stored(), " records stored in ", o.db));
+    } catch (const SqliteError &e) {
+        database_error(o, e, exit_ioerr);
+    }
+    return exit_ok;
+}
+
+int run_query(Options &o)
+{
+    if (!o.since.empty())
+        o.query.since = time_flag("--since", o.since);
+    if (!o.until.empty())
+        o.query.until = time_flag("--until", o.until);
+    if (!o.query.topic_filter.empty() && mosquitto_sub_topic_check(o.query.topic_filter.c_str()) != MOSQ_ERR_SUCCESS)
+        fail(exit_usage, cat("--topic: invalid topic filter '", o.query.topic_filter, "'"));
+    if (::access(o.db.c_str(), R_OK) != 0)
+        fail(exit_noinput, cat(o.db, ": ", std::strerror(errno)));
+    Output out;
+    try {
+        Store store(o.db, false);
+        store.query(o.query, [&out](std::string_view line) {
+            out.buffer().append(line);
+            out.buffer().push_back('\n');
+            out.maybe_flush();
+        });
+    } catch (const SqliteError &e) {
+        database_error(o, e, exit_ioerr);
+    }
+    out.flush();
+    return exit_ok;
+}
+
+int run_prune(Options &o)
+{
+    const auto age = parse_duration(o.older_than);
+    if (!age)
+        fail(exit_usage, cat("--older-than: '", o.older_than, "' is not a duration (example: 30d)"));
+    if (::access(o.db.c_str(), R_OK) != 0)
+        fail(exit_noinput, cat(o.db, ": ", std::strerror(errno)));
+    try {
+        Store store(o.db, false);
+        const auto n = store.prune(format_rfc3339(now() - *age));
+        if (o.vacuum)
+            store.vacuum();
+        debug(cat(n, " records older than ", o.older_than, " deleted from ", o.db));
+    } catch (const SqliteError &e) {
+        database_error(o, e, exit_ioerr);
+    }
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    return dht::main_guard("dht-record", [&] {
+        CLI::App app{"", "dht-record"};
+        Options options;
+        CLI::App *query_cmd = nullptr;
+        CLI::App *prune_cmd = nullptr;
+        setup(app, options, query_cmd, prune_cmd);
+        dht::parse_command_line(app, argc, argv);
+        dht::set_verbosity(options.common.verbose);
+        if (query_cmd->parsed())
+            return run_query(options);
+        if (prune_cmd->parsed())
+            return run_prune(options);
+        return run_record(options);
+    });
+}
