@@ -126,7 +126,7 @@ void InputErrors::report(std::string_view source, std::uint64_t line, std::strin
 
 void InputErrors::summary() const
 {
-    if (count_ > 0)
+    if (count_ > 0 && !strict_)  // with --strict the one bad line has been named already
         warn(cat(count_, count_ == 1 ? " bad input line" : " bad input lines", " skipped"));
 }
 

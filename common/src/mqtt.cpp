@@ -420,7 +420,10 @@ void Session::Impl::run()
                 break;
             }
             final_refusals = 0;
-            const auto delay = backoff(round++);
+            auto delay = backoff(round++);
+            if (deadline != steady::time_point::max())  // never sleep past --connect-timeout
+                delay = std::min(delay, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::max(deadline - steady::now(), steady::duration::zero())));
             warn(cat(b.label(), ": ", error, "; next try in ", seconds_text(delay)));
             if (!sleep_for(delay))
                 break;

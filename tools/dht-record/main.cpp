@@ -92,7 +92,7 @@ public:
     Recorder(Options &o, Store &store, Output &out)
         : o_(o), store_(store), out_(out), parser_(o.common.max_depth), errors_(o.common.strict)
     {
-        interval_ = std::chrono::duration_cast<steady::duration>(*parse_duration(o.commit_interval));
+        interval_ = std::chrono::duration_cast<steady::duration>(*parse_duration(o.commit_interval, std::chrono::seconds(1)));
         last_commit_ = steady::now();
     }
 
@@ -189,6 +189,12 @@ private:
                 return;
             }
             store_.add(row_from_message(*m));
+            if (o_.tee) {
+                // What was stored, as a full message record (a bare payload gains its envelope).
+                append_message_record(out_.buffer(), *m);
+                out_.buffer().push_back('\n');
+                out_.maybe_flush();
+            }
         } else {
             const auto *k = obj->at("kind").if_string();
             if (k == nullptr || k->empty()) {
@@ -204,13 +210,13 @@ private:
                 }
             }
             store_.add(OtherRow{std::string(*k), format_rfc3339(*t), std::string(line)});
+            if (o_.tee) {
+                out_.buffer().append(line);
+                out_.buffer().push_back('\n');
+                out_.maybe_flush();
+            }
         }
         ++stored_;
-        if (o_.tee) {
-            out_.buffer().append(line);
-            out_.buffer().push_back('\n');
-            out_.maybe_flush();
-        }
     }
 
     void maybe_commit()
@@ -237,7 +243,7 @@ private:
 int run_record(Options &o)
 {
     finish_mqtt_options(o.mqtt, "dht-record");
-    if (const auto d = parse_duration(o.commit_interval); !d || d->count() <= 0)
+    if (const auto d = parse_duration(o.commit_interval, std::chrono::seconds(1)); !d || d->count() <= 0)
         fail(exit_usage, cat("--commit-interval: '", o.commit_interval, "' is not a duration (examples: 500ms, 2s)"));
     install_signal_handlers();
     Output out;
@@ -302,7 +308,7 @@ int run_prune(Options &o)
         const auto n = store.prune(format_rfc3339(now() - *age));
         if (o.vacuum)
             store.vacuum();
-        debug(cat(n, " records older than ", o.older_than, " deleted from ", o.db));
+        debug(cat(n, n == 1 ? " record" : " records", " older than ", o.older_than, " deleted from ", o.db));
     } catch (const SqliteError &e) {
         database_error(o, e, exit_ioerr);
     }
