@@ -1,6 +1,7 @@
 #include "dht/mqtt.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/signals.hpp"
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
@@ -597,6 +598,43 @@ void Session::notify()
     std::lock_guard lk(impl_->mu);
     impl_->woken = true;
     impl_->cv_in.notify_all();
+}
+
+int consume(Session &session, const std::function<bool(const MqttMessage &)> &on_message,
+            const std::function<void()> &after_batch, const std::function<std::optional<int>()> &on_tick)
+{
+    session.start();
+    int status = exit_ok;
+    bool more = true;
+    std::vector<MqttMessage> batch;
+    const auto feed = [&] {
+        for (const auto &m : batch)
+            if (!(more = on_message(m)))
+                break;
+        after_batch();
+    };
+    while (more && !stop_requested()) {
+        if (const auto f = session.failure()) {
+            status = *f;
+            break;
+        }
+        if (on_tick) {
+            if (const auto s = on_tick()) {
+                status = *s;
+                break;
+            }
+        }
+        batch.clear();
+        session.receive(batch, std::chrono::milliseconds(100));
+        feed();
+    }
+    session.stop();
+    if (more && status == exit_ok) {
+        batch.clear();
+        session.receive(batch, std::chrono::milliseconds(0));
+        feed();
+    }
+    return status;
 }
 
 }  // namespace dht

@@ -124,21 +124,18 @@ public:
     {
         MqttLibrary library;
         Session session(o_.mqtt);
-        session.start();
-        std::vector<MqttMessage> batch;
-        while (!stop_requested()) {
-            if (const auto f = session.failure())
-                throw Exit(*f);
-            batch.clear();
-            session.receive(batch, std::chrono::milliseconds(100));
-            take(batch);
-            out_.flush();
-            maybe_commit();
-        }
-        session.stop();
-        batch.clear();
-        session.receive(batch, std::chrono::milliseconds(0));  // acknowledged before the disconnect
-        take(batch);
+        const int status = consume(
+            session,
+            [this](const MqttMessage &m) {
+                take(m);
+                return true;
+            },
+            [this] {
+                out_.flush();
+                maybe_commit();
+            });
+        if (status != exit_ok)
+            throw Exit(status);
     }
 
     void finish()
@@ -154,18 +151,12 @@ public:
     std::uint64_t stored() const noexcept { return stored_; }
 
 private:
-    void take(const std::vector<MqttMessage> &batch)
+    void take(const MqttMessage &m)
     {
-        for (const auto &m : batch) {
-            const Message msg = make_message(parser_, m.topic, m.payload, m.qos, m.retain, m.received);
-            if (o_.tee) {
-                append_message_record(out_.buffer(), msg);
-                out_.buffer().push_back('\n');
-                out_.maybe_flush();
-            }
-            store_.add(row_from_message(msg));
-            ++stored_;
-        }
+        const Message msg = make_message(parser_, m.topic, m.payload, m.qos, m.retain, m.received);
+        tee(msg);
+        store_.add(row_from_message(msg));
+        ++stored_;
     }
 
     void take_line(std::string_view line, std::uint64_t number)
@@ -189,12 +180,7 @@ private:
                 return;
             }
             store_.add(row_from_message(*m));
-            if (o_.tee) {
-                // What was stored, as a full message record (a bare payload gains its envelope).
-                append_message_record(out_.buffer(), *m);
-                out_.buffer().push_back('\n');
-                out_.maybe_flush();
-            }
+            tee(*m);  // as stored: a bare payload gains its envelope
         } else {
             const auto *k = obj->at("kind").if_string();
             if (k == nullptr || k->empty()) {
@@ -210,13 +196,27 @@ private:
                 }
             }
             store_.add(OtherRow{std::string(*k), format_rfc3339(*t), std::string(line)});
-            if (o_.tee) {
-                out_.buffer().append(line);
-                out_.buffer().push_back('\n');
-                out_.maybe_flush();
-            }
+            tee(line);
         }
         ++stored_;
+    }
+
+    void tee(const Message &m)
+    {
+        if (!o_.tee)
+            return;
+        append_message_record(out_.buffer(), m);
+        out_.buffer().push_back('\n');
+        out_.maybe_flush();
+    }
+
+    void tee(std::string_view line)
+    {
+        if (!o_.tee)
+            return;
+        out_.buffer().append(line);
+        out_.buffer().push_back('\n');
+        out_.maybe_flush();
     }
 
     void maybe_commit()

@@ -124,41 +124,13 @@ int run(Options &o)
     install_signal_handlers();
     MqttLibrary library;
     Session session(o.mqtt);
-    session.start();
-
-    int status = exit_ok;
-    bool more = true;
-    std::vector<MqttMessage> batch;
-    while (more && !stop_requested()) {
-        if (const auto f = session.failure()) {
-            status = *f;
-            break;
-        }
-        auto wait = std::chrono::milliseconds(100);
-        if (deadline) {
-            const auto left = *deadline - std::chrono::steady_clock::now();
-            if (left <= std::chrono::steady_clock::duration::zero()) {
-                status = exit_tempfail;
-                break;
-            }
-            wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(left));
-        }
-        batch.clear();
-        session.receive(batch, wait);
-        for (const auto &m : batch)
-            if (!(more = printer.handle(m)))
-                break;
-        out.flush();
-    }
-    session.stop();
-    if (more && status == exit_ok) {
-        // Messages that arrived (and were acknowledged) before the disconnect.
-        batch.clear();
-        session.receive(batch, std::chrono::milliseconds(0));
-        for (const auto &m : batch)
-            if (!printer.handle(m))
-                break;
-    }
+    const int status = consume(
+        session, [&printer](const MqttMessage &m) { return printer.handle(m); }, [&out] { out.flush(); },
+        [&deadline]() -> std::optional<int> {
+            if (deadline && std::chrono::steady_clock::now() >= *deadline)
+                return exit_tempfail;
+            return std::nullopt;
+        });
     out.flush();
     return status;
 }

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -88,5 +89,15 @@ public:
 private:
     std::unique_ptr<Impl> impl_;
 };
+
+// The consumer side of a tool reading MQTT: starts `session`, feeds each
+// message to `on_message` (false: stop) and calls `after_batch` after each
+// batch, until SIGINT/SIGTERM, a session failure, or `on_tick` (called at least
+// every 100 ms) returns an exit status. Messages already acknowledged when the
+// session stops are fed too, unless on_message asked to stop. Returns the
+// exit status: 0, the session's failure, or on_tick's.
+int consume(Session &session, const std::function<bool(const MqttMessage &)> &on_message,
+            const std::function<void()> &after_batch,
+            const std::function<std::optional<int>()> &on_tick = nullptr);
 
 }  // namespace dht
