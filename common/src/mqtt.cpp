@@ -370,7 +370,8 @@ bool Session::Impl::attempt(const Broker &b, steady::time_point deadline, std::s
 void Session::Impl::run()
 {
     const std::size_t n = opt.brokers.size();
-    std::size_t index = 0;
+    std::size_t index = 0;    // the broker to try next
+    std::size_t current = 0;  // the broker connected to
     unsigned round = 0;         // failed rounds since the last connection
     std::size_t final_refusals = 0;  // in this round
     auto down_since = steady::now();
@@ -400,7 +401,8 @@ void Session::Impl::run()
                     debug(cat("connected to ", b.label()));
                 was_connected = true;
                 round = 0;
-                index = 0;
+                current = index;
+                index = 0;  // after a loss, the first broker is tried first again
                 final_refusals = 0;
                 continue;
             }
@@ -436,7 +438,7 @@ void Session::Impl::run()
         if (rc != MOSQ_ERR_SUCCESS) {
             if (stopping())
                 break;
-            warn(cat(opt.brokers[index].label(), ": ", loop_error(rc), "; reconnecting"));
+            warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), "; reconnecting"));
             conn = Conn::idle;
             is_connected = false;
             down_since = steady::now();
