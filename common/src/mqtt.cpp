@@ -1,6 +1,7 @@
 #include "dht/mqtt.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/net.hpp"
 #include "dht/signals.hpp"
 
 #include <mosquitto.h>
@@ -59,66 +60,10 @@ std::string refusal_text(int protocol, int rc)
     return cat(mosquitto_connack_string(rc));
 }
 
-std::string seconds_text(std::chrono::nanoseconds d)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1fs", std::chrono::duration<double>(d).count());
-    return buf;
-}
-
-// A TCP connect with a deadline, made before handing the host to libmosquitto,
-// whose own connect blocks for minutes on a host that drops SYNs.
-bool tcp_reachable(const Broker &b, std::chrono::milliseconds timeout, std::string &error)
-{
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo *list = nullptr;
-    const std::string port = std::to_string(b.port);
-    if (const int rc = ::getaddrinfo(b.host.c_str(), port.c_str(), &hints, &list); rc != 0) {
-        error = ::gai_strerror(rc);
-        return false;
-    }
-    error = "no address";
-    bool ok = false;
-    for (addrinfo *ai = list; ai != nullptr && !ok; ai = ai->ai_next) {
-        const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            error = std::strerror(errno);
-            continue;
-        }
-        if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-            ok = true;
-        } else if (errno == EINPROGRESS) {
-            pollfd p{fd, POLLOUT, 0};
-            const int r = ::poll(&p, 1, static_cast<int>(timeout.count()));
-            if (r == 0) {
-                error = cat("no answer within ", seconds_text(timeout));
-            } else if (r > 0) {
-                int so_error = 0;
-                socklen_t len = sizeof so_error;
-                ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
-                if (so_error == 0)
-                    ok = true;
-                else
-                    error = std::strerror(so_error);
-            } else {
-                error = std::strerror(errno);
-            }
-        } else {
-            error = std::strerror(errno);
-        }
-        ::close(fd);
-    }
-    ::freeaddrinfo(list);
-    return ok;
-}
-
-
 }  // namespace
 
 struct Session::Impl {
-    explicit Impl(const MqttOptions &o) : opt(o), rng(std::random_device{}()) {}
+    explicit Impl(const MqttOptions &o) : opt(o), backoff(o.reconnect_max_delay) {}
 
     MqttOptions opt;
     mosquitto *mosq = nullptr;
@@ -152,7 +97,7 @@ struct Session::Impl {
     Conn conn = Conn::idle;
     int connack_rc = -1;
     std::string last_log_error;
-    std::mt19937_64 rng;
+    Backoff backoff;
 
     void set_failure(int code)
     {
@@ -173,19 +118,6 @@ struct Session::Impl {
     {
         std::unique_lock lk(mu);
         return !cv_net.wait_for(lk, d, [this] { return stop_net; });
-    }
-
-    std::chrono::nanoseconds backoff(unsigned attempt)
-    {
-        const auto cap = opt.reconnect_max_delay;
-        std::chrono::nanoseconds d = std::chrono::seconds(1);
-        for (unsigned i = 0; i < attempt && d < cap; ++i)
-            d *= 2;
-        d = std::min(d, cap);
-        // "Equal jitter": between half and all of the delay, so that a fleet of
-        // tools restarted together does not reconnect in lockstep.
-        std::uniform_int_distribution<long long> dist(d.count() / 2, d.count());
-        return std::chrono::nanoseconds(dist(rng));
     }
 
     std::string loop_error(int rc)
@@ -334,8 +266,12 @@ bool Session::Impl::attempt(const Broker &b, steady::time_point deadline, std::s
     final_refusal = false;
     auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
     budget = std::clamp(budget, std::chrono::milliseconds(100), std::chrono::milliseconds(kAttemptTimeout));
-    if (!tcp_reachable(b, budget, error))
+    // A TCP connect with a deadline first: libmosquitto's own blocks for minutes
+    // on a host that drops SYNs.
+    const int probe = tcp_connect(b, budget, error);
+    if (probe < 0)
         return false;
+    ::close(probe);
     last_log_error.clear();
     connack_rc = -1;
     const int rc = mosquitto_connect_bind_v5(mosq, b.host.c_str(), b.port, opt.keepalive, nullptr, connect_props);
@@ -401,6 +337,7 @@ void Session::Impl::run()
                     debug(cat("connected to ", b.label()));
                 was_connected = true;
                 round = 0;
+                backoff.reset();
                 current = index;
                 index = 0;  // after a loss, the first broker is tried first again
                 final_refusals = 0;
@@ -423,7 +360,8 @@ void Session::Impl::run()
                 break;
             }
             final_refusals = 0;
-            auto delay = backoff(round++);
+            ++round;
+            auto delay = backoff.next();
             if (deadline != steady::time_point::max())  // never sleep past --connect-timeout
                 delay = std::min(delay, std::chrono::duration_cast<std::chrono::nanoseconds>(
                                             std::max(deadline - steady::now(), steady::duration::zero())));

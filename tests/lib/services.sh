@@ -57,3 +57,37 @@ stop_pid() {
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
+
+# start_carbon DIR PORT [UDP_PORT]: carbon-cache with every path in DIR, its
+# plaintext receiver on 127.0.0.1:PORT (and UDP on UDP_PORT), tags enabled,
+# 10 s points kept a day. Sets CARBON_PID; whisper files land in DIR/whisper.
+start_carbon() {
+    local dir=$1 port=$2 udp=${3:-}
+    mkdir -p "$dir"/{storage,whisper,lists,conf,log,run}
+    cat >"$dir/conf/carbon.conf" <<CONF
+[cache]
+STORAGE_DIR = $dir/storage
+LOCAL_DATA_DIR = $dir/whisper
+WHITELISTS_DIR = $dir/lists
+CONF_DIR = $dir/conf
+LOG_DIR = $dir/log
+PID_DIR = $dir/run
+USER =
+MAX_CREATES_PER_MINUTE = inf
+MAX_UPDATES_PER_SECOND = inf
+LINE_RECEIVER_INTERFACE = 127.0.0.1
+LINE_RECEIVER_PORT = $port
+PICKLE_RECEIVER_PORT = 0
+CACHE_QUERY_PORT = 0
+ENABLE_UDP_LISTENER = $([ -n "$udp" ] && echo True || echo False)
+UDP_RECEIVER_INTERFACE = 127.0.0.1
+UDP_RECEIVER_PORT = ${udp:-0}
+ENABLE_TAGS = True
+TAGDB =
+CARBON_METRIC_INTERVAL = 0
+CONF
+    printf '[all]\npattern = .*\nretentions = 10s:1d\n' >"$dir/conf/storage-schemas.conf"
+    carbon-cache --config="$dir/conf/carbon.conf" --nodaemon start >>"$dir/log/console.log" 2>&1 &
+    CARBON_PID=$!
+    wait_port "$port"
+}

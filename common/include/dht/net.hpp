@@ -1,0 +1,35 @@
+// Small network pieces shared by the tools: a TCP connect with a deadline and
+// the reconnect schedule (exponential backoff with jitter).
+#pragma once
+
+#include "dht/cli.hpp"
+
+#include <chrono>
+#include <random>
+#include <string>
+
+namespace dht {
+
+// A connected TCP socket (blocking, close-on-exec) to the first address of
+// `to` that answers within `timeout`, or -1 with `error` set.
+int tcp_connect(const Broker &to, std::chrono::milliseconds timeout, std::string &error);
+
+// Delays of 1 s, 2 s, 4 s … up to `max`, each one drawn between half and all of
+// its value, so that a fleet of clients restarted together does not retry in
+// lockstep.
+class Backoff {
+public:
+    explicit Backoff(std::chrono::nanoseconds max);
+    std::chrono::nanoseconds next();
+    void reset() noexcept { attempt_ = 0; }
+
+private:
+    std::chrono::nanoseconds max_;
+    unsigned attempt_ = 0;
+    std::mt19937_64 rng_;
+};
+
+// "1.5s"
+std::string seconds_text(std::chrono::nanoseconds d);
+
+}  // namespace dht

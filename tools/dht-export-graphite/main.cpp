@@ -1,0 +1,224 @@
+// dht-export-graphite: message records to Graphite's plaintext protocol,
+// printed, or sent to carbon over TCP (or UDP) without losing lines.
+#include "graphite.hpp"
+#include "sink.hpp"
+
+#include "dht/cli.hpp"
+#include "dht/lines.hpp"
+#include "dht/main.hpp"
+#include "dht/mqtt.hpp"
+#include "dht/output.hpp"
+#include "dht/signals.hpp"
+
+#include <unistd.h>
+
+#include <optional>
+
+namespace {
+
+using namespace dht;
+using namespace dht::graphite;
+
+struct Options {
+    MqttOptions mqtt;
+    CommonOptions common;
+    std::string path_template;
+    std::string prefix;
+    bool tags = false;
+    std::vector<std::string> tag;
+    std::string carbon;
+    bool udp = false;
+    std::size_t buffer = 100000;
+    std::string spool;
+    std::string flush_timeout = "10s";
+    std::string bare_topic;
+};
+
+void setup(CLI::App &app, Options &o)
+{
+    app.description("Write the numeric fields of message records as Graphite plaintext lines\n"
+                    "(PATH VALUE EPOCH): printed, or sent to carbon with --carbon.");
+    add_mqtt_options(app, o.mqtt, mqtt_subscribe);
+    add_common_options(app, o.common, true);
+    app.add_option("--template", o.path_template,
+                   "Metric path; {sensor} {field} {topic} {topic[N]} (default: dht11.{sensor}.{field}, "
+                   "with --tags dht11.{field})");
+    app.add_option("--prefix", o.prefix, "Put PREFIX. before every path");
+    app.add_flag("--tags", o.tags, "Graphite 1.1 tagged series: PATH;sensor=S[;K=V…]");
+    app.add_option("--tag", o.tag, "Add a tag K=V to every series (repeatable; implies --tags)")->type_name("K=V");
+    app.add_option("--carbon", o.carbon, "Send to carbon at HOST[:PORT] (default port 2003)")
+        ->type_name("HOST[:PORT]");
+    app.add_flag("--udp", o.udp, "Send over UDP instead of TCP (no delivery guarantee)");
+    app.add_option("--buffer", o.buffer, "Lines held in memory while carbon is away (default: 100000)")
+        ->check(CLI::Range(std::size_t{100}, std::size_t{100000000}));
+    app.add_option("--spool", o.spool, "Directory for lines that cannot be sent yet; resent at the next start")
+        ->type_name("DIR");
+    app.add_option("--flush-timeout", o.flush_timeout,
+                   "At the end, how long to keep trying to send before spooling (default: 10s)")
+        ->type_name("DURATION");
+    app.add_option("--bare-topic", o.bare_topic, "Topic given to bare payloads read from stdin")
+        ->type_name("TOPIC");
+}
+
+class Exporter {
+public:
+    Exporter(const Options &o, Output &out, std::optional<CarbonSink> &sink)
+        : o_(o), out_(out), sink_(sink), parser_(o.common.max_depth), errors_(o.common.strict),
+          path_(o.path_template.empty() ? (settings_from(o).tags ? "dht11.{field}" : "dht11.{sensor}.{field}")
+                                        : o.path_template),
+          settings_(settings_from(o))
+    {
+    }
+
+    void message(const Message &m)
+    {
+        if (sink_) {
+            scratch_.clear();
+            lines_ += append_lines(scratch_, m, path_, settings_);
+            sink_->add(scratch_);
+        } else {
+            lines_ += append_lines(out_.buffer(), m, path_, settings_);
+            out_.maybe_flush();
+        }
+    }
+
+    void line(std::string_view text, std::uint64_t number)
+    {
+        json::value v;
+        std::string error;
+        if (!parser_.parse(text, v, error))
+            return errors_.report("stdin", number, error);
+        const auto *obj = v.if_object();
+        if (obj == nullptr)
+            return errors_.report("stdin", number, "not a JSON object");
+        const auto kind = record_kind(*obj);
+        if (kind != RecordKind::message && kind != RecordKind::bare)
+            return;  // alerts, incidents, stats: not ours
+        auto m = message_from_record(*obj, o_.bare_topic, now(), error);
+        if (!m)
+            return errors_.report("stdin", number, error);
+        message(*m);
+    }
+
+    void tick()
+    {
+        if (sink_)
+            sink_->pump();
+        else
+            out_.flush();
+    }
+
+    InputErrors &errors() noexcept { return errors_; }
+    std::uint64_t lines() const noexcept { return lines_; }
+
+private:
+    static Settings settings_from(const Options &o)
+    {
+        Settings s;
+        s.prefix = o.prefix;
+        s.tags = o.tags || !o.tag.empty();
+        for (const auto &kv : o.tag) {
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
+                fail(exit_usage, cat("--tag: '", kv, "' is not KEY=VALUE"));
+            s.extra_tags.emplace_back(sanitize_tag(kv.substr(0, eq)), sanitize_tag(kv.substr(eq + 1)));
+        }
+        return s;
+    }
+
+    const Options &o_;
+    Output &out_;
+    std::optional<CarbonSink> &sink_;
+    JsonParser parser_;
+    InputErrors errors_;
+    PathTemplate path_;
+    Settings settings_;
+    std::string scratch_;
+    std::uint64_t lines_ = 0;
+};
+
+int run(Options &o)
+{
+    set_verbosity(o.common.verbose);
+    finish_mqtt_options(o.mqtt, "dht-export-graphite");
+    const auto flush_timeout = parse_duration(o.flush_timeout, std::chrono::seconds(1));
+    if (!flush_timeout)
+        fail(exit_usage, cat("--flush-timeout: '", o.flush_timeout, "' is not a duration"));
+    if (o.carbon.empty() && (o.udp || !o.spool.empty()))
+        fail(exit_usage, "--udp and --spool go with --carbon HOST[:PORT]");
+    std::optional<CarbonSink> sink;
+    Output out;
+    std::optional<Exporter> exporter;
+    try {
+        exporter.emplace(o, out, sink);
+    } catch (const std::invalid_argument &e) {
+        fail(exit_usage, cat("--template: ", e.what()));
+    }
+    if (!o.carbon.empty()) {
+        MqttOptions where;  // host:port parsing shared with -h
+        where.hosts = {o.carbon};
+        where.port = 2003;
+        finish_mqtt_options(where, "dht-export-graphite");
+        sink.emplace(SinkConfig{where.brokers.front(), o.udp, o.buffer, o.spool, std::chrono::seconds(30)});
+    }
+    install_signal_handlers();
+
+    int status = exit_ok;
+    try {
+        if (o.mqtt.wants_broker()) {
+            MqttLibrary library;
+            Session session(o.mqtt);
+            JsonParser parser(o.common.max_depth);
+            status = consume(
+                session,
+                [&](const MqttMessage &m) {
+                    exporter->message(make_message(parser, m.topic, m.payload, m.qos, m.retain, m.received));
+                    return true;
+                },
+                [&] { exporter->tick(); });
+        } else {
+            LineReader reader(STDIN_FILENO, "stdin", o.common.max_line);
+            std::string_view text;
+            while (!stop_requested()) {
+                if (!reader.has_line())
+                    exporter->tick();  // about to wait: send or print what is ready
+                // With carbon away, wake up now and then to retry.
+                const auto st = reader.next(text, sink && sink->buffered() > 0 ? 200 : -1);
+                if (st == LineReader::Status::eof)
+                    break;
+                if (st == LineReader::Status::line)
+                    exporter->line(text, reader.line_number());
+                else if (st == LineReader::Status::too_long)
+                    exporter->errors().report("stdin", reader.line_number(),
+                                              cat("line longer than --max-line (", o.common.max_line, " bytes)"));
+            }
+        }
+    } catch (...) {
+        if (sink)
+            sink->finish(std::chrono::duration_cast<std::chrono::milliseconds>(*flush_timeout));
+        throw;
+    }
+    out.flush();
+    exporter->errors().summary();
+    if (sink) {
+        const auto unsent = sink->finish(std::chrono::duration_cast<std::chrono::milliseconds>(*flush_timeout));
+        warn(cat(sink->sent(), sink->sent() == 1 ? " line" : " lines", " sent to ", o.carbon, ", ", sink->resent(), " resent after a reconnect, ",
+                 sink->spooled(), " spooled, ", sink->dropped() + unsent, " lost"));
+        if (unsent > 0 && status == exit_ok)
+            status = exit_unavailable;
+    }
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    return dht::main_guard("dht-export-graphite", [&] {
+        CLI::App app{"", "dht-export-graphite"};
+        Options options;
+        setup(app, options);
+        dht::parse_command_line(app, argc, argv);
+        return run(options);
+    });
+}
