@@ -114,6 +114,19 @@ printf '%s\n' 'nope' '[1]' '{"kind":"alert","rule":"x"}' "$(rec "$now" dht11/b/d
 assert_contains "stdin:1" "$T/bad.err" "stdin:1: invalid JSON"
 assert_contains "stdin:2" "$T/bad.err" "stdin:2: not a JSON object"
 assert_eq "lines for the good record" "dht11.dht11_b_data.t 1 $now" "$(cat "$T/bad.out")"
+# A full buffer: without a spool the oldest lines are lost (and the exit says so); with one, kept.
+many() { for i in $(seq 1 300); do rec $((now - 3000 + 10 * i)) dht11/o/data "{\"n\":$i}"; done; }
+many | dht-export-graphite --carbon "127.0.0.1:$dead" --buffer 100 --flush-timeout 200ms 2>"$T/full.err" &&
+    fail "lost lines but exit 0"
+assert_contains "overflow reported" "$T/full.err" "buffer full (100 lines)"
+assert_contains "loss counted" "$T/full.err" "0 spooled, 300 lost"
+many | dht-export-graphite --carbon "127.0.0.1:$dead" --buffer 100 --flush-timeout 200ms --spool "$T/full" \
+    2>"$T/full2.err" || fail "spooled overflow: $(cat "$T/full2.err")"
+assert_contains "overflow spooled" "$T/full2.err" "300 spooled, 0 lost"
+assert_eq "spooled lines on disk" 300 "$(cat "$T/full"/*.spool | wc -l)"
+pass "a full buffer spills to the spool, or is counted as lost (exit 69)"
+
+assert_eq "--tag sensor=" 64 "$(exit_code dht-export-graphite --tag sensor=x </dev/null 2>/dev/null)"
 assert_eq "unknown placeholder" 64 "$(exit_code dht-export-graphite --template 'x.{nope}' </dev/null 2>/dev/null)"
 assert_eq "--tag without =" 64 "$(exit_code dht-export-graphite --tag nope </dev/null 2>/dev/null)"
 assert_eq "--udp without --carbon" 64 "$(exit_code dht-export-graphite --udp </dev/null 2>/dev/null)"

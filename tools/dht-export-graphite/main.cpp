@@ -121,6 +121,8 @@ private:
             const auto eq = kv.find('=');
             if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
                 fail(exit_usage, cat("--tag: '", kv, "' is not KEY=VALUE"));
+            if (kv.substr(0, eq) == "sensor")
+                fail(exit_usage, "--tag: the sensor tag comes from each record");
             s.extra_tags.emplace_back(sanitize_tag(kv.substr(0, eq)), sanitize_tag(kv.substr(eq + 1)));
         }
         return s;
@@ -201,11 +203,12 @@ int run(Options &o)
     out.flush();
     exporter->errors().summary();
     if (sink) {
-        const auto unsent = sink->finish(std::chrono::duration_cast<std::chrono::milliseconds>(*flush_timeout));
-        warn(cat(sink->sent(), sink->sent() == 1 ? " line" : " lines", " sent to ", o.carbon, ", ", sink->resent(), " resent after a reconnect, ",
-                 sink->spooled(), " spooled, ", sink->dropped() + unsent, " lost"));
-        if (unsent > 0 && status == exit_ok)
-            status = exit_unavailable;
+        sink->finish(std::chrono::duration_cast<std::chrono::milliseconds>(*flush_timeout));
+        warn(cat(sink->sent(), sink->sent() == 1 ? " line" : " lines", " sent to ", sink->label(), ", ",
+                 sink->resent(), " resent after a reconnect, ", sink->spooled(), " spooled, ", sink->dropped(),
+                 " lost"));
+        if (sink->dropped() > 0 && status == exit_ok)
+            status = exit_unavailable;  // some lines reached neither carbon nor the spool
     }
     return status;
 }

@@ -64,7 +64,7 @@ std::string CarbonSink::spool_name() const
                '-', ::getpid(), '-', spool_seq_, ".spool");
 }
 
-void CarbonSink::spill(std::size_t count)
+void CarbonSink::spill(std::size_t count, bool overflow)
 {
     // The oldest lines go to disk (or, without a spool, are dropped).
     count = std::min(count, lines_.size());
@@ -82,9 +82,11 @@ void CarbonSink::spill(std::size_t count)
         }
         warn(cat(name, ": cannot write the spool: ", std::strerror(errno)));
     }
-    if (!warned_full_)
-        warn(cat("buffer full (", config_.max_lines, " lines): dropping the oldest"));
-    warned_full_ = true;
+    if (overflow && !warned_full_) {
+        warn(cat("buffer full (", config_.max_lines, " lines): dropping the oldest",
+                 config_.spool_dir.empty() ? " (--spool DIR would keep them)" : ""));
+        warned_full_ = true;
+    }
     dropped_ += count;
     lines_.erase(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(count));
 }
@@ -99,7 +101,7 @@ void CarbonSink::add(std::string_view text)
         start = end;
     }
     if (lines_.size() > config_.max_lines)
-        spill(lines_.size() - config_.max_lines + config_.max_lines / 10);
+        spill(lines_.size() - config_.max_lines + config_.max_lines / 10, true);
 }
 
 bool CarbonSink::connect()
@@ -136,7 +138,7 @@ bool CarbonSink::connect()
         const auto delay = backoff_.next();
         next_try_ = std::chrono::steady_clock::now() + delay;
         warn(cat(config_.address.label(), ": ", error, "; next try in ", seconds_text(delay), " (", lines_.size(),
-                 " lines waiting)"));
+                 lines_.size() == 1 ? " line waiting)" : " lines waiting)"));
         return false;
     }
     if (sent_ > 0 || resent_ > 0)
@@ -225,14 +227,19 @@ std::size_t CarbonSink::finish(std::chrono::milliseconds timeout)
         ::poll(&p, 1, 2000);
     }
     const std::size_t left = lines_.size();
-    if (left == 0 || config_.spool_dir.empty())
-        return left;
+    if (left == 0)
+        return 0;
     const auto dropped_before = dropped_;
-    spill(left);
-    // Spool files read at start are now sent, or written again just above.
-    if (dropped_ == dropped_before)
-        for (const auto &file : loaded_spools_)
-            std::remove(file.c_str());
+    if (config_.spool_dir.empty()) {
+        dropped_ += left;
+        lines_.clear();
+    } else {
+        spill(left, false);
+        // Spool files read at start are now sent, or written again just above.
+        if (dropped_ == dropped_before)
+            for (const auto &file : loaded_spools_)
+                std::remove(file.c_str());
+    }
     return dropped_ - dropped_before;
 }
 

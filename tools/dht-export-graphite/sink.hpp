@@ -36,10 +36,12 @@ public:
     // Connects when due and sends what is buffered; returns quickly when carbon is away.
     void pump();
     // Pumps until the buffer is empty or `timeout` passes, then spools what is
-    // left. Returns the number of lines neither sent nor spooled.
+    // left. Returns the number of lines neither sent nor spooled (also counted
+    // in dropped()).
     std::size_t finish(std::chrono::milliseconds timeout);
 
     std::size_t buffered() const noexcept { return lines_.size(); }
+    std::string label() const { return config_.address.label(); }
     std::uint64_t sent() const noexcept { return sent_; }
     std::uint64_t spooled() const noexcept { return spooled_; }
     std::uint64_t dropped() const noexcept { return dropped_; }
@@ -49,7 +51,7 @@ private:
     bool connect();
     void lost(const std::string &why);
     bool peer_closed();
-    void spill(std::size_t count);
+    void spill(std::size_t count, bool overflow);
     std::string spool_name() const;
 
     SinkConfig config_;
