@@ -7,12 +7,8 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,7 +17,6 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
-#include <random>
 
 namespace dht {
 
