@@ -231,7 +231,8 @@ void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
     if ((!o.certfile.empty() || o.insecure || !o.tls_version.empty()) && !tls)
         usage_error("TLS options need --cafile, --capath, --tls-use-os-certs or an mqtts:// URL");
 
-    if (!o.password_file.empty()) {
+    // A password given as such (-P, DHT_MQTT_PASSWORD) wins over a file.
+    if (!o.password_file.empty() && o.password.empty()) {
         std::ifstream in(o.password_file);
         if (!in)
             fail(exit_noinput, cat(o.password_file, ": ", std::strerror(errno)));

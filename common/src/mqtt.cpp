@@ -266,10 +266,16 @@ bool Session::Impl::attempt(const Broker &b, steady::time_point deadline, std::s
     const int probe = tcp_connect(b, budget, error);
     if (probe < 0)
         return false;
+    // Without TLS, libmosquitto gets the very address that answered (a name
+    // with a dead IPv6 address and a live IPv4 one would block it again);
+    // with TLS it needs the name to check the certificate.
+    std::string host = opt.tls ? std::string() : peer_address(probe);
+    if (host.empty())
+        host = b.host;
     ::close(probe);
     last_log_error.clear();
     connack_rc = -1;
-    const int rc = mosquitto_connect_bind_v5(mosq, b.host.c_str(), b.port, opt.keepalive, nullptr, connect_props);
+    const int rc = mosquitto_connect_bind_v5(mosq, host.c_str(), b.port, opt.keepalive, nullptr, connect_props);
     if (rc != MOSQ_ERR_SUCCESS) {
         error = loop_error(rc);
         return false;

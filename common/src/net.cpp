@@ -73,6 +73,17 @@ int tcp_connect(const Broker &to, std::chrono::milliseconds timeout, std::string
     return connected;
 }
 
+std::string peer_address(int fd)
+{
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    char host[NI_MAXHOST];
+    if (::getpeername(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0 ||
+        ::getnameinfo(reinterpret_cast<sockaddr *>(&addr), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0)
+        return {};
+    return host;
+}
+
 Backoff::Backoff(std::chrono::nanoseconds max) : max_(max), rng_(std::random_device{}()) {}
 
 std::chrono::nanoseconds Backoff::next()

@@ -16,6 +16,7 @@ namespace {
 }  // namespace
 
 bool SqliteError::busy() const noexcept { return code_ == SQLITE_BUSY || code_ == SQLITE_LOCKED; }
+bool SqliteError::full() const noexcept { return code_ == SQLITE_FULL; }
 
 Statement::Statement(sqlite3 *db, std::string_view sql) : db_(db)
 {

@@ -33,6 +33,16 @@ assert_eq "--since/--until" 3 "$(q --since 2026-11-24T10:00:10Z --until 2026-11-
 assert_eq "--since with an offset" 1 "$(q --since 2026-11-24T12:30:00+01:00 | wc -l)"
 assert_eq "--limit" "dht11/sensor/data 2026-11-24T10:00:00.000Z" "$(q --limit 1)"
 assert_eq "--since as an age" 0 "$(q --since 1h | wc -l)"
+printf '%s\n' '{"kind":"message","timestamp":"2026-11-24T10:00:00.000Z","topic":"dht11","payload":1}' \
+    '{"kind":"message","timestamp":"2026-11-24T10:00:01.000Z","topic":"dht11x/a","payload":2}' \
+    '{"kind":"message","timestamp":"2026-11-24T10:00:02.000Z","topic":"küche/a/data","payload":3}' \
+    | dht-record --db "$T/f.db"
+assert_eq "'dht11/#' matches dht11 itself, not dht11x" 1 "$(dht-record query --db "$T/f.db" --topic 'dht11/#' | jq .payload)"
+assert_eq "a wildcard filter with a non-ASCII prefix" 3 \
+    "$(dht-record query --db "$T/f.db" --topic 'küche/+/data' | jq .payload)"
+dht-record query --db "$T/f.db" --mark-processed --limit 2 >/dev/null
+assert_eq "--mark-processed with --limit marks what it printed" 3 \
+    "$(dht-record query --db "$T/f.db" --unprocessed | jq .payload)"
 pass "query filters: topic filters, sensor, time range, limit"
 
 # Garbage on stdin: each bad line named, the rest stored.

@@ -217,29 +217,35 @@ std::size_t CarbonSink::finish(std::chrono::milliseconds timeout)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         pump();
     }
-    if (lines_.empty())
-        for (const auto &file : loaded_spools_)
-            std::remove(file.c_str());
     if (fd_ >= 0 && !config_.udp) {
-        // A clean close, so that carbon reads everything before the FIN.
+        // Half-close and wait for carbon to close in turn: then it has read
+        // everything. Without that answer, the recent lines count as unsent.
         ::shutdown(fd_, SHUT_WR);
         pollfd p{fd_, POLLIN, 0};
-        ::poll(&p, 1, 2000);
+        char c;
+        const bool confirmed = ::poll(&p, 1, 2000) > 0 && ::recv(fd_, &c, 1, MSG_DONTWAIT) == 0;
+        if (!confirmed && !recent_.empty()) {
+            warn(cat(config_.address.label(), ": no confirmation that carbon read the last ", recent_.size(),
+                     " lines; keeping them"));
+            lines_.insert(lines_.begin(), std::make_move_iterator(recent_.begin()),
+                          std::make_move_iterator(recent_.end()));
+        }
+        recent_.clear();
+        ::close(fd_);
+        fd_ = -1;
     }
     const std::size_t left = lines_.size();
-    if (left == 0)
-        return 0;
     const auto dropped_before = dropped_;
-    if (config_.spool_dir.empty()) {
+    if (left > 0 && config_.spool_dir.empty()) {
         dropped_ += left;
         lines_.clear();
-    } else {
+    } else if (left > 0) {
         spill(left, false);
-        // Spool files read at start are now sent, or written again just above.
-        if (dropped_ == dropped_before)
-            for (const auto &file : loaded_spools_)
-                std::remove(file.c_str());
     }
+    // Spool files read at start are now sent, or written again just above.
+    if (dropped_ == dropped_before || config_.spool_dir.empty())
+        for (const auto &file : loaded_spools_)
+            std::remove(file.c_str());
     return dropped_ - dropped_before;
 }
 

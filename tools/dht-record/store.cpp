@@ -47,12 +47,15 @@ Database open(const std::string &path, bool create)
     return db;
 }
 
-// The part of a topic filter before its first wildcard: rows outside it are
-// skipped by the index, the rest checked with mosquitto_topic_matches_sub().
+// The part of a topic filter before its first wildcard, without a trailing
+// '/' ("a/#" matches "a" too): rows outside it are skipped by the index, the
+// rest checked with mosquitto_topic_matches_sub().
 std::string literal_prefix(const std::string &filter)
 {
-    const auto wild = filter.find_first_of("+#");
-    return filter.substr(0, wild);
+    std::string prefix = filter.substr(0, filter.find_first_of("+#"));
+    if (prefix.size() < filter.size() && !prefix.empty() && prefix.back() == '/')
+        prefix.pop_back();
+    return prefix;
 }
 
 }  // namespace
@@ -111,7 +114,7 @@ bool Store::commit()
             db_.exec("ROLLBACK");
         } catch (const SqliteError &) {
         }
-        if (!e.busy())
+        if (!e.busy() && !e.full())
             throw;
         warn(cat(db_.path(), ": ", e.what(), "; ", pending(), " records kept in memory, retrying"));
         return false;
@@ -142,14 +145,16 @@ std::uint64_t Store::query(const Query &q, const std::function<void(std::string_
     const std::string prefix = literal_prefix(q.topic_filter);
     const bool exact = !q.topic_filter.empty() && prefix == q.topic_filter;
     int topic_at = 0;
-    if (messages && !q.topic_filter.empty()) {
+    if (messages && !prefix.empty()) {
         topic_at = ++n;
-        if (exact)
+        if (exact) {
             sql += cat(" AND topic = ?", topic_at);
-        else if (!prefix.empty())
-            sql += cat(" AND substr(topic, 1, ", prefix.size(), ") = ?", topic_at);
-        else
-            topic_at = 0, --n;
+        } else {
+            // A byte range, so the (topic, received_at) index serves it: topics
+            // are UTF-8, which never holds a 0xFF byte.
+            sql += cat(" AND topic >= ?", topic_at, " AND topic < ?", topic_at + 1);
+            ++n;
+        }
     }
     int sensor_at = 0;
     if (messages && !q.sensor.empty()) {
@@ -168,8 +173,11 @@ std::uint64_t Store::query(const Query &q, const std::function<void(std::string_
         select.bind(since_at, *q.since);
     if (until_at != 0)
         select.bind(until_at, *q.until);
-    if (topic_at != 0)
+    if (topic_at != 0) {
         select.bind(topic_at, exact ? q.topic_filter : prefix);
+        if (!exact)
+            select.bind(topic_at + 1, prefix + '\xff');
+    }
     if (sensor_at != 0)
         select.bind(sensor_at, q.sensor);
 
@@ -208,6 +216,7 @@ std::uint64_t Store::query(const Query &q, const std::function<void(std::string_
             ++count;
         }
     }
+    select.reset();  // end its read snapshot, or BEGIN IMMEDIATE fails once a writer has committed
     if (!printed.empty()) {
         db_.exec("BEGIN IMMEDIATE");
         auto mark = db_.prepare("UPDATE messages SET processed = 1 WHERE id = ?");

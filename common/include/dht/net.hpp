@@ -14,6 +14,9 @@ namespace dht {
 // `to` that answers within `timeout`, or -1 with `error` set.
 int tcp_connect(const Broker &to, std::chrono::milliseconds timeout, std::string &error);
 
+// The numeric address (no port) a connected socket reached, or "" on error.
+std::string peer_address(int fd);
+
 // Delays of 1 s, 2 s, 4 s … up to `max`, each one drawn between half and all of
 // its value, so that a fleet of clients restarted together does not retry in
 // lockstep.

@@ -18,6 +18,7 @@ public:
     SqliteError(const std::string &what, int code) : std::runtime_error(what), code_(code) {}
     int code() const noexcept { return code_; }  // primary result code (SQLITE_BUSY, …)
     bool busy() const noexcept;
+    bool full() const noexcept;  // the disk or the database is full
 
 private:
     int code_;
