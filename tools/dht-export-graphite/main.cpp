@@ -4,7 +4,7 @@
 #include "sink.hpp"
 
 #include "dht/cli.hpp"
-#include "dht/lines.hpp"
+#include "dht/input.hpp"
 #include "dht/main.hpp"
 #include "dht/mqtt.hpp"
 #include "dht/output.hpp"
@@ -63,8 +63,7 @@ void setup(CLI::App &app, Options &o)
 class Exporter {
 public:
     Exporter(const Options &o, Output &out, std::optional<CarbonSink> &sink)
-        : o_(o), out_(out), sink_(sink), parser_(o.common.max_depth), errors_(o.common.strict),
-          path_(o.path_template.empty() ? (settings_from(o).tags ? "dht11.{field}" : "dht11.{sensor}.{field}")
+        : out_(out), sink_(sink), path_(o.path_template.empty() ? (settings_from(o).tags ? "dht11.{field}" : "dht11.{sensor}.{field}")
                                         : o.path_template),
           settings_(settings_from(o))
     {
@@ -82,24 +81,6 @@ public:
         }
     }
 
-    void line(std::string_view text, std::uint64_t number)
-    {
-        json::value v;
-        std::string error;
-        if (!parser_.parse(text, v, error))
-            return errors_.report("stdin", number, error);
-        const auto *obj = v.if_object();
-        if (obj == nullptr)
-            return errors_.report("stdin", number, "not a JSON object");
-        const auto kind = record_kind(*obj);
-        if (kind != RecordKind::message && kind != RecordKind::bare)
-            return;  // alerts, incidents, stats: not ours
-        auto m = message_from_record(*obj, o_.bare_topic, now(), error);
-        if (!m)
-            return errors_.report("stdin", number, error);
-        message(*m);
-    }
-
     void tick()
     {
         if (sink_)
@@ -108,7 +89,6 @@ public:
             out_.flush();
     }
 
-    InputErrors &errors() noexcept { return errors_; }
     std::uint64_t lines() const noexcept { return lines_; }
 
 private:
@@ -128,11 +108,8 @@ private:
         return s;
     }
 
-    const Options &o_;
     Output &out_;
     std::optional<CarbonSink> &sink_;
-    JsonParser parser_;
-    InputErrors errors_;
     PathTemplate path_;
     Settings settings_;
     std::string scratch_;
@@ -179,21 +156,15 @@ int run(Options &o)
                 },
                 [&] { exporter->tick(); });
         } else {
-            LineReader reader(STDIN_FILENO, "stdin", o.common.max_line);
-            std::string_view text;
-            while (!stop_requested()) {
-                if (!reader.has_line())
-                    exporter->tick();  // about to wait: send or print what is ready
-                // With carbon away, wake up now and then to retry.
-                const auto st = reader.next(text, sink && sink->buffered() > 0 ? 200 : -1);
-                if (st == LineReader::Status::eof)
-                    break;
-                if (st == LineReader::Status::line)
-                    exporter->line(text, reader.line_number());
-                else if (st == LineReader::Status::too_long)
-                    exporter->errors().report("stdin", reader.line_number(),
-                                              cat("line longer than --max-line (", o.common.max_line, " bytes)"));
-            }
+            RecordInput input(o.common);
+            input.run({[&](const json::object &record, std::string_view) {
+                           if (const auto m = input.message(record, o.bare_topic))
+                               exporter->message(*m);
+                       },
+                       [&] { exporter->tick(); },
+                       // With carbon away, wake up now and then to retry.
+                       [&] { return sink && sink->buffered() > 0 ? 200 : -1; }});
+            input.errors().summary();
         }
     } catch (...) {
         if (sink)
@@ -201,7 +172,6 @@ int run(Options &o)
         throw;
     }
     out.flush();
-    exporter->errors().summary();
     if (sink) {
         sink->finish(std::chrono::duration_cast<std::chrono::milliseconds>(*flush_timeout));
         warn(cat(sink->sent(), sink->sent() == 1 ? " line" : " lines", " sent to ", sink->label(), ", ",

@@ -3,7 +3,7 @@
 #include "store.hpp"
 
 #include "dht/cli.hpp"
-#include "dht/lines.hpp"
+#include "dht/input.hpp"
 #include "dht/main.hpp"
 #include "dht/mqtt.hpp"
 #include "dht/output.hpp"
@@ -90,7 +90,7 @@ std::string time_flag(const char *name, const std::string &text)
 class Recorder {
 public:
     Recorder(Options &o, Store &store, Output &out)
-        : o_(o), store_(store), out_(out), parser_(o.common.max_depth), errors_(o.common.strict)
+        : o_(o), store_(store), out_(out), parser_(o.common.max_depth), input_(o.common)
     {
         interval_ = std::chrono::duration_cast<steady::duration>(*parse_duration(o.commit_interval, std::chrono::seconds(1)));
         last_commit_ = steady::now();
@@ -98,26 +98,21 @@ public:
 
     void from_stdin()
     {
-        LineReader reader(STDIN_FILENO, "stdin", o_.common.max_line);
-        std::string_view line;
-        while (!stop_requested()) {
-            int timeout = -1;
-            if (store_.pending() > 0)
-                timeout = static_cast<int>(std::max<long long>(
-                    0, std::chrono::duration_cast<std::chrono::milliseconds>(last_commit_ + interval_ - steady::now())
-                           .count()));
-            if (!reader.has_line())
-                out_.flush();  // about to wait for input: what is stored is visible now
-            const auto status = reader.next(line, timeout);
-            if (status == LineReader::Status::eof)
-                break;
-            if (status == LineReader::Status::line)
-                take_line(line, reader.line_number());
-            else if (status == LineReader::Status::too_long)
-                errors_.report("stdin", reader.line_number(), cat("line longer than --max-line (", o_.common.max_line,
-                                                                  " bytes)"));
-            maybe_commit();
-        }
+        input_.run({[this](const json::object &record, std::string_view line) {
+                        take_record(record, line);
+                        maybe_commit();
+                    },
+                    [this] {
+                        out_.flush();  // about to wait for input: what is stored is visible now
+                        maybe_commit();
+                    },
+                    [this] {
+                        if (store_.pending() == 0)
+                            return -1;
+                        const auto left = last_commit_ + interval_ - steady::now();
+                        return static_cast<int>(std::max<long long>(
+                            0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()));
+                    }});
     }
 
     void from_mqtt()
@@ -145,7 +140,7 @@ public:
                 fail(exit_unavailable, cat(o_.db, ": still locked; ", store_.pending(), " records not stored"));
         }
         out_.flush();
-        errors_.summary();
+        input_.errors().summary();
     }
 
     std::uint64_t stored() const noexcept { return stored_; }
@@ -159,45 +154,29 @@ private:
         ++stored_;
     }
 
-    void take_line(std::string_view line, std::uint64_t number)
+    void take_record(const json::object &record, std::string_view line)
     {
-        json::value v;
-        std::string error;
-        if (!parser_.parse(line, v, error)) {
-            errors_.report("stdin", number, error);
-            return;
-        }
-        auto *obj = v.if_object();
-        if (obj == nullptr) {
-            errors_.report("stdin", number, "not a JSON object");
-            return;
-        }
-        const RecordKind kind = record_kind(*obj);
+        const RecordKind kind = record_kind(record);
         if (kind == RecordKind::message || kind == RecordKind::bare) {
-            auto m = message_from_record(*obj, o_.default_topic, now(), error);
-            if (!m) {
-                errors_.report("stdin", number, error);
-                return;
-            }
+            const auto m = input_.message(record, o_.default_topic);
+            if (!m)
+                return;  // reported
             store_.add(row_from_message(*m));
             tee(*m);  // as stored: a bare payload gains its envelope
-        } else {
-            const auto *k = obj->at("kind").if_string();
-            if (k == nullptr || k->empty()) {
-                errors_.report("stdin", number, "\"kind\" is not a non-empty string");
-                return;
-            }
-            std::optional<TimePoint> t = now();
-            if (const auto *ts = obj->if_contains("timestamp")) {
-                t = ts->is_string() ? parse_rfc3339(ts->get_string()) : std::nullopt;
-                if (!t) {
-                    errors_.report("stdin", number, "\"timestamp\" is not an RFC 3339 time");
-                    return;
-                }
-            }
-            store_.add(OtherRow{std::string(*k), format_rfc3339(*t), std::string(line)});
-            tee(line);
+            ++stored_;
+            return;
         }
+        const auto *k = record.at("kind").if_string();
+        if (k == nullptr || k->empty())
+            return input_.report("\"kind\" is not a non-empty string");
+        std::optional<TimePoint> t = now();
+        if (const auto *ts = record.if_contains("timestamp")) {
+            t = ts->is_string() ? parse_rfc3339(ts->get_string()) : std::nullopt;
+            if (!t)
+                return input_.report("\"timestamp\" is not an RFC 3339 time");
+        }
+        store_.add(OtherRow{std::string(*k), format_rfc3339(*t), std::string(line)});
+        tee(line);
         ++stored_;
     }
 
@@ -233,8 +212,8 @@ private:
     Options &o_;
     Store &store_;
     Output &out_;
-    JsonParser parser_;
-    InputErrors errors_;
+    JsonParser parser_;  // MQTT payloads
+    RecordInput input_;
     steady::duration interval_{};
     steady::time_point last_commit_;
     std::uint64_t stored_ = 0;
