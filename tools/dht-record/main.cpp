@@ -1,5 +1,6 @@
 // dht-record: records into SQLite (stdin or MQTT), and back out with
 // `dht-record query`; `dht-record prune` for retention.
+#include "recorder.hpp"
 #include "store.hpp"
 
 #include "dht/cli.hpp"
@@ -20,16 +21,8 @@ namespace {
 
 using namespace dht;
 using namespace dht::record;
-using steady = std::chrono::steady_clock;
 
-struct Options {
-    MqttOptions mqtt;
-    CommonOptions common;
-    std::string db = "dht.db";
-    bool tee = false;
-    std::size_t batch = 1000;
-    std::string commit_interval = "1s";
-    std::string default_topic;
+struct Options : RecordOptions {
     // query
     Query query;
     std::string since, until;
@@ -86,138 +79,6 @@ std::string time_flag(const char *name, const std::string &text)
     fail(code, std::string(e.what()).rfind(o.db, 0) == 0 ? e.what() : cat(o.db, ": ", e.what()));
 }
 
-// Reads stdin or MQTT into the store, committing by size and by time.
-class Recorder {
-public:
-    Recorder(Options &o, Store &store, Output &out)
-        : o_(o), store_(store), out_(out), parser_(o.common.max_depth), input_(o.common)
-    {
-        interval_ = std::chrono::duration_cast<steady::duration>(*parse_duration(o.commit_interval, std::chrono::seconds(1)));
-        last_commit_ = steady::now();
-    }
-
-    void from_stdin()
-    {
-        input_.run({[this](const json::object &record, std::string_view line) {
-                        take_record(record, line);
-                        maybe_commit();
-                    },
-                    [this] {
-                        out_.flush();  // about to wait for input: what is stored is visible now
-                        maybe_commit();
-                    },
-                    [this] {
-                        if (store_.pending() == 0)
-                            return -1;
-                        const auto left = last_commit_ + interval_ - steady::now();
-                        return static_cast<int>(std::max<long long>(
-                            0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()));
-                    }});
-    }
-
-    void from_mqtt()
-    {
-        MqttLibrary library;
-        Session session(o_.mqtt);
-        const int status = consume(
-            session,
-            [this](const MqttMessage &m) {
-                take(m);
-                return true;
-            },
-            [this] {
-                out_.flush();
-                maybe_commit();
-            });
-        if (status != exit_ok)
-            throw Exit(status);
-    }
-
-    void finish()
-    {
-        for (int tries = 0; !store_.commit(); ++tries) {
-            if (tries >= 12)
-                fail(exit_unavailable, cat(o_.db, ": still locked; ", store_.pending(), " records not stored"));
-        }
-        out_.flush();
-        input_.errors().summary();
-    }
-
-    std::uint64_t stored() const noexcept { return stored_; }
-
-private:
-    void take(const MqttMessage &m)
-    {
-        const Message msg = make_message(parser_, m.topic, m.payload, m.qos, m.retain, m.received);
-        tee(msg);
-        store_.add(row_from_message(msg));
-        ++stored_;
-    }
-
-    void take_record(const json::object &record, std::string_view line)
-    {
-        const RecordKind kind = record_kind(record);
-        if (kind == RecordKind::message || kind == RecordKind::bare) {
-            const auto m = input_.message(record, o_.default_topic);
-            if (!m)
-                return;  // reported
-            store_.add(row_from_message(*m));
-            tee(*m);  // as stored: a bare payload gains its envelope
-            ++stored_;
-            return;
-        }
-        const auto *k = record.at("kind").if_string();
-        if (k == nullptr || k->empty())
-            return input_.report("\"kind\" is not a non-empty string");
-        std::optional<TimePoint> t = now();
-        if (const auto *ts = record.if_contains("timestamp")) {
-            t = ts->is_string() ? parse_rfc3339(ts->get_string()) : std::nullopt;
-            if (!t)
-                return input_.report("\"timestamp\" is not an RFC 3339 time");
-        }
-        store_.add(OtherRow{std::string(*k), format_rfc3339(*t), std::string(line)});
-        tee(line);
-        ++stored_;
-    }
-
-    void tee(const Message &m)
-    {
-        if (!o_.tee)
-            return;
-        append_message_record(out_.buffer(), m);
-        out_.buffer().push_back('\n');
-        out_.maybe_flush();
-    }
-
-    void tee(std::string_view line)
-    {
-        if (!o_.tee)
-            return;
-        out_.buffer().append(line);
-        out_.buffer().push_back('\n');
-        out_.maybe_flush();
-    }
-
-    void maybe_commit()
-    {
-        if (store_.pending() == 0)
-            return;
-        const auto t = steady::now();
-        if (store_.pending() >= o_.batch || t - last_commit_ >= interval_) {
-            store_.commit();  // false (locked): the batch waits for the next turn
-            last_commit_ = t;
-        }
-    }
-
-    Options &o_;
-    Store &store_;
-    Output &out_;
-    JsonParser parser_;  // MQTT payloads
-    RecordInput input_;
-    steady::duration interval_{};
-    steady::time_point last_commit_;
-    std::uint64_t stored_ = 0;
-};
 
 int run_record(Options &o)
 {
