@@ -125,41 +125,6 @@ namespace {
     throw Exit(exit_usage);
 }
 
-Broker parse_host(const std::string &text, int default_port)
-{
-    Broker b;
-    std::string port;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string::npos)
-            usage_error(cat("bad host '", text, "': missing ']'"));
-        b.host = text.substr(1, close - 1);
-        if (close + 1 < text.size()) {
-            if (text[close + 1] != ':')
-                usage_error(cat("bad host '", text, "'"));
-            port = text.substr(close + 2);
-        }
-    } else if (std::count(text.begin(), text.end(), ':') == 1) {
-        const auto colon = text.find(':');
-        b.host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-    } else {
-        b.host = text;  // a name, an IPv4 address or a bare IPv6 address
-    }
-    if (b.host.empty())
-        usage_error(cat("bad host '", text, "': empty host name"));
-    b.port = default_port;
-    if (!port.empty()) {
-        char *end = nullptr;
-        errno = 0;
-        const long p = std::strtol(port.c_str(), &end, 10);
-        if (errno != 0 || *end != '\0' || p < 1 || p > 65535)
-            usage_error(cat("bad port in '", text, "'"));
-        b.port = static_cast<int>(p);
-    }
-    return b;
-}
-
 // mqtt(s)://[user[:password]@]host[:port]/topic, as mosquitto_sub -L.
 void apply_url(MqttOptions &o, bool &tls, std::string &host)
 {
@@ -199,6 +164,41 @@ std::chrono::nanoseconds duration_flag(const std::string &name, const std::strin
 
 }  // namespace
 
+Broker parse_broker(const std::string &text, int default_port)
+{
+    Broker b;
+    std::string port;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string::npos)
+            usage_error(cat("bad host '", text, "': missing ']'"));
+        b.host = text.substr(1, close - 1);
+        if (close + 1 < text.size()) {
+            if (text[close + 1] != ':')
+                usage_error(cat("bad host '", text, "'"));
+            port = text.substr(close + 2);
+        }
+    } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        const auto colon = text.find(':');
+        b.host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    } else {
+        b.host = text;  // a name, an IPv4 address or a bare IPv6 address
+    }
+    if (b.host.empty())
+        usage_error(cat("bad host '", text, "': empty host name"));
+    b.port = default_port;
+    if (!port.empty()) {
+        char *end = nullptr;
+        errno = 0;
+        const long p = std::strtol(port.c_str(), &end, 10);
+        if (errno != 0 || *end != '\0' || p < 1 || p > 65535)
+            usage_error(cat("bad port in '", text, "'"));
+        b.port = static_cast<int>(p);
+    }
+    return b;
+}
+
 void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
 {
     bool tls = !o.cafile.empty() || !o.capath.empty() || o.tls_use_os_certs;
@@ -222,7 +222,7 @@ void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
     const int default_port = o.port != 0 ? o.port : (tls ? 8883 : 1883);
     o.brokers.clear();
     for (const auto &h : o.hosts)
-        o.brokers.push_back(parse_host(h, default_port));
+        o.brokers.push_back(parse_broker(h, default_port));
     if (o.brokers.empty())
         o.brokers.push_back(Broker{"localhost", default_port});
 

@@ -63,9 +63,9 @@ void setup(CLI::App &app, Options &o)
 class Exporter {
 public:
     Exporter(const Options &o, Output &out, std::optional<CarbonSink> &sink)
-        : out_(out), sink_(sink), path_(o.path_template.empty() ? (settings_from(o).tags ? "dht11.{field}" : "dht11.{sensor}.{field}")
-                                        : o.path_template),
-          settings_(settings_from(o))
+        : out_(out), sink_(sink), settings_(settings_from(o)),
+          path_(o.path_template.empty() ? (settings_.tags ? "dht11.{field}" : "dht11.{sensor}.{field}")
+                                        : o.path_template)
     {
     }
 
@@ -110,8 +110,8 @@ private:
 
     Output &out_;
     std::optional<CarbonSink> &sink_;
+    Settings settings_;  // before path_, whose default depends on it
     PathTemplate path_;
-    Settings settings_;
     std::string scratch_;
     std::uint64_t lines_ = 0;
 };
@@ -134,11 +134,7 @@ int run(Options &o)
         fail(exit_usage, cat("--template: ", e.what()));
     }
     if (!o.carbon.empty()) {
-        MqttOptions where;  // host:port parsing shared with -h
-        where.hosts = {o.carbon};
-        where.port = 2003;
-        finish_mqtt_options(where, "dht-export-graphite");
-        sink.emplace(SinkConfig{where.brokers.front(), o.udp, o.buffer, o.spool, std::chrono::seconds(30)});
+        sink.emplace(SinkConfig{parse_broker(o.carbon, 2003), o.udp, o.buffer, o.spool, std::chrono::seconds(30)});
     }
     install_signal_handlers();
 

@@ -20,6 +20,10 @@ struct Broker {
     std::string label() const;  // host:port, [v6]:port
 };
 
+// HOST, HOST:PORT, [V6]:PORT or a bare V6 address; prints and throws Exit(64)
+// on a bad one.
+Broker parse_broker(const std::string &text, int default_port);
+
 struct MqttOptions {
     // As given on the command line / environment / config.
     std::vector<std::string> hosts;  // -h, repeatable: tried in order
