@@ -203,6 +203,8 @@ bool JsonParser::parse(std::string_view text, json::value &out, std::string &err
     }
     if (ec == json::error::too_deep)
         error = "nested too deep";
+    else if (text.find_first_not_of(" \t\r") == std::string_view::npos)
+        error = "empty line";
     else if (!valid_utf8(text))
         error = "invalid UTF-8";
     else

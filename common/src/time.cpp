@@ -41,20 +41,39 @@ TimePoint now() { return TimePoint(Clock::now().time_since_epoch()); }
 void append_rfc3339(std::string &out, TimePoint t)
 {
     using namespace std::chrono;
-    const auto ms = floor<milliseconds>(t.time_since_epoch()).count();
-    long long secs = ms / 1000;
-    long long frac = ms % 1000;
-    if (frac < 0) {
-        frac += 1000;
-        secs -= 1;
+    const auto ms = floor<milliseconds>(t.time_since_epoch());
+    const auto day = floor<days>(ms);
+    const year_month_day ymd{sys_days(day)};
+    const hh_mm_ss<milliseconds> hms{ms - day};
+    const int y = static_cast<int>(ymd.year());
+    if (y < 0 || y > 9999) {  // outside RFC 3339's four digits: clamp to its ends
+        out += y < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z";
+        return;
     }
-    const std::time_t tt = static_cast<std::time_t>(secs);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[40];
-    const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900,
-                                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    out.append(buf, static_cast<std::size_t>(n));
+    char buf[24];
+    const auto two = [&](std::size_t at, unsigned v) {
+        buf[at] = static_cast<char>('0' + v / 10);
+        buf[at + 1] = static_cast<char>('0' + v % 10);
+    };
+    const auto year = static_cast<unsigned>(y);
+    two(0, year / 100);
+    two(2, year % 100);
+    buf[4] = '-';
+    two(5, static_cast<unsigned>(ymd.month()));
+    buf[7] = '-';
+    two(8, static_cast<unsigned>(ymd.day()));
+    buf[10] = 'T';
+    two(11, static_cast<unsigned>(hms.hours().count()));
+    buf[13] = ':';
+    two(14, static_cast<unsigned>(hms.minutes().count()));
+    buf[16] = ':';
+    two(17, static_cast<unsigned>(hms.seconds().count()));
+    buf[19] = '.';
+    const auto frac = static_cast<unsigned>(hms.subseconds().count());
+    buf[20] = static_cast<char>('0' + frac / 100);
+    two(21, frac % 100);
+    buf[23] = 'Z';
+    out.append(buf, sizeof buf);
 }
 
 std::string format_rfc3339(TimePoint t)

@@ -1,0 +1,415 @@
+#include "engine.hpp"
+#include "rules.hpp"
+#include "scanner.hpp"
+#include "testfile.hpp"
+
+#include "dht/json.hpp"
+#include "dht/time.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace dht;
+using namespace dht::rules;
+using namespace std::chrono_literals;
+
+namespace {
+
+RuleSet parse_ok(std::string_view text)
+{
+    RuleSet set;
+    std::vector<ParseError> errors;
+    parse_rules(text, "t.rules", set, errors);
+    for (const auto &e : errors)
+        FAIL(format_error(e));
+    return set;
+}
+
+ParseError parse_bad(std::string_view text)
+{
+    RuleSet set;
+    std::vector<ParseError> errors;
+    parse_rules(text, "t.rules", set, errors);
+    REQUIRE(errors.size() == 1);
+    return errors.front();
+}
+
+FieldValue num(double v)
+{
+    FieldValue f;
+    f.type = FieldValue::Type::number;
+    f.number = v;
+    return f;
+}
+
+FieldValue text(std::string_view s)
+{
+    FieldValue f;
+    f.type = FieldValue::Type::string;
+    f.text = s;
+    return f;
+}
+
+const TimePoint t0 = *parse_rfc3339("2026-11-24T10:00:00Z");
+
+// An engine over `rules` whose alerts are collected as parsed objects.
+struct Harness {
+    std::vector<json::object> alerts;
+    Engine engine;
+
+    explicit Harness(std::string_view rules, Duration repeat = {})
+        : engine(parse_ok(rules), repeat, [this](std::string_view r) {
+              alerts.push_back(json::parse(r).as_object());
+          })
+    {
+    }
+
+    // A reading with the given fields (in the rule set's field order).
+    void read(std::string_view sensor, TimePoint t, std::vector<FieldValue> values, std::string_view topic = "")
+    {
+        values.resize(engine.rules().fields.size());
+        engine.reading({sensor, topic.empty() ? sensor : topic, t, values.data()});
+    }
+
+    std::string last(std::string_view key) const
+    {
+        REQUIRE(!alerts.empty());
+        return json::serialize(alerts.back().at(key));
+    }
+};
+
+}  // namespace
+
+TEST_CASE("rules: the SPEC's four rules parse", "[rules]")
+{
+    const auto set = parse_ok("# NAME: CONDITION -> ACTION\n"
+                              "cold:   temperature < 5 for 5 readings -> alert warning\n"
+                              "freeze: temperature < 0 -> escalate critical\n"
+                              "humid:  humidity > 90 -> notify info\n"
+                              "silent: no data for 10m -> alert warning\n");
+    REQUIRE(set.rules.size() == 4);
+    CHECK(set.fields == std::vector<std::string>{"temperature", "humidity"});
+    CHECK(set.rules[0].readings == 5);
+    CHECK(set.rules[0].condition == "temperature < 5 for 5 readings");
+    CHECK(set.rules[1].action == Action::escalate);
+    CHECK(set.rules[1].severity == Severity::critical);
+    CHECK(set.rules[2].field == 1);
+    CHECK(set.rules[3].no_data);
+    CHECK(set.rules[3].silence == 10min);
+    CHECK(set.rules[0].source == "cold:   temperature < 5 for 5 readings -> alert warning");
+}
+
+TEST_CASE("rules: extensions: durations, clear, filters, strings, templates, default severities", "[rules]")
+{
+    const auto set = parse_ok(
+        "warm on dht11/+/data: (temperature > 30 or env.heat >= 1e1) and not state == \"off\" for 90s "
+        "clear temperature < 28 -> notify \"{sensor}: {value}{{C}}\"\n"
+        "esc: temperature<0->escalate\n");
+    const Rule &r = set.rules[0];
+    CHECK(r.filter == "dht11/+/data");
+    CHECK(r.hold == 90s);
+    REQUIRE(r.clear);
+    CHECK(r.severity == Severity::info);  // notify's default
+    CHECK(set.rules[1].severity == Severity::critical);
+    CHECK(set.fields == std::vector<std::string>{"temperature", "env.heat", "state"});
+    REQUIRE(r.message.size() == 4);
+    CHECK(r.message[0].kind == TemplatePart::Kind::sensor);
+    CHECK(r.message[3].text == "{C}");
+}
+
+TEST_CASE("rules: errors name the line and column, with a hint", "[rules]")
+{
+    auto e = parse_bad("\n\ncold: temperature < five -> alert\n");
+    CHECK(e.where == "t.rules:3:21");
+    CHECK(e.message == "expected a number after '<', found 'five'");
+    CHECK_THAT(e.hint, Catch::Contains("FIELD OP NUMBER"));
+    CHECK_THAT(format_error(e), Catch::Contains("\n                        ^"));
+
+    CHECK(parse_bad("a: t = 5 -> alert").hint == "equality is written ==");
+    CHECK(parse_bad("a: t < 5 -> page").message == "unknown action 'page'");
+    CHECK(parse_bad("a: t < 5 -> alert loud").message == "unknown severity 'loud'");
+    CHECK(parse_bad("a: t < 5 for 5 -> alert").message == "expected 'readings' after 'for 5'");
+    CHECK(parse_bad("a: t < 5 for 5x -> alert").message == "'5x' is not a duration");
+    CHECK(parse_bad("a: t < 5").hint == "a rule ends with -> ACTION [SEVERITY], e.g. -> alert warning");
+    CHECK(parse_bad("a t < 5 -> alert").message == "expected ':' after the rule name, found 't'");
+    CHECK(parse_bad("a: (t < 5 -> alert").hint == "the '(' at column 4 is not closed");
+    CHECK(parse_bad("a: t < 5 && h > 3 -> alert").hint == "combine conditions with and, or, not");
+    CHECK(parse_bad("a: t < \"x\" -> alert").message == "a string compares with == or != only");
+    CHECK(parse_bad("a: t < 5 -> alert \"{nope}\"").message == "unknown placeholder '{nope}'");
+    CHECK(parse_bad("a on dht11/#/x: t < 5 -> alert").message == "bad topic filter 'dht11/#/x'");
+    CHECK(parse_bad("a: t < 5 -> alert\na: t > 5 -> alert").hint == "rule names are unique; the first one is at t.rules:1");
+    CHECK(parse_bad("a: no data for soon -> alert").hint.starts_with("a duration is"));
+}
+
+TEST_CASE("rules: three-valued logic: a missing field counts neither way", "[rules]")
+{
+    const auto set = parse_ok("a: t < 5 or h > 90 -> alert\nb: t < 5 and h > 90 -> alert\nc: not t < 5 -> alert\n"
+                              "d: s == \"on\" -> alert\n");
+    const FieldValue missing{};
+    const auto eval = [&](std::size_t rule, std::vector<FieldValue> v) {
+        v.resize(set.fields.size());
+        return evaluate(*set.rules[rule].when, v.data());
+    };
+    CHECK(eval(0, {num(3), missing}) == Truth::yes);
+    CHECK(eval(0, {num(6), missing}) == Truth::unknown);
+    CHECK(eval(0, {num(6), num(50)}) == Truth::no);
+    CHECK(eval(1, {num(6), missing}) == Truth::no);
+    CHECK(eval(1, {num(3), missing}) == Truth::unknown);
+    CHECK(eval(2, {missing}) == Truth::unknown);
+    CHECK(eval(2, {num(7)}) == Truth::yes);
+    CHECK(eval(2, {text("7")}) == Truth::unknown);  // a string is not a number
+    CHECK(eval(3, {missing, missing, text("on")}) == Truth::yes);
+    CHECK(eval(3, {missing, missing, num(1)}) == Truth::unknown);
+}
+
+TEST_CASE("engine: for N readings fires once, and resolves once", "[engine]")
+{
+    Harness h("cold: temperature < 5 for 3 readings -> alert warning");
+    h.read("s1", t0, {num(4)});
+    h.read("s1", t0 + 1s, {num(4)});
+    h.read("s2", t0 + 2s, {num(1)});  // another sensor: its own count
+    h.read("s1", t0 + 3s, {});        // no temperature: does not break the run
+    CHECK(h.alerts.empty());
+    h.read("s1", t0 + 4s, {num(3.5)});
+    REQUIRE(h.alerts.size() == 1);
+    CHECK(h.last("state") == "\"firing\"");
+    CHECK(h.last("sensor") == "\"s1\"");
+    CHECK(h.alerts.back().at("value").to_number<double>() == 3.5);
+    CHECK(h.last("timestamp") == "\"2026-11-24T10:00:04.000Z\"");
+    h.read("s1", t0 + 5s, {num(2)});
+    CHECK(h.alerts.size() == 1);  // still firing: nothing new
+    h.read("s1", t0 + 6s, {num(5)});
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.last("state") == "\"resolved\"");
+    CHECK(h.last("since") == "\"2026-11-24T10:00:04.000Z\"");
+    // The count starts again: a false reading in between resets it.
+    h.read("s1", t0 + 7s, {num(4)});
+    h.read("s1", t0 + 8s, {num(6)});
+    h.read("s1", t0 + 9s, {num(4)});
+    h.read("s1", t0 + 10s, {num(4)});
+    CHECK(h.alerts.size() == 2);
+}
+
+TEST_CASE("engine: for DURATION needs the condition to hold that long", "[engine]")
+{
+    Harness h("hot: temperature > 30 for 1m -> alert");
+    h.read("s", t0, {num(31)});
+    h.read("s", t0 + 30s, {num(32)});
+    CHECK(h.alerts.empty());
+    h.read("s", t0 + 60s, {num(31)});
+    REQUIRE(h.alerts.size() == 1);
+    h.read("s", t0 + 70s, {num(20)});
+    h.read("s", t0 + 80s, {num(31)});
+    h.read("s", t0 + 130s, {num(31)});
+    CHECK(h.alerts.size() == 2);  // 50 s is not a minute
+}
+
+TEST_CASE("engine: clear gives hysteresis", "[engine]")
+{
+    Harness h("cold: temperature < 5 clear temperature > 7 -> alert");
+    h.read("s", t0, {num(4)});
+    h.read("s", t0 + 1s, {num(6)});
+    h.read("s", t0 + 2s, {num(7)});
+    CHECK(h.alerts.size() == 1);
+    h.read("s", t0 + 3s, {num(7.1)});
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.last("state") == "\"resolved\"");
+    CHECK(h.alerts.back().at("value").to_number<double>() == 7.1);
+}
+
+TEST_CASE("engine: topic filters and message templates", "[engine]")
+{
+    Harness h("cellar on dht11/cellar/#: temperature < 5 -> notify \"{rule}/{sensor}/{field}={value} {severity} "
+              "{action} {state}\"");
+    h.read("a", t0, {num(1)}, "dht11/kitchen/data");
+    CHECK(h.alerts.empty());
+    h.read("b", t0, {num(1)}, "dht11/cellar/data");
+    REQUIRE(h.alerts.size() == 1);
+    CHECK(h.last("message") == "\"cellar/b/temperature=1 info notify firing\"");
+    CHECK(h.last("topic") == "\"dht11/cellar/data\"");
+}
+
+TEST_CASE("engine: no data fires for a silent sensor, without new input, and resolves on data", "[engine]")
+{
+    Harness h("silent: no data for 10m -> alert");
+    h.read("a", t0, {});
+    h.read("b", t0 + 5min, {});
+    h.engine.advance(t0 + 9min);
+    CHECK(h.alerts.empty());
+    h.engine.advance(t0 + 10min);  // a timer: no reading needed
+    REQUIRE(h.alerts.size() == 1);
+    CHECK(h.last("sensor") == "\"a\"");
+    CHECK(h.last("reason") == "\"silent\"");
+    CHECK(h.last("timestamp") == "\"2026-11-24T10:10:00.000Z\"");
+    h.engine.advance(t0 + 11min);
+    CHECK(h.alerts.size() == 1);  // fires once
+    h.read("a", t0 + 12min, {});
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.last("state") == "\"resolved\"");
+    h.engine.advance(t0 + 16min);
+    REQUIRE(h.alerts.size() == 3);
+    CHECK(h.last("sensor") == "\"b\"");
+}
+
+TEST_CASE("engine: an offline status fires no data at once; the stand-in gives way to the real sensor", "[engine]")
+{
+    Harness h("silent: no data for 10m -> alert critical");
+    h.read("kitchen", t0, {}, "dht11/kitchen/data");
+    h.engine.status("dht11/kitchen/status", "offline", t0 + 1min);
+    REQUIRE(h.alerts.size() == 1);
+    CHECK(h.last("sensor") == "\"kitchen\"");
+    CHECK(h.last("reason") == "\"offline\"");
+    // A device never heard of: its data topic names it until it speaks.
+    h.engine.status("dht11/attic/status", "offline", t0 + 2min);
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.last("sensor") == "\"dht11/attic/data\"");
+    h.read("attic", t0 + 3min, {}, "dht11/attic/data");
+    REQUIRE(h.alerts.size() == 3);
+    CHECK(h.last("sensor") == "\"dht11/attic/data\"");
+    CHECK(h.last("state") == "\"resolved\"");
+    CHECK(h.engine.sensors() == 2);
+    h.engine.status("dht11/kitchen/status", "online", t0 + 4min);
+    CHECK(h.alerts.size() == 3);  // online is not data: still firing
+    h.engine.status("dht11/kitchen/status", "rebooting", t0 + 4min);
+    CHECK(h.alerts.size() == 3);
+}
+
+TEST_CASE("engine: --repeat re-sends while firing", "[engine]")
+{
+    Harness h("cold: temperature < 5 -> alert", 10min);
+    h.read("s", t0, {num(1)});
+    h.engine.advance(t0 + 9min);
+    CHECK(h.alerts.size() == 1);
+    h.engine.advance(t0 + 10min);
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.last("repeat") == "true");
+    CHECK(h.last("since") == "\"2026-11-24T10:00:00.000Z\"");
+    h.read("s", t0 + 11min, {num(9)});
+    h.engine.advance(t0 + 40min);
+    CHECK(h.alerts.size() == 3);  // resolved; no more repeats
+}
+
+TEST_CASE("engine: state saved and restored; changed rules start afresh", "[engine]")
+{
+    std::string saved;
+    {
+        Harness h("cold: temperature < 5 for 3 readings -> alert\nhumid: humidity > 90 -> notify");
+        h.read("s", t0, {num(4), num(95)});
+        h.read("s", t0 + 1s, {num(4), num(95)});
+        CHECK(h.alerts.size() == 1);  // humid
+        saved = h.engine.save();
+    }
+    Harness again("cold: temperature < 5 for 3 readings -> alert\nhumid: humidity > 90 -> notify");
+    again.engine.restore(json::parse(saved));
+    again.read("s", t0 + 2s, {num(4), num(95)});
+    REQUIRE(again.alerts.size() == 1);  // cold's third reading; humid does not fire again
+    CHECK(again.last("rule") == "\"cold\"");
+    again.read("s", t0 + 3s, {num(6), num(50)});
+    CHECK(again.alerts.size() == 3);  // both resolve
+
+    Harness changed("cold: temperature < 4 for 3 readings -> alert");
+    changed.engine.restore(json::parse(saved));
+    changed.read("s", t0 + 2s, {num(3)});
+    CHECK(changed.alerts.empty());  // the count of the old rule is not the new rule's
+
+    Harness h("cold: temperature < 5 -> alert");
+    CHECK_THROWS_AS(h.engine.restore(json::parse("{\"version\":2}")), std::runtime_error);
+    CHECK_THROWS_AS(h.engine.restore(json::parse("[1]")), std::runtime_error);
+}
+
+TEST_CASE("engine: replacing the rules keeps the state of unchanged ones and resolves the rest", "[engine]")
+{
+    Harness h("cold: temperature < 5 for 2 readings -> alert\nfreeze: temperature < 0 -> escalate");
+    h.read("s", t0, {num(-1)});
+    CHECK(h.alerts.size() == 1);  // freeze
+    h.engine.replace(parse_ok("new: humidity > 90 -> notify\ncold: temperature < 5 for 2 readings -> alert"));
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.last("rule") == "\"freeze\"");
+    CHECK(h.last("state") == "\"resolved\"");
+    h.read("s", t0 + 1s, {num(95), num(3)});  // fields in the new order: humidity, temperature
+    REQUIRE(h.alerts.size() == 4);
+    CHECK(json::serialize(h.alerts[2].at("rule")) == "\"new\"");
+    CHECK(h.last("rule") == "\"cold\"");  // its first reading was counted before the reload
+}
+
+TEST_CASE("scanner: message records, bare payloads and other kinds", "[scanner]")
+{
+    Scanner s({"temperature", "env.co2", "state"}, 32);
+    std::string error;
+    REQUIRE(s.scan_record(R"({"kind":"message","timestamp":"2026-11-24T10:00:00Z","topic":"dht11/a/data",)"
+                          R"("payload":{"temperature":-2.5,"sensor":"cellar","env":{"co2":412,"x":[1,{"co2":1}]},)"
+                          R"("state":"o\u006e"},"qos":0})",
+                          error) == Scanner::Kind::message);
+    CHECK(s.topic() == "dht11/a/data");
+    CHECK(s.timestamp() == "2026-11-24T10:00:00Z");
+    CHECK(s.sensor() == "cellar");
+    REQUIRE(s.payload_is_object());
+    const FieldValue *v = s.values();
+    CHECK(v[0].number == -2.5);
+    CHECK(v[1].type == FieldValue::Type::number);
+    CHECK(v[1].number == 412);
+    CHECK(v[2].type == FieldValue::Type::string);
+    CHECK(v[2].text == "on");
+
+    REQUIRE(s.scan_record(R"({"temperature":3,"state":null})", error) == Scanner::Kind::bare);
+    v = s.values();
+    CHECK(v[0].number == 3);
+    CHECK(v[1].type == FieldValue::Type::missing);
+    CHECK(v[2].type == FieldValue::Type::other);
+    CHECK(s.sensor().empty());
+
+    REQUIRE(s.scan_record(R"({"kind":"message","topic":"dht11/a/status","payload":"offline"})", error) ==
+            Scanner::Kind::message);
+    CHECK_FALSE(s.payload_is_object());
+    CHECK(s.payload_is_text());
+    CHECK(s.payload_text() == "offline");
+    CHECK_FALSE(s.has_timestamp());
+
+    CHECK(s.scan_record(R"({"kind":"alert","rule":"x"})", error) == Scanner::Kind::other);
+    CHECK(s.scan_record(R"({"kind":"message","topic":5,"payload":{}})", error) == Scanner::Kind::message);
+    CHECK_FALSE(s.has_topic());
+    CHECK(s.scan_record(R"({"kind":"message","topic":"t","timestamp":5,"payload":{}})", error) ==
+          Scanner::Kind::message);
+    CHECK_FALSE(s.timestamp_is_string());
+}
+
+TEST_CASE("scanner: bad lines are reported as the other tools report them", "[scanner]")
+{
+    Scanner s({"temperature"}, 4);
+    std::string error;
+    CHECK(s.scan_record("{\"temperature\":", error) == Scanner::Kind::invalid);
+    CHECK(error.starts_with("invalid JSON: "));
+    CHECK(s.scan_record("[1,2]", error) == Scanner::Kind::invalid);
+    CHECK(error == "not a JSON object");
+    CHECK(s.scan_record("42", error) == Scanner::Kind::invalid);
+    CHECK(s.scan_record("{\"a\":1} x", error) == Scanner::Kind::invalid);
+    CHECK(s.scan_record("{\"a\":\"\xff\"}", error) == Scanner::Kind::invalid);
+    CHECK(error == "invalid UTF-8");
+    CHECK(s.scan_record("{\"a\":[[[[[1]]]]]}", error) == Scanner::Kind::invalid);
+    CHECK(error == "nested too deep");
+    // A good line after bad ones is read as if they had not been there.
+    REQUIRE(s.scan_record("{\"temperature\":7}", error) == Scanner::Kind::bare);
+    CHECK(s.values()[0].number == 7);
+}
+
+TEST_CASE("scanner: MQTT payloads", "[scanner]")
+{
+    Scanner s({"temperature"}, 32);
+    s.scan_payload(R"({"temperature":24.50,"humidity":65.30})");
+    REQUIRE(s.payload_is_object());
+    CHECK(s.values()[0].number == 24.5);
+    s.scan_payload("offline");
+    CHECK_FALSE(s.payload_is_object());
+    CHECK(s.payload_text() == "offline");
+    s.scan_payload("\"online\"");
+    CHECK(s.payload_text() == "online");
+}
+
+TEST_CASE("test files: expected alerts match by subset, numbers by value, times by instant", "[rules]")
+{
+    const auto want = json::parse(R"({"rule":"cold","value":3.0,"timestamp":"2026-11-24T11:00:00+01:00"})").as_object();
+    CHECK(alert_matches(want, json::parse(R"({"rule":"cold","value":3,"timestamp":"2026-11-24T10:00:00.000Z","x":1})")
+                                  .as_object()));
+    CHECK_FALSE(alert_matches(want, json::parse(R"({"rule":"cold","value":3.5,"timestamp":"2026-11-24T10:00:00.000Z"})")
+                                        .as_object()));
+    CHECK_FALSE(alert_matches(want, json::parse(R"({"rule":"cold","value":3})").as_object()));
+}

@@ -1,0 +1,577 @@
+#include "engine.hpp"
+
+#include "dht/diag.hpp"
+
+#include <mosquitto.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace dht::rules {
+
+struct Engine::RuleState {
+    std::uint32_t count = 0;  // readings in a row that met the condition
+    bool pending = false;     // the condition holds, not yet for long enough
+    bool firing = false;
+    TimePoint since{};      // when the condition started to hold
+    TimePoint fired_at{};
+    TimePoint last_sent{};  // the last alert record sent for this firing
+    FieldValue value{};     // the value that fired it, or the latest while firing
+    std::string value_text;
+    std::string reason;     // `no data` rules: silent or offline
+
+    bool idle() const noexcept { return count == 0 && !pending && !firing; }
+
+    void keep(const FieldValue *v)
+    {
+        value = v != nullptr ? *v : FieldValue{};
+        if (value.type == FieldValue::Type::string)
+            value_text.assign(value.text);
+        value.text = {};
+    }
+};
+
+struct Engine::Sensor {
+    std::string name;
+    std::string topic;   // of its latest reading
+    std::string prefix;  // the topic without its last level: where its status topic lives
+    TimePoint last_seen{};
+    bool offline = false;
+    bool placeholder = false;  // known from a status topic only, no reading yet
+    bool matched = false;      // `applies` is computed for `topic`
+    std::vector<RuleState> states;
+    std::vector<std::uint8_t> applies;  // the rule's topic filter matches `topic`
+};
+
+namespace {
+
+std::string_view prefix_of(std::string_view topic)
+{
+    const auto slash = topic.rfind('/');
+    return slash == std::string_view::npos ? std::string_view() : topic.substr(0, slash);
+}
+
+void append_value(std::string &out, const FieldValue &v, std::string_view text)
+{
+    switch (v.type) {
+    case FieldValue::Type::number: append_number(out, v.number); break;
+    case FieldValue::Type::string: append_json_string(out, text); break;
+    default: out += "null"; break;
+    }
+}
+
+void append_value_text(std::string &out, const FieldValue &v, std::string_view text)
+{
+    if (v.type == FieldValue::Type::number)
+        append_number(out, v.number);
+    else if (v.type == FieldValue::Type::string)
+        out += text;
+}
+
+bool matches(const Rule &rule, std::string_view topic)
+{
+    if (rule.filter.empty())
+        return true;
+    bool result = false;
+    const std::string t(topic);
+    return mosquitto_topic_matches_sub(rule.filter.c_str(), t.c_str(), &result) == MOSQ_ERR_SUCCESS && result;
+}
+
+}  // namespace
+
+Engine::Engine(RuleSet rules, Duration repeat, Emit emit)
+    : rules_(std::move(rules)), repeat_(repeat), emit_(std::move(emit))
+{
+    has_timers_ = repeat_.count() > 0 ||
+                  std::any_of(rules_.rules.begin(), rules_.rules.end(), [](const Rule &r) { return r.no_data; });
+}
+
+Engine::~Engine() = default;
+
+void Engine::note_deadline(TimePoint t) noexcept
+{
+    if (t < next_deadline_)
+        next_deadline_ = t;
+}
+
+Engine::Sensor &Engine::sensor(std::string_view name, TimePoint time)
+{
+    if (last_ != nullptr && last_->name == name)
+        return *last_;
+    auto it = sensors_.find(name);
+    if (it == sensors_.end()) {
+        auto s = std::make_unique<Sensor>();
+        s->name = std::string(name);
+        s->last_seen = time;
+        s->states.resize(rules_.rules.size());
+        s->applies.assign(rules_.rules.size(), 0);
+        it = sensors_.emplace(s->name, std::move(s)).first;
+        for (const auto &r : rules_.rules)
+            if (r.no_data)
+                note_deadline(time + r.silence);
+        dirty_ = true;
+    }
+    last_ = it->second.get();
+    return *last_;
+}
+
+void Engine::match_topic(Sensor &s, std::string_view topic)
+{
+    if (s.matched && s.topic == topic)
+        return;
+    s.matched = true;
+    s.topic = std::string(topic);
+    s.prefix = std::string(prefix_of(topic));
+    s.applies.assign(rules_.rules.size(), 0);
+    for (std::size_t i = 0; i < rules_.rules.size(); ++i)
+        s.applies[i] = matches(rules_.rules[i], topic) ? 1 : 0;
+    if (s.placeholder)
+        return;
+    // A sensor first known from its status topic now sends readings under its
+    // own name: the stand-in goes, and what it had fired resolves.
+    for (auto it = sensors_.begin(); it != sensors_.end(); ++it) {
+        Sensor &p = *it->second;
+        if (!p.placeholder || &p == &s || p.prefix != s.prefix)
+            continue;
+        for (std::size_t i = 0; i < rules_.rules.size(); ++i)
+            if (p.states[i].firing)
+                resolve(rules_.rules[i], p, p.states[i], s.last_seen, nullptr);
+        if (last_ == &p)
+            last_ = nullptr;
+        sensors_.erase(it);
+        break;
+    }
+}
+
+void Engine::reading(const Reading &r)
+{
+    advance(r.time);
+    Sensor &s = sensor(r.sensor, r.time);
+    s.placeholder = false;
+    match_topic(s, r.topic);
+    if (r.time > s.last_seen)
+        s.last_seen = r.time;
+    s.offline = false;
+    dirty_ = true;
+    for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
+        if (s.applies[i] == 0)
+            continue;
+        const Rule &rule = rules_.rules[i];
+        RuleState &st = s.states[i];
+        if (rule.no_data) {
+            if (st.firing)
+                resolve(rule, s, st, r.time, nullptr);
+            note_deadline(s.last_seen + rule.silence);
+            continue;
+        }
+        const Truth t = evaluate(*rule.when, r.values);
+        if (st.firing) {
+            const Truth end = rule.clear ? evaluate(*rule.clear, r.values)
+                              : t == Truth::unknown ? Truth::unknown
+                              : t == Truth::yes     ? Truth::no
+                                                    : Truth::yes;
+            if (end == Truth::yes)
+                resolve(rule, s, st, r.time, &r.values[rule.field]);
+            else if (t == Truth::yes)
+                st.keep(&r.values[rule.field]);
+            continue;
+        }
+        if (t == Truth::yes) {
+            if (st.count < UINT32_MAX)
+                ++st.count;
+            if (!st.pending) {
+                st.pending = true;
+                st.since = r.time;
+            }
+            const bool due = rule.readings > 0 ? st.count >= rule.readings
+                             : rule.hold.count() > 0 ? r.time - st.since >= rule.hold
+                                                     : true;
+            if (due)
+                fire(rule, s, st, r.time, &r.values[rule.field], false, {});
+        } else if (t == Truth::no) {
+            st.count = 0;
+            st.pending = false;
+        }
+    }
+}
+
+void Engine::status(std::string_view topic, std::string_view state, TimePoint time)
+{
+    const bool offline = state == "offline";
+    if (!offline && state != "online")
+        return;
+    advance(time);
+    const std::string_view prefix = prefix_of(topic);
+    std::vector<Sensor *> under;
+    for (auto &[name, s] : sensors_)
+        if (s->prefix == prefix)
+            under.push_back(s.get());
+    if (under.empty()) {
+        // Not heard of yet: its readings would come on PREFIX/data (SPEC section 3).
+        const std::string data_topic = std::string(prefix) + "/data";
+        Sensor &s = sensor(data_topic, time);
+        s.placeholder = true;
+        match_topic(s, data_topic);
+        under.push_back(&s);
+    }
+    dirty_ = true;
+    for (Sensor *s : under) {
+        s->offline = offline;
+        if (!offline) {
+            // Online again: it has the rule's delay to send a reading.
+            if (time > s->last_seen)
+                s->last_seen = time;
+            for (const auto &r : rules_.rules)
+                if (r.no_data)
+                    note_deadline(s->last_seen + r.silence);
+            continue;
+        }
+        for (std::size_t i = 0; i < rules_.rules.size(); ++i)
+            if (rules_.rules[i].no_data && s->applies[i] != 0 && !s->states[i].firing)
+                fire(rules_.rules[i], *s, s->states[i], time, nullptr, false, "offline");
+    }
+}
+
+void Engine::advance(TimePoint now)
+{
+    if (now > clock_)
+        clock_ = now;
+    if (has_timers_ && clock_ >= next_deadline_)
+        scan_timers();
+}
+
+void Engine::scan_timers()
+{
+    next_deadline_ = TimePoint::max();
+    for (auto &[name, sp] : sensors_) {
+        Sensor &s = *sp;
+        for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
+            if (s.applies[i] == 0)
+                continue;
+            const Rule &rule = rules_.rules[i];
+            RuleState &st = s.states[i];
+            if (rule.no_data && !st.firing) {
+                const TimePoint deadline = s.last_seen + rule.silence;
+                if (clock_ >= deadline)
+                    fire(rule, s, st, deadline, nullptr, false, "silent");
+                else
+                    note_deadline(deadline);
+            }
+            if (st.firing && repeat_.count() > 0) {
+                const TimePoint due = st.last_sent + repeat_;
+                if (clock_ >= due) {
+                    st.last_sent = clock_;
+                    write(rule, s, st, true, clock_, &st.value, true, st.reason);
+                    note_deadline(clock_ + repeat_);
+                } else {
+                    note_deadline(due);
+                }
+            }
+        }
+    }
+}
+
+void Engine::fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *values,
+                  bool repeat, std::string_view reason)
+{
+    st.firing = true;
+    st.pending = false;
+    st.fired_at = st.last_sent = time;
+    st.keep(values);
+    st.reason = std::string(reason);
+    ++fired_;
+    dirty_ = alerted_ = true;
+    if (repeat_.count() > 0)
+        note_deadline(time + repeat_);
+    write(rule, s, st, true, time, &st.value, repeat, reason);
+}
+
+void Engine::resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *value)
+{
+    RuleState before = st;
+    st = RuleState{};
+    ++resolved_;
+    dirty_ = alerted_ = true;
+    before.keep(value);
+    write(rule, s, before, false, time, &before.value, false, rule.no_data ? "data" : "");
+}
+
+void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool firing, TimePoint time,
+                   const FieldValue *value, bool repeat, std::string_view reason)
+{
+    const std::string_view value_text = st.value_text;
+    std::string &r = record_;
+    r.clear();
+    r += R"({"kind":"alert","timestamp":")";
+    append_rfc3339(r, time);
+    r += R"(","rule":)";
+    append_json_string(r, rule.name);
+    r += firing ? R"(,"state":"firing","action":")" : R"(,"state":"resolved","action":")";
+    r += name_of(rule.action);
+    r += R"(","severity":")";
+    r += name_of(rule.severity);
+    r += R"(","sensor":)";
+    append_json_string(r, s.name);
+    r += R"(,"topic":)";
+    append_json_string(r, s.topic);
+    if (!rule.no_data) {
+        r += R"(,"field":)";
+        append_json_string(r, rules_.fields[rule.field]);
+        r += R"(,"value":)";
+        append_value(r, *value, value_text);
+    }
+    r += R"(,"message":)";
+    std::string &message = message_;
+    message.clear();
+    const std::string_view field = rule.no_data ? std::string_view() : std::string_view(rules_.fields[rule.field]);
+    if (rule.message.empty()) {
+        message += rule.name;
+        message += firing ? ": " : " resolved: ";
+        if (rule.no_data) {
+            if (!firing) {
+                message += "data from ";
+                message += s.name;
+                message += " again";
+            } else if (reason == "offline") {
+                message += s.name;
+                message += " is offline";
+            } else {
+                message += "no data from ";
+                message += s.name;
+                message += " since ";
+                append_rfc3339(message, s.last_seen);
+            }
+        } else {
+            if (value->type != FieldValue::Type::missing && value->type != FieldValue::Type::other) {
+                message += field;
+                message += " is ";
+                append_value_text(message, *value, value_text);
+                message += " on ";
+            }
+            message += s.name;
+            if (firing) {
+                message += " (";
+                message += rule.condition;
+                message += ')';
+            }
+        }
+    } else {
+        for (const auto &part : rule.message) {
+            switch (part.kind) {
+            case TemplatePart::Kind::text: message += part.text; break;
+            case TemplatePart::Kind::rule: message += rule.name; break;
+            case TemplatePart::Kind::sensor: message += s.name; break;
+            case TemplatePart::Kind::topic: message += s.topic; break;
+            case TemplatePart::Kind::field: message += field; break;
+            case TemplatePart::Kind::value: append_value_text(message, *value, value_text); break;
+            case TemplatePart::Kind::severity: message += name_of(rule.severity); break;
+            case TemplatePart::Kind::action: message += name_of(rule.action); break;
+            case TemplatePart::Kind::state: message += firing ? "firing" : "resolved"; break;
+            case TemplatePart::Kind::condition: message += rule.condition; break;
+            }
+        }
+    }
+    append_json_string(r, message);
+    r += R"(,"since":")";
+    append_rfc3339(r, st.fired_at);
+    r += '"';
+    if (repeat)
+        r += R"(,"repeat":true)";
+    if (rule.no_data) {
+        r += R"(,"reason":)";
+        append_json_string(r, reason);
+        r += R"(,"last_seen":")";
+        append_rfc3339(r, s.last_seen);
+        r += '"';
+    }
+    r += '}';
+    emit_(r);
+}
+
+void Engine::replace(RuleSet rules)
+{
+    // For each new rule, the old one it continues (same name and text), if any.
+    std::vector<std::size_t> from(rules.rules.size(), SIZE_MAX);
+    std::vector<std::uint8_t> kept(rules_.rules.size(), 0);
+    for (std::size_t i = 0; i < rules.rules.size(); ++i)
+        for (std::size_t j = 0; j < rules_.rules.size(); ++j)
+            if (rules.rules[i].name == rules_.rules[j].name && rules.rules[i].source == rules_.rules[j].source) {
+                from[i] = j;
+                kept[j] = 1;
+            }
+    // Alerts of rules that are gone or changed resolve: nothing stays open downstream.
+    for (auto &[name, s] : sensors_)
+        for (std::size_t j = 0; j < rules_.rules.size(); ++j)
+            if (kept[j] == 0 && s->states[j].firing)
+                resolve(rules_.rules[j], *s, s->states[j], clock_, nullptr);
+    for (auto &[name, s] : sensors_) {
+        std::vector<RuleState> states(rules.rules.size());
+        for (std::size_t i = 0; i < states.size(); ++i)
+            if (from[i] != SIZE_MAX)
+                states[i] = std::move(s->states[from[i]]);
+        s->states = std::move(states);
+        s->applies.assign(rules.rules.size(), 0);
+        for (std::size_t i = 0; i < rules.rules.size(); ++i)
+            s->applies[i] = matches(rules.rules[i], s->topic) ? 1 : 0;
+    }
+    rules_ = std::move(rules);
+    has_timers_ = repeat_.count() > 0 ||
+                  std::any_of(rules_.rules.begin(), rules_.rules.end(), [](const Rule &r) { return r.no_data; });
+    next_deadline_ = TimePoint::min();  // look at every timer again
+    dirty_ = true;
+}
+
+std::string Engine::save() const
+{
+    std::string out = R"({"version":1,"clock":")";
+    append_rfc3339(out, clock_);
+    out += R"(","rules":{)";
+    bool first = true;
+    for (const auto &rule : rules_.rules) {
+        if (!first)
+            out += ',';
+        first = false;
+        append_json_string(out, rule.name);
+        out += ':';
+        append_json_string(out, rule.source);
+    }
+    out += R"(},"sensors":[)";
+    first = true;
+    for (const auto &[name, s] : sensors_) {
+        out += first ? "\n" : ",\n";
+        first = false;
+        out += R"({"name":)";
+        append_json_string(out, s->name);
+        out += R"(,"topic":)";
+        append_json_string(out, s->topic);
+        out += R"(,"last_seen":")";
+        append_rfc3339(out, s->last_seen);
+        out += '"';
+        if (s->offline)
+            out += R"(,"offline":true)";
+        if (s->placeholder)
+            out += R"(,"placeholder":true)";
+        out += R"(,"rules":{)";
+        bool first_rule = true;
+        for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
+            const RuleState &st = s->states[i];
+            if (st.idle())
+                continue;
+            if (!first_rule)
+                out += ',';
+            first_rule = false;
+            append_json_string(out, rules_.rules[i].name);
+            out += R"(:{"count":)";
+            out += std::to_string(st.count);
+            if (st.pending) {
+                out += R"(,"pending_since":")";
+                append_rfc3339(out, st.since);
+                out += '"';
+            }
+            if (st.firing) {
+                out += R"(,"firing":true,"fired_at":")";
+                append_rfc3339(out, st.fired_at);
+                out += R"(","last_sent":")";
+                append_rfc3339(out, st.last_sent);
+                out += R"(","value":)";
+                append_value(out, st.value, st.value_text);
+                if (!st.reason.empty()) {
+                    out += R"(,"reason":)";
+                    append_json_string(out, st.reason);
+                }
+            }
+            out += '}';
+        }
+        out += "}}";
+    }
+    out += "\n]}\n";
+    return out;
+}
+
+namespace {
+
+[[noreturn]] void bad_state(std::string_view what) { throw std::runtime_error(std::string(what)); }
+
+TimePoint time_of(const json::object &o, std::string_view key)
+{
+    const auto *v = o.if_contains(key);
+    const auto *s = v != nullptr ? v->if_string() : nullptr;
+    const auto t = s != nullptr ? parse_rfc3339(*s) : std::nullopt;
+    if (!t)
+        bad_state(cat("\"", key, "\" is not an RFC 3339 time"));
+    return *t;
+}
+
+}  // namespace
+
+void Engine::restore(const json::value &state)
+{
+    const auto *root = state.if_object();
+    if (root == nullptr || !root->contains("version") || !root->at("version").is_int64() ||
+        root->at("version").get_int64() != 1)
+        bad_state("not a dht-rules state file (version 1)");
+    const auto *rules = root->if_contains("rules");
+    const auto *sensors = root->if_contains("sensors");
+    if (rules == nullptr || !rules->is_object() || sensors == nullptr || !sensors->is_array())
+        bad_state("\"rules\" or \"sensors\" missing");
+    // The rules whose text is the same as when the state was saved.
+    std::vector<std::pair<std::string_view, std::size_t>> same;
+    for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
+        const auto *src = rules->as_object().if_contains(rules_.rules[i].name);
+        if (src != nullptr && src->is_string() && src->get_string() == rules_.rules[i].source)
+            same.emplace_back(rules_.rules[i].name, i);
+    }
+    const TimePoint clock = time_of(*root, "clock");
+    if (clock > clock_)
+        clock_ = clock;
+    for (const auto &item : sensors->get_array()) {
+        const auto *o = item.if_object();
+        if (o == nullptr || !o->contains("name") || !o->at("name").is_string() || !o->contains("topic") ||
+            !o->at("topic").is_string())
+            bad_state("a sensor without a name or topic");
+        const TimePoint last_seen = time_of(*o, "last_seen");
+        Sensor &s = sensor(o->at("name").get_string(), last_seen);
+        s.last_seen = last_seen;
+        s.placeholder = o->contains("placeholder") && o->at("placeholder") == true;
+        s.matched = false;
+        match_topic(s, o->at("topic").get_string());
+        s.offline = o->contains("offline") && o->at("offline") == true;
+        const auto *states = o->if_contains("rules");
+        if (states == nullptr || !states->is_object())
+            continue;
+        for (const auto &[name, index] : same) {
+            const auto *v = states->as_object().if_contains(name);
+            if (v == nullptr || !v->is_object())
+                continue;
+            const auto &so = v->get_object();
+            RuleState &st = s.states[index];
+            if (const auto *c = so.if_contains("count"); c != nullptr && c->is_int64() && c->get_int64() >= 0)
+                st.count = static_cast<std::uint32_t>(std::min<std::int64_t>(c->get_int64(), UINT32_MAX));
+            if (so.contains("pending_since")) {
+                st.pending = true;
+                st.since = time_of(so, "pending_since");
+            }
+            if (so.contains("firing") && so.at("firing") == true) {
+                st.firing = true;
+                st.fired_at = time_of(so, "fired_at");
+                st.last_sent = time_of(so, "last_sent");
+                if (const auto *val = so.if_contains("value")) {
+                    if (val->is_number()) {
+                        st.value.type = FieldValue::Type::number;
+                        st.value.number = val->to_number<double>();
+                    } else if (val->is_string()) {
+                        st.value.type = FieldValue::Type::string;
+                        st.value_text = std::string(val->get_string());
+                    }
+                }
+                if (const auto *reason = so.if_contains("reason"); reason != nullptr && reason->is_string())
+                    st.reason = std::string(reason->get_string());
+            }
+        }
+    }
+    last_ = nullptr;
+    next_deadline_ = TimePoint::min();
+    dirty_ = false;
+}
+
+}  // namespace dht::rules

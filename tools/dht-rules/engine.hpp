@@ -1,0 +1,98 @@
+// The rule engine: state per rule and per sensor, alert records when a rule
+// starts firing and when it resolves, timers for silent sensors and repeats,
+// and the state saved and restored across runs (--state).
+#pragma once
+
+#include "rules.hpp"
+
+#include "dht/json.hpp"
+#include "dht/time.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace dht::rules {
+
+struct Reading {
+    std::string_view sensor;
+    std::string_view topic;
+    TimePoint time{};
+    const FieldValue *values = nullptr;  // one per RuleSet::fields
+};
+
+class Engine {
+public:
+    // Receives each alert record (one JSON object, no newline).
+    using Emit = std::function<void(std::string_view record)>;
+
+    Engine(RuleSet rules, Duration repeat, Emit emit);
+    ~Engine();
+    Engine(const Engine &) = delete;
+    Engine &operator=(const Engine &) = delete;
+
+    // A reading (a message whose payload is an object).
+    void reading(const Reading &r);
+    // A status message: `state` "offline" fires the `no data` rules for the
+    // sensors under the status topic's prefix; "online" restarts their timers.
+    void status(std::string_view topic, std::string_view state, TimePoint time);
+    // Moves the clock to `now` if it is later, firing what is due: `no data`
+    // rules for silent sensors, and --repeat for firing rules.
+    void advance(TimePoint now);
+
+    // New rules (SIGHUP): a rule whose name and text are unchanged keeps its
+    // state; the others start afresh.
+    void replace(RuleSet rules);
+    const RuleSet &rules() const noexcept { return rules_; }
+
+    // The state as JSON text (for --state), and back. restore() skips the
+    // state of rules that changed; it throws std::runtime_error on a file that
+    // is not a state file.
+    std::string save() const;
+    void restore(const json::value &state);
+    // Whether the state changed since the last save(), and whether by an alert.
+    bool dirty() const noexcept { return dirty_; }
+    bool alerted() const noexcept { return alerted_; }
+    void saved() noexcept { dirty_ = alerted_ = false; }
+
+    TimePoint clock() const noexcept { return clock_; }
+    std::size_t sensors() const noexcept { return sensors_.size(); }
+    std::uint64_t fired() const noexcept { return fired_; }
+    std::uint64_t resolved() const noexcept { return resolved_; }
+
+    struct RuleState;
+    struct Sensor;
+
+private:
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+
+    Sensor &sensor(std::string_view name, TimePoint time);
+    void match_topic(Sensor &s, std::string_view topic);
+    void fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *values, bool repeat,
+              std::string_view reason);
+    void resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *values);
+    void write(const Rule &rule, const Sensor &s, const RuleState &st, bool firing, TimePoint time,
+               const FieldValue *value, bool repeat, std::string_view reason);
+    void scan_timers();
+    void note_deadline(TimePoint t) noexcept;
+
+    RuleSet rules_;
+    Duration repeat_;
+    Emit emit_;
+    std::unordered_map<std::string, std::unique_ptr<Sensor>, Hash, std::equal_to<>> sensors_;
+    Sensor *last_ = nullptr;  // the sensor of the previous reading
+    TimePoint clock_{};
+    TimePoint next_deadline_ = TimePoint::max();
+    bool has_timers_ = false;
+    bool dirty_ = false, alerted_ = false;
+    std::uint64_t fired_ = 0, resolved_ = 0;
+    std::string record_, message_;
+};
+
+}  // namespace dht::rules

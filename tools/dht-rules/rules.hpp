@@ -1,0 +1,98 @@
+// The rule language of dht-rules (SPEC section 5, man page dht-rules(5)):
+//   NAME [on FILTER]: CONDITION [for N readings | for DURATION] [clear CONDITION]
+//       -> ACTION [SEVERITY] ["MESSAGE TEMPLATE"]
+//   NAME [on FILTER]: no data for DURATION -> ACTION [SEVERITY] ["TEMPLATE"]
+// parsed into rules whose conditions refer to fields by index, so that a
+// reading is a flat array of field values.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dht::rules {
+
+using Duration = std::chrono::nanoseconds;
+
+// One field of a reading: a number, a string, another JSON type, or absent.
+struct FieldValue {
+    enum class Type : std::uint8_t { missing, number, string, other };
+    Type type = Type::missing;
+    double number = 0;
+    std::string_view text;
+};
+
+// Kleene's three values: a reading that lacks a field (or holds a string where
+// a number is compared) makes the comparison unknown, and unknown readings
+// count neither for nor against a rule.
+enum class Truth : std::uint8_t { no, yes, unknown };
+
+enum class Op : std::uint8_t { lt, le, gt, ge, eq, ne };
+
+struct Expr {
+    enum class Kind : std::uint8_t { compare, all, any, negate };
+    Kind kind = Kind::compare;
+    Op op = Op::lt;
+    bool text_operand = false;  // compares with a string ("==", "!=" only)
+    std::size_t field = 0;      // index into RuleSet::fields
+    double number = 0;
+    std::string text;
+    std::unique_ptr<Expr> left, right;  // all/any: both; negate: left
+};
+
+Truth evaluate(const Expr &e, const FieldValue *values) noexcept;
+
+enum class Action : std::uint8_t { alert, notify, escalate };
+enum class Severity : std::uint8_t { info, warning, critical };
+const char *name_of(Action a) noexcept;
+const char *name_of(Severity s) noexcept;
+
+// A message template: literal text and {placeholders}.
+struct TemplatePart {
+    enum class Kind : std::uint8_t { text, rule, sensor, topic, field, value, severity, action, state, condition };
+    Kind kind = Kind::text;
+    std::string text;
+};
+
+struct Rule {
+    std::string name;
+    std::string source;     // the rule's text as written: with its name, its identity in --state
+    std::string origin;     // FILE:LINE, for messages
+    std::string filter;     // topic filter ("": every topic)
+    bool no_data = false;   // no data for `silence`
+    Duration silence{};
+    std::unique_ptr<Expr> when;
+    std::string condition;  // the condition's text, for default messages
+    std::size_t field = 0;  // the first field the condition names: an alert's "field" and "value"
+    std::unique_ptr<Expr> clear;
+    unsigned readings = 0;  // for N readings (0: not given)
+    Duration hold{};        // for DURATION (0: not given)
+    Action action = Action::alert;
+    Severity severity = Severity::warning;
+    std::vector<TemplatePart> message;  // empty: the default message
+};
+
+struct RuleSet {
+    std::vector<Rule> rules;
+    std::vector<std::string> fields;  // distinct dotted paths, indexed by Expr::field
+};
+
+struct ParseError {
+    std::string where;  // FILE:LINE:COL
+    std::string message;
+    std::string line;    // the source line
+    std::size_t column = 0;  // 1-based
+    std::string hint;
+};
+
+// Parses `text` (a rule file, or one -e rule) named `source` in messages, adding
+// its rules to `set` and its errors to `errors`.
+void parse_rules(std::string_view text, const std::string &source, RuleSet &set, std::vector<ParseError> &errors);
+
+// "FILE:LINE:COL: message", then the line, a caret and the hint, each on its own line.
+std::string format_error(const ParseError &e);
+
+}  // namespace dht::rules

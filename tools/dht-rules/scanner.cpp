@@ -1,0 +1,420 @@
+#include "scanner.hpp"
+
+#include "dht/json.hpp"
+
+#include <boost/json/basic_parser_impl.hpp>
+
+#include <cstdint>
+
+namespace dht::rules {
+
+namespace {
+
+namespace bj = boost::json;
+using error_code = boost::system::error_code;
+
+enum class What : std::uint8_t { kind, timestamp, topic, payload, sensor_root, sensor_payload, field_root, field_payload };
+
+struct Target {
+    std::string path;
+    What what;
+    std::uint32_t index;  // the field, for field_root and field_payload
+};
+
+struct Slot {
+    FieldValue value;
+    std::string text;
+};
+
+std::string_view sv(bj::string_view s) noexcept { return {s.data(), s.size()}; }
+
+}  // namespace
+
+struct Handler {
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+
+    std::vector<Target> targets;
+
+    // The dotted path of the current key, and where each open object's keys start in it.
+    std::string path;
+    std::vector<std::uint32_t> starts;
+    unsigned skip = 0;  // > 0 inside an array: nothing there has a path
+    bool root_seen = false, root_object = false;
+    std::string key_buf, str_buf;
+    bool key_partial = false, str_partial = false;
+
+    bool has_kind = false, kind_message = false;
+    bool has_topic = false, has_timestamp = false, timestamp_string = false;
+    bool payload_object = false, payload_string = false;
+    bool has_sensor_root = false, has_sensor_payload = false;
+    std::string topic, timestamp, payload_text, sensor_root, sensor_payload;
+    std::vector<Slot> root_slots, payload_slots;
+    std::vector<FieldValue> root_values, payload_values;
+
+    void begin_document()
+    {
+        path.clear();
+        starts.clear();
+        skip = 0;
+        root_seen = root_object = false;
+        key_partial = str_partial = false;
+        has_kind = kind_message = has_topic = has_timestamp = timestamp_string = false;
+        payload_object = payload_string = has_sensor_root = has_sensor_payload = false;
+        for (auto &s : root_slots)
+            s.value.type = FieldValue::Type::missing;
+        for (auto &s : payload_slots)
+            s.value.type = FieldValue::Type::missing;
+    }
+
+    // A scalar value at the current path: number, string or another type.
+    template <class Set>
+    void scalar(Set &&set)
+    {
+        if (skip > 0 || starts.empty())
+            return;
+        for (const auto &t : targets)
+            if (t.path.size() == path.size() && t.path == path)
+                set(t);
+    }
+
+    void number(double d)
+    {
+        scalar([&](const Target &t) {
+            switch (t.what) {
+            case What::field_root:
+                root_slots[t.index].value.type = FieldValue::Type::number;
+                root_slots[t.index].value.number = d;
+                break;
+            case What::field_payload:
+                payload_slots[t.index].value.type = FieldValue::Type::number;
+                payload_slots[t.index].value.number = d;
+                break;
+            default: other(t); break;
+            }
+        });
+    }
+
+    void string(std::string_view s)
+    {
+        scalar([&](const Target &t) {
+            switch (t.what) {
+            case What::kind:
+                has_kind = true;
+                kind_message = s == "message";
+                break;
+            case What::timestamp:
+                has_timestamp = timestamp_string = true;
+                timestamp.assign(s);
+                break;
+            case What::topic:
+                has_topic = true;
+                topic.assign(s);
+                break;
+            case What::payload:
+                payload_string = true;
+                payload_text.assign(s);
+                break;
+            case What::sensor_root:
+                has_sensor_root = true;
+                sensor_root.assign(s);
+                break;
+            case What::sensor_payload:
+                has_sensor_payload = true;
+                sensor_payload.assign(s);
+                break;
+            case What::field_root:
+                root_slots[t.index].value.type = FieldValue::Type::string;
+                root_slots[t.index].text.assign(s);
+                break;
+            case What::field_payload:
+                payload_slots[t.index].value.type = FieldValue::Type::string;
+                payload_slots[t.index].text.assign(s);
+                break;
+            }
+        });
+    }
+
+    // A value of another type (or a number where a string was wanted).
+    void other(const Target &t)
+    {
+        switch (t.what) {
+        case What::kind: has_kind = true; kind_message = false; break;
+        case What::timestamp: has_timestamp = true; timestamp_string = false; break;
+        case What::topic: has_topic = false; break;
+        case What::payload: payload_string = false; break;
+        case What::sensor_root: has_sensor_root = false; break;
+        case What::sensor_payload: has_sensor_payload = false; break;
+        case What::field_root: root_slots[t.index].value.type = FieldValue::Type::other; break;
+        case What::field_payload: payload_slots[t.index].value.type = FieldValue::Type::other; break;
+        }
+    }
+
+    void other_value()
+    {
+        scalar([&](const Target &t) { other(t); });
+    }
+
+    void container_begin()
+    {
+        if (!root_seen) {
+            root_seen = true;
+        } else if (skip == 0) {
+            other_value();  // an object or array where a scalar was wanted
+        }
+    }
+
+    bool on_document_begin(error_code &)
+    {
+        begin_document();
+        return true;
+    }
+    bool on_document_end(error_code &) { return true; }
+    bool on_array_begin(error_code &)
+    {
+        container_begin();
+        ++skip;
+        return true;
+    }
+    bool on_array_end(std::size_t, error_code &)
+    {
+        --skip;
+        return true;
+    }
+    bool on_object_begin(error_code &)
+    {
+        if (!root_seen)
+            root_object = true;
+        container_begin();
+        if (skip > 0) {
+            ++skip;
+            return true;
+        }
+        if (starts.size() == 1 && path == "payload")
+            payload_object = true;
+        starts.push_back(static_cast<std::uint32_t>(path.size()));
+        return true;
+    }
+    bool on_object_end(std::size_t, error_code &)
+    {
+        if (skip > 0)
+            --skip;
+        else
+            starts.pop_back();
+        return true;
+    }
+    bool on_string_part(bj::string_view s, std::size_t, error_code &)
+    {
+        if (!str_partial)
+            str_buf.clear();
+        str_partial = true;
+        str_buf.append(s.data(), s.size());
+        return true;
+    }
+    bool on_string(bj::string_view s, std::size_t, error_code &)
+    {
+        if (str_partial) {
+            str_buf.append(s.data(), s.size());
+            str_partial = false;
+            string(str_buf);
+        } else {
+            string(sv(s));
+        }
+        return true;
+    }
+    bool on_key_part(bj::string_view s, std::size_t, error_code &)
+    {
+        if (!key_partial)
+            key_buf.clear();
+        key_partial = true;
+        key_buf.append(s.data(), s.size());
+        return true;
+    }
+    bool on_key(bj::string_view s, std::size_t, error_code &)
+    {
+        if (skip > 0) {
+            key_partial = false;
+            return true;
+        }
+        path.resize(starts.back());
+        if (!path.empty())
+            path.push_back('.');
+        if (key_partial) {
+            path += key_buf;
+            key_partial = false;
+        }
+        path.append(s.data(), s.size());
+        return true;
+    }
+    bool on_number_part(bj::string_view, error_code &) { return true; }
+    bool on_int64(std::int64_t i, bj::string_view, error_code &)
+    {
+        number(static_cast<double>(i));
+        return true;
+    }
+    bool on_uint64(std::uint64_t u, bj::string_view, error_code &)
+    {
+        number(static_cast<double>(u));
+        return true;
+    }
+    bool on_double(double d, bj::string_view, error_code &)
+    {
+        number(d);
+        return true;
+    }
+    bool on_bool(bool, error_code &)
+    {
+        if (!root_seen)
+            root_seen = true;
+        other_value();
+        return true;
+    }
+    bool on_null(error_code &)
+    {
+        if (!root_seen)
+            root_seen = true;
+        other_value();
+        return true;
+    }
+    bool on_comment_part(bj::string_view, error_code &) { return true; }
+    bool on_comment(bj::string_view, error_code &) { return true; }
+};
+
+struct Scanner::Impl {
+    bj::basic_parser<Handler> parser;
+    bool record_mode = true;
+
+    explicit Impl(const bj::parse_options &options) : parser(options) {}
+    Handler &h() noexcept { return parser.handler(); }
+    const Handler &h() const noexcept { return parser.handler(); }
+
+    // Parses `text`; false with `error` set when it is not valid JSON.
+    bool parse(std::string_view text, std::string *error)
+    {
+        parser.reset();
+        error_code ec;
+        const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+        if (!ec && used != text.size())
+            ec = bj::error::extra_data;
+        if (!ec)
+            return true;
+        if (error != nullptr) {
+            if (ec == bj::error::too_deep)
+                *error = "nested too deep";
+            else if (text.find_first_not_of(" \t\r") == std::string_view::npos)
+                *error = "empty line";
+            else if (!valid_utf8(text))
+                *error = "invalid UTF-8";
+            else
+                *error = "invalid JSON: " + ec.message();
+        }
+        return false;
+    }
+};
+
+namespace {
+
+bj::parse_options options_for(std::size_t max_depth)
+{
+    bj::parse_options o;
+    o.max_depth = max_depth;
+    return o;
+}
+
+}  // namespace
+
+Scanner::Scanner(const std::vector<std::string> &fields, std::size_t max_depth)
+    : impl_(std::make_unique<Impl>(options_for(max_depth)))
+{
+    auto &h = impl_->h();
+    h.targets.push_back({"kind", What::kind, 0});
+    h.targets.push_back({"timestamp", What::timestamp, 0});
+    h.targets.push_back({"topic", What::topic, 0});
+    h.targets.push_back({"payload", What::payload, 0});
+    h.targets.push_back({"sensor", What::sensor_root, 0});
+    h.targets.push_back({"payload.sensor", What::sensor_payload, 0});
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        h.targets.push_back({fields[i], What::field_root, static_cast<std::uint32_t>(i)});
+        h.targets.push_back({"payload." + fields[i], What::field_payload, static_cast<std::uint32_t>(i)});
+    }
+    h.root_slots.resize(fields.size());
+    h.payload_slots.resize(fields.size());
+    h.root_values.resize(fields.size());
+    h.payload_values.resize(fields.size());
+}
+
+Scanner::~Scanner() = default;
+
+Scanner::Kind Scanner::scan_record(std::string_view line, std::string &error)
+{
+    impl_->record_mode = true;
+    if (!impl_->parse(line, &error))
+        return Kind::invalid;
+    const auto &h = impl_->h();
+    if (!h.root_object) {
+        error = "not a JSON object";
+        return Kind::invalid;
+    }
+    if (!h.has_kind) {
+        impl_->record_mode = false;
+        return Kind::bare;
+    }
+    return h.kind_message ? Kind::message : Kind::other;
+}
+
+void Scanner::scan_payload(std::string_view bytes)
+{
+    impl_->record_mode = false;
+    auto &h = impl_->h();
+    if (!impl_->parse(bytes, nullptr) || !h.root_object) {
+        h.payload_object = false;
+        h.payload_string = true;
+        h.payload_text.assign(bytes);
+        // A JSON string payload ("offline" in quotes) is its text.
+        if (bytes.size() >= 2 && bytes.front() == '"' && bytes.back() == '"')
+            h.payload_text.assign(bytes.substr(1, bytes.size() - 2));
+    } else {
+        h.payload_object = true;
+        h.payload_string = false;
+    }
+}
+
+bool Scanner::has_topic() const noexcept { return impl_->h().has_topic; }
+std::string_view Scanner::topic() const noexcept { return impl_->h().topic; }
+bool Scanner::has_timestamp() const noexcept { return impl_->h().has_timestamp; }
+bool Scanner::timestamp_is_string() const noexcept { return impl_->h().timestamp_string; }
+std::string_view Scanner::timestamp() const noexcept { return impl_->h().timestamp; }
+
+bool Scanner::payload_is_object() const noexcept
+{
+    const auto &h = impl_->h();
+    return impl_->record_mode ? h.payload_object : h.root_object && !h.payload_string;
+}
+
+bool Scanner::payload_is_text() const noexcept { return impl_->h().payload_string; }
+std::string_view Scanner::payload_text() const noexcept { return impl_->h().payload_text; }
+
+std::string_view Scanner::sensor() const noexcept
+{
+    const auto &h = impl_->h();
+    if (impl_->record_mode)
+        return h.has_sensor_payload ? std::string_view(h.sensor_payload) : std::string_view();
+    return h.has_sensor_root ? std::string_view(h.sensor_root) : std::string_view();
+}
+
+const FieldValue *Scanner::values() const noexcept
+{
+    auto &h = impl_->parser.handler();
+    auto &slots = impl_->record_mode ? h.payload_slots : h.root_slots;
+    auto &values = impl_->record_mode ? h.payload_values : h.root_values;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+        values[i] = slots[i].value;
+        if (values[i].type == FieldValue::Type::string)
+            values[i].text = slots[i].text;
+    }
+    return values.data();
+}
+
+}  // namespace dht::rules

@@ -1,0 +1,54 @@
+// Reads only what the rules need from a record line or an MQTT payload: one
+// validating pass of Boost.JSON's SAX parser (the same checks as the DOM
+// parser: syntax, UTF-8, nesting depth), no document built. It picks out the
+// record's kind, timestamp and topic, the payload's sensor and the fields the
+// rules name, by dotted path.
+#pragma once
+
+#include "rules.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dht::rules {
+
+class Scanner {
+public:
+    Scanner(const std::vector<std::string> &fields, std::size_t max_depth);
+    ~Scanner();
+    Scanner(const Scanner &) = delete;
+    Scanner &operator=(const Scanner &) = delete;
+
+    enum class Kind { message, bare, other, invalid };
+
+    // A line of input. `invalid` sets `error` ("invalid JSON: …", "not a JSON
+    // object", "invalid UTF-8", "nested too deep").
+    Kind scan_record(std::string_view line, std::string &error);
+    // An MQTT payload: a JSON object's fields, or else its text (payload_text()).
+    void scan_payload(std::string_view bytes);
+
+    // After scan_record() gave `message`, or after scan_payload():
+    bool has_topic() const noexcept;  // a string "topic"
+    std::string_view topic() const noexcept;
+    bool has_timestamp() const noexcept;
+    bool timestamp_is_string() const noexcept;
+    std::string_view timestamp() const noexcept;
+    // The payload is an object: values() and sensor() hold its fields.
+    bool payload_is_object() const noexcept;
+    // The payload is a string (a message record) or not JSON (an MQTT payload).
+    bool payload_is_text() const noexcept;
+    std::string_view payload_text() const noexcept;
+    // payload.sensor when it is a string, else empty.
+    std::string_view sensor() const noexcept;
+    // The value of each field, in the order given to the constructor.
+    const FieldValue *values() const noexcept;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dht::rules

@@ -1,0 +1,160 @@
+#include "testfile.hpp"
+
+#include "engine.hpp"
+#include "scanner.hpp"
+
+#include "dht/diag.hpp"
+#include "dht/json.hpp"
+#include "dht/time.hpp"
+
+#include <deque>
+#include <fstream>
+#include <sstream>
+
+namespace dht::rules {
+
+bool alert_matches(const json::object &want, const json::object &got)
+{
+    for (const auto &[key, value] : want) {
+        const auto *g = got.if_contains(key);
+        if (g == nullptr)
+            return false;
+        if (value.is_number() && g->is_number()) {
+            if (value.to_number<double>() != g->to_number<double>())
+                return false;
+            continue;
+        }
+        if (value.is_string() && g->is_string()) {
+            const auto a = parse_rfc3339(value.get_string());
+            const auto b = parse_rfc3339(g->get_string());
+            if (a && b) {
+                if (*a != *b)
+                    return false;
+                continue;
+            }
+        }
+        if (value != *g)
+            return false;
+    }
+    return true;
+}
+
+namespace {
+
+struct Produced {
+    json::object record;
+    std::string text;
+    std::size_t line;  // the input line that produced it
+};
+
+}  // namespace
+
+TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat, std::size_t max_depth)
+{
+    std::ifstream in(path);
+    if (!in)
+        fail(exit_noinput, cat(path, ": cannot open the test file"));
+    TestResult result;
+    std::deque<Produced> produced;
+    std::size_t line_no = 0;
+    JsonParser parser(max_depth);
+    Engine engine(std::move(rules), repeat, [&](std::string_view record) {
+        json::value v;
+        std::string error;
+        parser.parse(record, v, error);
+        produced.push_back({v.is_object() ? v.get_object() : json::object(), std::string(record), line_no});
+    });
+    Scanner scanner(engine.rules().fields, max_depth);
+    const auto failure = [&](std::string_view what) {
+        ++result.failures;
+        warn(cat(path, ":", line_no, ": ", what));
+    };
+    const auto unexpected = [&] {
+        for (const auto &p : produced)
+            failure(cat("unexpected alert (from line ", p.line, "): ", p.text));
+        produced.clear();
+    };
+    TimePoint clock = *parse_rfc3339("2000-01-01T00:00:00Z");
+    std::string line, error;
+    json::value value;
+    while (std::getline(in, line)) {
+        ++line_no;
+        if (!line.empty() && line.back() == '\r')
+            line.pop_back();
+        const auto first = line.find_first_not_of(" \t");
+        if (first == std::string::npos || line[first] == '#')
+            continue;
+        if (!parser.parse(line, value, error) || !value.is_object()) {
+            failure(error.empty() ? "not a JSON object" : error);
+            error.clear();
+            continue;
+        }
+        const auto &obj = value.get_object();
+        const auto *kind = obj.if_contains("kind");
+        const std::string_view k = kind != nullptr && kind->is_string() ? std::string_view(kind->get_string()) : "";
+        if (k == "alert") {
+            ++result.expected;
+            if (produced.empty()) {
+                failure(cat("expected ", line.substr(first), ", but no alert came"));
+            } else {
+                if (!alert_matches(obj, produced.front().record))
+                    failure(cat("expected ", line.substr(first), "\n    got      ", produced.front().text));
+                produced.pop_front();
+            }
+            continue;
+        }
+        unexpected();
+        if (k == "tick") {
+            const auto *ts = obj.if_contains("timestamp");
+            const auto t = ts != nullptr && ts->is_string() ? parse_rfc3339(ts->get_string()) : std::nullopt;
+            if (!t) {
+                failure("a tick needs an RFC 3339 \"timestamp\"");
+                continue;
+            }
+            clock = *t;
+            engine.advance(clock);
+            continue;
+        }
+        if (kind != nullptr && k != "message") {
+            failure(cat("unknown kind in a test file: ", json::serialize(*kind)));
+            continue;
+        }
+        ++result.inputs;
+        if (scanner.scan_record(line, error) == Scanner::Kind::invalid) {
+            failure(error);
+            continue;
+        }
+        std::string_view topic = "test";
+        if (kind == nullptr) {
+            clock += std::chrono::seconds(1);
+        } else {
+            if (!scanner.has_topic()) {
+                failure("message record without a string \"topic\"");
+                continue;
+            }
+            topic = scanner.topic();
+            if (scanner.has_timestamp()) {
+                const auto t = scanner.timestamp_is_string() ? parse_rfc3339(scanner.timestamp()) : std::nullopt;
+                if (!t) {
+                    failure("\"timestamp\" is not an RFC 3339 time");
+                    continue;
+                }
+                clock = *t;
+            } else {
+                clock += std::chrono::seconds(1);
+            }
+        }
+        if (scanner.payload_is_object()) {
+            const std::string_view sensor = scanner.sensor();
+            engine.reading({sensor.empty() ? topic : sensor, topic, clock, scanner.values()});
+        } else if (scanner.payload_is_text() && topic.ends_with("/status")) {
+            engine.status(topic, scanner.payload_text(), clock);
+        } else {
+            engine.advance(clock);
+        }
+    }
+    unexpected();
+    return result;
+}
+
+}  // namespace dht::rules
