@@ -455,6 +455,8 @@ Session::~Session()
 
 void Session::start()
 {
+    if (impl_->thread.joinable())
+        return;  // started already
     // The network thread takes no signals: they go to the thread that polls the flags.
     sigset_t all, old;
     sigfillset(&all);

@@ -125,7 +125,7 @@ void Engine::match_topic(Sensor &s, std::string_view topic)
     s.applies.assign(rules_.rules.size(), 0);
     for (std::size_t i = 0; i < rules_.rules.size(); ++i)
         s.applies[i] = matches(rules_.rules[i], topic) ? 1 : 0;
-    if (s.placeholder)
+    if (s.placeholder || placeholders_ == 0)
         return;
     // A sensor first known from its status topic now sends readings under its
     // own name: the stand-in goes, and what it had fired resolves.
@@ -139,6 +139,7 @@ void Engine::match_topic(Sensor &s, std::string_view topic)
         if (last_ == &p)
             last_ = nullptr;
         sensors_.erase(it);
+        --placeholders_;
         break;
     }
 }
@@ -147,7 +148,10 @@ void Engine::reading(const Reading &r)
 {
     advance(r.time);
     Sensor &s = sensor(r.sensor, r.time);
-    s.placeholder = false;
+    if (s.placeholder) {
+        s.placeholder = false;
+        --placeholders_;
+    }
     match_topic(s, r.topic);
     if (r.time > s.last_seen)
         s.last_seen = r.time;
@@ -210,6 +214,8 @@ void Engine::status(std::string_view topic, std::string_view state, TimePoint ti
         // Not heard of yet: its readings would come on PREFIX/data (SPEC section 3).
         const std::string data_topic = std::string(prefix) + "/data";
         Sensor &s = sensor(data_topic, time);
+        if (!s.placeholder)
+            ++placeholders_;
         s.placeholder = true;
         match_topic(s, data_topic);
         under.push_back(&s);
@@ -532,7 +538,10 @@ void Engine::restore(const json::value &state)
         const TimePoint last_seen = time_of(*o, "last_seen");
         Sensor &s = sensor(o->at("name").get_string(), last_seen);
         s.last_seen = last_seen;
-        s.placeholder = o->contains("placeholder") && o->at("placeholder") == true;
+        const bool placeholder = o->contains("placeholder") && o->at("placeholder") == true;
+        if (placeholder != s.placeholder)
+            placeholders_ += placeholder ? 1 : -1;
+        s.placeholder = placeholder;
         s.matched = false;
         match_topic(s, o->at("topic").get_string());
         s.offline = o->contains("offline") && o->at("offline") == true;

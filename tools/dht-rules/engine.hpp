@@ -87,6 +87,7 @@ private:
     Emit emit_;
     std::unordered_map<std::string, std::unique_ptr<Sensor>, Hash, std::equal_to<>> sensors_;
     Sensor *last_ = nullptr;  // the sensor of the previous reading
+    std::ptrdiff_t placeholders_ = 0;  // sensors known only from a status topic
     TimePoint clock_{};
     TimePoint next_deadline_ = TimePoint::max();
     bool has_timers_ = false;

@@ -203,6 +203,12 @@ public:
             throw;
         }
         finish();
+        if (session_) {
+            if (const auto f = session_->failure(); f && status == exit_ok)
+                status = *f;
+            if (session_->pending_publishes() > 0 && status == exit_ok)
+                status = exit_unavailable;  // alerts that reached neither the broker nor a retry
+        }
         return status;
     }
 
@@ -281,8 +287,10 @@ private:
         if (kind == Scanner::Kind::invalid)
             return report(error_);
         if (kind == Scanner::Kind::other) {
-            if (o_.pass)
+            if (o_.pass) {
                 pass(text);
+                out_.maybe_flush();
+            }
             return;
         }
         std::string_view topic = o_.bare_topic;
@@ -324,6 +332,8 @@ private:
             if (take_reload())
                 reload();
             if (!reader.has_line()) {
+                if (session_ && session_->failure())
+                    break;  // the broker is out of reach past --connect-timeout
                 if (clock_ == ClockMode::wall)
                     engine_.advance(now());
                 idle();

@@ -58,7 +58,7 @@ public:
     Session(const Session &) = delete;
     Session &operator=(const Session &) = delete;
 
-    // Starts the network thread (connects, subscribes to options.topics).
+    // Starts the network thread (connects, subscribes to options.topics); once.
     void start();
 
     // Moves received messages into `out` (appends). Waits up to `timeout` for
