@@ -1,9 +1,9 @@
 #include "engine.hpp"
 #include "rules.hpp"
-#include "scanner.hpp"
 #include "testfile.hpp"
 
 #include "dht/json.hpp"
+#include "dht/scan.hpp"
 #include "dht/time.hpp"
 
 #include <catch2/catch.hpp>
@@ -329,79 +329,6 @@ TEST_CASE("engine: replacing the rules keeps the state of unchanged ones and res
     REQUIRE(h.alerts.size() == 4);
     CHECK(json::serialize(h.alerts[2].at("rule")) == "\"new\"");
     CHECK(h.last("rule") == "\"cold\"");  // its first reading was counted before the reload
-}
-
-TEST_CASE("scanner: message records, bare payloads and other kinds", "[scanner]")
-{
-    Scanner s({"temperature", "env.co2", "state"}, 32);
-    std::string error;
-    REQUIRE(s.scan_record(R"({"kind":"message","timestamp":"2026-11-24T10:00:00Z","topic":"dht11/a/data",)"
-                          R"("payload":{"temperature":-2.5,"sensor":"cellar","env":{"co2":412,"x":[1,{"co2":1}]},)"
-                          R"("state":"o\u006e"},"qos":0})",
-                          error) == Scanner::Kind::message);
-    CHECK(s.topic() == "dht11/a/data");
-    CHECK(s.timestamp() == "2026-11-24T10:00:00Z");
-    CHECK(s.sensor() == "cellar");
-    REQUIRE(s.payload_is_object());
-    const FieldValue *v = s.values();
-    CHECK(v[0].number == -2.5);
-    CHECK(v[1].type == FieldValue::Type::number);
-    CHECK(v[1].number == 412);
-    CHECK(v[2].type == FieldValue::Type::string);
-    CHECK(v[2].text == "on");
-
-    REQUIRE(s.scan_record(R"({"temperature":3,"state":null})", error) == Scanner::Kind::bare);
-    v = s.values();
-    CHECK(v[0].number == 3);
-    CHECK(v[1].type == FieldValue::Type::missing);
-    CHECK(v[2].type == FieldValue::Type::other);
-    CHECK(s.sensor().empty());
-
-    REQUIRE(s.scan_record(R"({"kind":"message","topic":"dht11/a/status","payload":"offline"})", error) ==
-            Scanner::Kind::message);
-    CHECK_FALSE(s.payload_is_object());
-    CHECK(s.payload_is_text());
-    CHECK(s.payload_text() == "offline");
-    CHECK_FALSE(s.has_timestamp());
-
-    CHECK(s.scan_record(R"({"kind":"alert","rule":"x"})", error) == Scanner::Kind::other);
-    CHECK(s.scan_record(R"({"kind":"message","topic":5,"payload":{}})", error) == Scanner::Kind::message);
-    CHECK_FALSE(s.has_topic());
-    CHECK(s.scan_record(R"({"kind":"message","topic":"t","timestamp":5,"payload":{}})", error) ==
-          Scanner::Kind::message);
-    CHECK_FALSE(s.timestamp_is_string());
-}
-
-TEST_CASE("scanner: bad lines are reported as the other tools report them", "[scanner]")
-{
-    Scanner s({"temperature"}, 4);
-    std::string error;
-    CHECK(s.scan_record("{\"temperature\":", error) == Scanner::Kind::invalid);
-    CHECK(error.starts_with("invalid JSON: "));
-    CHECK(s.scan_record("[1,2]", error) == Scanner::Kind::invalid);
-    CHECK(error == "not a JSON object");
-    CHECK(s.scan_record("42", error) == Scanner::Kind::invalid);
-    CHECK(s.scan_record("{\"a\":1} x", error) == Scanner::Kind::invalid);
-    CHECK(s.scan_record("{\"a\":\"\xff\"}", error) == Scanner::Kind::invalid);
-    CHECK(error == "invalid UTF-8");
-    CHECK(s.scan_record("{\"a\":[[[[[1]]]]]}", error) == Scanner::Kind::invalid);
-    CHECK(error == "nested too deep");
-    // A good line after bad ones is read as if they had not been there.
-    REQUIRE(s.scan_record("{\"temperature\":7}", error) == Scanner::Kind::bare);
-    CHECK(s.values()[0].number == 7);
-}
-
-TEST_CASE("scanner: MQTT payloads", "[scanner]")
-{
-    Scanner s({"temperature"}, 32);
-    s.scan_payload(R"({"temperature":24.50,"humidity":65.30})");
-    REQUIRE(s.payload_is_object());
-    CHECK(s.values()[0].number == 24.5);
-    s.scan_payload("offline");
-    CHECK_FALSE(s.payload_is_object());
-    CHECK(s.payload_text() == "offline");
-    s.scan_payload("\"online\"");
-    CHECK(s.payload_text() == "online");
 }
 
 TEST_CASE("test files: expected alerts match by subset, numbers by value, times by instant", "[rules]")

@@ -2,10 +2,10 @@
 // alert records when a rule starts firing and when it resolves, on stdout and
 // with --publish on MQTT.
 #include "engine.hpp"
-#include "scanner.hpp"
 #include "testfile.hpp"
 
 #include "dht/cli.hpp"
+#include "dht/scan.hpp"
 #include "dht/lines.hpp"
 #include "dht/main.hpp"
 #include "dht/mqtt.hpp"
@@ -174,7 +174,7 @@ public:
     Runner(const Options &o, RuleSet rules, Duration repeat)
         : o_(o), state_(o.state_file),
           engine_(std::move(rules), repeat, [this](std::string_view r) { emit(r); }),
-          scanner_(std::make_unique<Scanner>(engine_.rules().fields, o.common.max_depth)),
+          scanner_(std::make_unique<RecordScanner>(engine_.rules().fields, o.common.max_depth)),
           clock_(o.clock == "records" ? ClockMode::records : o.clock == "wall" ? ClockMode::wall : ClockMode::automatic)
     {
         if (o.mqtt.wants_broker())
@@ -261,7 +261,7 @@ private:
             return;
         }
         engine_.replace(std::move(*rules));
-        scanner_ = std::make_unique<Scanner>(engine_.rules().fields, o_.common.max_depth);
+        scanner_ = std::make_unique<RecordScanner>(engine_.rules().fields, o_.common.max_depth);
         warn(cat(engine_.rules().rules.size(), " rules in force"));
         state_.save(engine_);
     }
@@ -284,9 +284,9 @@ private:
     {
         const auto report = [&](std::string_view what) { errors.report(reader.name(), reader.line_number(), what); };
         const auto kind = scanner_->scan_record(text, error_);
-        if (kind == Scanner::Kind::invalid)
+        if (kind == RecordScanner::Kind::invalid)
             return report(error_);
-        if (kind == Scanner::Kind::other) {
+        if (kind == RecordScanner::Kind::other) {
             if (o_.pass) {
                 pass(text);
                 out_.maybe_flush();
@@ -295,7 +295,7 @@ private:
         }
         std::string_view topic = o_.bare_topic;
         TimePoint time{};
-        if (kind == Scanner::Kind::bare) {
+        if (kind == RecordScanner::Kind::bare) {
             time = now();
         } else {
             if (!scanner_->has_topic())
@@ -390,7 +390,7 @@ private:
     Output out_;
     std::optional<Session> session_;
     Engine engine_;
-    std::unique_ptr<Scanner> scanner_;
+    std::unique_ptr<RecordScanner> scanner_;
     ClockMode clock_;
     std::string error_;
     std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();

@@ -6,6 +6,8 @@
 // reading is a flat array of field values.
 #pragma once
 
+#include "dht/scan.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -17,13 +19,7 @@ namespace dht::rules {
 
 using Duration = std::chrono::nanoseconds;
 
-// One field of a reading: a number, a string, another JSON type, or absent.
-struct FieldValue {
-    enum class Type : std::uint8_t { missing, number, string, other };
-    Type type = Type::missing;
-    double number = 0;
-    std::string_view text;
-};
+using dht::FieldValue;
 
 // Kleene's three values: a reading that lacks a field (or holds a string where
 // a number is compared) makes the comparison unknown, and unknown readings

@@ -1,10 +1,10 @@
 #include "testfile.hpp"
 
 #include "engine.hpp"
-#include "scanner.hpp"
 
 #include "dht/diag.hpp"
 #include "dht/json.hpp"
+#include "dht/scan.hpp"
 #include "dht/time.hpp"
 
 #include <deque>
@@ -64,7 +64,7 @@ TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat
         parser.parse(record, v, error);
         produced.push_back({v.is_object() ? v.get_object() : json::object(), std::string(record), line_no});
     });
-    Scanner scanner(engine.rules().fields, max_depth);
+    RecordScanner scanner(engine.rules().fields, max_depth);
     const auto failure = [&](std::string_view what) {
         ++result.failures;
         warn(cat(path, ":", line_no, ": ", what));
@@ -120,7 +120,7 @@ TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat
             continue;
         }
         ++result.inputs;
-        if (scanner.scan_record(line, error) == Scanner::Kind::invalid) {
+        if (scanner.scan_record(line, error) == RecordScanner::Kind::invalid) {
             failure(error);
             continue;
         }

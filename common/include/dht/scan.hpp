@@ -1,25 +1,35 @@
-// Reads only what the rules need from a record line or an MQTT payload: one
+// Reads only what a tool needs from a record line or an MQTT payload: one
 // validating pass of Boost.JSON's SAX parser (the same checks as the DOM
 // parser: syntax, UTF-8, nesting depth), no document built. It picks out the
-// record's kind, timestamp and topic, the payload's sensor and the fields the
-// rules name, by dotted path.
+// record's kind, timestamp and topic, the payload's sensor, the fields asked
+// for by dotted path, and on request every numeric field of the payload.
 #pragma once
 
-#include "rules.hpp"
+#include <cstdint>
 
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace dht::rules {
+namespace dht {
 
-class Scanner {
+// One field of a payload: a number, a string, another JSON type, or absent.
+struct FieldValue {
+    enum class Type : std::uint8_t { missing, number, string, other };
+    Type type = Type::missing;
+    double number = 0;
+    std::string_view text;
+};
+
+class RecordScanner {
 public:
-    Scanner(const std::vector<std::string> &fields, std::size_t max_depth);
-    ~Scanner();
-    Scanner(const Scanner &) = delete;
-    Scanner &operator=(const Scanner &) = delete;
+    // `fields`: dotted paths whose values values() gives. `numbers`: also
+    // collect every numeric field of the payload (numbers()).
+    RecordScanner(const std::vector<std::string> &fields, std::size_t max_depth, bool numbers = false);
+    ~RecordScanner();
+    RecordScanner(const RecordScanner &) = delete;
+    RecordScanner &operator=(const RecordScanner &) = delete;
 
     enum class Kind { message, bare, other, invalid };
 
@@ -44,6 +54,15 @@ public:
     std::string_view sensor() const noexcept;
     // The value of each field, in the order given to the constructor.
     const FieldValue *values() const noexcept;
+    // The record's "kind" (scan_record), or the payload's (scan_payload); empty if none.
+    std::string_view kind() const noexcept;
+    // Every numeric field of the payload, by dotted path, in document order
+    // (numbers outside arrays; with `numbers` set at construction).
+    struct Number {
+        std::string_view path;
+        double value;
+    };
+    const std::vector<Number> &numbers() const noexcept;
 
     struct Impl;
 
@@ -51,4 +70,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace dht::rules
+}  // namespace dht

@@ -1,4 +1,4 @@
-#include "scanner.hpp"
+#include "dht/scan.hpp"
 
 #include "dht/json.hpp"
 
@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-namespace dht::rules {
+namespace dht {
 
 namespace {
 
@@ -30,7 +30,7 @@ std::string_view sv(bj::string_view s) noexcept { return {s.data(), s.size()}; }
 
 }  // namespace
 
-struct Handler {
+struct ScanHandler {
     static constexpr std::size_t max_object_size = std::size_t(-1);
     static constexpr std::size_t max_array_size = std::size_t(-1);
     static constexpr std::size_t max_key_size = std::size_t(-1);
@@ -47,6 +47,11 @@ struct Handler {
     bool key_partial = false, str_partial = false;
 
     bool has_kind = false, kind_message = false;
+    std::string kind;
+    bool collect = false;  // every number: numbers_paths / numbers_values
+    std::size_t number_count = 0;
+    std::vector<std::string> number_paths;
+    std::vector<double> number_values;
     bool has_topic = false, has_timestamp = false, timestamp_string = false;
     bool payload_object = false, payload_string = false;
     bool has_sensor_root = false, has_sensor_payload = false;
@@ -62,6 +67,8 @@ struct Handler {
         root_seen = root_object = false;
         key_partial = str_partial = false;
         has_kind = kind_message = has_topic = has_timestamp = timestamp_string = false;
+        kind.clear();
+        number_count = 0;
         payload_object = payload_string = has_sensor_root = has_sensor_payload = false;
         for (auto &s : root_slots)
             s.value.type = FieldValue::Type::missing;
@@ -82,6 +89,15 @@ struct Handler {
 
     void number(double d)
     {
+        if (collect && skip == 0 && !starts.empty()) {
+            if (number_count == number_paths.size()) {
+                number_paths.emplace_back();
+                number_values.emplace_back();
+            }
+            number_paths[number_count].assign(path);
+            number_values[number_count] = d;
+            ++number_count;
+        }
         scalar([&](const Target &t) {
             switch (t.what) {
             case What::field_root:
@@ -104,6 +120,7 @@ struct Handler {
             case What::kind:
                 has_kind = true;
                 kind_message = s == "message";
+                kind.assign(s);
                 break;
             case What::timestamp:
                 has_timestamp = timestamp_string = true;
@@ -141,7 +158,11 @@ struct Handler {
     void other(const Target &t)
     {
         switch (t.what) {
-        case What::kind: has_kind = true; kind_message = false; break;
+        case What::kind:
+            has_kind = true;
+            kind_message = false;
+            kind.clear();
+            break;
         case What::timestamp: has_timestamp = true; timestamp_string = false; break;
         case What::topic: has_topic = false; break;
         case What::payload: payload_string = false; break;
@@ -282,13 +303,14 @@ struct Handler {
     bool on_comment(bj::string_view, error_code &) { return true; }
 };
 
-struct Scanner::Impl {
-    bj::basic_parser<Handler> parser;
+struct RecordScanner::Impl {
+    bj::basic_parser<ScanHandler> parser;
     bool record_mode = true;
+    std::vector<Number> numbers;
 
     explicit Impl(const bj::parse_options &options) : parser(options) {}
-    Handler &h() noexcept { return parser.handler(); }
-    const Handler &h() const noexcept { return parser.handler(); }
+    ScanHandler &h() noexcept { return parser.handler(); }
+    const ScanHandler &h() const noexcept { return parser.handler(); }
 
     // Parses `text`; false with `error` set when it is not valid JSON.
     bool parse(std::string_view text, std::string *error)
@@ -325,10 +347,11 @@ bj::parse_options options_for(std::size_t max_depth)
 
 }  // namespace
 
-Scanner::Scanner(const std::vector<std::string> &fields, std::size_t max_depth)
+RecordScanner::RecordScanner(const std::vector<std::string> &fields, std::size_t max_depth, bool numbers)
     : impl_(std::make_unique<Impl>(options_for(max_depth)))
 {
     auto &h = impl_->h();
+    h.collect = numbers;
     h.targets.push_back({"kind", What::kind, 0});
     h.targets.push_back({"timestamp", What::timestamp, 0});
     h.targets.push_back({"topic", What::topic, 0});
@@ -345,9 +368,9 @@ Scanner::Scanner(const std::vector<std::string> &fields, std::size_t max_depth)
     h.payload_values.resize(fields.size());
 }
 
-Scanner::~Scanner() = default;
+RecordScanner::~RecordScanner() = default;
 
-Scanner::Kind Scanner::scan_record(std::string_view line, std::string &error)
+RecordScanner::Kind RecordScanner::scan_record(std::string_view line, std::string &error)
 {
     impl_->record_mode = true;
     if (!impl_->parse(line, &error))
@@ -364,7 +387,7 @@ Scanner::Kind Scanner::scan_record(std::string_view line, std::string &error)
     return h.kind_message ? Kind::message : Kind::other;
 }
 
-void Scanner::scan_payload(std::string_view bytes)
+void RecordScanner::scan_payload(std::string_view bytes)
 {
     impl_->record_mode = false;
     auto &h = impl_->h();
@@ -381,22 +404,22 @@ void Scanner::scan_payload(std::string_view bytes)
     }
 }
 
-bool Scanner::has_topic() const noexcept { return impl_->h().has_topic; }
-std::string_view Scanner::topic() const noexcept { return impl_->h().topic; }
-bool Scanner::has_timestamp() const noexcept { return impl_->h().has_timestamp; }
-bool Scanner::timestamp_is_string() const noexcept { return impl_->h().timestamp_string; }
-std::string_view Scanner::timestamp() const noexcept { return impl_->h().timestamp; }
+bool RecordScanner::has_topic() const noexcept { return impl_->h().has_topic; }
+std::string_view RecordScanner::topic() const noexcept { return impl_->h().topic; }
+bool RecordScanner::has_timestamp() const noexcept { return impl_->h().has_timestamp; }
+bool RecordScanner::timestamp_is_string() const noexcept { return impl_->h().timestamp_string; }
+std::string_view RecordScanner::timestamp() const noexcept { return impl_->h().timestamp; }
 
-bool Scanner::payload_is_object() const noexcept
+bool RecordScanner::payload_is_object() const noexcept
 {
     const auto &h = impl_->h();
     return impl_->record_mode ? h.payload_object : h.root_object && !h.payload_string;
 }
 
-bool Scanner::payload_is_text() const noexcept { return impl_->h().payload_string; }
-std::string_view Scanner::payload_text() const noexcept { return impl_->h().payload_text; }
+bool RecordScanner::payload_is_text() const noexcept { return impl_->h().payload_string; }
+std::string_view RecordScanner::payload_text() const noexcept { return impl_->h().payload_text; }
 
-std::string_view Scanner::sensor() const noexcept
+std::string_view RecordScanner::sensor() const noexcept
 {
     const auto &h = impl_->h();
     if (impl_->record_mode)
@@ -404,7 +427,7 @@ std::string_view Scanner::sensor() const noexcept
     return h.has_sensor_root ? std::string_view(h.sensor_root) : std::string_view();
 }
 
-const FieldValue *Scanner::values() const noexcept
+const FieldValue *RecordScanner::values() const noexcept
 {
     auto &h = impl_->parser.handler();
     auto &slots = impl_->record_mode ? h.payload_slots : h.root_slots;
@@ -417,4 +440,31 @@ const FieldValue *Scanner::values() const noexcept
     return values.data();
 }
 
-}  // namespace dht::rules
+}  // namespace dht
+
+namespace dht {
+
+std::string_view RecordScanner::kind() const noexcept { return impl_->h().kind; }
+
+const std::vector<RecordScanner::Number> &RecordScanner::numbers() const noexcept
+{
+    auto &h = impl_->parser.handler();
+    auto &out = impl_->numbers;
+    out.clear();
+    if (impl_->record_mode) {
+        if (!h.payload_object)
+            return out;
+        constexpr std::string_view prefix = "payload.";
+        for (std::size_t i = 0; i < h.number_count; ++i) {
+            const std::string_view p = h.number_paths[i];
+            if (p.starts_with(prefix))
+                out.push_back({p.substr(prefix.size()), h.number_values[i]});
+        }
+    } else if (h.root_object) {
+        for (std::size_t i = 0; i < h.number_count; ++i)
+            out.push_back({h.number_paths[i], h.number_values[i]});
+    }
+    return out;
+}
+
+}  // namespace dht
