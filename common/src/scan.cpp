@@ -13,7 +13,7 @@ namespace {
 namespace bj = boost::json;
 using error_code = boost::system::error_code;
 
-enum class What : std::uint8_t { kind, timestamp, topic, payload, sensor_root, sensor_payload, field_root, field_payload };
+enum class What : std::uint8_t { kind, payload_kind, timestamp, topic, payload, sensor_root, sensor_payload, field_root, field_payload };
 
 struct Target {
     std::string path;
@@ -47,7 +47,7 @@ struct ScanHandler {
     bool key_partial = false, str_partial = false;
 
     bool has_kind = false, kind_message = false;
-    std::string kind;
+    std::string kind, payload_kind;
     bool collect = false;  // every number: numbers_paths / numbers_values
     std::size_t number_count = 0;
     std::vector<std::string> number_paths;
@@ -68,6 +68,7 @@ struct ScanHandler {
         key_partial = str_partial = false;
         has_kind = kind_message = has_topic = has_timestamp = timestamp_string = false;
         kind.clear();
+        payload_kind.clear();
         number_count = 0;
         payload_object = payload_string = has_sensor_root = has_sensor_payload = false;
         for (auto &s : root_slots)
@@ -122,6 +123,7 @@ struct ScanHandler {
                 kind_message = s == "message";
                 kind.assign(s);
                 break;
+            case What::payload_kind: payload_kind.assign(s); break;
             case What::timestamp:
                 has_timestamp = timestamp_string = true;
                 timestamp.assign(s);
@@ -163,6 +165,7 @@ struct ScanHandler {
             kind_message = false;
             kind.clear();
             break;
+        case What::payload_kind: payload_kind.clear(); break;
         case What::timestamp: has_timestamp = true; timestamp_string = false; break;
         case What::topic: has_topic = false; break;
         case What::payload: payload_string = false; break;
@@ -358,6 +361,7 @@ RecordScanner::RecordScanner(const std::vector<std::string> &fields, std::size_t
     h.targets.push_back({"payload", What::payload, 0});
     h.targets.push_back({"sensor", What::sensor_root, 0});
     h.targets.push_back({"payload.sensor", What::sensor_payload, 0});
+    h.targets.push_back({"payload.kind", What::payload_kind, 0});
     for (std::size_t i = 0; i < fields.size(); ++i) {
         h.targets.push_back({fields[i], What::field_root, static_cast<std::uint32_t>(i)});
         h.targets.push_back({"payload." + fields[i], What::field_payload, static_cast<std::uint32_t>(i)});
@@ -445,6 +449,11 @@ const FieldValue *RecordScanner::values() const noexcept
 namespace dht {
 
 std::string_view RecordScanner::kind() const noexcept { return impl_->h().kind; }
+
+std::string_view RecordScanner::payload_kind() const noexcept
+{
+    return impl_->record_mode ? std::string_view(impl_->h().payload_kind) : std::string_view(impl_->h().kind);
+}
 
 const std::vector<RecordScanner::Number> &RecordScanner::numbers() const noexcept
 {

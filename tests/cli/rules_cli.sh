@@ -171,13 +171,17 @@ assert_eq "an unchanged rule keeps its count across SIGHUP" "cold firing 3" "$(t
 printf 'cold: temperature < 5 for 2 readings -> alert\nbroken: temperature <\n' >"$T/live.rules"
 kill -HUP "$pid"
 wait_for grep -q "keeping the rules in force" "$T/live.err" || fail "bad rules were not refused: $(cat "$T/live.err")"
+mv "$T/live.rules" "$T/live.rules.away"
+kill -HUP "$pid"
+wait_for eval "[ \$(grep -c 'keeping the rules in force' '$T/live.err') -ge 2 ]" ||
+    fail "a missing rule file on SIGHUP: $(cat "$T/live.err")"
 echo '{"temperature":2}' >&3
 kill -TERM "$pid"
 wait "$pid" || fail "SIGTERM: exit status $?"
 exec 3>&-
 assert_eq "the rules in force still ran" 3 "$(wc -l <"$T/live.out")"
 assert_eq "SIGTERM saved the state" true "$(jq '.sensors[0].rules.cold.firing' "$T/live.state")"
-pass "SIGHUP reloads, keeps unchanged rules' state, refuses bad rules; no data fires while idle; SIGTERM saves"
+pass "SIGHUP reloads, keeps unchanged rules' state, refuses bad or missing rules; no data fires while idle; SIGTERM saves"
 
 # Clocks: a replay of old history fires `no data` only between records; --clock wall
 # checks against the wall clock at the end too (a cron run).
@@ -190,4 +194,8 @@ dht11/a/data resolved 2026-11-24T10:20:00.000Z" "$(jq -r '"\(.sensor) \(.state) 
 dht-rules -e 'silent: no data for 10m -> alert' --clock wall <"$T/history" >"$T/out"
 assert_eq "--clock wall: a is silent now too" "dht11/a/data firing 2026-11-24T10:30:00.000Z" \
     "$(tail -n 1 "$T/out" | jq -r '"\(.sensor) \(.state) \(.timestamp)"')"
+# A backlog read with --clock wall: one silence, at the end; no fire-and-resolve per old record.
+for i in $(seq 0 12); do rec $((i * 60)) 20 50 dht11/c/data; done >"$T/backlog"
+dht-rules -e 'silent: no data for 10m -> alert' --clock wall <"$T/backlog" >"$T/out"
+assert_eq "--clock wall on a backlog" "firing" "$(jq -r .state "$T/out" | paste -sd' ')"
 pass "--clock: replays stay in record time; --clock wall checks against now at the end"

@@ -96,6 +96,9 @@ TEST_CASE("rules: the SPEC's four rules parse", "[rules]")
     CHECK(set.rules[3].no_data);
     CHECK(set.rules[3].silence == 10min);
     CHECK(set.rules[0].source == "cold:   temperature < 5 for 5 readings -> alert warning");
+    // A trailing comment is not part of the rule: editing it keeps the rule's state.
+    CHECK(parse_ok("a: t < 5 -> alert   # note").rules[0].source == "a: t < 5 -> alert");
+    CHECK(parse_ok("a: t < 5 -> alert \"# not a comment\"").rules[0].source == "a: t < 5 -> alert \"# not a comment\"");
 }
 
 TEST_CASE("rules: extensions: durations, clear, filters, strings, templates, default severities", "[rules]")
@@ -308,10 +311,33 @@ TEST_CASE("engine: state saved and restored; changed rules start afresh", "[engi
 
     Harness changed("cold: temperature < 4 for 3 readings -> alert");
     changed.engine.restore(json::parse(saved));
+    REQUIRE(changed.alerts.size() == 1);  // humid is gone: its alert resolves
+    CHECK(changed.last("rule") == "\"humid\"");
     changed.read("s", t0 + 2s, {num(3)});
-    CHECK(changed.alerts.empty());  // the count of the old rule is not the new rule's
+    CHECK(changed.alerts.size() == 1);  // the count of the old cold is not the new one's
+
+    // A rule changed while it fired: its alert resolves when the state is read.
+    {
+        Harness fired("humid: humidity > 90 -> notify");
+        fired.read("s", t0, {num(95)});
+        const std::string firing = fired.engine.save();
+        Harness edited("humid: humidity > 95 -> notify");
+        edited.engine.restore(json::parse(firing));
+        REQUIRE(edited.alerts.size() == 1);
+        CHECK(edited.last("state") == "\"resolved\"");
+        CHECK(edited.last("reason") == "\"rule changed\"");
+        CHECK(edited.last("field") == "\"humidity\"");
+        edited.read("s", t0 + 1s, {num(96)});
+        CHECK(edited.alerts.size() == 2);  // and the new rule fires on its own
+    }
 
     Harness h("cold: temperature < 5 -> alert");
+    // Wrong anywhere, the file changes nothing.
+    const std::string half = R"({"version":1,"clock":"2026-11-24T10:00:00Z","rules":{},"sensors":[)"
+                             R"({"name":"a","topic":"a","last_seen":"2026-11-24T10:00:00Z"},)"
+                             R"({"name":"b","topic":"b","last_seen":"yesterday"}]})";
+    CHECK_THROWS_AS(h.engine.restore(json::parse(half)), std::runtime_error);
+    CHECK(h.engine.sensors() == 0);
     CHECK_THROWS_AS(h.engine.restore(json::parse("{\"version\":2}")), std::runtime_error);
     CHECK_THROWS_AS(h.engine.restore(json::parse("[1]")), std::runtime_error);
 }

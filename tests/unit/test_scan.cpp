@@ -99,6 +99,11 @@ TEST_CASE("scanner: every numeric field of the payload, and the kind", "[scanner
     CHECK(s.kind() == "alert");
     s.scan_payload(R"({"kind":"incident","incident_id":7})");
     CHECK(s.kind() == "incident");
+    CHECK(s.payload_kind() == "incident");
+    REQUIRE(s.scan_record(R"({"kind":"message","topic":"dht11/alerts","payload":{"kind":"alert","value":3}})", error) ==
+            RecordScanner::Kind::message);
+    CHECK(s.kind() == "message");
+    CHECK(s.payload_kind() == "alert");
     s.scan_payload("offline");
     CHECK(s.numbers().empty());
 }

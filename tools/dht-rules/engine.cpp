@@ -292,14 +292,17 @@ void Engine::fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, co
     write(rule, s, st, true, time, &st.value, repeat, reason);
 }
 
-void Engine::resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *value)
+void Engine::resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *value,
+                     std::string_view reason)
 {
     RuleState before = st;
     st = RuleState{};
     ++resolved_;
     dirty_ = alerted_ = true;
     before.keep(value);
-    write(rule, s, before, false, time, &before.value, false, rule.no_data ? "data" : "");
+    // A late record cannot resolve an alert before it fired.
+    write(rule, s, before, false, std::max(time, before.fired_at), &before.value, false,
+          !reason.empty() ? reason : rule.no_data ? "data" : "");
 }
 
 void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool firing, TimePoint time,
@@ -322,18 +325,20 @@ void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool 
     append_json_string(r, s.topic);
     if (!rule.no_data) {
         r += R"(,"field":)";
-        append_json_string(r, rules_.fields[rule.field]);
+        append_json_string(r, rule.field_name);
         r += R"(,"value":)";
         append_value(r, *value, value_text);
     }
     r += R"(,"message":)";
     std::string &message = message_;
     message.clear();
-    const std::string_view field = rule.no_data ? std::string_view() : std::string_view(rules_.fields[rule.field]);
+    const std::string_view field = rule.field_name;
     if (rule.message.empty()) {
         message += rule.name;
         message += firing ? ": " : " resolved: ";
-        if (rule.no_data) {
+        if (!firing && reason == "rule changed") {
+            message += "the rule was changed or removed";
+        } else if (rule.no_data) {
             if (!firing) {
                 message += "data from ";
                 message += s.name;
@@ -389,6 +394,9 @@ void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool 
         r += R"(,"last_seen":")";
         append_rfc3339(r, s.last_seen);
         r += '"';
+    } else if (!reason.empty()) {
+        r += R"(,"reason":)";
+        append_json_string(r, reason);
     }
     r += '}';
     emit_(r);
@@ -409,7 +417,7 @@ void Engine::replace(RuleSet rules)
     for (auto &[name, s] : sensors_)
         for (std::size_t j = 0; j < rules_.rules.size(); ++j)
             if (kept[j] == 0 && s->states[j].firing)
-                resolve(rules_.rules[j], *s, s->states[j], clock_, nullptr);
+                resolve(rules_.rules[j], *s, s->states[j], clock_, nullptr, "rule changed");
     for (auto &[name, s] : sensors_) {
         std::vector<RuleState> states(rules.rules.size());
         for (std::size_t i = 0; i < states.size(); ++i)
@@ -520,67 +528,104 @@ void Engine::restore(const json::value &state)
     const auto *sensors = root->if_contains("sensors");
     if (rules == nullptr || !rules->is_object() || sensors == nullptr || !sensors->is_array())
         bad_state("\"rules\" or \"sensors\" missing");
-    // The rules whose text is the same as when the state was saved.
-    std::vector<std::pair<std::string_view, std::size_t>> same;
-    for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
-        const auto *src = rules->as_object().if_contains(rules_.rules[i].name);
-        if (src != nullptr && src->is_string() && src->get_string() == rules_.rules[i].source)
-            same.emplace_back(rules_.rules[i].name, i);
-    }
     const TimePoint clock = time_of(*root, "clock");
-    if (clock > clock_)
-        clock_ = clock;
+
+    // Read everything first: a file that is wrong anywhere changes nothing.
+    struct Saved {
+        std::string name, topic;
+        TimePoint last_seen;
+        bool offline, placeholder;
+        std::vector<std::pair<std::string, RuleState>> states;
+    };
+    std::vector<Saved> saved;
     for (const auto &item : sensors->get_array()) {
         const auto *o = item.if_object();
         if (o == nullptr || !o->contains("name") || !o->at("name").is_string() || !o->contains("topic") ||
             !o->at("topic").is_string())
             bad_state("a sensor without a name or topic");
-        const TimePoint last_seen = time_of(*o, "last_seen");
-        Sensor &s = sensor(o->at("name").get_string(), last_seen);
-        s.last_seen = last_seen;
-        const bool placeholder = o->contains("placeholder") && o->at("placeholder") == true;
-        if (placeholder != s.placeholder)
-            placeholders_ += placeholder ? 1 : -1;
-        s.placeholder = placeholder;
-        s.matched = false;
-        match_topic(s, o->at("topic").get_string());
-        s.offline = o->contains("offline") && o->at("offline") == true;
-        const auto *states = o->if_contains("rules");
-        if (states == nullptr || !states->is_object())
-            continue;
-        for (const auto &[name, index] : same) {
-            const auto *v = states->as_object().if_contains(name);
-            if (v == nullptr || !v->is_object())
-                continue;
-            const auto &so = v->get_object();
-            RuleState &st = s.states[index];
-            if (const auto *c = so.if_contains("count"); c != nullptr && c->is_int64() && c->get_int64() >= 0)
-                st.count = static_cast<std::uint32_t>(std::min<std::int64_t>(c->get_int64(), UINT32_MAX));
-            if (so.contains("pending_since")) {
-                st.pending = true;
-                st.since = time_of(so, "pending_since");
-            }
-            if (so.contains("firing") && so.at("firing") == true) {
-                st.firing = true;
-                st.fired_at = time_of(so, "fired_at");
-                st.last_sent = time_of(so, "last_sent");
-                if (const auto *val = so.if_contains("value")) {
-                    if (val->is_number()) {
-                        st.value.type = FieldValue::Type::number;
-                        st.value.number = val->to_number<double>();
-                    } else if (val->is_string()) {
-                        st.value.type = FieldValue::Type::string;
-                        st.value_text = std::string(val->get_string());
-                    }
+        Saved sv{std::string(o->at("name").get_string()), std::string(o->at("topic").get_string()),
+                 time_of(*o, "last_seen"), o->contains("offline") && o->at("offline") == true,
+                 o->contains("placeholder") && o->at("placeholder") == true, {}};
+        if (const auto *states = o->if_contains("rules"); states != nullptr && states->is_object()) {
+            for (const auto &[name, v] : states->get_object()) {
+                if (!v.is_object())
+                    bad_state(cat("the state of rule '", std::string_view(name), "' is not an object"));
+                const auto &so = v.get_object();
+                RuleState st;
+                if (const auto *c = so.if_contains("count"); c != nullptr && c->is_int64() && c->get_int64() >= 0)
+                    st.count = static_cast<std::uint32_t>(std::min<std::int64_t>(c->get_int64(), UINT32_MAX));
+                if (so.contains("pending_since")) {
+                    st.pending = true;
+                    st.since = time_of(so, "pending_since");
                 }
-                if (const auto *reason = so.if_contains("reason"); reason != nullptr && reason->is_string())
-                    st.reason = std::string(reason->get_string());
+                if (so.contains("firing") && so.at("firing") == true) {
+                    st.firing = true;
+                    st.fired_at = time_of(so, "fired_at");
+                    st.last_sent = time_of(so, "last_sent");
+                    if (const auto *val = so.if_contains("value")) {
+                        if (val->is_number()) {
+                            st.value.type = FieldValue::Type::number;
+                            st.value.number = val->to_number<double>();
+                        } else if (val->is_string()) {
+                            st.value.type = FieldValue::Type::string;
+                            st.value_text = std::string(val->get_string());
+                        }
+                    }
+                    if (const auto *reason = so.if_contains("reason"); reason != nullptr && reason->is_string())
+                        st.reason = std::string(reason->get_string());
+                }
+                sv.states.emplace_back(std::string(name), std::move(st));
             }
+        }
+        saved.push_back(std::move(sv));
+    }
+
+    // Rules whose text is the same as when the state was saved continue; the
+    // alerts of the others, changed or gone, resolve.
+    const auto same_rule = [&](std::string_view name) -> std::optional<std::size_t> {
+        for (std::size_t i = 0; i < rules_.rules.size(); ++i)
+            if (rules_.rules[i].name == name) {
+                const auto *src = rules->as_object().if_contains(name);
+                if (src != nullptr && src->is_string() && src->get_string() == rules_.rules[i].source)
+                    return i;
+                return std::nullopt;
+            }
+        return std::nullopt;
+    };
+    if (clock > clock_)
+        clock_ = clock;
+    for (auto &sv : saved) {
+        Sensor &s = sensor(sv.name, sv.last_seen);
+        s.last_seen = sv.last_seen;
+        if (sv.placeholder != s.placeholder)
+            placeholders_ += sv.placeholder ? 1 : -1;
+        s.placeholder = sv.placeholder;
+        s.matched = false;
+        match_topic(s, sv.topic);
+        s.offline = sv.offline;
+        for (auto &[name, st] : sv.states) {
+            if (const auto index = same_rule(name)) {
+                s.states[*index] = std::move(st);
+                continue;
+            }
+            if (!st.firing)
+                continue;
+            const auto *src = rules->as_object().if_contains(name);
+            if (src == nullptr || !src->is_string())
+                continue;
+            RuleSet old;
+            std::vector<ParseError> errors;
+            parse_rules(src->get_string(), "state", old, errors);
+            if (old.rules.size() != 1)
+                continue;
+            ++resolved_;
+            alerted_ = true;
+            write(old.rules.front(), s, st, false, std::max(clock_, st.fired_at), &st.value, false, "rule changed");
         }
     }
     last_ = nullptr;
     next_deadline_ = TimePoint::min();
-    dirty_ = false;
+    dirty_ = alerted_;
 }
 
 }  // namespace dht::rules

@@ -76,7 +76,8 @@ private:
     void match_topic(Sensor &s, std::string_view topic);
     void fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *values, bool repeat,
               std::string_view reason);
-    void resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *values);
+    void resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *value,
+                 std::string_view reason = {});
     void write(const Rule &rule, const Sensor &s, const RuleState &st, bool firing, TimePoint time,
                const FieldValue *value, bool repeat, std::string_view reason);
     void scan_timers();

@@ -5,6 +5,7 @@
 #include "testfile.hpp"
 
 #include "dht/cli.hpp"
+#include "dht/files.hpp"
 #include "dht/scan.hpp"
 #include "dht/lines.hpp"
 #include "dht/main.hpp"
@@ -12,10 +13,6 @@
 #include "dht/output.hpp"
 #include "dht/record.hpp"
 #include "dht/signals.hpp"
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -133,34 +130,15 @@ public:
         }
     }
 
-    // Written to a temporary file, synced, then renamed over the old one: a
-    // crash leaves the old state or the new, never half of one.
+    // Written whole (dht/files.hpp): a crash leaves the old state or the new.
     void save(Engine &engine) const
     {
         if (!enabled())
             return;
-        const std::string text = engine.save();
-        const std::string tmp = path_ + ".tmp";
-        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        bool ok = fd >= 0;
-        for (std::size_t done = 0; ok && done < text.size();) {
-            const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-            if (n < 0 && errno == EINTR)
-                continue;
-            ok = n > 0;
-            if (ok)
-                done += static_cast<std::size_t>(n);
-        }
-        ok = ok && ::fsync(fd) == 0;
-        const int saved_errno = errno;
-        if (fd >= 0)
-            ::close(fd);
-        if (ok && std::rename(tmp.c_str(), path_.c_str()) == 0) {
+        if (const auto error = write_file_atomically(path_, engine.save()); !error.empty())
+            warn(cat("cannot write the state to ", path_, ": ", error));
+        else
             engine.saved();
-            return;
-        }
-        warn(cat("cannot write the state to ", path_, ": ", std::strerror(ok ? errno : saved_errno)));
-        ::unlink(tmp.c_str());
     }
 
 private:
@@ -255,14 +233,20 @@ private:
     void reload()
     {
         warn("SIGHUP: reading the rules again");
-        auto rules = load_rules(o_);
+        std::optional<RuleSet> rules;
+        try {
+            rules = load_rules(o_);
+        } catch (const Exit &) {
+            // A rule file that cannot be read (said already): the rules in force stay.
+        }
         if (!rules) {
             warn("keeping the rules in force");
             return;
         }
         engine_.replace(std::move(*rules));
         scanner_ = std::make_unique<RecordScanner>(engine_.rules().fields, o_.common.max_depth);
-        warn(cat(engine_.rules().rules.size(), " rules in force"));
+        const std::size_t n = engine_.rules().rules.size();
+        warn(cat(n, n == 1 ? " rule" : " rules", " in force"));
         state_.save(engine_);
     }
 
@@ -270,7 +254,10 @@ private:
     // is text on a .../status topic.
     void message(std::string_view topic, TimePoint time)
     {
-        if (scanner_->payload_is_object()) {
+        if (!scanner_->payload_kind().empty()) {
+            // An alert, incident or stats record carried by MQTT (our own --publish read back): not a reading.
+            engine_.advance(time);
+        } else if (scanner_->payload_is_object()) {
             const std::string_view sensor = scanner_->sensor();
             engine_.reading({sensor.empty() ? topic : sensor, topic, time, scanner_->values()});
         } else if (scanner_->payload_is_text() && topic.ends_with("/status")) {
@@ -334,8 +321,6 @@ private:
             if (!reader.has_line()) {
                 if (session_ && session_->failure())
                     break;  // the broker is out of reach past --connect-timeout
-                if (clock_ == ClockMode::wall)
-                    engine_.advance(now());
                 idle();
             }
             // A wait that times out is a pause in the input: timers follow the wall clock.

@@ -299,14 +299,16 @@ public:
             if (word("clear")) {
                 advance();
                 rule.clear = expression();
+                after_clear_ = true;
             }
         }
         if (tok_.kind == Token::Kind::bad && (tok_.text == "&&" || tok_.text == "||" || tok_.text == "&" || tok_.text == "|"))
             throw Failure{tok_.column, cat("unexpected '", tok_.text, "'"), "combine conditions with and, or, not"};
         if (tok_.kind != Token::Kind::arrow)
             throw Failure{tok_.column,
-                          cat("expected ", rule.no_data ? "'->'" : "'->', 'and', 'or', 'for' or 'clear'", ", found ",
-                              describe(tok_)),
+                          cat("expected ",
+                              rule.no_data ? "'->'" : after_clear_ ? "'->', 'and' or 'or'" : "'->', 'and', 'or', 'for' or 'clear'",
+                              ", found ", describe(tok_)),
                           tok_.kind == Token::Kind::end ? "a rule ends with -> ACTION [SEVERITY], e.g. -> alert warning"
                                                         : hint_rule};
         advance();
@@ -342,8 +344,14 @@ public:
         if (tok_.kind != Token::Kind::end)
             throw Failure{tok_.column, cat("unexpected ", describe(tok_), " at the end of the rule"),
                           "after the action come an optional severity and an optional \"message\""};
+        end_ = tok_.column;
+        if (!rule.no_data)
+            rule.field_name = set_.fields[rule.field];
         return rule;
     }
+
+    // Where the rule ends: before a trailing comment.
+    std::size_t end() const noexcept { return end_; }
 
 private:
     void advance()
@@ -571,6 +579,8 @@ private:
     RuleSet &set_;
     Token tok_;
     std::optional<std::size_t> first_field_;
+    std::size_t end_ = 0;
+    bool after_clear_ = false;
 };
 
 }  // namespace
@@ -604,6 +614,7 @@ void parse_rules(std::string_view text, const std::string &source, RuleSet &set,
             try {
                 Parser parser(body, set);
                 rule = parser.parse();
+                identity = body.substr(0, parser.end());
             } catch (...) {
                 set.fields.resize(fields_before);
                 throw;

@@ -63,6 +63,7 @@ struct Rule {
     std::unique_ptr<Expr> when;
     std::string condition;  // the condition's text, for default messages
     std::size_t field = 0;  // the first field the condition names: an alert's "field" and "value"
+    std::string field_name;  // its path
     std::unique_ptr<Expr> clear;
     unsigned readings = 0;  // for N readings (0: not given)
     Duration hold{};        // for DURATION (0: not given)

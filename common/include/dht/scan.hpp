@@ -56,6 +56,8 @@ public:
     const FieldValue *values() const noexcept;
     // The record's "kind" (scan_record), or the payload's (scan_payload); empty if none.
     std::string_view kind() const noexcept;
+    // The payload's "kind" (an alert or an incident carried by a message); empty if none.
+    std::string_view payload_kind() const noexcept;
     // Every numeric field of the payload, by dotted path, in document order
     // (numbers outside arrays; with `numbers` set at construction).
     struct Number {

@@ -1,0 +1,415 @@
+#include "stats.hpp"
+
+#include "dht/json.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace dht::stats {
+
+FieldStats &SensorStats::field(std::string_view path)
+{
+    for (auto &f : fields)
+        if (f.path == path)
+            return f;
+    fields.push_back({std::string(path), Sketch(), 0, {}});
+    return fields.back();
+}
+
+SensorStats &Aggregate::sensor(std::string_view name)
+{
+    if (last_sensor_ != nullptr && last_sensor_->name == name)
+        return *last_sensor_;
+    auto it = sensors_.find(name);
+    if (it == sensors_.end()) {
+        auto s = std::make_unique<SensorStats>();
+        s->name = std::string(name);
+        it = sensors_.emplace(s->name, std::move(s)).first;
+    }
+    last_sensor_ = it->second.get();
+    return *last_sensor_;
+}
+
+void Aggregate::message(std::string_view name, TimePoint time, const Number *numbers, std::size_t n)
+{
+    ++received_;
+    first_ = std::min(first_, time);
+    last_ = std::max(last_, time);
+    SensorStats &s = sensor(name);
+    ++s.messages;
+    s.last_seen = std::max(s.last_seen, time);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(numbers[i].value))
+            continue;
+        FieldStats &f = s.field(numbers[i].path);
+        f.sketch.add(numbers[i].value);
+        if (time >= f.last_time) {
+            f.last = numbers[i].value;
+            f.last_time = time;
+        }
+    }
+}
+
+void Aggregate::merge(const Aggregate &o)
+{
+    received_ += o.received_;
+    published_ += o.published_;
+    errors_ += o.errors_;
+    first_ = std::min(first_, o.first_);
+    last_ = std::max(last_, o.last_);
+    for (const auto &[name, os] : o.sensors_) {
+        SensorStats &s = sensor(name);
+        s.messages += os->messages;
+        s.last_seen = std::max(s.last_seen, os->last_seen);
+        for (const auto &of : os->fields) {
+            FieldStats &f = s.field(of.path);
+            f.sketch.merge(of.sketch);
+            if (of.last_time >= f.last_time) {
+                f.last = of.last;
+                f.last_time = of.last_time;
+            }
+        }
+    }
+}
+
+void Aggregate::clear()
+{
+    sensors_.clear();
+    last_sensor_ = nullptr;
+    received_ = published_ = errors_ = 0;
+    first_ = TimePoint::max();
+    last_ = TimePoint::min();
+}
+
+std::size_t Aggregate::expire(TimePoint before)
+{
+    std::size_t dropped = 0;
+    for (auto it = sensors_.begin(); it != sensors_.end();) {
+        if (it->second->last_seen < before) {
+            if (last_sensor_ == it->second.get())
+                last_sensor_ = nullptr;
+            it = sensors_.erase(it);
+            ++dropped;
+        } else {
+            ++it;
+        }
+    }
+    return dropped;
+}
+
+std::vector<const SensorStats *> Aggregate::sorted() const
+{
+    std::vector<const SensorStats *> v;
+    v.reserve(sensors_.size());
+    for (const auto &[name, s] : sensors_)
+        v.push_back(s.get());
+    std::sort(v.begin(), v.end(), [](const SensorStats *a, const SensorStats *b) { return a->name < b->name; });
+    return v;
+}
+
+namespace {
+
+std::vector<const FieldStats *> sorted_fields(const SensorStats &s)
+{
+    std::vector<const FieldStats *> v;
+    for (const auto &f : s.fields)
+        v.push_back(&f);
+    std::sort(v.begin(), v.end(), [](const FieldStats *a, const FieldStats *b) { return a->path < b->path; });
+    return v;
+}
+
+void key(std::string &out, std::string_view k)
+{
+    out += ',';
+    append_json_string(out, k);
+    out += ':';
+}
+
+void time_value(std::string &out, TimePoint t)
+{
+    out += '"';
+    append_rfc3339(out, t);
+    out += '"';
+}
+
+}  // namespace
+
+void render_json(std::string &out, const Aggregate &a, const Report &r)
+{
+    out += R"({"kind":"stats","timestamp":)";
+    time_value(out, r.timestamp);
+    key(out, "scope");
+    append_json_string(out, r.scope);
+    key(out, "from");
+    time_value(out, r.from);
+    key(out, "until");
+    time_value(out, r.until);
+    key(out, "total_received");
+    out += std::to_string(a.received());
+    key(out, "total_published");
+    out += std::to_string(a.published_count());
+    key(out, "errors");
+    out += std::to_string(a.errors());
+    key(out, "last_message");
+    if (a.received() > 0)
+        time_value(out, a.last());
+    else
+        out += "null";
+    key(out, "uptime_seconds");
+    append_number(out, std::round(r.uptime_seconds * 1000) / 1000);
+    key(out, "sensors");
+    out += '{';
+    bool first_sensor = true;
+    for (const SensorStats *s : a.sorted()) {
+        if (!first_sensor)
+            out += ',';
+        first_sensor = false;
+        append_json_string(out, s->name);
+        out += R"(:{"messages":)";
+        out += std::to_string(s->messages);
+        key(out, "last_seen");
+        time_value(out, s->last_seen);
+        key(out, "fields");
+        out += '{';
+        bool first_field = true;
+        for (const FieldStats *f : sorted_fields(*s)) {
+            if (!first_field)
+                out += ',';
+            first_field = false;
+            append_json_string(out, f->path);
+            const Sketch &k = f->sketch;
+            out += R"(:{"count":)";
+            out += std::to_string(k.count());
+            const std::pair<const char *, double> values[] = {
+                {"min", k.min()},           {"max", k.max()},           {"mean", k.mean()},
+                {"stddev", k.stddev()},     {"last", f->last},          {"p50", k.quantile(0.5)},
+                {"p95", k.quantile(0.95)},  {"p99", k.quantile(0.99)}};
+            for (const auto &[name, v] : values) {
+                key(out, name);
+                append_number(out, v);
+            }
+            key(out, "last_time");
+            time_value(out, f->last_time);
+            out += '}';
+        }
+        out += "}}";
+    }
+    out += "}}\n";
+}
+
+namespace {
+
+std::string fixed(double v, int decimals = 2)
+{
+    char buf[64];
+    const int n = std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    std::string s(buf, static_cast<std::size_t>(n > 0 ? n : 0));
+    if (s == "-0.00")
+        s = "0.00";
+    return s;
+}
+
+// Display width of UTF-8 text: one column per code point.
+std::size_t width(std::string_view s)
+{
+    std::size_t w = 0;
+    for (const char c : s)
+        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80)
+            ++w;
+    return w;
+}
+
+}  // namespace
+
+void render_table(std::string &out, const Aggregate &a, const Report &r)
+{
+    out += r.scope == "window" ? "window " : "summary ";
+    append_rfc3339(out, r.from);
+    out += " .. ";
+    append_rfc3339(out, r.until);
+    out += ": " + std::to_string(a.received()) + " received, " + std::to_string(a.published_count()) +
+           " published, " + std::to_string(a.errors()) + " errors, uptime " + fixed(r.uptime_seconds, 0) + " s\n";
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back({"SENSOR", "FIELD", "COUNT", "MIN", "MEAN", "MAX", "STDDEV", "P50", "P95", "P99", "LAST", "LAST SEEN"});
+    for (const SensorStats *s : a.sorted()) {
+        std::string seen;
+        append_rfc3339(seen, s->last_seen);
+        if (s->fields.empty())
+            rows.push_back({s->name, "-", std::to_string(s->messages), "", "", "", "", "", "", "", "", seen});
+        for (const FieldStats *f : sorted_fields(*s)) {
+            const Sketch &k = f->sketch;
+            rows.push_back({s->name, f->path, std::to_string(k.count()), fixed(k.min()), fixed(k.mean()),
+                            fixed(k.max()), fixed(k.stddev()), fixed(k.quantile(0.5)), fixed(k.quantile(0.95)),
+                            fixed(k.quantile(0.99)), fixed(f->last), seen});
+        }
+    }
+    std::vector<std::size_t> widths(rows.front().size(), 0);
+    for (const auto &row : rows)
+        for (std::size_t i = 0; i < row.size(); ++i)
+            widths[i] = std::max(widths[i], width(row[i]));
+    for (const auto &row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            const std::size_t pad = widths[i] - width(row[i]);
+            const bool left = i < 2 || i == row.size() - 1;  // names and times left, numbers right
+            if (i > 0)
+                line += "  ";
+            if (!left)
+                line.append(pad, ' ');
+            line += row[i];
+            if (left && i + 1 < row.size())
+                line.append(pad, ' ');
+        }
+        while (!line.empty() && line.back() == ' ')
+            line.pop_back();
+        out += line;
+        out += '\n';
+    }
+}
+
+namespace {
+
+void label_value(std::string &out, std::string_view v)
+{
+    for (const char c : v) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+}
+
+void prom_number(std::string &out, double v)
+{
+    if (std::isnan(v))
+        out += "NaN";
+    else if (std::isinf(v))
+        out += v > 0 ? "+Inf" : "-Inf";
+    else
+        append_number(out, v);
+}
+
+void header(std::string &out, std::string_view name, std::string_view type, std::string_view help)
+{
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+void sample(std::string &out, std::string_view name, std::string_view sensor, std::string_view field,
+            std::string_view quantile, double v)
+{
+    out += name;
+    if (!sensor.empty() || !field.empty()) {
+        out += "{sensor=\"";
+        label_value(out, sensor);
+        out += '"';
+        if (!field.empty()) {
+            out += ",field=\"";
+            label_value(out, field);
+            out += '"';
+        }
+        if (!quantile.empty()) {
+            out += ",quantile=\"";
+            out += quantile;
+            out += '"';
+        }
+        out += '}';
+    }
+    out += ' ';
+    prom_number(out, v);
+    out += '\n';
+}
+
+double seconds(TimePoint t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+
+}  // namespace
+
+void render_prometheus(std::string &out, const Aggregate &a, const Report &r)
+{
+    const auto sensors = a.sorted();
+    const auto per_sensor = [&](std::string_view name, std::string_view type, std::string_view help,
+                                const std::function<bool(const SensorStats &, double &)> &value) {
+        bool any = false;
+        double v = 0;
+        for (const SensorStats *s : sensors)
+            any = any || value(*s, v);
+        if (!any)
+            return;
+        header(out, name, type, help);
+        for (const SensorStats *s : sensors)
+            if (value(*s, v))
+                sample(out, name, s->name, {}, {}, v);
+    };
+    const auto latest = [](std::string_view field) {
+        return [field](const SensorStats &s, double &v) {
+            for (const auto &f : s.fields)
+                if (f.path == field && f.sketch.count() > 0) {
+                    v = f.last;
+                    return true;
+                }
+            return false;
+        };
+    };
+    per_sensor("mqtt_messages_total", "counter", "Messages received, per sensor.", [](const SensorStats &s, double &v) {
+        v = static_cast<double>(s.messages);
+        return true;
+    });
+    per_sensor("mqtt_temperature_celsius", "gauge", "Latest temperature, per sensor.", latest("temperature"));
+    per_sensor("mqtt_humidity_percent", "gauge", "Latest relative humidity, per sensor.", latest("humidity"));
+    header(out, "dht_received_total", "counter", "Message records read.");
+    sample(out, "dht_received_total", {}, {}, {}, static_cast<double>(a.received()));
+    header(out, "dht_published_total", "counter", "Alert and incident records read (what the toolkit published).");
+    sample(out, "dht_published_total", {}, {}, {}, static_cast<double>(a.published_count()));
+    header(out, "dht_errors_total", "counter", "Bad input lines and payloads that are not JSON.");
+    sample(out, "dht_errors_total", {}, {}, {}, static_cast<double>(a.errors()));
+    if (a.received() > 0) {
+        header(out, "dht_last_message_timestamp_seconds", "gauge", "Time of the latest message, in Unix seconds.");
+        sample(out, "dht_last_message_timestamp_seconds", {}, {}, {}, seconds(a.last()));
+    }
+    per_sensor("dht_sensor_last_seen_timestamp_seconds", "gauge", "Time of each sensor's latest message, in Unix seconds.",
+               [](const SensorStats &s, double &v) {
+                   v = seconds(s.last_seen);
+                   return true;
+               });
+    header(out, "dht_uptime_seconds", "gauge", "Seconds since dht-stats started.");
+    sample(out, "dht_uptime_seconds", {}, {}, {}, std::round(r.uptime_seconds * 1000) / 1000);
+
+    bool any_field = false;
+    for (const SensorStats *s : sensors)
+        any_field = any_field || !s->fields.empty();
+    if (!any_field)
+        return;
+    header(out, "dht_field", "summary", "Numeric payload fields, per sensor: quantiles, sum and count.");
+    for (const SensorStats *s : sensors)
+        for (const FieldStats *f : sorted_fields(*s)) {
+            for (const auto &[q, label] : {std::pair{0.5, "0.5"}, std::pair{0.95, "0.95"}, std::pair{0.99, "0.99"}})
+                sample(out, "dht_field", s->name, f->path, label, f->sketch.quantile(q));
+            sample(out, "dht_field_sum", s->name, f->path, {}, f->sketch.sum());
+            sample(out, "dht_field_count", s->name, f->path, {}, static_cast<double>(f->sketch.count()));
+        }
+    const std::pair<const char *, const char *> gauges[] = {{"dht_field_min", "Smallest value of each field."},
+                                                            {"dht_field_max", "Largest value of each field."},
+                                                            {"dht_field_last", "Latest value of each field."}};
+    for (const auto &[name, help] : gauges) {
+        header(out, name, "gauge", help);
+        const std::string_view n = name;
+        for (const SensorStats *s : sensors)
+            for (const FieldStats *f : sorted_fields(*s))
+                sample(out, name, s->name, f->path, {},
+                       n == "dht_field_min" ? f->sketch.min() : n == "dht_field_max" ? f->sketch.max() : f->last);
+    }
+}
+
+}  // namespace dht::stats

@@ -1,0 +1,89 @@
+// The seed's statistics over a stream of records: totals (received,
+// published, errors, last message, uptime) and, per sensor and numeric field,
+// count, min, max, mean, standard deviation, last value and percentiles, in
+// memory that does not grow with the number of messages; written as stats
+// records, an aligned table, or Prometheus exposition text.
+#pragma once
+
+#include "sketch.hpp"
+
+#include "dht/scan.hpp"
+#include "dht/time.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace dht::stats {
+
+struct FieldStats {
+    std::string path;
+    Sketch sketch;
+    double last = 0;
+    TimePoint last_time{};
+};
+
+struct SensorStats {
+    std::string name;
+    std::uint64_t messages = 0;
+    TimePoint last_seen{};
+    std::vector<FieldStats> fields;
+
+    FieldStats &field(std::string_view path);
+};
+
+using Number = RecordScanner::Number;
+
+class Aggregate {
+public:
+    // A message from `sensor` at `time` with its numeric payload fields.
+    void message(std::string_view sensor, TimePoint time, const Number *numbers, std::size_t n);
+    void published() noexcept { ++published_; }
+    void error() noexcept { ++errors_; }
+    void merge(const Aggregate &other);
+    void clear();
+    // Drops the sensors last seen before `before`.
+    std::size_t expire(TimePoint before);
+
+    // Sensors sorted by name.
+    std::vector<const SensorStats *> sorted() const;
+    std::size_t sensors() const noexcept { return sensors_.size(); }
+    std::uint64_t received() const noexcept { return received_; }
+    std::uint64_t published_count() const noexcept { return published_; }
+    std::uint64_t errors() const noexcept { return errors_; }
+    bool empty() const noexcept { return received_ == 0 && published_ == 0 && errors_ == 0; }
+    TimePoint first() const noexcept { return first_; }
+    TimePoint last() const noexcept { return last_; }
+
+private:
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    SensorStats &sensor(std::string_view name);
+
+    std::unordered_map<std::string, std::unique_ptr<SensorStats>, Hash, std::equal_to<>> sensors_;
+    SensorStats *last_sensor_ = nullptr;
+    std::uint64_t received_ = 0, published_ = 0, errors_ = 0;
+    TimePoint first_ = TimePoint::max(), last_ = TimePoint::min();
+};
+
+// What a report says besides the aggregate.
+struct Report {
+    std::string scope;  // "window" or "summary"
+    TimePoint timestamp{};
+    TimePoint from{}, until{};
+    double uptime_seconds = 0;
+};
+
+void render_json(std::string &out, const Aggregate &a, const Report &r);
+void render_table(std::string &out, const Aggregate &a, const Report &r);
+// The seed's metric names (mqtt_messages_total, mqtt_temperature_celsius,
+// mqtt_humidity_percent with label sensor) and more beside them.
+void render_prometheus(std::string &out, const Aggregate &a, const Report &r);
+
+}  // namespace dht::stats
