@@ -544,7 +544,8 @@ void Session::notify()
 }
 
 int consume(Session &session, const std::function<bool(const MqttMessage &)> &on_message,
-            const std::function<void()> &after_batch, const std::function<std::optional<int>()> &on_tick)
+            const std::function<void()> &after_batch, const std::function<std::optional<int>()> &on_tick,
+            const std::function<void()> &before_stop)
 {
     session.start();
     int status = exit_ok;
@@ -571,7 +572,16 @@ int consume(Session &session, const std::function<bool(const MqttMessage &)> &on
         session.receive(batch, std::chrono::milliseconds(100));
         feed();
     }
+    // What is queued is handled while the session can still publish the results.
+    if (more && status == exit_ok) {
+        batch.clear();
+        session.receive(batch, std::chrono::milliseconds(0));
+        feed();
+    }
+    if (before_stop)
+        before_stop();
     session.stop();
+    // And what came while the session stopped (acknowledged already): printed, no longer published.
     if (more && status == exit_ok) {
         batch.clear();
         session.receive(batch, std::chrono::milliseconds(0));

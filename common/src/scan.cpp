@@ -19,7 +19,20 @@ struct Target {
     std::string path;
     What what;
     std::uint32_t index;  // the field, for field_root and field_payload
+    std::uint64_t hash = 0;
 };
+
+// FNV-1a, extended byte by byte as a path grows: a path is compared with the
+// targets by hash first, so most keys cost no string comparison.
+constexpr std::uint64_t fnv_basis = 14695981039346656037ULL;
+std::uint64_t fnv(std::uint64_t h, std::string_view bytes) noexcept
+{
+    for (const char c : bytes) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
 
 struct Slot {
     FieldValue value;
@@ -40,7 +53,9 @@ struct ScanHandler {
 
     // The dotted path of the current key, and where each open object's keys start in it.
     std::string path;
+    std::uint64_t path_hash = fnv_basis;
     std::vector<std::uint32_t> starts;
+    std::vector<std::uint64_t> start_hashes;  // the hash of the path where each open object starts
     unsigned skip = 0;  // > 0 inside an array: nothing there has a path
     bool root_seen = false, root_object = false;
     std::string key_buf, str_buf;
@@ -62,7 +77,9 @@ struct ScanHandler {
     void begin_document()
     {
         path.clear();
+        path_hash = fnv_basis;
         starts.clear();
+        start_hashes.clear();
         skip = 0;
         root_seen = root_object = false;
         key_partial = str_partial = false;
@@ -84,7 +101,7 @@ struct ScanHandler {
         if (skip > 0 || starts.empty())
             return;
         for (const auto &t : targets)
-            if (t.path.size() == path.size() && t.path == path)
+            if (t.hash == path_hash && t.path == path)
                 set(t);
     }
 
@@ -219,14 +236,17 @@ struct ScanHandler {
         if (starts.size() == 1 && path == "payload")
             payload_object = true;
         starts.push_back(static_cast<std::uint32_t>(path.size()));
+        start_hashes.push_back(path_hash);
         return true;
     }
     bool on_object_end(std::size_t, error_code &)
     {
         if (skip > 0)
             --skip;
-        else
+        else {
             starts.pop_back();
+            start_hashes.pop_back();
+        }
         return true;
     }
     bool on_string_part(bj::string_view s, std::size_t, error_code &)
@@ -263,13 +283,18 @@ struct ScanHandler {
             return true;
         }
         path.resize(starts.back());
-        if (!path.empty())
+        path_hash = start_hashes.back();
+        if (!path.empty()) {
             path.push_back('.');
+            path_hash = fnv(path_hash, ".");
+        }
         if (key_partial) {
             path += key_buf;
+            path_hash = fnv(path_hash, key_buf);
             key_partial = false;
         }
         path.append(s.data(), s.size());
+        path_hash = fnv(path_hash, sv(s));
         return true;
     }
     bool on_number_part(bj::string_view, error_code &) { return true; }
@@ -366,6 +391,8 @@ RecordScanner::RecordScanner(const std::vector<std::string> &fields, std::size_t
         h.targets.push_back({fields[i], What::field_root, static_cast<std::uint32_t>(i)});
         h.targets.push_back({"payload." + fields[i], What::field_payload, static_cast<std::uint32_t>(i)});
     }
+    for (auto &t : h.targets)
+        t.hash = fnv(fnv_basis, t.path);
     h.root_slots.resize(fields.size());
     h.payload_slots.resize(fields.size());
     h.root_values.resize(fields.size());

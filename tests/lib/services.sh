@@ -91,3 +91,23 @@ CONF
     CARBON_PID=$!
     wait_port "$port"
 }
+
+# start_prometheus DIR PORT TARGET: a Prometheus server on 127.0.0.1:PORT with
+# its data in DIR, scraping http://TARGET/metrics every second. Sets PROM_PID.
+start_prometheus() {
+    local dir=$1 port=$2 target=$3
+    mkdir -p "$dir/data"
+    cat >"$dir/prometheus.yml" <<CONF
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: dht
+    static_configs:
+      - targets: ['$target']
+CONF
+    prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+        --web.listen-address="127.0.0.1:$port" >"$dir/prometheus.log" 2>&1 &
+    PROM_PID=$!
+    wait_port "$port" 20
+}

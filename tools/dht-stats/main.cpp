@@ -334,7 +334,8 @@ private:
             [&]() -> std::optional<int> {
                 idle(true);
                 return std::nullopt;
-            });
+            },
+            [&] { finish(); });
     }
 
     // The summary, the plot, the metrics file; false when a file could not be written.

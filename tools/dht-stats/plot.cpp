@@ -210,6 +210,7 @@ std::string Plot::svg() const
             std::string from, until;
             append_rfc3339(from, TimePoint(std::chrono::milliseconds(t0)));
             append_rfc3339(until, TimePoint(std::chrono::milliseconds(t1)));
+            from[10] = until[10] = ' ';
             xml_text(out, from.substr(0, 16) + " – " + until.substr(0, 16) + " UTC");
         }
         out += "</text>\n";

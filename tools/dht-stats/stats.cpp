@@ -42,7 +42,9 @@ void Aggregate::message(std::string_view name, TimePoint time, const Number *num
     for (std::size_t i = 0; i < n; ++i) {
         if (!std::isfinite(numbers[i].value))
             continue;
-        FieldStats &f = s.field(numbers[i].path);
+        // A sensor's payloads keep their shape: the i-th number is usually the i-th field.
+        FieldStats &f = i < s.fields.size() && s.fields[i].path == numbers[i].path ? s.fields[i]
+                                                                                  : s.field(numbers[i].path);
         f.sketch.add(numbers[i].value);
         if (time >= f.last_time) {
             f.last = numbers[i].value;

@@ -94,10 +94,12 @@ private:
 // message to `on_message` (false: stop) and calls `after_batch` after each
 // batch, until SIGINT/SIGTERM, a session failure, or `on_tick` (called at least
 // every 100 ms) returns an exit status. Messages already acknowledged when the
-// session stops are fed too, unless on_message asked to stop. Returns the
-// exit status: 0, the session's failure, or on_tick's.
+// session stops are fed too, unless on_message asked to stop. `before_stop`
+// runs once intake has ended and while the session can still publish (final
+// reports). Returns the exit status: 0, the session's failure, or on_tick's.
 int consume(Session &session, const std::function<bool(const MqttMessage &)> &on_message,
             const std::function<void()> &after_batch,
-            const std::function<std::optional<int>()> &on_tick = nullptr);
+            const std::function<std::optional<int>()> &on_tick = nullptr,
+            const std::function<void()> &before_stop = nullptr);
 
 }  // namespace dht

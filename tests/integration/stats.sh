@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# dht-stats: its numbers against an independent computation (Python), every
+# output format (promtool checks the metrics), windows, bad lines, a plot that
+# is well-formed XML and renders to PNG, a real Prometheus server scraping
+# --listen, and MQTT input.
+source "$(dirname "$0")/../lib/testlib.sh"
+export PATH="$DHT_BIN/dht-stats:$PATH"
+cd "$T"
+
+# A day of three sensors, with a gap, negative temperatures and a nested field.
+python3 - <<'PY'
+import datetime, json, math, random
+random.seed(7)
+t0 = datetime.datetime(2026, 11, 24, tzinfo=datetime.timezone.utc)
+with open("day", "w") as out:
+    for i in range(0, 86400, 60):
+        for s, (base, amp) in {"kitchen": (21, 2), "cellar": (2, 5), "attic": (15, 8)}.items():
+            if s == "attic" and 40000 < i < 50000:
+                continue
+            t = (t0 + datetime.timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            temp = round(base + amp * math.sin(2 * math.pi * i / 86400) + random.gauss(0, 0.3), 2)
+            hum = round(60 - 1.5 * (temp - base) + random.gauss(0, 1), 2)
+            payload = {"temperature": temp, "humidity": hum, "env": {"co2": 400 + i % 50}}
+            out.write(json.dumps({"kind": "message", "timestamp": t, "topic": f"dht11/{s}/data",
+                                  "payload": payload, "qos": 0, "retain": False}) + "\n")
+PY
+dht-stats --format json <day >"$T/stats.json" 2>"$T/err" || fail "dht-stats failed: $(cat "$T/err")"
+python3 - "$T/stats.json" <<'PY' || fail "dht-stats and Python disagree"
+import json, math, sys
+got = json.load(open(sys.argv[1]))
+rows = [json.loads(l) for l in open("day")]
+assert got["kind"] == "stats" and got["scope"] == "summary", got
+assert got["total_received"] == len(rows), got["total_received"]
+assert got["last_message"] == rows[-1]["timestamp"]
+def dig(p, path):
+    for k in path.split("."):
+        p = p[k]
+    return p
+bad = 0
+for sensor in {r["topic"] for r in rows}:
+    for field in ("temperature", "humidity", "env.co2"):
+        v = [dig(r["payload"], field) for r in rows if r["topic"] == sensor]
+        s = got["sensors"][sensor]["fields"][field]
+        n = len(v)
+        mean = sum(v) / n
+        sd = math.sqrt(sum((x - mean) ** 2 for x in v) / n)
+        srt = sorted(v)
+        checks = [("count", s["count"], n, 0), ("min", s["min"], min(v), 0), ("max", s["max"], max(v), 0),
+                  ("last", s["last"], v[-1], 0), ("mean", s["mean"], mean, 1e-9), ("stddev", s["stddev"], sd, 1e-9)]
+        for q in (50, 95, 99):
+            checks.append((f"p{q}", s[f"p{q}"], srt[math.floor(q / 100 * (n - 1))], 0.005))
+        for name, a, b, rel in checks:
+            if abs(a - b) > rel * abs(b) + 1e-9:
+                print(f"{sensor} {field} {name}: dht-stats {a}, Python {b}", file=sys.stderr)
+                bad += 1
+sys.exit(1 if bad else 0)
+PY
+pass "count, min, max, mean, stddev and last exact; p50, p95, p99 within 0.5 % of Python's"
+
+# Prometheus text: clean under promtool, the seed's names, a file for node_exporter.
+dht-stats --format prometheus <day >"$T/metrics.txt"
+promtool check metrics <"$T/metrics.txt" || fail "promtool rejects the metrics"
+assert_contains "the seed's counter" "$T/metrics.txt" 'mqtt_messages_total{sensor="dht11/kitchen/data"} 1440'
+assert_contains "the seed's gauge" "$T/metrics.txt" "mqtt_temperature_celsius{sensor=\"dht11/cellar/data\"} $(jq -r 'select(.topic == "dht11/cellar/data") | .payload.temperature' day | tail -n 1)"
+assert_contains "humidity" "$T/metrics.txt" '# TYPE mqtt_humidity_percent gauge'
+dht-stats --format json --prom-file "$T/dht.prom" <day >/dev/null
+promtool check metrics <"$T/dht.prom" || fail "promtool rejects --prom-file"
+assert_eq "--prom-file is readable by node_exporter" 644 "$(stat -c %a "$T/dht.prom")"
+[ ! -e "$T/dht.prom.tmp" ] || fail "a temporary file was left behind"
+pass "Prometheus text clean under promtool check metrics, the seed's metric names, --prom-file mode 644"
+
+# The table, aligned.
+dht-stats --format table <day >"$T/table"
+assert_eq "one row per sensor and field, a header and a title" 11 "$(wc -l <"$T/table")"
+assert_eq "the header" "SENSOR FIELD COUNT MIN MEAN MAX STDDEV P50 P95 P99 LAST LAST SEEN" "$(sed -n 2p "$T/table" | tr -s ' ')"
+# Numbers are right-aligned under their heading: MIN's last letter sits over each minimum's last digit.
+col=$(awk 'NR == 2 { print index($0, " MIN ") + 3 }' "$T/table")
+awk -v c="$col" 'NR > 2 && (substr($0, c, 1) !~ /[0-9]/ || substr($0, c + 1, 1) != " ") { exit 1 }' "$T/table" ||
+    fail "the MIN column is not aligned: $(cat "$T/table")"
+pass "--format table: a title, a header, aligned columns"
+
+# Windows: records per hour; their counts add up to the summary's.
+dht-stats --every 1h <day >"$T/windows"
+assert_eq "24 windows and a summary" "1 summary 24 window" \
+    "$(jq -r .scope "$T/windows" | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? " " : ""), $1, $2 }')"
+assert_eq "window counts add up" "$(wc -l <day)" "$(jq -s 'map(select(.scope == "window") | .total_received) | add' "$T/windows")"
+assert_eq "a window starts on the hour" "2026-11-24T01:00:00.000Z 2026-11-24T02:00:00.000Z" \
+    "$(jq -r 'select(.scope == "window") | "\(.from) \(.until)"' "$T/windows" | sed -n 2p)"
+pass "--every 1h: 24 windows on the hour whose counts add up, then the summary"
+
+# Bad lines: counted as errors, each named once, the numbers unchanged.
+{
+    head -n 10 day
+    echo 'garbage'
+    printf '{"kind":"message","timestamp":"2026-11-24T00:10:00Z","topic":"dht11/x/data","payload":\xff}\n'
+    echo '{"kind":"message","timestamp":"2026-11-24T00:10:00Z","topic":"dht11/x/data","payload":"not json"}'
+    echo '{"kind":"message","timestamp":"2026-11-24T00:10:00Z","topic":"dht11/x/status","payload":"offline"}'
+    echo '{"kind":"alert","rule":"cold","state":"firing"}'
+    tail -n +11 day
+} >"$T/dirty"
+dht-stats <"$T/dirty" >"$T/dirty.json" 2>"$T/err"
+assert_contains "line 11" "$T/err" "stdin:11: invalid JSON"
+assert_contains "line 12" "$T/err" "stdin:12: invalid UTF-8 (skipped)"
+assert_eq "errors: 2 bad lines and a payload that is not JSON" 3 "$(jq .errors "$T/dirty.json")"
+assert_eq "the alert counts as published" 1 "$(jq .total_published "$T/dirty.json")"
+assert_eq "kitchen's numbers are unchanged" "$(jq -c '.sensors["dht11/kitchen/data"]' "$T/stats.json")" \
+    "$(jq -c '.sensors["dht11/kitchen/data"]' "$T/dirty.json")"
+pass "bad lines: reported with their numbers, counted in errors, the readings around them unchanged"
+
+# The plot: well-formed, renders, names every sensor.
+dht-stats --plot "$T/day.svg" <day >/dev/null
+xmllint --noout "$T/day.svg" || fail "the SVG is not well-formed"
+rsvg-convert -o "$T/day.png" "$T/day.svg" || fail "the SVG does not render"
+[ "$(head -c 8 "$T/day.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] || fail "no PNG came out"
+for s in kitchen cellar attic; do assert_contains "legend" "$T/day.svg" "dht11/$s/data"; done
+assert_contains "units" "$T/day.svg" "temperature (°C)"
+pass "--plot: well-formed SVG (xmllint) that renders to PNG (rsvg-convert), a legend and units"
+
+# A real Prometheus scraping --listen while the stream runs.
+sport=$(free_port)
+pport=$(free_port)
+mkfifo "$T/in"
+exec 3<>"$T/in"
+dht-stats --listen "127.0.0.1:$sport" --expire 1h <"$T/in" >"$T/live.out" 2>"$T/live.err" 3>&- &
+spid=$!
+PIDS+=("$spid")
+wait_port "$sport" || fail "--listen: nothing on $sport: $(cat "$T/live.err")"
+now_ts() { date -u +%Y-%m-%dT%H:%M:%S.000Z; }
+echo "{\"kind\":\"message\",\"timestamp\":\"$(now_ts)\",\"topic\":\"dht11/porch/data\",\"payload\":{\"temperature\":-3.5,\"humidity\":88}}" >&3
+curl -sf "http://127.0.0.1:$sport/metrics" >"$T/scrape.txt" || fail "GET /metrics failed"
+wait_for eval "curl -sf http://127.0.0.1:$sport/metrics | grep -q 'mqtt_temperature_celsius{sensor=\"dht11/porch/data\"} -3.5'" ||
+    fail "the reading never reached /metrics"
+curl -sf "http://127.0.0.1:$sport/metrics" | promtool check metrics || fail "promtool rejects /metrics"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$sport/nope")" = 404 ] || fail "not 404"
+start_prometheus "$T/prom" "$pport" "127.0.0.1:$sport" || fail "prometheus did not start"
+PIDS+=("$PROM_PID")
+query() { curl -sf "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" | jq -r '.data.result[0].value[1] // empty'; }
+tries=0
+until [ "$(query 'mqtt_temperature_celsius{sensor="dht11/porch/data"}')" = "-3.5" ]; do
+    (( ++tries < 150 )) || fail "Prometheus never scraped the reading: $(tail -n 5 "$T/prom/prometheus.log")"
+    sleep 0.2
+done
+echo "{\"kind\":\"message\",\"timestamp\":\"$(now_ts)\",\"topic\":\"dht11/porch/data\",\"payload\":{\"temperature\":-4,\"humidity\":90}}" >&3
+tries=0
+until [ "$(query 'mqtt_messages_total{sensor="dht11/porch/data"}')" = "2" ]; do
+    (( ++tries < 100 )) || fail "Prometheus never saw the second reading"
+    sleep 0.2
+done
+p50=$(query 'dht_field{sensor="dht11/porch/data",field="temperature",quantile="0.5"}')
+awk -v v="$p50" 'BEGIN { exit !(v > -4.02 && v < -3.98) }' || fail "p50 as Prometheus sees it: $p50, not -4 within 0.5 %"
+kill -TERM "$spid"
+wait "$spid" || fail "SIGTERM: exit status $?"
+exec 3>&-
+assert_eq "SIGTERM: the summary" 2 "$(jq .total_received "$T/live.out")"
+pass "a real Prometheus scrapes --listen while the stream runs; SIGTERM writes the summary"
+
+# MQTT: readings from -t, stats published with --publish.
+broker "$T/b"
+mosquitto_sub -h 127.0.0.1 -p "$PORT" -q 1 -i statsub -t dht11/stats -C 1 >"$T/published" 2>/dev/null &
+sub=$!
+PIDS+=("$sub")
+wait_subscribed statsub
+dht-stats -h 127.0.0.1 -p "$PORT" -i stats -t 'dht11/#' --publish dht11/stats >"$T/mqtt.out" 2>"$T/err" &
+mpid=$!
+PIDS+=("$mpid")
+wait_subscribed stats
+for t in 20.5 21.5 22.5; do
+    mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 1 -t dht11/kitchen/data -m "{\"temperature\":$t,\"humidity\":50}"
+done
+mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 1 -t dht11/kitchen/status -m online
+# All four delivered to dht-stats before it is stopped.
+wait_for eval "[ \$(grep -c 'Sending PUBLISH to stats ' '$BROKER_LOG') -ge 4 ]" || fail "the broker did not deliver"
+kill -TERM "$mpid"
+wait "$mpid" || fail "SIGTERM: $(cat "$T/err")"
+wait "$sub" || fail "nothing published on dht11/stats"
+assert_eq "MQTT readings" "4 21.5 0" "$(jq -r '"\(.total_received) \(.sensors["dht11/kitchen/data"].fields.temperature.mean) \(.errors)"' "$T/mqtt.out")"
+assert_eq "published on dht11/stats" "$(jq -c . "$T/mqtt.out")" "$(jq -c . "$T/published")"
+pass "MQTT in (-t), stats records out on dht11/stats at QoS 1"

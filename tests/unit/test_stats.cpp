@@ -1,0 +1,145 @@
+#include "plot.hpp"
+#include "sketch.hpp"
+#include "stats.hpp"
+
+#include "dht/json.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+using namespace dht;
+using namespace dht::stats;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The value of 0-based rank floor(q (n - 1)) in sorted data: what the sketch approximates.
+double exact_quantile(std::vector<double> v, double q)
+{
+    std::sort(v.begin(), v.end());
+    return v[static_cast<std::size_t>(std::floor(q * static_cast<double>(v.size() - 1)))];
+}
+
+}  // namespace
+
+TEST_CASE("sketch: quantiles within the relative accuracy, moments exact", "[stats]")
+{
+    std::mt19937 rng(42);
+    std::normal_distribution<double> temperature(21.5, 3);
+    std::vector<double> values;
+    Sketch s(0.005);
+    for (int i = 0; i < 100000; ++i) {
+        // Values on both sides of zero, and exact zeros.
+        const double v = i % 1000 == 0 ? 0.0 : temperature(rng) - (i % 3 == 0 ? 25 : 0);
+        values.push_back(v);
+        s.add(v);
+    }
+    for (const double q : {0.0, 0.01, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0}) {
+        const double want = exact_quantile(values, q);
+        INFO("q = " << q << ", exact " << want << ", sketch " << s.quantile(q));
+        CHECK(std::abs(s.quantile(q) - want) <= 0.005 * std::abs(want) + 1e-9);
+    }
+    double sum = 0;
+    for (const double v : values)
+        sum += v;
+    const double mean = sum / static_cast<double>(values.size());
+    double ss = 0;
+    for (const double v : values)
+        ss += (v - mean) * (v - mean);
+    CHECK(s.count() == values.size());
+    CHECK(s.mean() == Approx(mean).epsilon(1e-12));
+    CHECK(s.stddev() == Approx(std::sqrt(ss / static_cast<double>(values.size()))).epsilon(1e-9));
+    CHECK(s.min() == *std::min_element(values.begin(), values.end()));
+    CHECK(s.max() == *std::max_element(values.begin(), values.end()));
+    CHECK(s.buckets() <= 2 * 2048);  // memory bounded by the cap, not by the number of values
+}
+
+TEST_CASE("sketch: merging two halves gives the sketch of the whole", "[stats]")
+{
+    Sketch a, b, whole;
+    for (int i = 0; i < 5000; ++i) {
+        const double v = 15 + (i * 7919 % 1000) / 50.0;
+        (i % 2 == 0 ? a : b).add(v);
+        whole.add(v);
+    }
+    a.merge(b);
+    CHECK(a.count() == whole.count());
+    CHECK(a.mean() == Approx(whole.mean()));
+    CHECK(a.stddev() == Approx(whole.stddev()));
+    for (const double q : {0.5, 0.95, 0.99})
+        CHECK(a.quantile(q) == whole.quantile(q));
+}
+
+TEST_CASE("sketch: a bucket cap keeps the top accurate", "[stats]")
+{
+    Sketch s(0.01, 64);
+    for (int i = 1; i <= 100000; ++i)
+        s.add(i * 1e-3);  // 0.001 .. 100: far more than 64 buckets
+    CHECK(s.buckets() <= 64);
+    CHECK(s.quantile(0.99) == Approx(99.0).epsilon(0.01));
+    CHECK(s.quantile(0.5) == Approx(50.0).epsilon(0.01));
+    Sketch empty;
+    CHECK(empty.quantile(0.5) == 0);
+    empty.add(std::nan(""));
+    CHECK(empty.count() == 0);
+}
+
+TEST_CASE("aggregate: per sensor and field, and what a report shows", "[stats]")
+{
+    Aggregate a;
+    const TimePoint t0 = *parse_rfc3339("2026-11-24T10:00:00Z");
+    const std::vector<Number> n1{{"temperature", 20}, {"humidity", 50}};
+    const std::vector<Number> n2{{"humidity", 60}, {"temperature", 22}};  // another order
+    a.message("kit\"chen", t0, n1.data(), n1.size());
+    a.message("kit\"chen", t0 + 1s, n2.data(), n2.size());
+    a.message("cellar", t0 + 2s, nullptr, 0);
+    a.error();
+    a.published();
+    REQUIRE(a.sensors() == 2);
+    const auto sorted = a.sorted();
+    CHECK(sorted[0]->name == "cellar");
+    REQUIRE(sorted[1]->fields.size() == 2);
+    CHECK(sorted[1]->fields[0].sketch.count() == 2);
+    CHECK(sorted[1]->fields[0].last == 22);
+
+    std::string json_text;
+    render_json(json_text, a, {"summary", t0, t0, t0 + 2s, 1.5});
+    const auto v = json::parse(json_text);
+    CHECK(v.at("total_received").as_int64() == 3);
+    CHECK(v.at("errors").as_int64() == 1);
+    CHECK(v.at("total_published").as_int64() == 1);
+    CHECK(v.at("sensors").at("kit\"chen").at("fields").at("temperature").at("mean").to_number<double>() == 21);
+
+    std::string prom;
+    render_prometheus(prom, a, {"summary", t0, t0, t0 + 2s, 1.5});
+    CHECK_THAT(prom, Catch::Contains("mqtt_temperature_celsius{sensor=\"kit\\\"chen\"} 22\n"));
+    CHECK_THAT(prom, Catch::Contains("mqtt_messages_total{sensor=\"cellar\"} 1\n"));
+    CHECK_THAT(prom, Catch::Contains("dht_field{sensor=\"kit\\\"chen\",field=\"humidity\",quantile=\"0.5\"} 50"));
+    CHECK_THAT(prom, Catch::Contains("# TYPE dht_field summary\n"));
+
+    std::string table;
+    render_table(table, a, {"summary", t0, t0, t0 + 2s, 1.5});
+    CHECK_THAT(table, Catch::Contains("3 received, 1 published, 1 errors"));
+
+    CHECK(a.expire(t0 + 1500ms) == 1);  // kit"chen, last seen at t0 + 1 s
+    CHECK(a.sensors() == 1);
+}
+
+TEST_CASE("plot: downsampled in fixed memory, min and max kept, names escaped", "[stats]")
+{
+    Plot p({"temperature", "humidity"}, 100);
+    const TimePoint t0 = *parse_rfc3339("2026-01-01T00:00:00Z");
+    for (int i = 0; i < 100000; ++i)
+        p.add("a<b>&c", 0, t0 + std::chrono::seconds(i * 30), i == 50000 ? -40.0 : 20.0 + (i % 10));
+    CHECK(p.points() <= 100);
+    CHECK(p.field_index("humidity") == 1);
+    CHECK(p.field_index("pressure") == -1);
+    const std::string svg = p.svg();
+    CHECK_THAT(svg, Catch::Contains("a&lt;b&gt;&amp;c"));
+    CHECK_THAT(svg, Catch::Contains("temperature (°C)"));
+    CHECK_THAT(svg, Catch::Contains(">-40<"));  // the one cold reading still sets the axis
+    CHECK_THAT(svg, Catch::StartsWith("<?xml"));
+}
