@@ -52,7 +52,10 @@ void add_mqtt_options(CLI::App &app, MqttOptions &o, unsigned roles)
         ->envname("DHT_MQTT_PORT")
         ->check(CLI::Range(1, 65535))
         ->group(g);
-    app.add_option("-L,--url", o.url, "mqtt(s)://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC")->type_name("URL")->group(g);
+    // A tool whose own --url names another server keeps -L for MQTT.
+    app.add_option((roles & mqtt_short_url) != 0U ? "-L" : "-L,--url", o.url, "mqtt(s)://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC")
+        ->type_name("URL")
+        ->group(g);
     if ((roles & mqtt_subscribe) != 0U) {
         app.add_option("-t,--topic", o.topics, "Subscribe to TOPIC (repeatable; $share/GROUP/TOPIC with -V 5)")
             ->type_name("TOPIC")

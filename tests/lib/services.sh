@@ -111,3 +111,38 @@ CONF
     PROM_PID=$!
     wait_port "$port" 20
 }
+
+# start_influx DIR PORT: InfluxDB 1.x (influxd) with every path in DIR, its HTTP
+# API on 127.0.0.1:PORT. Sets INFLUX_PID. Run it again with the same DIR and
+# PORT to restart it with its data.
+start_influx() {
+    local dir=$1 port=$2
+    mkdir -p "$dir"
+    [ -f "$dir/rpc.port" ] || free_port >"$dir/rpc.port"
+    cat >"$dir/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$(cat "$dir/rpc.port")"
+[meta]
+  dir = "$dir/meta"
+[data]
+  dir = "$dir/data"
+  wal-dir = "$dir/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[subscriber]
+  enabled = false
+[http]
+  bind-address = "127.0.0.1:$port"
+  log-enabled = false
+[continuous_queries]
+  enabled = false
+CONF
+    influxd run -config "$dir/influxdb.conf" >>"$dir/influxd.log" 2>&1 &
+    INFLUX_PID=$!
+    local tries=500
+    while ! curl -sf -o /dev/null "http://127.0.0.1:$port/ping"; do
+        (( tries-- > 0 )) || { echo "influxd did not start (see $dir/influxd.log)" >&2; return 1; }
+        sleep 0.02
+    done
+}

@@ -63,7 +63,11 @@ struct MqttOptions {
     bool wants_broker() const;
 };
 
-enum MqttRole : unsigned { mqtt_subscribe = 1U, mqtt_publish = 2U };
+enum MqttRole : unsigned {
+    mqtt_subscribe = 1U,
+    mqtt_publish = 2U,
+    mqtt_short_url = 4U,  // -L only: the tool's --url is not MQTT's (dht-export-influx)
+};
 
 // Adds the MQTT flags to `app` in their own option group. `roles` selects -t/-q
 // (subscribe) and --publish/--publish-qos (publish).

@@ -1,0 +1,459 @@
+#include "sink.hpp"
+
+#include "dht/diag.hpp"
+#include "dht/json.hpp"
+
+#include <curl/curl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <memory>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace dht::influx {
+
+namespace {
+
+namespace fs = std::filesystem;
+using steady = std::chrono::steady_clock;
+
+std::string escaped(CURL *h, const std::string &s)
+{
+    char *e = curl_easy_escape(h, s.c_str(), static_cast<int>(s.size()));
+    std::string out = e != nullptr ? e : "";
+    curl_free(e);
+    return out;
+}
+
+std::string gzip(const std::string &in)
+{
+    z_stream zs{};
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        throw std::runtime_error("zlib: deflateInit2 failed");
+    std::string out(deflateBound(&zs, in.size()), '\0');
+    zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
+    zs.avail_in = static_cast<uInt>(in.size());
+    zs.next_out = reinterpret_cast<Bytef *>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    const int rc = deflate(&zs, Z_FINISH);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END)
+        throw std::runtime_error("zlib: deflate failed");
+    return out;
+}
+
+std::size_t collect(char *data, std::size_t size, std::size_t n, void *user)
+{
+    auto *s = static_cast<std::string *>(user);
+    if (s->size() < 64 * 1024)
+        s->append(data, size * n);
+    return size * n;
+}
+
+struct Headers {
+    std::chrono::milliseconds retry_after{0};
+};
+
+std::size_t header(char *data, std::size_t size, std::size_t n, void *user)
+{
+    const std::string_view line(data, size * n);
+    constexpr std::string_view name = "retry-after:";
+    if (line.size() > name.size()) {
+        std::string lower(line.substr(0, name.size()));
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); });
+        if (lower == name) {
+            // Seconds (an HTTP date is taken as "soon": the backoff decides).
+            const long secs = std::strtol(std::string(line.substr(name.size())).c_str(), nullptr, 10);
+            if (secs > 0 && secs < 3600)
+                static_cast<Headers *>(user)->retry_after = std::chrono::seconds(secs);
+        }
+    }
+    return size * n;
+}
+
+// InfluxDB says why in {"error":"…"}; else the body as it is.
+std::string reason(const std::string &body)
+{
+    std::string error;
+    json::value v;
+    JsonParser parser(8);
+    if (parser.parse(body, v, error))
+        if (const auto *o = v.if_object())
+            if (const auto *e = o->if_contains("error"); e != nullptr && e->is_string())
+                return std::string(e->get_string());
+    std::string s = body.substr(0, 300);
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
+        s.pop_back();
+    return s;
+}
+
+std::size_t count_lines(const std::string &text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+}  // namespace
+
+InfluxSink::InfluxSink(SinkConfig config) : config_(std::move(config))
+{
+    static const bool curl_ready = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
+    if (!curl_ready)
+        fail(exit_software, "libcurl could not be initialised");
+    CURL *h = curl_easy_init();
+    std::string url = config_.url;
+    while (!url.empty() && url.back() == '/')
+        url.pop_back();
+    if (config_.v2) {
+        const std::string p = config_.precision;
+        write_url_ = cat(url, "/api/v2/write?org=", escaped(h, config_.org), "&bucket=", escaped(h, config_.bucket),
+                         "&precision=", p);
+    } else {
+        const std::string p = config_.precision == "ns" ? "n" : config_.precision == "us" ? "u" : config_.precision;
+        write_url_ = cat(url, "/write?db=", escaped(h, config_.database), "&precision=", p);
+        if (!config_.retention_policy.empty())
+            write_url_ += "&rp=" + escaped(h, config_.retention_policy);
+    }
+    curl_easy_cleanup(h);
+
+    if (!config_.spool_dir.empty()) {
+        std::error_code ec;
+        fs::create_directories(config_.spool_dir, ec);
+        if (ec)
+            fail(exit_ioerr, cat(config_.spool_dir, ": ", ec.message()));
+        // What an earlier run could not send goes first; it stays on disk until written.
+        std::vector<fs::path> files;
+        for (const auto &entry : fs::directory_iterator(config_.spool_dir, ec))
+            if (entry.path().extension() == ".lp")
+                files.push_back(entry.path());
+        std::sort(files.begin(), files.end());
+        std::size_t lines = 0;
+        for (const auto &file : files) {
+            std::ifstream in(file, std::ios::binary);
+            std::ostringstream text;
+            text << in.rdbuf();
+            Batch b;
+            b.lines = count_lines(text.str());
+            b.file = file.string();
+            lines += b.lines;
+            queue_.push_back(std::move(b));
+        }
+        if (lines > 0)
+            warn(cat(lines, " spooled lines to send from ", config_.spool_dir));
+    }
+    thread_ = std::thread([this] { sender(); });
+}
+
+InfluxSink::~InfluxSink()
+{
+    {
+        std::lock_guard lk(mu_);
+        stopping_ = true;
+        deadline_ = steady::now();
+    }
+    wake_.notify_all();
+    if (thread_.joinable())
+        thread_.join();
+}
+
+std::string InfluxSink::label() const { return config_.url; }
+
+std::string InfluxSink::spool_name()
+{
+    const auto t = std::chrono::system_clock::now().time_since_epoch();
+    char name[96];
+    std::snprintf(name, sizeof name, "/influx-%020lld-%08d-%06u.lp",
+                  static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(t).count()),
+                  ::getpid(), spool_seq_++);
+    return config_.spool_dir + name;
+}
+
+bool InfluxSink::spill(Batch &b)
+{
+    const std::string name = spool_name();
+    {
+        std::ofstream out(name + ".tmp", std::ios::binary);
+        out << b.text;
+        out.flush();
+        if (!out)
+            return false;
+    }
+    if (std::rename((name + ".tmp").c_str(), name.c_str()) != 0)
+        return false;
+    b.file = name;
+    in_memory_ -= b.lines;
+    std::string().swap(b.text);
+    return true;
+}
+
+void InfluxSink::close_batch()
+{
+    if (current_.lines == 0)
+        return;
+    queue_.push_back(std::move(current_));
+    current_ = Batch{};
+    wake_.notify_all();
+}
+
+void InfluxSink::enforce_memory()
+{
+    while (in_memory_ > config_.max_lines) {
+        // The oldest batch held in memory that the sender is not sending.
+        auto it = queue_.begin();
+        if (in_flight_ && it != queue_.end())
+            ++it;
+        while (it != queue_.end() && it->text.empty())
+            ++it;
+        if (it == queue_.end()) {
+            if (current_.lines == 0)
+                return;
+            close_batch();
+            continue;
+        }
+        if (!config_.spool_dir.empty() && spill(*it)) {
+            if (!warned_full_)
+                warn(cat("InfluxDB is behind: lines go to the spool in ", config_.spool_dir));
+            warned_full_ = true;
+            continue;
+        }
+        if (!warned_full_)
+            warn(config_.spool_dir.empty() ? "InfluxDB is behind and the buffer is full: dropping the oldest lines "
+                                             "(--spool DIR keeps them)"
+                                           : cat("cannot write to the spool in ", config_.spool_dir,
+                                                 ": dropping the oldest lines"));
+        warned_full_ = true;
+        dropped_ += it->lines;
+        in_memory_ -= it->lines;
+        queue_.erase(it);
+    }
+}
+
+void InfluxSink::add(std::string_view text, std::size_t lines)
+{
+    std::lock_guard lk(mu_);
+    if (current_.lines == 0)
+        current_started_ = steady::now();
+    current_.text += text;
+    current_.lines += lines;
+    in_memory_ += lines;
+    if (current_.lines >= config_.batch_lines)
+        close_batch();
+    enforce_memory();
+}
+
+void InfluxSink::tick()
+{
+    std::lock_guard lk(mu_);
+    if (current_.lines > 0 && steady::now() - current_started_ >= config_.flush_interval)
+        close_batch();
+}
+
+InfluxSink::Outcome InfluxSink::post(void *handle, const std::string &text, std::string &error,
+                                     std::chrono::milliseconds &retry_after)
+{
+    CURL *h = handle;
+    curl_easy_reset(h);
+    const std::string body = config_.gzip ? gzip(text) : text;
+    std::string response;
+    Headers headers;
+    curl_slist *list = curl_slist_append(nullptr, "Content-Type: text/plain; charset=utf-8");
+    if (config_.gzip)
+        list = curl_slist_append(list, "Content-Encoding: gzip");
+    const std::string auth = "Authorization: Token " + config_.token;
+    if (config_.v2 && !config_.token.empty())
+        list = curl_slist_append(list, auth.c_str());
+    curl_easy_setopt(h, CURLOPT_URL, write_url_.c_str());
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min<long>(5000, config_.timeout.count()));
+    long timeout = config_.timeout.count();
+    {
+        std::lock_guard lk(mu_);
+        if (stopping_ && deadline_ != steady::time_point::max()) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - steady::now()).count();
+            timeout = std::clamp<long>(left, 100, timeout);
+        }
+    }
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &response);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &headers);
+    if (!config_.v2 && !config_.username.empty()) {
+        curl_easy_setopt(h, CURLOPT_USERNAME, config_.username.c_str());
+        curl_easy_setopt(h, CURLOPT_PASSWORD, config_.password.c_str());
+    }
+    if (!config_.cafile.empty())
+        curl_easy_setopt(h, CURLOPT_CAINFO, config_.cafile.c_str());
+    if (config_.insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    const CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(list);
+    retry_after = headers.retry_after;
+    if (rc != CURLE_OK) {
+        error = curl_easy_strerror(rc);
+        return Outcome::retry;
+    }
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 200 && code < 300)
+        return Outcome::written;
+    error = cat("HTTP ", code, ": ", reason(response));
+    if (code == 429 || code == 408 || code >= 500)
+        return Outcome::retry;
+    if (code == 401 || code == 403 || code == 404)
+        return Outcome::fatal;
+    return Outcome::rejected;  // 400 (a bad line: InfluxDB names it), 413 and the like
+}
+
+void InfluxSink::sender()
+{
+    Backoff backoff(config_.retry_max);
+    // One handle for the thread: its connection is kept alive between batches.
+    std::unique_ptr<CURL, void (*)(CURL *)> handle(curl_easy_init(), &curl_easy_cleanup);
+    if (!handle) {
+        std::lock_guard lk(mu_);
+        warn("libcurl: cannot make a handle");
+        failure_ = exit_software;
+        return;
+    }
+    std::unique_lock lk(mu_);
+    while (true) {
+        wake_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty() || failure_ || (stopping_ && steady::now() >= deadline_))
+            break;
+        Batch &b = queue_.front();
+        in_flight_ = true;
+        std::string body = b.text;
+        const std::string file = b.file;
+        lk.unlock();
+        if (body.empty() && !file.empty()) {
+            std::ifstream in(file, std::ios::binary);
+            std::ostringstream text;
+            text << in.rdbuf();
+            body = text.str();
+        }
+        std::string error;
+        std::chrono::milliseconds retry_after{0};
+        const Outcome outcome = body.empty() ? Outcome::written : post(handle.get(), body, error, retry_after);
+        lk.lock();
+        in_flight_ = false;
+        const auto done = [&] {
+            if (!b.text.empty())
+                in_memory_ -= b.lines;
+            if (!b.file.empty())
+                ::unlink(b.file.c_str());
+            queue_.pop_front();
+        };
+        switch (outcome) {
+        case Outcome::written:
+            written_ += b.lines;
+            done();
+            backoff.reset();
+            break;
+        case Outcome::rejected:
+            if (b.lines > 1) {
+                // InfluxDB wrote the good lines and does not always say which it refused:
+                // the halves go again (a point written twice is the same point) until
+                // each refused line stands alone and can be named.
+                const std::size_t lines = b.lines;
+                std::size_t cut = 0;
+                for (std::size_t n = 0; n < lines / 2; ++n)
+                    cut = body.find('\n', cut) + 1;
+                Batch first{body.substr(0, cut), lines / 2, {}}, second{body.substr(cut), lines - lines / 2, {}};
+                done();
+                in_memory_ += lines;
+                queue_.push_front(std::move(second));
+                queue_.push_front(std::move(first));
+                break;
+            }
+            ++rejected_;
+            while (!body.empty() && body.back() == '\n')
+                body.pop_back();
+            warn(cat("InfluxDB rejected a line (", error, "): ", body.substr(0, 400)));
+            done();
+            break;
+        case Outcome::retry: {
+            ++retries_;
+            const auto delay = retry_after.count() > 0 ? retry_after
+                                                       : std::chrono::duration_cast<std::chrono::milliseconds>(backoff.next());
+            warn(cat(config_.url, ": ", error, "; retrying in ", seconds_text(delay)));
+            wake_.wait_for(lk, delay, [&] { return stopping_ && steady::now() >= deadline_; });
+            break;
+        }
+        case Outcome::fatal:
+            warn(cat(config_.url, ": ", error, config_.spool_dir.empty() ? "" : "; keeping the lines in the spool"));
+            failure_ = exit_config;
+            break;
+        }
+        if (failure_)
+            break;
+    }
+}
+
+std::uint64_t InfluxSink::finish(std::chrono::milliseconds timeout)
+{
+    {
+        std::lock_guard lk(mu_);
+        close_batch();
+        stopping_ = true;
+        deadline_ = steady::now() + timeout;
+    }
+    wake_.notify_all();
+    if (thread_.joinable())
+        thread_.join();
+    std::lock_guard lk(mu_);
+    for (auto &b : queue_) {
+        if (!b.text.empty() && !(!config_.spool_dir.empty() && spill(b))) {
+            dropped_ += b.lines;
+            in_memory_ -= b.lines;
+            b.lines = 0;
+        }
+        if (!b.file.empty())
+            spooled_ += b.lines;
+    }
+    queue_.clear();
+    return dropped_;
+}
+
+std::optional<int> InfluxSink::failure() const
+{
+    std::lock_guard lk(mu_);
+    return failure_;
+}
+
+std::uint64_t InfluxSink::written() const
+{
+    std::lock_guard lk(mu_);
+    return written_;
+}
+std::uint64_t InfluxSink::retries() const
+{
+    std::lock_guard lk(mu_);
+    return retries_;
+}
+std::uint64_t InfluxSink::rejected() const
+{
+    std::lock_guard lk(mu_);
+    return rejected_;
+}
+std::uint64_t InfluxSink::spooled() const
+{
+    std::lock_guard lk(mu_);
+    return spooled_;
+}
+std::uint64_t InfluxSink::dropped() const
+{
+    std::lock_guard lk(mu_);
+    return dropped_;
+}
+
+}  // namespace dht::influx
