@@ -61,7 +61,7 @@ struct ScanHandler {
     std::string key_buf, str_buf;
     bool key_partial = false, str_partial = false;
 
-    bool has_kind = false, kind_message = false;
+    bool has_kind = false, kind_message = false, kind_bad = false;
     std::string kind, payload_kind;
     bool collect = false;  // every number: numbers_paths / numbers_values
     std::size_t number_count = 0;
@@ -83,7 +83,7 @@ struct ScanHandler {
         skip = 0;
         root_seen = root_object = false;
         key_partial = str_partial = false;
-        has_kind = kind_message = has_topic = has_timestamp = timestamp_string = false;
+        has_kind = kind_message = kind_bad = has_topic = has_timestamp = timestamp_string = false;
         kind.clear();
         payload_kind.clear();
         number_count = 0;
@@ -178,7 +178,7 @@ struct ScanHandler {
     {
         switch (t.what) {
         case What::kind:
-            has_kind = true;
+            has_kind = kind_bad = true;
             kind_message = false;
             kind.clear();
             break;
@@ -411,6 +411,10 @@ RecordScanner::Kind RecordScanner::scan_record(std::string_view line, std::strin
         error = "not a JSON object";
         return Kind::invalid;
     }
+    if (h.kind_bad) {
+        error = "\"kind\" is not a string";
+        return Kind::invalid;
+    }
     if (!h.has_kind) {
         impl_->record_mode = false;
         return Kind::bare;
@@ -422,13 +426,14 @@ void RecordScanner::scan_payload(std::string_view bytes)
 {
     impl_->record_mode = false;
     auto &h = impl_->h();
-    if (!impl_->parse(bytes, nullptr) || !h.root_object) {
+    const bool json = impl_->parse(bytes, nullptr);
+    if (!json || !h.root_object) {
         h.payload_object = false;
-        h.payload_string = true;
-        h.payload_text.assign(bytes);
-        // A JSON string payload ("offline" in quotes) is its text.
-        if (bytes.size() >= 2 && bytes.front() == '"' && bytes.back() == '"')
-            h.payload_text.assign(bytes.substr(1, bytes.size() - 2));
+        // Text: what is not JSON, or a JSON string ("offline" in quotes: its text).
+        // A bare number, an array, true or null is JSON but neither text nor fields.
+        const bool quoted = bytes.size() >= 2 && bytes.front() == '"' && bytes.back() == '"';
+        h.payload_string = !json || quoted;
+        h.payload_text.assign(quoted ? bytes.substr(1, bytes.size() - 2) : bytes);
     } else {
         h.payload_object = true;
         h.payload_string = false;

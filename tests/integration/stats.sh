@@ -24,6 +24,8 @@ with open("day", "w") as out:
             out.write(json.dumps({"kind": "message", "timestamp": t, "topic": f"dht11/{s}/data",
                                   "payload": payload, "qos": 0, "retain": False}) + "\n")
 PY
+# One more kitchen reading two hours after the day (cellar and attic stay silent).
+rec_late() { echo '{"kind":"message","timestamp":"2026-11-25T02:00:00.000Z","topic":"dht11/kitchen/data","payload":{"temperature":20}}'; }
 dht-stats --format json <day >"$T/stats.json" 2>"$T/err" || fail "dht-stats failed: $(cat "$T/err")"
 python3 - "$T/stats.json" <<'PY' || fail "dht-stats and Python disagree"
 import json, math, sys
@@ -86,7 +88,11 @@ assert_eq "24 windows and a summary" "1 summary 24 window" \
 assert_eq "window counts add up" "$(wc -l <day)" "$(jq -s 'map(select(.scope == "window") | .total_received) | add' "$T/windows")"
 assert_eq "a window starts on the hour" "2026-11-24T01:00:00.000Z 2026-11-24T02:00:00.000Z" \
     "$(jq -r 'select(.scope == "window") | "\(.from) \(.until)"' "$T/windows" | sed -n 2p)"
-pass "--every 1h: 24 windows on the hour whose counts add up, then the summary"
+# A pause in replayed history does not split a window (only records close one on stdin).
+(head -n 60 day; sleep 1.2; tail -n +61 day) | dht-stats --every 1h >"$T/paused"
+assert_eq "no window twice after a pause" 24 "$(jq -r 'select(.scope == "window") | .from' "$T/paused" | sort -u | wc -l)"
+assert_eq "--format prometheus --every is refused" 64 "$(exit_code dht-stats --format prometheus --every 1h </dev/null 2>/dev/null)"
+pass "--every 1h: 24 windows on the hour whose counts add up, then the summary; a pause splits none"
 
 # Bad lines: counted as errors, each named once, the numbers unchanged.
 {
@@ -105,7 +111,9 @@ assert_eq "errors: 2 bad lines and a payload that is not JSON" 3 "$(jq .errors "
 assert_eq "the alert counts as published" 1 "$(jq .total_published "$T/dirty.json")"
 assert_eq "kitchen's numbers are unchanged" "$(jq -c '.sensors["dht11/kitchen/data"]' "$T/stats.json")" \
     "$(jq -c '.sensors["dht11/kitchen/data"]' "$T/dirty.json")"
-pass "bad lines: reported with their numbers, counted in errors, the readings around them unchanged"
+assert_eq "--expire judges history by its own times" 3 "$(dht-stats --expire 1h <day | jq '.sensors | length')"
+assert_eq "--expire drops the two sensors silent for longer" 1 "$( (cat day; rec_late) 2>/dev/null | dht-stats --expire 30m | jq '.sensors | length')"
+pass "bad lines: reported with their numbers, counted in errors, the readings around them unchanged; --expire"
 
 # The plot: well-formed, renders, names every sensor.
 dht-stats --plot "$T/day.svg" <day >/dev/null

@@ -104,6 +104,15 @@ TEST_CASE("scanner: every numeric field of the payload, and the kind", "[scanner
             RecordScanner::Kind::message);
     CHECK(s.kind() == "message");
     CHECK(s.payload_kind() == "alert");
+    CHECK(s.payload_is_record());
     s.scan_payload("offline");
     CHECK(s.numbers().empty());
+    CHECK(s.payload_is_text());
+    s.scan_payload("21.5");  // JSON, but neither text nor fields
+    CHECK_FALSE(s.payload_is_text());
+    CHECK_FALSE(s.payload_is_object());
+    s.scan_payload(R"({"kind":"dht22","temperature":3})");  // a device's own "kind" is not a record's
+    CHECK_FALSE(s.payload_is_record());
+    CHECK(s.scan_record(R"({"kind":5,"topic":"t"})", error) == RecordScanner::Kind::invalid);
+    CHECK(error == "\"kind\" is not a string");
 }

@@ -254,7 +254,7 @@ private:
     // is text on a .../status topic.
     void message(std::string_view topic, TimePoint time)
     {
-        if (!scanner_->payload_kind().empty()) {
+        if (scanner_->payload_is_record()) {
             // An alert, incident or stats record carried by MQTT (our own --publish read back): not a reading.
             engine_.advance(time);
         } else if (scanner_->payload_is_object()) {

@@ -16,6 +16,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <optional>
 
 namespace {
@@ -83,10 +84,15 @@ public:
         format_ = o.format;
         if (format_ == "auto")
             format_ = ::isatty(1) ? "table" : "json";
+        if (format_ == "prometheus" && every_)
+            fail(exit_usage, "--every writes a report per window, Prometheus text is one exposition: "
+                             "use --prom-file or --listen for the metrics");
         if (!o.plot.empty())
             plot_.emplace(o.plot_fields.empty() ? std::vector<std::string>{"temperature", "humidity"} : o.plot_fields);
         if (!o.listen.empty()) {
-            const Broker b = parse_broker(o.listen, 0);
+            // ":9464" listens on every address.
+            const Broker b = o.listen.starts_with(':') ? Broker{"", std::atoi(o.listen.c_str() + 1)}
+                                                       : parse_broker(o.listen, 0);
             if (b.port <= 0)
                 fail(exit_usage, "--listen: give ADDR:PORT, e.g. 127.0.0.1:9464");
             server_.emplace(b.host, b.port);
@@ -100,9 +106,13 @@ public:
     {
         int status = exit_ok;
         try {
-            status = session_ && !o_.mqtt.topics.empty() ? run_mqtt() : run_stdin();
+            live_ = session_ && !o_.mqtt.topics.empty();
+            status = live_ ? run_mqtt() : run_stdin();
         } catch (const Exit &) {
             finish();
+            throw;
+        } catch (const ClosedOutput &) {
+            finish();  // the plot and the metrics file still get written
             throw;
         }
         if (!finish() && status == exit_ok)
@@ -128,7 +138,8 @@ private:
     {
         if (!expire_)
             return;
-        const TimePoint edge = std::max(clock(), now()) - *expire_;
+        // History is judged by its own times; live MQTT input by the wall clock.
+        const TimePoint edge = (live_ ? now() : clock()) - *expire_;
         run_.expire(edge);
     }
 
@@ -152,7 +163,9 @@ private:
         const std::string text = prometheus();
         if (server_)
             server_->update(text);
-        if (!o_.prom_file.empty() && (force || t - last_prom_write_ >= std::chrono::seconds(10))) {
+        // Not before the first record (a scrape would see zeros), unless at the end.
+        if (!o_.prom_file.empty() && (!run_.empty() || finished_) &&
+            (force || t - last_prom_write_ >= std::chrono::seconds(10))) {
             last_prom_write_ = t;
             if (const auto error = write_file_atomically(o_.prom_file, text, 0644); !error.empty()) {
                 warn(cat("cannot write ", o_.prom_file, ": ", error));
@@ -213,24 +226,29 @@ private:
 
     void message(std::string_view topic, TimePoint time)
     {
-        const std::string_view sensor = scanner_.sensor().empty() ? topic : scanner_.sensor();
-        advance(time);
-        const std::string_view kind = scanner_.payload_kind();
-        if (scanner_.payload_is_object() && (kind == "alert" || kind == "incident")) {
-            // An alert or an incident as an MQTT payload: something the toolkit published.
-            run_.published();
-            if (window_)
-                window_->published();
+        if (scanner_.payload_is_record()) {
+            // The toolkit's own records carried by MQTT: alerts and incidents were
+            // published; stats (ours, read back) are not counted at all.
+            if (scanner_.payload_kind() != "stats") {
+                advance(time);
+                run_.published();
+                if (window_ && time >= window_start_)
+                    window_->published();
+            }
+            return;
         }
+        advance(time);
+        const std::string_view sensor = scanner_.sensor().empty() ? topic : scanner_.sensor();
         static const std::vector<Number> none;
-        const bool readings = scanner_.payload_is_object() && kind.empty();
-        const auto &numbers = readings ? scanner_.numbers() : none;
+        const auto &numbers = scanner_.payload_is_object() ? scanner_.numbers() : none;
+        // A record older than the open window counts in the summary only.
+        const bool in_window = window_ && time >= window_start_;
         run_.message(sensor, time, numbers.data(), numbers.size());
-        if (window_)
+        if (in_window)
             window_->message(sensor, time, numbers.data(), numbers.size());
-        if (!scanner_.payload_is_object() && !topic.ends_with("/status")) {
+        if (scanner_.payload_is_text() && !topic.ends_with("/status")) {
             run_.error();  // a payload that is not JSON, off a status topic
-            if (window_)
+            if (in_window)
                 window_->error();
         }
         if (plot_)
@@ -280,9 +298,11 @@ private:
         message(topic, time);
     }
 
-    void idle(bool paused)
+    // `live`: input from MQTT, stamped as it arrives, so the wall clock may close
+    // a window. Records on stdin may be history: only a later record closes one.
+    void idle(bool live)
     {
-        if (paused && window_ && now() >= window_start_ + *every_ + std::chrono::seconds(1))
+        if (live && window_ && now() >= window_start_ + *every_ + std::chrono::seconds(1))
             close_window();
         refresh(false);
         out_.flush();
@@ -302,7 +322,7 @@ private:
             const int wait = every_ || server_ || !o_.prom_file.empty() ? 500 : -1;
             switch (reader.next(text, wait)) {
             case LineReader::Status::eof: errors.summary(); return exit_ok;
-            case LineReader::Status::timeout: idle(true); break;
+            case LineReader::Status::timeout: idle(false); break;
             case LineReader::Status::interrupted: break;
             case LineReader::Status::too_long:
                 bad_line(errors, reader, cat("line longer than --max-line (", o_.common.max_line, " bytes)"));
@@ -379,7 +399,7 @@ private:
     std::optional<Session> session_;
     std::string error_;
     std::chrono::steady_clock::time_point last_refresh_{}, last_prom_write_{};
-    bool finished_ = false, io_failed_ = false;
+    bool finished_ = false, io_failed_ = false, live_ = false;
 };
 
 int run(Options &o)

@@ -42,6 +42,7 @@ class Aggregate {
 public:
     // A message from `sensor` at `time` with its numeric payload fields.
     void message(std::string_view sensor, TimePoint time, const Number *numbers, std::size_t n);
+    // A record the toolkit published (an alert, an incident), read or carried by MQTT.
     void published() noexcept { ++published_; }
     void error() noexcept { ++errors_; }
     void merge(const Aggregate &other);

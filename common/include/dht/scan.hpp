@@ -47,8 +47,16 @@ public:
     std::string_view timestamp() const noexcept;
     // The payload is an object: values() and sensor() hold its fields.
     bool payload_is_object() const noexcept;
-    // The payload is a string (a message record) or not JSON (an MQTT payload).
+    // The payload is a string (a message record), or an MQTT payload that is not
+    // JSON or is a JSON string. A number or an array is neither text nor an object.
     bool payload_is_text() const noexcept;
+    // Whether the payload is a record of the toolkit's own (an alert, an
+    // incident or stats carried over MQTT), not a reading.
+    bool payload_is_record() const noexcept
+    {
+        const auto k = payload_kind();
+        return k == "alert" || k == "incident" || k == "stats";
+    }
     std::string_view payload_text() const noexcept;
     // payload.sensor when it is a string, else empty.
     std::string_view sensor() const noexcept;
