@@ -42,38 +42,44 @@ void append_rfc3339(std::string &out, TimePoint t)
 {
     using namespace std::chrono;
     const auto ms = floor<milliseconds>(t.time_since_epoch());
-    const auto day = floor<days>(ms);
-    const year_month_day ymd{sys_days(day)};
-    const hh_mm_ss<milliseconds> hms{ms - day};
-    const int y = static_cast<int>(ymd.year());
-    if (y < 0 || y > 9999) {  // outside RFC 3339's four digits: clamp to its ends
-        out += y < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z";
-        return;
+    const auto secs = floor<seconds>(ms);
+    // Records come in bursts within one second: the calendar part is kept.
+    thread_local seconds cached_secs = seconds::min();
+    thread_local char cached[20];
+    if (secs != cached_secs) {
+        const auto day = floor<days>(secs);
+        const year_month_day ymd{sys_days(day)};
+        const hh_mm_ss<seconds> hms{secs - day};
+        const int y = static_cast<int>(ymd.year());
+        if (y < 0 || y > 9999) {  // outside RFC 3339's four digits: clamp to its ends
+            out += y < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z";
+            return;
+        }
+        const auto two = [&](std::size_t at, unsigned v) {
+            cached[at] = static_cast<char>('0' + v / 10);
+            cached[at + 1] = static_cast<char>('0' + v % 10);
+        };
+        const auto year = static_cast<unsigned>(y);
+        two(0, year / 100);
+        two(2, year % 100);
+        cached[4] = '-';
+        two(5, static_cast<unsigned>(ymd.month()));
+        cached[7] = '-';
+        two(8, static_cast<unsigned>(ymd.day()));
+        cached[10] = 'T';
+        two(11, static_cast<unsigned>(hms.hours().count()));
+        cached[13] = ':';
+        two(14, static_cast<unsigned>(hms.minutes().count()));
+        cached[16] = ':';
+        two(17, static_cast<unsigned>(hms.seconds().count()));
+        cached[19] = '.';
+        cached_secs = secs;
     }
-    char buf[24];
-    const auto two = [&](std::size_t at, unsigned v) {
-        buf[at] = static_cast<char>('0' + v / 10);
-        buf[at + 1] = static_cast<char>('0' + v % 10);
-    };
-    const auto year = static_cast<unsigned>(y);
-    two(0, year / 100);
-    two(2, year % 100);
-    buf[4] = '-';
-    two(5, static_cast<unsigned>(ymd.month()));
-    buf[7] = '-';
-    two(8, static_cast<unsigned>(ymd.day()));
-    buf[10] = 'T';
-    two(11, static_cast<unsigned>(hms.hours().count()));
-    buf[13] = ':';
-    two(14, static_cast<unsigned>(hms.minutes().count()));
-    buf[16] = ':';
-    two(17, static_cast<unsigned>(hms.seconds().count()));
-    buf[19] = '.';
-    const auto frac = static_cast<unsigned>(hms.subseconds().count());
-    buf[20] = static_cast<char>('0' + frac / 100);
-    two(21, frac % 100);
-    buf[23] = 'Z';
-    out.append(buf, sizeof buf);
+    const auto frac = static_cast<unsigned>((ms - secs).count());
+    char tail[4] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                    static_cast<char>('0' + frac % 10), 'Z'};
+    out.append(cached, sizeof cached);
+    out.append(tail, sizeof tail);
 }
 
 std::string format_rfc3339(TimePoint t)

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -107,12 +108,12 @@ public:
     {
         if (!enabled())
             return;
-        std::ifstream in(path_, std::ios::binary);
-        if (!in) {
-            if (errno != ENOENT)
-                fail(exit_noinput, cat(path_, ": ", std::strerror(errno)));
+        std::error_code ec;
+        if (!std::filesystem::exists(path_, ec))
             return;  // the first run
-        }
+        std::ifstream in(path_, std::ios::binary);
+        if (!in)
+            fail(exit_noinput, cat(path_, ": cannot read the state file: ", std::strerror(errno)));
         std::ostringstream text;
         text << in.rdbuf();
         JsonParser parser(64);
