@@ -142,3 +142,31 @@ assert_eq "line protocol" "dht11,sensor=dht11/a/data temperature=24.5,humidity=6
 assert_eq "a bare payload" "dht11,sensor=dht11/bare/data temperature=3" "$(sed -n 2p "$T/out" | cut -d' ' -f1-2)"
 assert_contains "the bad line" "$T/err" "stdin:2: invalid JSON"
 pass "without --url: line protocol on stdout; bad lines reported by number"
+
+# Retry-After (InfluxDB 1.6 never sends one: a stand-in server that answers 503
+# with "Retry-After: 30"): honoured, yet --flush-timeout still bounds the exit.
+FPORT=$(free_port)
+python3 - "$FPORT" <<'PY' &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(503)
+        self.send_header("Retry-After", "30")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+PIDS+=($!)
+wait_port "$FPORT"
+start=$(date +%s)
+rc=0
+rec "$t0" dht11/x/data '{"temperature":1}' |
+    dht-export-influx --url "http://127.0.0.1:$FPORT" --database d --flush-timeout 1s --spool "$T/spool3" 2>"$T/err" || rc=$?
+assert_contains "Retry-After honoured" "$T/err" "HTTP 503: ; retrying in 30.0s"
+(( $(date +%s) - start < 10 )) || fail "--flush-timeout 1s took $(( $(date +%s) - start )) s with Retry-After: 30"
+assert_eq "spooled, not lost" 0 "$rc"
+assert_eq "in the spool" 1 "$(cat "$T/spool3"/*.lp | wc -l)"
+pass "Retry-After is honoured, and --flush-timeout still ends the run on time (the line spooled)"

@@ -73,8 +73,10 @@ TEST_CASE("influx: fields: numbers, integers by rule, nested paths, nothing to w
           "dht11,sensor=t a=3,b=2.5,env.co2=412 1795514400123456789\n");
     s.int_field_names = {"env.co2"};
     CHECK(line(s, "t", R"({"a":3,"env":{"co2":412}})") == "dht11,sensor=t a=3,env.co2=412i 1795514400123456789\n");
+    CHECK(line(s, "t", R"({"env":{"co2":411.6}})") == "dht11,sensor=t env.co2=412i 1795514400123456789\n");
     s.int_fields = true;
-    CHECK(line(s, "t", R"({"a":3,"b":2.5})") == "dht11,sensor=t a=3i,b=2.5 1795514400123456789\n");
+    CHECK(line(s, "t", R"({"a":3,"b":2.5,"c":24.00})") == "dht11,sensor=t a=3i,b=2.5,c=24 1795514400123456789\n");
+    CHECK(line({}, "t", R"({"":1,"\\":2,"ok":3})") == "dht11,sensor=t ok=3 1795514400123456789\n");
     Encoder e{Settings{}};
     std::string out;
     CHECK_FALSE(e.append(out, message("t", R"({"state":"online"})")));

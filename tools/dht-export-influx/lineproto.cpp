@@ -57,10 +57,10 @@ Encoder::Encoder(Settings settings) : settings_(std::move(settings))
     append_measurement(measurement_, settings_.measurement);
 }
 
-bool Encoder::integer_field(std::string_view path) const
+bool Encoder::named_integer(std::string_view path) const
 {
-    return settings_.int_fields || std::find(settings_.int_field_names.begin(), settings_.int_field_names.end(),
-                                             path) != settings_.int_field_names.end();
+    return std::find(settings_.int_field_names.begin(), settings_.int_field_names.end(), path) !=
+           settings_.int_field_names.end();
 }
 
 void Encoder::fields(std::string &out, const json::object &object, std::string &path, bool &first, bool top)
@@ -73,6 +73,8 @@ void Encoder::fields(std::string &out, const json::object &object, std::string &
         path.append(key.data(), key.size());
         if (top && key == "sensor" && value.is_string())
             continue;  // it is the sensor tag
+        if (path.find_first_not_of('\\') == std::string::npos && !value.is_object())
+            continue;  // an empty key (or one of backslashes only) would make InfluxDB refuse the point
         const std::size_t mark = out.size();
         out += first ? ' ' : ',';
         append_key(out, path);
@@ -82,16 +84,16 @@ void Encoder::fields(std::string &out, const json::object &object, std::string &
         case json::kind::double_:
             if (!std::isfinite(value.get_double())) {
                 written = false;
-            } else if (integer_field(path) && std::trunc(value.get_double()) == value.get_double() &&
-                       std::abs(value.get_double()) < 9.2e18) {
-                out += std::to_string(static_cast<std::int64_t>(value.get_double()));
+            } else if (named_integer(path) && std::abs(value.get_double()) < 9.2e18) {
+                // --int-field: always an integer, so that the field keeps one type.
+                out += std::to_string(std::llround(value.get_double()));
                 out += 'i';
             } else {
-                append_number(out, value.get_double());
+                append_number(out, value.get_double());  // --int-fields leaves decimals alone
             }
             break;
         case json::kind::int64:
-            if (integer_field(path)) {
+            if (settings_.int_fields || named_integer(path)) {
                 out += std::to_string(value.get_int64());
                 out += 'i';
             } else {
@@ -99,7 +101,8 @@ void Encoder::fields(std::string &out, const json::object &object, std::string &
             }
             break;
         case json::kind::uint64:
-            if (integer_field(path) && value.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+            if ((settings_.int_fields || named_integer(path)) &&
+                value.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
                 out += std::to_string(value.get_uint64());
                 out += 'i';
             } else {

@@ -21,8 +21,8 @@ struct Settings {
     std::vector<std::pair<std::string, std::string>> tags;  // --tag K=V
     // --topic-tags: one entry per topic level, the tag it becomes ("" or "_": none).
     std::vector<std::string> topic_tags;
-    bool int_fields = false;                  // every JSON integer as an integer field
-    std::vector<std::string> int_field_names;  // these fields as integers
+    bool int_fields = false;                  // JSON integers as integer fields (decimals stay floats)
+    std::vector<std::string> int_field_names;  // these fields always as integers (rounded)
     bool string_fields = false;               // strings and booleans too
     Precision precision = Precision::ns;
 };
@@ -44,7 +44,7 @@ public:
 
 private:
     void fields(std::string &out, const json::object &object, std::string &path, bool &first, bool top);
-    bool integer_field(std::string_view path) const;
+    bool named_integer(std::string_view path) const;
 
     Settings settings_;
     std::string measurement_;  // escaped

@@ -62,8 +62,8 @@ void setup(CLI::App &app, Options &o)
                    "Tags from topic levels: a template such as _/location/_ makes level 2 the tag location")
         ->type_name("TEMPLATE")
         ->group(lp);
-    app.add_flag("--int-fields", o.int_fields, "Write JSON integers as integer fields (123i), not floats")->group(lp);
-    app.add_option("--int-field", o.int_field, "Write this field as an integer (repeatable)")
+    app.add_flag("--int-fields", o.int_fields, "Write JSON integers as integer fields (123i); decimals stay floats")->group(lp);
+    app.add_option("--int-field", o.int_field, "Always write this field as an integer, rounded (repeatable)")
         ->type_name("FIELD")
         ->group(lp);
     app.add_flag("--string-fields", o.string_fields, "Also write string and boolean payload fields")->group(lp);
@@ -206,6 +206,8 @@ std::optional<InfluxSink> make_sink(const Options &o)
     c.gzip = o.gzip;
     c.batch_lines = o.batch;
     c.flush_interval = std::chrono::duration_cast<std::chrono::milliseconds>(duration(o.flush_interval, "--flush-interval"));
+    if (o.buffer < o.batch)
+        fail(exit_usage, cat("--buffer (", o.buffer, ") must hold at least one --batch (", o.batch, ")"));
     c.max_lines = o.buffer;
     c.spool_dir = o.spool;
     c.retry_max = duration(o.retry_max, "--retry-max");

@@ -1,6 +1,7 @@
 #include "sink.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/files.hpp"
 #include "dht/json.hpp"
 
 #include <curl/curl.h>
@@ -86,8 +87,9 @@ std::string reason(const std::string &body)
     JsonParser parser(8);
     if (parser.parse(body, v, error))
         if (const auto *o = v.if_object())
-            if (const auto *e = o->if_contains("error"); e != nullptr && e->is_string())
-                return std::string(e->get_string());
+            for (const char *key : {"error", "message"})  // 1.x, 2.x
+                if (const auto *e = o->if_contains(key); e != nullptr && e->is_string())
+                    return std::string(e->get_string());
     std::string s = body.substr(0, 300);
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
         s.pop_back();
@@ -118,6 +120,17 @@ InfluxSink::InfluxSink(SinkConfig config) : config_(std::move(config))
             write_url_ += "&rp=" + escaped(h, config_.retention_policy);
     }
     curl_easy_cleanup(h);
+    {
+        // A short, stable name for the destination: FNV-1a of the write URL.
+        std::uint64_t fnv = 14695981039346656037ULL;
+        for (const char c : write_url_) {
+            fnv ^= static_cast<unsigned char>(c);
+            fnv *= 1099511628211ULL;
+        }
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv));
+        destination_ = hex;
+    }
 
     if (!config_.spool_dir.empty()) {
         std::error_code ec;
@@ -126,13 +139,25 @@ InfluxSink::InfluxSink(SinkConfig config) : config_(std::move(config))
             fail(exit_ioerr, cat(config_.spool_dir, ": ", ec.message()));
         // What an earlier run could not send goes first; it stays on disk until written.
         std::vector<fs::path> files;
-        for (const auto &entry : fs::directory_iterator(config_.spool_dir, ec))
-            if (entry.path().extension() == ".lp")
+        // Spool files name their destination: another --url or --database leaves them be.
+        const std::string mine = "influx-" + destination_ + "-";
+        std::size_t others = 0;
+        for (const auto &entry : fs::directory_iterator(config_.spool_dir, ec)) {
+            if (entry.path().extension() != ".lp")
+                continue;
+            if (entry.path().filename().string().starts_with(mine))
                 files.push_back(entry.path());
+            else
+                ++others;
+        }
+        if (others > 0)
+            warn(cat(others, " spool files in ", config_.spool_dir, " are for another destination: left alone"));
         std::sort(files.begin(), files.end());
         std::size_t lines = 0;
         for (const auto &file : files) {
             std::ifstream in(file, std::ios::binary);
+            if (!in)
+                warn(cat("cannot read the spool file ", file.string(), ": ", std::strerror(errno)));
             std::ostringstream text;
             text << in.rdbuf();
             Batch b;
@@ -165,7 +190,7 @@ std::string InfluxSink::spool_name()
 {
     const auto t = std::chrono::system_clock::now().time_since_epoch();
     char name[96];
-    std::snprintf(name, sizeof name, "/influx-%020lld-%08d-%06u.lp",
+    std::snprintf(name, sizeof name, "/influx-%s-%020lld-%08d-%06u.lp", destination_.c_str(),
                   static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(t).count()),
                   ::getpid(), spool_seq_++);
     return config_.spool_dir + name;
@@ -174,15 +199,10 @@ std::string InfluxSink::spool_name()
 bool InfluxSink::spill(Batch &b)
 {
     const std::string name = spool_name();
-    {
-        std::ofstream out(name + ".tmp", std::ios::binary);
-        out << b.text;
-        out.flush();
-        if (!out)
-            return false;
-    }
-    if (std::rename((name + ".tmp").c_str(), name.c_str()) != 0)
+    if (const auto error = write_file_atomically(name, b.text, 0600); !error.empty()) {
+        warn(cat("cannot write ", name, ": ", error));
         return false;
+    }
     b.file = name;
     in_memory_ -= b.lines;
     std::string().swap(b.text);
@@ -300,18 +320,31 @@ InfluxSink::Outcome InfluxSink::post(void *handle, const std::string &text, std:
     retry_after = headers.retry_after;
     if (rc != CURLE_OK) {
         error = curl_easy_strerror(rc);
-        return Outcome::retry;
+        switch (rc) {
+        // Configuration, not weather: a wrong URL or TLS set-up does not heal by waiting.
+        case CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_URL_MALFORMAT:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CIPHER:
+            return Outcome::fatal;
+        default: return Outcome::retry;
+        }
     }
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300)
         return Outcome::written;
-    error = cat("HTTP ", code, ": ", reason(response));
+    const std::string why = reason(response);
+    error = cat("HTTP ", code, ": ", why);
+    if (why.find("not found") != std::string::npos)  // 1.x: an unknown database (404) or retention policy (500)
+        return Outcome::fatal;
     if (code == 429 || code == 408 || code >= 500)
         return Outcome::retry;
-    if (code == 401 || code == 403 || code == 404)
-        return Outcome::fatal;
-    return Outcome::rejected;  // 400 (a bad line: InfluxDB names it), 413 and the like
+    if (code == 400 || code == 413)
+        return Outcome::rejected;  // a bad line (InfluxDB names it), or a batch too large: halves go again
+    return Outcome::fatal;         // 401, 403, a redirect, 405…: refused for good; the lines are kept
 }
 
 void InfluxSink::sender()
@@ -319,84 +352,109 @@ void InfluxSink::sender()
     Backoff backoff(config_.retry_max);
     // One handle for the thread: its connection is kept alive between batches.
     std::unique_ptr<CURL, void (*)(CURL *)> handle(curl_easy_init(), &curl_easy_cleanup);
+    std::unique_lock lk(mu_);
     if (!handle) {
-        std::lock_guard lk(mu_);
         warn("libcurl: cannot make a handle");
         failure_ = exit_software;
         return;
     }
-    std::unique_lock lk(mu_);
-    while (true) {
-        wake_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty() || failure_ || (stopping_ && steady::now() >= deadline_))
-            break;
-        Batch &b = queue_.front();
-        in_flight_ = true;
-        std::string body = b.text;
-        const std::string file = b.file;
-        lk.unlock();
-        if (body.empty() && !file.empty()) {
-            std::ifstream in(file, std::ios::binary);
-            std::ostringstream text;
-            text << in.rdbuf();
-            body = text.str();
+    try {
+        while (send_one(handle.get(), backoff, lk)) {
         }
-        std::string error;
-        std::chrono::milliseconds retry_after{0};
-        const Outcome outcome = body.empty() ? Outcome::written : post(handle.get(), body, error, retry_after);
-        lk.lock();
+    } catch (const std::exception &e) {
+        // What is queued stays queued: finish() spools it.
+        warn(cat("the sender stopped: ", e.what()));
         in_flight_ = false;
-        const auto done = [&] {
-            if (!b.text.empty())
-                in_memory_ -= b.lines;
-            if (!b.file.empty())
-                ::unlink(b.file.c_str());
-            queue_.pop_front();
-        };
-        switch (outcome) {
-        case Outcome::written:
-            written_ += b.lines;
-            done();
-            backoff.reset();
-            break;
-        case Outcome::rejected:
-            if (b.lines > 1) {
-                // InfluxDB wrote the good lines and does not always say which it refused:
-                // the halves go again (a point written twice is the same point) until
-                // each refused line stands alone and can be named.
-                const std::size_t lines = b.lines;
-                std::size_t cut = 0;
-                for (std::size_t n = 0; n < lines / 2; ++n)
-                    cut = body.find('\n', cut) + 1;
-                Batch first{body.substr(0, cut), lines / 2, {}}, second{body.substr(cut), lines - lines / 2, {}};
-                done();
-                in_memory_ += lines;
-                queue_.push_front(std::move(second));
-                queue_.push_front(std::move(first));
-                break;
-            }
-            ++rejected_;
-            while (!body.empty() && body.back() == '\n')
-                body.pop_back();
-            warn(cat("InfluxDB rejected a line (", error, "): ", body.substr(0, 400)));
-            done();
-            break;
-        case Outcome::retry: {
-            ++retries_;
-            const auto delay = retry_after.count() > 0 ? retry_after
-                                                       : std::chrono::duration_cast<std::chrono::milliseconds>(backoff.next());
-            warn(cat(config_.url, ": ", error, "; retrying in ", seconds_text(delay)));
-            wake_.wait_for(lk, delay, [&] { return stopping_ && steady::now() >= deadline_; });
-            break;
-        }
-        case Outcome::fatal:
-            warn(cat(config_.url, ": ", error, config_.spool_dir.empty() ? "" : "; keeping the lines in the spool"));
-            failure_ = exit_config;
-            break;
-        }
-        if (failure_)
-            break;
+        failure_ = exit_software;
     }
+}
+
+bool InfluxSink::send_one(void *handle, Backoff &backoff, std::unique_lock<std::mutex> &lk)
+{
+    wake_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty() || failure_ || (stopping_ && steady::now() >= deadline_))
+        return false;
+    // The front batch is ours while in_flight_ is set (enforce_memory leaves it
+    // alone), but other elements may go meanwhile: no reference is kept across
+    // the unlocked part.
+    in_flight_ = true;
+    std::string body = queue_.front().text;
+    const std::string file = queue_.front().file;
+    const std::size_t lines = queue_.front().lines;
+    lk.unlock();
+    bool readable = true;
+    if (body.empty() && !file.empty()) {
+        std::ifstream in(file, std::ios::binary);
+        std::ostringstream text;
+        text << in.rdbuf();
+        readable = static_cast<bool>(in) || in.eof();
+        body = text.str();
+    }
+    std::string error;
+    std::chrono::milliseconds retry_after{0};
+    const Outcome outcome = !readable       ? Outcome::unreadable
+                            : body.empty()  ? Outcome::written
+                                            : post(handle, body, error, retry_after);
+    lk.lock();
+    in_flight_ = false;
+    const auto done = [&](bool remove_file) {
+        Batch &b = queue_.front();
+        if (!b.text.empty())
+            in_memory_ -= b.lines;
+        if (remove_file && !b.file.empty())
+            ::unlink(b.file.c_str());
+        queue_.pop_front();
+    };
+    switch (outcome) {
+    case Outcome::written:
+        written_ += lines;
+        done(true);
+        backoff.reset();
+        break;
+    case Outcome::unreadable:
+        warn(cat("cannot read the spool file ", file, ": ", std::strerror(errno), " (left where it is)"));
+        dropped_ += lines;
+        done(false);
+        break;
+    case Outcome::rejected:
+        if (lines > 1) {
+            // InfluxDB wrote the good lines and does not always say which it refused:
+            // the halves go again (a point written twice is the same point) until
+            // each refused line stands alone and can be named. A spool file goes
+            // only once its halves are held in memory.
+            std::size_t cut = 0;
+            for (std::size_t n = 0; n < lines / 2; ++n)
+                cut = body.find('\n', cut) + 1;
+            Batch first{body.substr(0, cut), lines / 2, {}}, second{body.substr(cut), lines - lines / 2, {}};
+            done(true);
+            in_memory_ += lines;
+            queue_.push_front(std::move(second));
+            queue_.push_front(std::move(first));
+            break;
+        }
+        ++rejected_;
+        while (!body.empty() && body.back() == '\n')
+            body.pop_back();
+        warn(cat("InfluxDB rejected a line (", error, "): ", body.substr(0, 400)));
+        done(true);
+        break;
+    case Outcome::retry: {
+        ++retries_;
+        const auto delay = retry_after.count() > 0 ? retry_after
+                                                   : std::chrono::duration_cast<std::chrono::milliseconds>(backoff.next());
+        warn(cat(config_.url, ": ", error, "; retrying in ", seconds_text(delay)));
+        // Until the delay is over, or the deadline of finish() (set later, maybe) passes.
+        const auto until = steady::now() + delay;
+        while (steady::now() < until && !(stopping_ && steady::now() >= deadline_))
+            wake_.wait_until(lk, std::min(until, deadline_));
+        break;
+    }
+    case Outcome::fatal:
+        warn(cat(config_.url, ": ", error, config_.spool_dir.empty() ? "" : "; keeping the lines in the spool"));
+        failure_ = exit_config;
+        return false;
+    }
+    return true;
 }
 
 std::uint64_t InfluxSink::finish(std::chrono::milliseconds timeout)

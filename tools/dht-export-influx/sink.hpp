@@ -67,9 +67,11 @@ private:
         std::size_t lines = 0;
         std::string file;   // its spool file, if it has one
     };
-    enum class Outcome { written, rejected, retry, fatal };
+    enum class Outcome { written, rejected, retry, fatal, unreadable };
 
     void sender();
+    // Sends the front batch once; false when the sender should stop.
+    bool send_one(void *handle, Backoff &backoff, std::unique_lock<std::mutex> &lk);
     Outcome post(void *handle, const std::string &body, std::string &error, std::chrono::milliseconds &retry_after);
     void close_batch();                      // with mu_ held
     void enforce_memory();                   // with mu_ held
@@ -78,6 +80,7 @@ private:
 
     SinkConfig config_;
     std::string write_url_;
+    std::string destination_;  // in spool file names
     mutable std::mutex mu_;
     std::condition_variable wake_;
     std::deque<Batch> queue_;
