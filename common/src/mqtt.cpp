@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,6 +82,7 @@ struct Session::Impl {
     std::atomic<bool> outbox_waiting{false};
     bool woken = false;
     bool stop_net = false;
+    bool abort_net = false;  // with stop_net: drop the connection without DISCONNECT
     std::optional<int> failure;
 
     std::atomic<bool> is_connected{false};
@@ -388,6 +390,18 @@ void Session::Impl::run()
 
 void Session::Impl::shutdown_connection()
 {
+    bool drop = false;
+    {
+        std::lock_guard lk(mu);
+        drop = abort_net;
+    }
+    if (conn != Conn::idle && drop) {
+        // The broker sees the connection end without a DISCONNECT and
+        // publishes the last will; mosquitto_destroy() closes the socket.
+        if (const int sock = mosquitto_socket(mosq); sock >= 0)
+            ::shutdown(sock, SHUT_RDWR);
+        conn = Conn::idle;
+    }
     if (conn != Conn::idle) {
         mosquitto_disconnect_v5(mosq, 0, nullptr);
         // The DISCONNECT is written by the loop (threaded mode).
@@ -469,7 +483,9 @@ bool Session::receive(std::vector<MqttMessage> &out, std::chrono::milliseconds t
 {
     auto &s = *impl_;
     std::unique_lock lk(s.mu);
-    if (s.queue.empty() && !s.woken && !s.failure)
+    // A zero timeout only looks: waiting on the condition even for 0 ms costs a
+    // system call and a context switch.
+    if (timeout.count() > 0 && s.queue.empty() && !s.woken && !s.failure)
         s.cv_in.wait_for(lk, timeout, [&s] { return !s.queue.empty() || s.woken || s.failure; });
     s.woken = false;
     if (s.queue.empty())
@@ -520,6 +536,21 @@ void Session::stop(std::chrono::milliseconds drain)
     {
         std::lock_guard lk(s.mu);
         s.stop_net = true;
+    }
+    s.cv_net.notify_all();
+    s.cv_space.notify_all();
+    s.thread.join();
+}
+
+void Session::abort()
+{
+    auto &s = *impl_;
+    if (!s.thread.joinable())
+        return;
+    {
+        std::lock_guard lk(s.mu);
+        s.stop_net = true;
+        s.abort_net = true;
     }
     s.cv_net.notify_all();
     s.cv_space.notify_all();

@@ -74,6 +74,11 @@ public:
     // cleanly and joins the network thread.
     void stop(std::chrono::milliseconds drain = std::chrono::seconds(10));
 
+    // Ends the connection as a crash would: no DISCONNECT, so the broker
+    // publishes the last will; what is not yet delivered is lost. Joins the
+    // network thread. (dht-sensor-sim's devices that die.)
+    void abort();
+
     // Set when the session cannot go on (connect deadline passed: 69; every
     // broker refused our credentials or protocol: 78). The reason was printed.
     std::optional<int> failure() const;

@@ -1,0 +1,524 @@
+#include "dht_device.hpp"
+
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+namespace dht::firmware {
+
+namespace {
+
+constexpr std::uint32_t kMemoryMagic = 0x44485431;  // "DHT1"
+constexpr std::uint32_t kControlRetryMs = 1000;
+constexpr std::size_t kMaxIdLength = 32;
+
+bool valid_id(const char *id)
+{
+    if (id == nullptr || *id == '\0' || std::strlen(id) > kMaxIdLength)
+        return false;
+    for (const char *c = id; *c != '\0'; ++c) {
+        const bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                        *c == '_' || *c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+// A topic name to publish to: not empty, no wildcard, no NUL (C strings).
+bool valid_topic(const char *topic)
+{
+    return topic != nullptr && *topic != '\0' && std::strpbrk(topic, "+#") == nullptr;
+}
+
+std::uint32_t effective_min_interval(const Config &c)
+{
+    return c.min_interval_ms ? *c.min_interval_ms : min_interval_ms(c.model);
+}
+
+}  // namespace
+
+std::uint32_t min_interval_ms(Model model) noexcept { return model == Model::dht22 ? 2000 : 1000; }
+
+Range measuring_range(Model model) noexcept
+{
+    if (model == Model::dht22)
+        return {-40.0F, 80.0F, 0.0F, 100.0F};
+    return {-20.0F, 60.0F, 0.0F, 100.0F};
+}
+
+bool in_range(const Reading &r, Model model) noexcept
+{
+    const Range range = measuring_range(model);
+    // NaN fails every comparison: it is out of range too.
+    return r.temperature >= range.temperature_min && r.temperature <= range.temperature_max &&
+           r.humidity >= range.humidity_min && r.humidity <= range.humidity_max;
+}
+
+const char *status_text(Status status) noexcept
+{
+    switch (status) {
+    case Status::online: return "online";
+    case Status::sensor_error: return "sensor-error";
+    case Status::offline: return "offline";
+    }
+    return "offline";
+}
+
+const char *check_config(const Config &c) noexcept
+{
+    if (!valid_id(c.sensor_id))
+        return "the sensor id must be 1 to 32 of A-Z a-z 0-9 _ -";
+    if (!valid_topic(c.topic_prefix) || std::strlen(c.topic_prefix) > 64)
+        return "the topic prefix must be 1 to 64 characters without + or #";
+    if (c.shared_data_topic != nullptr && (!valid_topic(c.shared_data_topic) || std::strlen(c.shared_data_topic) > 100))
+        return "the shared data topic must be 1 to 100 characters without + or #";
+    if (c.client_id != nullptr && (*c.client_id == '\0' || std::strlen(c.client_id) > 40))
+        return "the client id must be 1 to 40 characters";
+    if (c.discovery && (!valid_topic(c.discovery_prefix) || std::strlen(c.discovery_prefix) > 64))
+        return "the discovery prefix must be 1 to 64 characters without + or #";
+    if (c.read_attempts < 1 || c.read_attempts > 10)
+        return "read attempts must be 1 to 10";
+    if (c.failures_for_error < 1)
+        return "failures for the error status must be at least 1";
+    if (c.data_qos > 2)
+        return "the QoS of readings must be 0, 1 or 2";
+    if (c.backoff_first_ms == 0 || c.backoff_max_ms < c.backoff_first_ms)
+        return "the backoff needs 0 < first delay <= longest delay";
+    if (c.deep_sleep && c.interval_ms == 0)
+        return "deep sleep needs an interval";
+    const std::uint32_t day = 24U * 3600U * 1000U;  // the wrapping clock compares times less than 24.8 days apart
+    if (c.interval_ms > day || c.backoff_max_ms > day || effective_min_interval(c) > day)
+        return "intervals and delays must be at most a day";
+    return nullptr;
+}
+
+Device::Device(const Config &config, Platform &platform, Memory *memory) noexcept
+    : config_(config), platform_(platform), memory_(memory),
+      wifi_backoff_(config.backoff_first_ms, config.backoff_max_ms),
+      mqtt_backoff_(config.backoff_first_ms, config.backoff_max_ms)
+{
+    error_ = check_config(config_);
+    if (error_ != nullptr)
+        return;
+    min_interval_ = effective_min_interval(config_);
+    interval_ = config_.interval_ms;
+    if (interval_ != 0 && interval_ < min_interval_)
+        interval_ = min_interval_;
+    expire_after_s_ = config_.expire_after_s != 0 ? config_.expire_after_s
+                                                  : (interval_ == 0 ? 0 : (3 * interval_ + 999) / 1000);
+
+    TextBuffer data(data_topic_, sizeof data_topic_);
+    if (config_.shared_data_topic != nullptr)
+        data.text(config_.shared_data_topic);
+    else
+        data.text(config_.topic_prefix).character('/').text(config_.sensor_id).text("/data");
+    TextBuffer status(status_topic_, sizeof status_topic_);
+    status.text(config_.topic_prefix).character('/').text(config_.sensor_id).text("/status");
+    TextBuffer ha(ha_status_topic_, sizeof ha_status_topic_);
+    ha.text(config_.discovery_prefix).text("/status");
+    TextBuffer id(client_id_, sizeof client_id_);
+    if (config_.client_id != nullptr)
+        id.text(config_.client_id);
+    else
+        id.text("dht-").text(config_.sensor_id);
+    if (!data.ok() || !status.ok() || !ha.ok() || !id.ok())
+        error_ = "a topic or the client id is too long";
+
+    if (memory_ != nullptr && memory_->magic == kMemoryMagic) {
+        cold_boot_ = false;
+        failures_in_row_ = memory_->failures_in_row;
+        if (memory_->sensor_error != 0)
+            status_ = Status::sensor_error;
+    }
+}
+
+void Device::logf(LogLevel level, const char *format, ...) noexcept
+{
+    char line[160];
+    std::va_list args;
+    va_start(args, format);
+    std::vsnprintf(line, sizeof line, format, args);
+    va_end(args);
+    platform_.log(level, line);
+}
+
+void Device::start(std::uint32_t now) noexcept
+{
+    started_ = true;
+    boot_ = now;
+    // Power-up counts as a read: the first real one waits a minimum interval.
+    last_read_at_ = now;
+    next_sample_at_ = now;
+    wifi_at_ = now;
+    mqtt_at_ = now;
+    logf(LogLevel::info, "%s %s on %s, a reading every %lu ms", model_name(config_.model), config_.sensor_id,
+         data_topic_, static_cast<unsigned long>(interval_));
+    if (config_.interval_ms != 0 && config_.interval_ms < min_interval_)
+        logf(LogLevel::error, "interval raised to %lu ms: a %s cannot be read more often",
+             static_cast<unsigned long>(min_interval_), model_name(config_.model));
+}
+
+void Device::tick(std::uint32_t now) noexcept
+{
+    if (error_ != nullptr || sleeping_ || stopped_)
+        return;
+    if (!started_)
+        start(now);
+    keep_wifi(now);
+    keep_mqtt(now);
+    sample(now);
+    deliver(now);
+    if (config_.deep_sleep)
+        maybe_sleep(now);
+}
+
+void Device::keep_wifi(std::uint32_t now) noexcept
+{
+    if (platform_.wifi_connected()) {
+        if (wifi_ != Phase::up) {
+            wifi_ = Phase::up;
+            wifi_backoff_.reset();
+            logf(LogLevel::info, "wifi: connected");
+        }
+        return;
+    }
+    switch (wifi_) {
+    case Phase::up: {
+        const std::uint32_t delay = wifi_backoff_.next(platform_.random());
+        logf(LogLevel::info, "wifi: lost; joining again in %lu ms", static_cast<unsigned long>(delay));
+        wifi_ = Phase::waiting;
+        wifi_at_ = now + delay;
+        break;
+    }
+    case Phase::waiting:
+        if (reached(now, wifi_at_)) {
+            ++stats_.wifi_attempts;
+            logf(LogLevel::debug, "wifi: joining (attempt %lu)", static_cast<unsigned long>(stats_.wifi_attempts));
+            platform_.wifi_begin();
+            wifi_ = Phase::trying;
+            wifi_at_ = now;
+            if (platform_.wifi_connected()) {  // a platform without a radio to wait for
+                wifi_ = Phase::up;
+                wifi_backoff_.reset();
+                logf(LogLevel::info, "wifi: connected");
+            }
+        }
+        break;
+    case Phase::trying:
+        if (elapsed(now, wifi_at_) >= config_.wifi_timeout_ms) {
+            const std::uint32_t delay = wifi_backoff_.next(platform_.random());
+            logf(LogLevel::info, "wifi: not joined after %lu ms; next try in %lu ms",
+                 static_cast<unsigned long>(config_.wifi_timeout_ms), static_cast<unsigned long>(delay));
+            wifi_ = Phase::waiting;
+            wifi_at_ = now + delay;
+        }
+        break;
+    }
+}
+
+void Device::keep_mqtt(std::uint32_t now) noexcept
+{
+    if (wifi_ != Phase::up) {
+        if (mqtt_ == Phase::up)
+            mqtt_lost(now);
+        if (mqtt_ == Phase::trying) {
+            mqtt_ = Phase::waiting;
+            mqtt_at_ = now;  // the network went away, not the broker: try as soon as it is back
+        }
+        return;
+    }
+    if (mqtt_ == Phase::up) {
+        if (!platform_.mqtt_connected())
+            mqtt_lost(now);
+        return;
+    }
+    if (mqtt_ == Phase::waiting) {
+        if (!reached(now, mqtt_at_))
+            return;
+        ++stats_.mqtt_attempts;
+        logf(LogLevel::debug, "mqtt: connecting as %s (attempt %lu)", client_id_,
+             static_cast<unsigned long>(stats_.mqtt_attempts));
+        const MqttConnect request{client_id_, status_topic_, status_text(Status::offline), 1, true};
+        mqtt_ = Phase::trying;
+        mqtt_at_ = now;
+        if (!platform_.mqtt_connect(request)) {
+            mqtt_retry_later(now, "refused or unreachable");
+            return;
+        }
+    }
+    if (platform_.mqtt_connected())
+        mqtt_connected(now);
+    else if (elapsed(now, mqtt_at_) >= config_.mqtt_timeout_ms)
+        mqtt_retry_later(now, "no connection in time");
+}
+
+void Device::mqtt_retry_later(std::uint32_t now, const char *why) noexcept
+{
+    const std::uint32_t delay = mqtt_backoff_.next(platform_.random());
+    logf(LogLevel::info, "mqtt: %s; next try in %lu ms", why, static_cast<unsigned long>(delay));
+    mqtt_ = Phase::waiting;
+    mqtt_at_ = now + delay;
+}
+
+void Device::mqtt_connected(std::uint32_t now) noexcept
+{
+    mqtt_ = Phase::up;
+    mqtt_backoff_.reset();
+    ++stats_.mqtt_connects;
+    logf(LogLevel::info, "mqtt: connected as %s", client_id_);
+    // The birth message: the broker may have published our last will since
+    // the previous connection.
+    status_due_ = true;
+    control_at_ = now;
+    if (config_.discovery) {
+        if (!platform_.mqtt_subscribe(ha_status_topic_))
+            logf(LogLevel::error, "mqtt: cannot subscribe to %s", ha_status_topic_);
+        // Retained: on battery, a cold boot is enough.
+        if (!config_.deep_sleep || cold_boot_) {
+            discovery_due_ = true;
+            discovery_at_ = now;
+        }
+    }
+}
+
+void Device::mqtt_lost(std::uint32_t now) noexcept { mqtt_retry_later(now, "connection lost"); }
+
+void Device::sample(std::uint32_t now) noexcept
+{
+    if (attempt_ == 0) {
+        const bool limited = (config_.sample_limit != 0 && stats_.samples >= config_.sample_limit) ||
+                             (config_.deep_sleep && stats_.samples >= 1);
+        const bool scheduled = interval_ != 0 && reached(now, next_sample_at_);
+        if (scheduled) {
+            // The schedule keeps its phase; after a stall it skips what was
+            // missed instead of reading in a burst.
+            next_sample_at_ += interval_;
+            if (reached(now, next_sample_at_))
+                next_sample_at_ = now + interval_;
+        }
+        if (limited || (!scheduled && !requested_))
+            return;
+        requested_ = false;
+        attempt_ = 1;
+        const std::uint32_t rested = last_read_at_ + min_interval_;
+        next_read_at_ = reached(now, rested) ? now : rested;
+    }
+    // With no rest needed between reads (a simulated sensor), retries happen in this tick.
+    while (attempt_ != 0 && reached(now, next_read_at_))
+        read_once(now);
+}
+
+void Device::read_once(std::uint32_t now) noexcept
+{
+    Reading r;
+    const bool answered = platform_.read_sensor(r);
+    last_read_at_ = now;
+    const char *why = nullptr;
+    if (!answered || std::isnan(r.temperature) || std::isnan(r.humidity)) {
+        why = "no answer";
+    } else if (!in_range(r, config_.model)) {
+        why = "out of range";
+        ++stats_.range_errors;
+    }
+    if (why == nullptr) {
+        attempt_ = 0;
+        reading_done(r);
+        return;
+    }
+    ++stats_.failed_reads;
+    if (why[0] == 'o') {
+        char t[24], h[24];
+        TextBuffer(t, sizeof t).fixed2(r.temperature);
+        TextBuffer(h, sizeof h).fixed2(r.humidity);
+        logf(LogLevel::debug, "sensor: read %u/%u out of range (%s C, %s %%)", attempt_, config_.read_attempts, t, h);
+    } else {
+        logf(LogLevel::debug, "sensor: read %u/%u failed (no answer)", attempt_, config_.read_attempts);
+    }
+    const std::uint32_t retry_at = now + min_interval_;
+    // A retry must come before the next reading is due; otherwise that one is the retry.
+    const bool fits = interval_ == 0 || !reached(retry_at, next_sample_at_);
+    if (attempt_ < config_.read_attempts && fits) {
+        ++attempt_;
+        next_read_at_ = retry_at;
+        return;
+    }
+    attempt_ = 0;
+    reading_failed();
+}
+
+void Device::reading_done(const Reading &reading) noexcept
+{
+    ++stats_.samples;
+    failures_in_row_ = 0;
+    if (status_ == Status::sensor_error) {
+        logf(LogLevel::info, "sensor: answering again");
+        set_status(Status::online);
+    }
+    PayloadExtras extras;
+    if (config_.payload_sensor || config_.shared_data_topic != nullptr)
+        extras.sensor = config_.sensor_id;
+    std::uint64_t unix_ms = 0;
+    if (config_.payload_time && platform_.unix_time_ms(unix_ms)) {
+        extras.has_time = true;
+        extras.unix_ms = unix_ms;
+    }
+    int dbm = 0;
+    if (config_.payload_rssi && platform_.rssi(dbm)) {
+        extras.has_rssi = true;
+        extras.rssi = dbm;
+    }
+    if (pending_) {
+        ++stats_.dropped;  // never connected since: the newer reading replaces it
+        logf(LogLevel::debug, "mqtt: not connected; an unsent reading replaced");
+    }
+    TextBuffer out(payload_, sizeof payload_);
+    pending_ = format_reading(out, reading, extras);
+}
+
+void Device::reading_failed() noexcept
+{
+    ++stats_.samples;
+    ++stats_.failed_samples;
+    if (failures_in_row_ < UINT16_MAX)
+        ++failures_in_row_;
+    logf(LogLevel::info, "sensor: reading failed (%u in a row)", static_cast<unsigned>(failures_in_row_));
+    if (failures_in_row_ >= config_.failures_for_error && status_ == Status::online) {
+        logf(LogLevel::error, "sensor: %u readings failed in a row; status %s", static_cast<unsigned>(failures_in_row_),
+             status_text(Status::sensor_error));
+        set_status(Status::sensor_error);
+    }
+}
+
+void Device::set_status(Status status) noexcept
+{
+    status_ = status;
+    status_due_ = true;
+}
+
+bool Device::send_discovery() noexcept
+{
+    DiscoveryInfo info;
+    info.prefix = config_.discovery_prefix;
+    info.sensor_id = config_.sensor_id;
+    info.model = config_.model;
+    info.state_topic = data_topic_;
+    info.status_topic = status_topic_;
+    info.shared_state_topic = config_.shared_data_topic != nullptr;
+    info.expire_after_s = expire_after_s_;
+    const Field fields[] = {Field::temperature, Field::humidity, Field::rssi};
+    for (const Field f : fields) {
+        if (f == Field::rssi && !config_.payload_rssi)
+            continue;
+        char topic[kTopicSize];
+        TextBuffer t(topic, sizeof topic);
+        TextBuffer body(scratch_, sizeof scratch_);
+        if (!format_discovery_topic(t, info, f) || !format_discovery(body, info, f)) {
+            logf(LogLevel::error, "discovery: the %s message does not fit", field_name(f));
+            continue;  // cannot get better by retrying
+        }
+        if (!platform_.mqtt_publish(topic, scratch_, 1, true))
+            return false;
+    }
+    logf(LogLevel::debug, "discovery: sent to %s", config_.discovery_prefix);
+    return true;
+}
+
+void Device::deliver(std::uint32_t now) noexcept
+{
+    if (mqtt_ != Phase::up)
+        return;
+    if (reached(now, control_at_)) {
+        if (status_due_) {
+            if (platform_.mqtt_publish(status_topic_, status_text(status_), 1, true)) {
+                status_due_ = false;
+            } else {
+                control_at_ = now + kControlRetryMs;
+                return;
+            }
+        }
+        if (discovery_due_ && reached(now, discovery_at_)) {
+            if (send_discovery()) {
+                discovery_due_ = false;
+            } else {
+                control_at_ = now + kControlRetryMs;
+                return;
+            }
+        }
+    }
+    if (!pending_)
+        return;
+    pending_ = false;
+    if (platform_.mqtt_publish(data_topic_, payload_, config_.data_qos, config_.data_retain)) {
+        ++stats_.published;
+    } else {
+        // The client refused it (its connection just broke): the next reading comes soon enough.
+        ++stats_.dropped;
+        logf(LogLevel::info, "mqtt: a reading could not be published");
+    }
+}
+
+void Device::on_message(const char *topic, const std::uint8_t *payload, std::size_t length,
+                        std::uint32_t now) noexcept
+{
+    if (!config_.discovery || std::strcmp(topic, ha_status_topic_) != 0)
+        return;
+    static const char online[] = "online";
+    if (length != sizeof online - 1 || std::memcmp(payload, online, length) != 0)
+        return;
+    // Home Assistant restarted: it has forgotten what is not retained, and
+    // asks every device at once; each answers after its own short delay.
+    const std::uint32_t jitter = config_.discovery_jitter_ms == 0
+                                     ? 0
+                                     : static_cast<std::uint32_t>(
+                                           (static_cast<std::uint64_t>(platform_.random()) *
+                                            (static_cast<std::uint64_t>(config_.discovery_jitter_ms) + 1)) >>
+                                           32);
+    discovery_due_ = true;
+    discovery_at_ = now + jitter;
+    logf(LogLevel::debug, "discovery: Home Assistant is online; sending again in %lu ms",
+         static_cast<unsigned long>(jitter));
+}
+
+void Device::maybe_sleep(std::uint32_t now) noexcept
+{
+    const bool done = stats_.samples >= 1 && attempt_ == 0 && !pending_ && !status_due_ && !discovery_due_;
+    const std::uint32_t awake = elapsed(now, boot_);
+    const bool late = awake >= config_.awake_timeout_ms;
+    if (!done && !late)
+        return;
+    if (pending_) {
+        pending_ = false;
+        ++stats_.dropped;
+        logf(LogLevel::info, "mqtt: no broker within %lu ms; the reading is dropped",
+             static_cast<unsigned long>(config_.awake_timeout_ms));
+    }
+    if (memory_ != nullptr) {
+        if (memory_->magic != kMemoryMagic)
+            *memory_ = Memory{};
+        memory_->magic = kMemoryMagic;
+        ++memory_->wakes;
+        memory_->failures_in_row = failures_in_row_;
+        memory_->sensor_error = status_ == Status::sensor_error ? 1 : 0;
+    }
+    // The next wake-up keeps to the interval, counted from this one.
+    const std::uint32_t sleep = awake + min_interval_ < interval_ ? interval_ - awake : min_interval_;
+    logf(LogLevel::info, "sleeping %lu ms (awake %lu ms)", static_cast<unsigned long>(sleep),
+         static_cast<unsigned long>(awake));
+    sleeping_ = true;
+    platform_.deep_sleep(sleep);
+}
+
+bool Device::shutdown() noexcept
+{
+    if (stopped_)
+        return false;
+    stopped_ = true;
+    if (mqtt_ != Phase::up)
+        return false;
+    status_ = Status::offline;
+    return platform_.mqtt_publish(status_topic_, status_text(Status::offline), 1, true);
+}
+
+}  // namespace dht::firmware

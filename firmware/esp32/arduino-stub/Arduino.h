@@ -1,0 +1,37 @@
+// A stand-in for the parts of the Arduino-ESP32 core the sketch uses, so that
+// the sketch compiles and runs on a PC (the drift guard: see README.md). The
+// declarations follow arduino-esp32's; the behaviour is a fake world that
+// the test drives (arduino_stub.hpp).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+
+using byte = std::uint8_t;
+using boolean = bool;
+
+unsigned long millis();
+void delay(unsigned long ms);
+void yield();
+
+// esp_system.h / esp_random.h
+std::uint32_t esp_random();
+
+// esp_attr.h: variables kept in RTC memory across deep sleep.
+#define RTC_DATA_ATTR
+
+// esp32-hal-time.c: starts SNTP; the time of day comes from gettimeofday().
+void configTime(long gmtOffset_sec, int daylightOffset_sec, const char *server1, const char *server2 = nullptr,
+                const char *server3 = nullptr);
+
+class HardwareSerial {
+public:
+    void begin(unsigned long baud);
+    std::size_t print(const char *text);
+    std::size_t println(const char *text);
+    std::size_t printf(const char *format, ...) __attribute__((format(printf, 2, 3)));
+};
+extern HardwareSerial Serial;

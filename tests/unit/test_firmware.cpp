@@ -1,0 +1,824 @@
+// The firmware's portable core (firmware/core) on the host, with a fake
+// platform and a fake clock: schedule, retries, range checks, payload bytes,
+// reconnect backoff, last will and birth, Home Assistant discovery, deep sleep.
+#include "dht_core.hpp"
+
+#include "dht/json.hpp"
+#include "dht/time.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace dht::firmware;
+
+namespace {
+
+struct Published {
+    std::string topic, payload;
+    int qos;
+    bool retain;
+    std::uint32_t at;
+};
+
+// A board whose network, broker and sensor the test controls.
+class FakePlatform : public Platform {
+public:
+    std::uint32_t now = 0;  // the time of the tick in progress
+
+    bool network = true;  // WiFi joins as soon as begun
+    bool wifi = false;
+    int wifi_begins = 0;
+
+    bool broker = true;          // connect() succeeds
+    bool connect_pending = false;  // connect() neither succeeds nor fails: an asynchronous client
+    bool mqtt = false;
+    std::vector<MqttConnect> connects;
+    std::vector<std::uint32_t> connect_times;
+    std::vector<Published> published;
+    std::vector<std::string> subscribed;
+
+    Reading value{24.5F, 65.3F};
+    bool answers = true;
+    std::deque<std::optional<Reading>> script;  // taken first: nullopt is a read that fails
+    std::vector<std::uint32_t> read_times;
+
+    std::optional<std::uint64_t> unix_ms;
+    std::optional<int> dbm;
+    std::uint32_t random_value = 0x80000000U;
+    std::optional<std::uint32_t> slept;
+    std::vector<std::string> logs;
+
+    void wifi_begin() noexcept override
+    {
+        ++wifi_begins;
+        wifi = network;
+    }
+    bool wifi_connected() noexcept override
+    {
+        if (!network)
+            wifi = false;
+        return wifi;
+    }
+    bool mqtt_connect(const MqttConnect &r) noexcept override
+    {
+        connects.push_back(r);
+        connect_times.push_back(now);
+        if (connect_pending)
+            return true;
+        mqtt = broker && wifi;
+        return mqtt;
+    }
+    bool mqtt_connected() noexcept override
+    {
+        if (!broker || !wifi)
+            mqtt = false;
+        return mqtt;
+    }
+    bool mqtt_publish(const char *topic, const char *payload, std::uint8_t qos, bool retain) noexcept override
+    {
+        if (!mqtt_connected())
+            return false;
+        published.push_back({topic, payload, qos, retain, now});
+        return true;
+    }
+    bool mqtt_subscribe(const char *topic) noexcept override
+    {
+        subscribed.emplace_back(topic);
+        return true;
+    }
+    bool read_sensor(Reading &out) noexcept override
+    {
+        read_times.push_back(now);
+        if (!script.empty()) {
+            const auto next = script.front();
+            script.pop_front();
+            if (!next)
+                return false;
+            out = *next;
+            return true;
+        }
+        out = value;
+        return answers;
+    }
+    bool unix_time_ms(std::uint64_t &out) noexcept override
+    {
+        if (!unix_ms)
+            return false;
+        out = *unix_ms;
+        return true;
+    }
+    bool rssi(int &out) noexcept override
+    {
+        if (!dbm)
+            return false;
+        out = *dbm;
+        return true;
+    }
+    std::uint32_t random() noexcept override { return random_value; }
+    void deep_sleep(std::uint32_t ms) noexcept override { slept = ms; }
+    void log(LogLevel, const char *line) noexcept override { logs.emplace_back(line); }
+
+    std::vector<Published> on(const std::string &topic) const
+    {
+        std::vector<Published> found;
+        for (const auto &p : published)
+            if (p.topic == topic)
+                found.push_back(p);
+        return found;
+    }
+    std::vector<std::string> payloads(const std::string &topic) const
+    {
+        std::vector<std::string> found;
+        for (const auto &p : on(topic))
+            found.push_back(p.payload);
+        return found;
+    }
+};
+
+// Ticks every `step` ms from `from` up to and including `to`.
+void run(Device &d, FakePlatform &p, std::uint32_t from, std::uint32_t to, std::uint32_t step = 10)
+{
+    for (std::uint32_t t = from;; t += step) {
+        p.now = t;
+        d.tick(t);
+        if (t >= to || to - t < step)
+            break;
+    }
+}
+
+Config kitchen()
+{
+    Config c;
+    c.sensor_id = "kitchen";
+    return c;
+}
+
+std::string reading_text(const Reading &r, const PayloadExtras &extras = {})
+{
+    char buffer[256];
+    TextBuffer out(buffer, sizeof buffer);
+    REQUIRE(format_reading(out, r, extras));
+    return out.c_str();
+}
+
+dht::json::object parse_object(const std::string &text)
+{
+    const auto v = dht::json::parse(text);
+    REQUIRE(v.is_object());
+    return v.as_object();
+}
+
+}  // namespace
+
+TEST_CASE("firmware: the seed's payload, byte for byte", "[firmware]")
+{
+    CHECK(reading_text({24.5F, 65.3F}) == R"({"temperature":24.50,"humidity":65.30})");
+    CHECK(reading_text({-0.5F, 100.0F}) == R"({"temperature":-0.50,"humidity":100.00})");
+    CHECK(reading_text({-0.004F, 0.0F}) == R"({"temperature":0.00,"humidity":0.00})");  // never -0.00
+    CHECK(reading_text({21.125F, 40.0F}) == R"({"temperature":21.13,"humidity":40.00})");  // half away from zero
+    CHECK(reading_text({-21.125F, 9.99F}) == R"({"temperature":-21.13,"humidity":9.99})");
+    CHECK(reading_text({-39.9F, 5.1F}) == R"({"temperature":-39.90,"humidity":5.10})");
+
+    PayloadExtras extras;
+    extras.sensor = "kitchen";
+    extras.has_time = true;
+    extras.unix_ms = 1795515330123ULL;
+    extras.has_rssi = true;
+    extras.rssi = -67;
+    const std::string full = reading_text({24.5F, 65.3F}, extras);
+    CHECK(full ==
+          R"({"temperature":24.50,"humidity":65.30,"sensor":"kitchen","time":"2026-11-24T10:15:30.123Z","rssi":-67})");
+    const auto o = parse_object(full);
+    CHECK(o.at("temperature").as_double() == 24.5);
+    CHECK(o.at("time").as_string() == "2026-11-24T10:15:30.123Z");
+
+    extras = {};
+    extras.sensor = "a\"b\\c\n";
+    CHECK(parse_object(reading_text({1, 2}, extras)).at("sensor").as_string() == "a\"b\\c\n");
+}
+
+TEST_CASE("firmware: RFC 3339 times agree with the toolkit's", "[firmware]")
+{
+    const auto text = [](std::uint64_t ms) {
+        char buffer[40];
+        TextBuffer out(buffer, sizeof buffer);
+        out.rfc3339(ms);
+        return std::string(out.c_str());
+    };
+    CHECK(text(0) == "1970-01-01T00:00:00.000Z");
+    CHECK(text(951868799999ULL) == "2000-02-29T23:59:59.999Z");
+    CHECK(text(4107542400000ULL) == "2100-03-01T00:00:00.000Z");
+    std::mt19937_64 rng(7);
+    std::uniform_int_distribution<std::uint64_t> any(0, 4102444800000ULL);  // to 2100
+    for (int i = 0; i < 2000; ++i) {
+        const std::uint64_t ms = any(rng);
+        const dht::TimePoint t{std::chrono::milliseconds(ms)};
+        REQUIRE(text(ms) == dht::format_rfc3339(t));
+    }
+}
+
+TEST_CASE("firmware: a text buffer cuts what does not fit and says so", "[firmware]")
+{
+    char small[8];
+    TextBuffer out(small, sizeof small);
+    out.text("dht11/").text("kitchen");
+    CHECK_FALSE(out.ok());
+    CHECK(std::string(small) == "dht11/k");
+    out.clear();
+    CHECK(out.ok());
+    out.integer(std::numeric_limits<long long>::min());
+    CHECK_FALSE(out.ok());
+    char big[32];
+    TextBuffer b(big, sizeof big);
+    b.integer(std::numeric_limits<long long>::min());
+    CHECK(std::string(big) == "-9223372036854775808");
+    b.clear();
+    b.fixed2(std::nanf(""));
+    CHECK(std::string(big) == "null");
+}
+
+TEST_CASE("firmware: configurations are checked", "[firmware]")
+{
+    CHECK(check_config(Config{}) == nullptr);
+    Config c;
+    c.sensor_id = "";
+    CHECK(check_config(c) != nullptr);
+    c.sensor_id = "kitchen/2";
+    CHECK(check_config(c) != nullptr);
+    c.sensor_id = "abcdefghijabcdefghijabcdefghijabc";  // 33
+    CHECK(check_config(c) != nullptr);
+    c = Config{};
+    c.topic_prefix = "dht11/#";
+    CHECK(check_config(c) != nullptr);
+    c = Config{};
+    c.shared_data_topic = "dht11/+/data";
+    CHECK(check_config(c) != nullptr);
+    c = Config{};
+    c.read_attempts = 0;
+    CHECK(check_config(c) != nullptr);
+    c = Config{};
+    c.backoff_max_ms = 10;
+    CHECK(check_config(c) != nullptr);
+    c = Config{};
+    c.deep_sleep = true;
+    c.interval_ms = 0;
+    CHECK(check_config(c) != nullptr);
+
+    FakePlatform p;
+    c = Config{};
+    c.sensor_id = "bad id";
+    Device d(c, p);
+    REQUIRE(d.error() != nullptr);
+    run(d, p, 0, 5000);
+    CHECK(p.wifi_begins == 0);
+    CHECK(p.read_times.empty());
+}
+
+TEST_CASE("firmware: topics and client id", "[firmware]")
+{
+    FakePlatform p;
+    Device seed(Config{}, p);
+    CHECK(std::string(seed.data_topic()) == "dht11/sensor/data");  // the seed's topic, out of the box
+    CHECK(std::string(seed.status_topic()) == "dht11/sensor/status");
+    CHECK(std::string(seed.client_id()) == "dht-sensor");
+
+    Config c = kitchen();
+    Device d(c, p);
+    CHECK(std::string(d.data_topic()) == "dht11/kitchen/data");
+    CHECK(std::string(d.status_topic()) == "dht11/kitchen/status");
+    CHECK(std::string(d.client_id()) == "dht-kitchen");
+    CHECK(std::string(d.discovery_status_topic()) == "homeassistant/status");
+
+    c.shared_data_topic = "dht11/sensor/data";
+    c.topic_prefix = "home/dht";
+    c.client_id = "esp32_dht11_sensor";
+    Device shared(c, p);
+    CHECK(std::string(shared.data_topic()) == "dht11/sensor/data");
+    CHECK(std::string(shared.status_topic()) == "home/dht/kitchen/status");
+    CHECK(std::string(shared.client_id()) == "esp32_dht11_sensor");
+
+    // On a shared topic a reading says whose it is.
+    run(shared, p, 0, 1000);
+    REQUIRE(p.on("dht11/sensor/data").size() == 1);
+    CHECK(p.on("dht11/sensor/data")[0].payload == R"({"temperature":24.50,"humidity":65.30,"sensor":"kitchen"})");
+}
+
+TEST_CASE("firmware: the schedule keeps its phase and never catches up in a burst", "[firmware]")
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.model = Model::dht22;
+    c.interval_ms = 10000;
+    Device d(c, p);
+    run(d, p, 0, 30000);
+    // The first read waits for the sensor's power-up (2 s for a DHT22).
+    CHECK(p.read_times == std::vector<std::uint32_t>{2000, 10000, 20000, 30000});
+    CHECK(p.payloads("dht11/kitchen/data").size() == 4);
+
+    // The loop stalls for 25 s: one reading when it resumes, then on schedule again.
+    p.now = 55000;
+    d.tick(55000);
+    run(d, p, 55010, 70000);
+    CHECK(p.read_times == std::vector<std::uint32_t>{2000, 10000, 20000, 30000, 55000, 65000});
+    CHECK(d.stats().samples == 6);
+}
+
+TEST_CASE("firmware: minimum intervals per model", "[firmware]")
+{
+    CHECK(min_interval_ms(Model::dht11) == 1000);
+    CHECK(min_interval_ms(Model::dht22) == 2000);
+    for (const auto model : {Model::dht11, Model::dht22}) {
+        FakePlatform p;
+        Config c = kitchen();
+        c.model = model;
+        c.interval_ms = 200;  // too fast for either
+        Device d(c, p);
+        const std::uint32_t min = min_interval_ms(model);
+        CHECK(d.interval_ms() == min);
+        run(d, p, 0, 10 * min);
+        REQUIRE(p.read_times.size() >= 2);
+        for (std::size_t i = 1; i < p.read_times.size(); ++i)
+            CHECK(p.read_times[i] - p.read_times[i - 1] >= min);
+        CHECK(p.read_times.size() == 10);
+        bool warned = false;
+        for (const auto &line : p.logs)
+            warned = warned || line.find("interval raised") != std::string::npos;
+        CHECK(warned);
+    }
+}
+
+TEST_CASE("firmware: a failed read is retried after the sensor's rest", "[firmware]")
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.interval_ms = 10000;
+    p.script = {std::nullopt, std::nullopt, Reading{21.0F, 50.0F}};
+    Device d(c, p);
+    run(d, p, 0, 5000);
+    CHECK(p.read_times == std::vector<std::uint32_t>{1000, 2000, 3000});
+    CHECK(p.payloads("dht11/kitchen/data") == std::vector<std::string>{R"({"temperature":21.00,"humidity":50.00})"});
+    CHECK(d.stats().samples == 1);
+    CHECK(d.stats().failed_reads == 2);
+    CHECK(d.stats().failed_samples == 0);
+    CHECK(d.status() == Status::online);
+}
+
+TEST_CASE("firmware: retries never push back the next reading", "[firmware]")
+{
+    SECTION("an interval as short as the rest leaves no room for a retry")
+    {
+        FakePlatform p;
+        Config c = kitchen();
+        c.model = Model::dht22;
+        c.interval_ms = 2000;
+        p.script = {std::nullopt, Reading{20, 50}};
+        Device d(c, p);
+        run(d, p, 0, 4000);
+        CHECK(p.read_times == std::vector<std::uint32_t>{2000, 4000});
+        CHECK(d.stats().failed_samples == 1);
+        CHECK(d.stats().published == 1);
+    }
+    SECTION("retries stop before the next reading is due")
+    {
+        FakePlatform p;
+        Config c = kitchen();
+        c.model = Model::dht22;
+        c.interval_ms = 5000;
+        c.read_attempts = 5;
+        p.answers = false;
+        Device d(c, p);
+        run(d, p, 0, 9000);
+        // 2 s and 4 s fail; a retry at 6 s would come after the reading due
+        // at 5 s, which takes its place at 6 s (the sensor's rest after 4 s).
+        CHECK(p.read_times == std::vector<std::uint32_t>{2000, 4000, 6000, 8000});
+        CHECK(d.stats().failed_samples == 2);
+    }
+}
+
+TEST_CASE("firmware: after readings failed in a row the status says so", "[firmware]")
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.interval_ms = 10000;
+    c.failures_for_error = 3;
+    p.answers = false;
+    Device d(c, p);
+    run(d, p, 0, 25000);
+    CHECK(d.stats().failed_samples == 3);
+    CHECK(d.stats().failed_reads == 9);  // three reads each
+    CHECK(d.status() == Status::sensor_error);
+    const auto status = p.on("dht11/kitchen/status");
+    REQUIRE(status.size() == 2);
+    CHECK(status[0].payload == "online");
+    CHECK(status[1].payload == "sensor-error");
+    CHECK(status[1].retain);
+    CHECK(status[1].qos == 1);
+    CHECK(p.on("dht11/kitchen/data").empty());  // a failed reading publishes nothing
+
+    p.answers = true;
+    run(d, p, 25010, 31000);
+    CHECK(d.status() == Status::online);
+    CHECK(p.payloads("dht11/kitchen/status") == std::vector<std::string>{"online", "sensor-error", "online"});
+    CHECK(p.payloads("dht11/kitchen/data").size() == 1);
+}
+
+TEST_CASE("firmware: readings outside the sensor's range are rejected", "[firmware]")
+{
+    CHECK(in_range({-20.0F, 0.0F}, Model::dht11));
+    CHECK(in_range({60.0F, 100.0F}, Model::dht11));
+    CHECK_FALSE(in_range({-20.1F, 50.0F}, Model::dht11));
+    CHECK_FALSE(in_range({60.1F, 50.0F}, Model::dht11));
+    CHECK(in_range({-40.0F, 50.0F}, Model::dht22));
+    CHECK(in_range({80.0F, 50.0F}, Model::dht22));
+    CHECK_FALSE(in_range({-40.1F, 50.0F}, Model::dht22));
+    CHECK_FALSE(in_range({20.0F, 100.1F}, Model::dht22));
+    CHECK_FALSE(in_range({20.0F, -0.1F}, Model::dht22));
+    CHECK_FALSE(in_range({std::nanf(""), 50.0F}, Model::dht22));
+
+    FakePlatform p;
+    Config c = kitchen();
+    c.model = Model::dht22;
+    // Bit errors that passed the checksum: 6553.5 degrees, 255 percent.
+    p.script = {Reading{6553.5F, 40.0F}, Reading{20.0F, 255.0F}, Reading{-12.5F, 40.0F}};
+    Device d(c, p);
+    run(d, p, 0, 7000);
+    CHECK(d.stats().range_errors == 2);
+    CHECK(d.stats().failed_reads == 2);
+    CHECK(p.payloads("dht11/kitchen/data") == std::vector<std::string>{R"({"temperature":-12.50,"humidity":40.00})"});
+}
+
+TEST_CASE("firmware: backoff doubles up to its cap, with jitter within bounds", "[firmware]")
+{
+    Backoff b(1000, 60000);
+    const std::vector<std::uint32_t> ceilings{1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000};
+    for (const auto want : ceilings) {
+        CHECK(b.ceiling() == want);
+        Backoff low = b;
+        Backoff high = b;
+        CHECK(low.next(0) == want / 2);               // the least jitter: half
+        CHECK(high.next(0xFFFFFFFFU) == want);        // the most: all of it
+        b.next(0x80000000U);
+    }
+    b.reset();
+    CHECK(b.ceiling() == 1000);
+
+    std::mt19937 rng(1);
+    Backoff r(500, 7000);
+    for (int i = 0; i < 1000; ++i) {
+        const std::uint32_t ceiling = r.ceiling();
+        const std::uint32_t d = r.next(static_cast<std::uint32_t>(rng()));
+        REQUIRE(d >= ceiling / 2);
+        REQUIRE(d <= ceiling);
+        REQUIRE(ceiling <= 7000);
+    }
+}
+
+TEST_CASE("firmware: reconnecting to the broker backs off without blocking", "[firmware]")
+{
+    FakePlatform p;
+    p.broker = false;
+    p.random_value = 0xFFFFFFFFU;  // jitter at its most: delays of exactly 1, 2, 4 ... s
+    Config c = kitchen();
+    c.backoff_max_ms = 8000;
+    Device d(c, p);
+    run(d, p, 0, 40000);
+    // A refused attempt is followed at once by a wait; each tick makes one call at most.
+    CHECK(p.connect_times == std::vector<std::uint32_t>{0, 1000, 3000, 7000, 15000, 23000, 31000, 39000});
+    CHECK(d.stats().mqtt_attempts == 8);
+    CHECK(p.published.empty());
+
+    p.broker = true;
+    run(d, p, 40010, 48000);
+    CHECK(d.mqtt_up());
+    CHECK(p.connect_times.back() == 47000);
+    // Connected: the backoff starts over after the next loss.
+    p.broker = false;
+    run(d, p, 48010, 48500);
+    p.broker = true;
+    run(d, p, 48510, 52000);
+    CHECK(p.connect_times.back() == 49010);  // the first delay again: 1 s after the loss at 48.01 s
+}
+
+TEST_CASE("firmware: an attempt that does not finish in time is given up", "[firmware]")
+{
+    FakePlatform p;
+    p.connect_pending = true;  // an asynchronous client that never gets a CONNACK
+    p.random_value = 0;        // jitter at its least: half of each delay
+    Config c = kitchen();
+    c.mqtt_timeout_ms = 5000;
+    Device d(c, p);
+    run(d, p, 0, 18000);
+    CHECK(p.connect_times == std::vector<std::uint32_t>{0, 5500, 11500});
+}
+
+TEST_CASE("firmware: WiFi is joined without blocking and rejoined with backoff", "[firmware]")
+{
+    FakePlatform p;
+    p.network = false;
+    p.random_value = 0xFFFFFFFFU;
+    Config c = kitchen();
+    c.wifi_timeout_ms = 10000;
+    Device d(c, p);
+    run(d, p, 0, 9990);
+    CHECK(p.wifi_begins == 1);  // a join takes time: no second begin while it may still succeed
+    run(d, p, 10000, 20000);
+    CHECK(p.wifi_begins == 2);  // timed out at 10 s, tried again 1 s later
+    CHECK(p.connects.empty());  // no MQTT without a network
+    CHECK(p.read_times == std::vector<std::uint32_t>{1000, 10000, 20000});  // the sensor is read all the same
+    p.network = true;
+    run(d, p, 20010, 40000);
+    CHECK(p.wifi_begins == 3);  // at 23 s: 2 s after the second timed out
+    CHECK(d.mqtt_up());
+    // The latest reading taken offline (20 s) is published once connected
+    // (23 s); the older ones were replaced. Then 30 s and 40 s.
+    CHECK(d.stats().dropped == 2);
+    CHECK(p.on("dht11/kitchen/data").size() == 3);
+    CHECK(p.on("dht11/kitchen/data")[0].at == 23000);
+}
+
+TEST_CASE("firmware: last will and birth", "[firmware]")
+{
+    FakePlatform p;
+    Device d(kitchen(), p);
+    run(d, p, 0, 100);
+    REQUIRE(p.connects.size() == 1);
+    const MqttConnect &r = p.connects[0];
+    CHECK(std::string(r.client_id) == "dht-kitchen");
+    CHECK(std::string(r.will_topic) == "dht11/kitchen/status");
+    CHECK(std::string(r.will_payload) == "offline");
+    CHECK(r.will_qos == 1);
+    CHECK(r.will_retain);
+    REQUIRE(!p.published.empty());
+    CHECK(p.published[0].topic == "dht11/kitchen/status");
+    CHECK(p.published[0].payload == "online");
+    CHECK(p.published[0].retain);
+    CHECK(p.published[0].qos == 1);
+
+    // The broker drops the connection (it then publishes the will): birth again on reconnect.
+    p.mqtt = false;
+    run(d, p, 110, 3000);
+    CHECK(p.payloads("dht11/kitchen/status") == std::vector<std::string>{"online", "online"});
+
+    // A deliberate power-off says offline itself, then the device stops.
+    CHECK(d.shutdown());
+    CHECK(p.payloads("dht11/kitchen/status").back() == "offline");
+    const auto before = p.published.size();
+    run(d, p, 3010, 30000);
+    CHECK(p.published.size() == before);
+}
+
+TEST_CASE("firmware: a reading taken offline waits for the connection", "[firmware]")
+{
+    FakePlatform p;
+    p.broker = false;
+    p.unix_ms = 1795515330123ULL;
+    p.dbm = -70;
+    Config c = kitchen();
+    c.payload_time = true;
+    c.payload_rssi = true;
+    Device d(c, p);
+    run(d, p, 0, 1500);
+    CHECK(!d.idle());
+    p.unix_ms = 1795515340000ULL;  // sending later does not change the reading's time
+    p.broker = true;
+    run(d, p, 1510, 6000);
+    REQUIRE(p.on("dht11/kitchen/data").size() == 1);
+    CHECK(p.on("dht11/kitchen/data")[0].payload ==
+          R"({"temperature":24.50,"humidity":65.30,"time":"2026-11-24T10:15:30.123Z","rssi":-70})");
+    // After the birth message.
+    CHECK(p.published.front().topic == "dht11/kitchen/status");
+    CHECK(d.idle());
+
+    // No time until NTP has answered: the key is left out.
+    FakePlatform q;
+    Device e(c, q);
+    run(e, q, 0, 1000);
+    REQUIRE(q.on("dht11/kitchen/data").size() == 1);
+    CHECK(q.on("dht11/kitchen/data")[0].payload == R"({"temperature":24.50,"humidity":65.30})");
+}
+
+TEST_CASE("firmware: Home Assistant discovery", "[firmware]")
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.discovery = true;
+    c.interval_ms = 10000;
+    Device d(c, p);
+    run(d, p, 0, 100);
+    CHECK(p.subscribed == std::vector<std::string>{"homeassistant/status"});
+    const auto t = p.on("homeassistant/sensor/kitchen_temperature/config");
+    const auto h = p.on("homeassistant/sensor/kitchen_humidity/config");
+    REQUIRE(t.size() == 1);
+    REQUIRE(h.size() == 1);
+    CHECK(t[0].retain);
+    CHECK(t[0].qos == 1);
+    CHECK(p.on("homeassistant/sensor/kitchen_rssi/config").empty());
+
+    const auto o = parse_object(t[0].payload);
+    CHECK(o.at("name").as_string() == "Temperature");
+    CHECK(o.at("unique_id").as_string() == "kitchen_temperature");
+    CHECK(o.at("state_topic").as_string() == "dht11/kitchen/data");
+    CHECK(o.at("value_template").as_string() == "{{ value_json.temperature }}");
+    CHECK(o.at("device_class").as_string() == "temperature");
+    CHECK(o.at("state_class").as_string() == "measurement");
+    CHECK(o.at("unit_of_measurement").as_string() == "\u00b0C");
+    CHECK(o.at("availability_topic").as_string() == "dht11/kitchen/status");
+    CHECK(o.at("payload_available").as_string() == "online");
+    CHECK(o.at("payload_not_available").as_string() == "offline");
+    CHECK(o.contains("availability_template"));
+    CHECK(o.at("expire_after").as_int64() == 30);  // three intervals
+    const auto &device = o.at("device").as_object();
+    CHECK(device.at("identifiers").as_array().at(0).as_string() == "dht_kitchen");
+    CHECK(device.at("model").as_string() == "DHT11");
+
+    const auto oh = parse_object(h[0].payload);
+    CHECK(oh.at("device_class").as_string() == "humidity");
+    CHECK(oh.at("unit_of_measurement").as_string() == "%");
+    CHECK(oh.at("value_template").as_string() == "{{ value_json.humidity }}");
+
+    SECTION("with the signal strength, a diagnostic entity")
+    {
+        FakePlatform q;
+        c.payload_rssi = true;
+        c.model = Model::dht22;
+        Device e(c, q);
+        run(e, q, 0, 100);
+        const auto r = q.on("homeassistant/sensor/kitchen_rssi/config");
+        REQUIRE(r.size() == 1);
+        const auto orr = parse_object(r[0].payload);
+        CHECK(orr.at("device_class").as_string() == "signal_strength");
+        CHECK(orr.at("unit_of_measurement").as_string() == "dBm");
+        CHECK(orr.at("entity_category").as_string() == "diagnostic");
+        CHECK(orr.at("device").as_object().at("model").as_string() == "DHT22");
+    }
+    SECTION("on a shared topic, each entity takes its own device's readings")
+    {
+        FakePlatform q;
+        c.shared_data_topic = "dht11/sensor/data";
+        Device e(c, q);
+        run(e, q, 0, 100);
+        const auto s = parse_object(q.on("homeassistant/sensor/kitchen_temperature/config").at(0).payload);
+        CHECK(s.at("state_topic").as_string() == "dht11/sensor/data");
+        const std::string tpl(s.at("value_template").as_string());
+        CHECK(tpl.find("value_json.sensor == 'kitchen'") != std::string::npos);
+    }
+    SECTION("sent again on every connection")
+    {
+        p.mqtt = false;
+        run(d, p, 110, 3000);
+        CHECK(p.on("homeassistant/sensor/kitchen_temperature/config").size() == 2);
+    }
+}
+
+TEST_CASE("firmware: discovery is sent again when Home Assistant comes back", "[firmware]")
+{
+    FakePlatform p;
+    p.random_value = 0xFFFFFFFFU;  // the longest jitter
+    Config c = kitchen();
+    c.discovery = true;
+    c.discovery_jitter_ms = 2000;
+    Device d(c, p);
+    run(d, p, 0, 500);
+    const std::string topic = "homeassistant/sensor/kitchen_temperature/config";
+    REQUIRE(p.on(topic).size() == 1);
+
+    const auto say = [&](const char *t, const char *text, std::uint32_t now) {
+        d.on_message(t, reinterpret_cast<const std::uint8_t *>(text), std::strlen(text), now);
+    };
+    say("homeassistant/status", "offline", 500);
+    say("homeassistant/other", "online", 500);
+    run(d, p, 510, 5000);
+    CHECK(p.on(topic).size() == 1);
+
+    say("homeassistant/status", "online", 5000);
+    run(d, p, 5000, 6990);
+    CHECK(p.on(topic).size() == 1);  // not before its jitter
+    run(d, p, 7000, 7100);
+    REQUIRE(p.on(topic).size() == 2);
+    CHECK(p.on(topic)[1].at == 7000);
+    CHECK(p.on("homeassistant/sensor/kitchen_humidity/config").size() == 2);
+
+    FakePlatform q;
+    Device plain(kitchen(), q);  // discovery off: the message is ignored
+    run(plain, q, 0, 500);
+    plain.on_message("homeassistant/status", reinterpret_cast<const std::uint8_t *>("online"), 6, 500);
+    run(plain, q, 510, 5000);
+    CHECK(q.on(topic).empty());
+}
+
+TEST_CASE("firmware: deep sleep after the reading is out, or when no broker comes", "[firmware]")
+{
+    Config c = kitchen();
+    c.model = Model::dht22;
+    c.interval_ms = 60000;
+    c.deep_sleep = true;
+    c.awake_timeout_ms = 20000;
+    c.discovery = true;
+
+    SECTION("published: sleep for the rest of the interval")
+    {
+        FakePlatform p;
+        Memory memory;
+        Device d(c, p, &memory);
+        run(d, p, 0, 1990);
+        CHECK_FALSE(p.slept);
+        run(d, p, 2000, 3000);
+        CHECK(p.payloads("dht11/kitchen/data").size() == 1);
+        REQUIRE(p.slept);
+        CHECK(*p.slept == 58000);
+        CHECK(d.sleeping());
+        CHECK(memory.wakes == 1);
+        CHECK(p.on("homeassistant/sensor/kitchen_temperature/config").size() == 1);
+
+        // The next wake-up: a fresh device with the same memory; discovery
+        // is retained already and not sent again.
+        FakePlatform q;
+        Device again(c, q, &memory);
+        run(again, q, 0, 3000);
+        CHECK(q.payloads("dht11/kitchen/data").size() == 1);
+        CHECK(q.on("homeassistant/sensor/kitchen_temperature/config").empty());
+        CHECK(memory.wakes == 2);
+    }
+    SECTION("no broker: sleep at the awake timeout, the reading dropped")
+    {
+        FakePlatform p;
+        p.broker = false;
+        Device d(c, p);
+        run(d, p, 0, 19990);
+        CHECK_FALSE(p.slept);
+        run(d, p, 20000, 20000);
+        REQUIRE(p.slept);
+        CHECK(*p.slept == 40000);
+        CHECK(d.stats().dropped == 1);
+    }
+    SECTION("failures are counted across wake-ups")
+    {
+        Memory memory;
+        std::vector<std::string> statuses;
+        for (int wake = 0; wake < 4; ++wake) {
+            FakePlatform p;
+            p.answers = false;
+            Device d(c, p, &memory);
+            run(d, p, 0, 20000);
+            REQUIRE(p.slept);
+            for (const auto &s : p.payloads("dht11/kitchen/status"))
+                statuses.push_back(s);
+        }
+        // Three wake-ups, three failed readings: the third says sensor-error,
+        // and the fourth announces itself so.
+        CHECK(statuses == std::vector<std::string>{"online", "online", "online", "sensor-error", "sensor-error"});
+        CHECK(memory.failures_in_row == 4);
+    }
+}
+
+TEST_CASE("firmware: the clock may wrap", "[firmware]")
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.interval_ms = 10000;
+    Device d(c, p);
+    const std::uint32_t start = 0xFFFFFFFFU - 25000U;
+    std::uint32_t t = start;
+    for (int i = 0; i < 6000; ++i, t += 10) {  // 60 s, across the wrap
+        p.now = t;
+        d.tick(t);
+    }
+    CHECK(d.stats().samples == 6);
+    REQUIRE(p.read_times.size() == 6);
+    for (std::size_t i = 1; i < p.read_times.size(); ++i)
+        CHECK(p.read_times[i] - p.read_times[i - 1] == (i == 1 ? 9000U : 10000U));
+}
+
+TEST_CASE("firmware: readings on request, and a limit", "[firmware]")
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.interval_ms = 0;     // no schedule
+    c.min_interval_ms = 0;  // a simulated sensor needs no rest
+    c.sample_limit = 5;
+    Device d(c, p);
+    run(d, p, 0, 5000);
+    CHECK(p.read_times.empty());
+    for (int i = 0; i < 8; ++i) {
+        d.request_sample();
+        d.tick(5000);  // several in the same millisecond
+    }
+    CHECK(d.stats().samples == 5);
+    CHECK(p.payloads("dht11/kitchen/data").size() == 5);
+
+    FakePlatform q;
+    Config l = kitchen();
+    l.sample_limit = 3;
+    Device e(l, q);
+    run(e, q, 0, 60000);
+    CHECK(q.read_times == std::vector<std::uint32_t>{1000, 10000, 20000});
+}
