@@ -181,16 +181,25 @@ std::string base64_encode(std::string_view bytes)
     return out;
 }
 
-namespace {
-json::parse_options parse_options_for(std::size_t max_depth)
+json::parse_options parse_options(std::size_t max_depth)
 {
     json::parse_options options;
     options.max_depth = max_depth;
     return options;
 }
-}  // namespace
 
-JsonParser::JsonParser(std::size_t max_depth) : parser_(json::storage_ptr(), parse_options_for(max_depth)) {}
+std::string parse_error_text(std::string_view text, const boost::system::error_code &ec)
+{
+    if (ec == json::error::too_deep)
+        return "nested too deep";
+    if (text.find_first_not_of(" \t\r") == std::string_view::npos)
+        return "empty line";
+    if (!valid_utf8(text))
+        return "invalid UTF-8";
+    return "invalid JSON: " + ec.message();
+}
+
+JsonParser::JsonParser(std::size_t max_depth) : parser_(json::storage_ptr(), parse_options(max_depth)) {}
 
 bool JsonParser::parse(std::string_view text, json::value &out, std::string &error)
 {
@@ -201,14 +210,7 @@ bool JsonParser::parse(std::string_view text, json::value &out, std::string &err
         out = parser_.release();
         return true;
     }
-    if (ec == json::error::too_deep)
-        error = "nested too deep";
-    else if (text.find_first_not_of(" \t\r") == std::string_view::npos)
-        error = "empty line";
-    else if (!valid_utf8(text))
-        error = "invalid UTF-8";
-    else
-        error = "invalid JSON: " + ec.message();
+    error = parse_error_text(text, ec);
     parser_.reset();
     return false;
 }

@@ -350,33 +350,14 @@ struct RecordScanner::Impl {
             ec = bj::error::extra_data;
         if (!ec)
             return true;
-        if (error != nullptr) {
-            if (ec == bj::error::too_deep)
-                *error = "nested too deep";
-            else if (text.find_first_not_of(" \t\r") == std::string_view::npos)
-                *error = "empty line";
-            else if (!valid_utf8(text))
-                *error = "invalid UTF-8";
-            else
-                *error = "invalid JSON: " + ec.message();
-        }
+        if (error != nullptr)
+            *error = parse_error_text(text, ec);
         return false;
     }
 };
 
-namespace {
-
-bj::parse_options options_for(std::size_t max_depth)
-{
-    bj::parse_options o;
-    o.max_depth = max_depth;
-    return o;
-}
-
-}  // namespace
-
 RecordScanner::RecordScanner(const std::vector<std::string> &fields, std::size_t max_depth, bool numbers)
-    : impl_(std::make_unique<Impl>(options_for(max_depth)))
+    : impl_(std::make_unique<Impl>(parse_options(max_depth)))
 {
     auto &h = impl_->h();
     h.collect = numbers;
@@ -438,6 +419,27 @@ void RecordScanner::scan_payload(std::string_view bytes)
         h.payload_object = true;
         h.payload_string = false;
     }
+}
+
+bool RecordScanner::origin(std::string_view bare_topic, Origin &out, std::string &error) const
+{
+    out = Origin{bare_topic, std::nullopt};
+    if (!impl_->record_mode)
+        return true;
+    const auto &h = impl_->h();
+    if (!h.has_topic) {
+        error = "message record without a string \"topic\"";
+        return false;
+    }
+    out.topic = h.topic;
+    if (h.has_timestamp) {
+        out.time = h.timestamp_string ? parse_rfc3339(h.timestamp) : std::nullopt;
+        if (!out.time) {
+            error = "\"timestamp\" is not an RFC 3339 time";
+            return false;
+        }
+    }
+    return true;
 }
 
 bool RecordScanner::has_topic() const noexcept { return impl_->h().has_topic; }

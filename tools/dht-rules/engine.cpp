@@ -628,4 +628,16 @@ void Engine::restore(const json::value &state)
     dirty_ = alerted_;
 }
 
+void feed(Engine &engine, const RecordScanner &scan, std::string_view topic, TimePoint time)
+{
+    if (scan.payload_is_object() && !scan.payload_is_record()) {
+        const std::string_view sensor = scan.sensor();
+        engine.reading({sensor.empty() ? topic : sensor, topic, time, scan.values()});
+    } else if (scan.payload_is_text() && topic.ends_with("/status")) {
+        engine.status(topic, scan.payload_text(), time);
+    } else {
+        engine.advance(time);
+    }
+}
+
 }  // namespace dht::rules

@@ -6,6 +6,7 @@
 #include "rules.hpp"
 
 #include "dht/json.hpp"
+#include "dht/scan.hpp"
 #include "dht/time.hpp"
 
 #include <functional>
@@ -96,5 +97,11 @@ private:
     std::uint64_t fired_ = 0, resolved_ = 0;
     std::string record_, message_;
 };
+
+// The message `scan` holds, at `time`: a reading when its payload is an
+// object, a status when it is text on a .../status topic. The toolkit's own
+// records carried by MQTT (alerts read back) are no readings: like any other
+// payload they only move the clock.
+void feed(Engine &engine, const RecordScanner &scan, std::string_view topic, TimePoint time);
 
 }  // namespace dht::rules

@@ -251,22 +251,7 @@ private:
         state_.save(engine_);
     }
 
-    // One message: a reading when its payload is an object, a status when it
-    // is text on a .../status topic.
-    void message(std::string_view topic, TimePoint time)
-    {
-        if (scanner_->payload_is_record()) {
-            // An alert, incident or stats record carried by MQTT (our own --publish read back): not a reading.
-            engine_.advance(time);
-        } else if (scanner_->payload_is_object()) {
-            const std::string_view sensor = scanner_->sensor();
-            engine_.reading({sensor.empty() ? topic : sensor, topic, time, scanner_->values()});
-        } else if (scanner_->payload_is_text() && topic.ends_with("/status")) {
-            engine_.status(topic, scanner_->payload_text(), time);
-        } else {
-            engine_.advance(time);
-        }
-    }
+    void message(std::string_view topic, TimePoint time) { feed(engine_, *scanner_, topic, time); }
 
     void line(LineReader &reader, InputErrors &errors, std::string_view text)
     {
@@ -281,26 +266,12 @@ private:
             }
             return;
         }
-        std::string_view topic = o_.bare_topic;
-        TimePoint time{};
-        if (kind == RecordScanner::Kind::bare) {
-            time = now();
-        } else {
-            if (!scanner_->has_topic())
-                return report("message record without a string \"topic\"");
-            topic = scanner_->topic();
-            if (!scanner_->has_timestamp()) {
-                time = now();
-            } else {
-                const auto t = scanner_->timestamp_is_string() ? parse_rfc3339(scanner_->timestamp()) : std::nullopt;
-                if (!t)
-                    return report("\"timestamp\" is not an RFC 3339 time");
-                time = *t;
-            }
-        }
+        RecordScanner::Origin from;
+        if (!scanner_->origin(o_.bare_topic, from, error_))
+            return report(error_);
         if (o_.pass)
             pass(text);
-        message(topic, time);
+        message(from.topic, from.time ? *from.time : now());
         out_.maybe_flush();
     }
 

@@ -124,34 +124,13 @@ TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat
             failure(error);
             continue;
         }
-        std::string_view topic = "test";
-        if (kind == nullptr) {
-            clock += std::chrono::seconds(1);
-        } else {
-            if (!scanner.has_topic()) {
-                failure("message record without a string \"topic\"");
-                continue;
-            }
-            topic = scanner.topic();
-            if (scanner.has_timestamp()) {
-                const auto t = scanner.timestamp_is_string() ? parse_rfc3339(scanner.timestamp()) : std::nullopt;
-                if (!t) {
-                    failure("\"timestamp\" is not an RFC 3339 time");
-                    continue;
-                }
-                clock = *t;
-            } else {
-                clock += std::chrono::seconds(1);
-            }
+        RecordScanner::Origin from;
+        if (!scanner.origin("test", from, error)) {
+            failure(error);
+            continue;
         }
-        if (scanner.payload_is_object()) {
-            const std::string_view sensor = scanner.sensor();
-            engine.reading({sensor.empty() ? topic : sensor, topic, clock, scanner.values()});
-        } else if (scanner.payload_is_text() && topic.ends_with("/status")) {
-            engine.status(topic, scanner.payload_text(), clock);
-        } else {
-            engine.advance(clock);
-        }
+        clock = from.time ? *from.time : clock + std::chrono::seconds(1);
+        feed(engine, scanner, from.topic, clock);
     }
     unexpected();
     return result;

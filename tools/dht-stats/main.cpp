@@ -278,24 +278,10 @@ private:
             }
             return;
         }
-        std::string_view topic = o_.bare_topic;
-        TimePoint time{};
-        if (kind == RecordScanner::Kind::bare) {
-            time = now();
-        } else {
-            if (!scanner_.has_topic())
-                return bad_line(errors, reader, "message record without a string \"topic\"");
-            topic = scanner_.topic();
-            if (!scanner_.has_timestamp()) {
-                time = now();
-            } else {
-                const auto t = scanner_.timestamp_is_string() ? parse_rfc3339(scanner_.timestamp()) : std::nullopt;
-                if (!t)
-                    return bad_line(errors, reader, "\"timestamp\" is not an RFC 3339 time");
-                time = *t;
-            }
-        }
-        message(topic, time);
+        RecordScanner::Origin from;
+        if (!scanner_.origin(o_.bare_topic, from, error_))
+            return bad_line(errors, reader, error_);
+        message(from.topic, from.time ? *from.time : now());
     }
 
     // `live`: input from MQTT, stamped as it arrives, so the wall clock may close

@@ -27,6 +27,13 @@ bool valid_utf8(std::string_view text) noexcept;
 // Standard base64 (RFC 4648) with padding, for payloads that are not text.
 std::string base64_encode(std::string_view bytes);
 
+// Boost.JSON's options with a nesting limit: the same for every parser here.
+json::parse_options parse_options(std::size_t max_depth);
+
+// Why `text` failed to parse with `ec`, as one short phrase: "nested too
+// deep", "empty line", "invalid UTF-8" or "invalid JSON: <Boost's message>".
+std::string parse_error_text(std::string_view text, const boost::system::error_code &ec);
+
 // One reusable parser with a nesting limit; errors come back as short phrases
 // fit for "stdin:42: invalid JSON: <phrase>".
 class JsonParser {

@@ -5,7 +5,10 @@
 // for by dotted path, and on request every numeric field of the payload.
 #pragma once
 
+#include "dht/time.hpp"
+
 #include <cstdint>
+#include <optional>
 
 #include <memory>
 #include <string>
@@ -38,6 +41,16 @@ public:
     Kind scan_record(std::string_view line, std::string &error);
     // An MQTT payload: a JSON object's fields, or else its text (payload_text()).
     void scan_payload(std::string_view bytes);
+
+    // Where the line scan_record() read as `message` or `bare` comes from: a
+    // message record's "topic" and its "timestamp" if it has one; a bare
+    // payload's is `bare_topic` and no time. False, with `error` set, when the
+    // topic or the timestamp has the wrong type.
+    struct Origin {
+        std::string_view topic;
+        std::optional<TimePoint> time;
+    };
+    bool origin(std::string_view bare_topic, Origin &out, std::string &error) const;
 
     // After scan_record() gave `message`, or after scan_payload():
     bool has_topic() const noexcept;  // a string "topic"
