@@ -45,6 +45,14 @@ Statement &Statement::bind(int index, std::int64_t value)
     return *this;
 }
 
+Statement &Statement::bind_real(int index, double value)
+{
+    const int rc = sqlite3_bind_double(stmt_, index, value);
+    if (rc != SQLITE_OK)
+        throw_error(db_, rc, "bind");
+    return *this;
+}
+
 Statement &Statement::bind_null(int index)
 {
     const int rc = sqlite3_bind_null(stmt_, index);
@@ -86,6 +94,7 @@ std::string_view Statement::text(int column) const
 }
 
 std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+double Statement::real(int column) const { return sqlite3_column_double(stmt_, column); }
 bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
 Database::Database(const std::string &path, bool create, int busy_timeout_ms) : path_(path)
@@ -118,6 +127,25 @@ void Database::exec(std::string_view sql)
 
 Statement Database::prepare(std::string_view sql) { return Statement(db_, sql); }
 std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
+std::int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
 
+Transaction::Transaction(Database &db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction()
+{
+    if (open_) {
+        try {
+            db_.exec("ROLLBACK");
+        } catch (const SqliteError &) {
+            // Already rolled back by SQLite (a full disk, an I/O error).
+        }
+    }
+}
+
+void Transaction::commit()
+{
+    db_.exec("COMMIT");
+    open_ = false;
+}
 
 }  // namespace dht

@@ -36,6 +36,7 @@ public:
     // Parameters are 1-based, as in SQLite.
     Statement &bind(int index, std::string_view text);
     Statement &bind(int index, std::int64_t value);
+    Statement &bind_real(int index, double value);
     Statement &bind_null(int index);
     // True while a row is available; false when done. Throws on error.
     bool step();
@@ -45,11 +46,29 @@ public:
 
     std::string_view text(int column) const;  // 0-based, as in SQLite
     std::int64_t integer(int column) const;
+    double real(int column) const;
     bool is_null(int column) const;
 
 private:
     sqlite3 *db_;
     sqlite3_stmt *stmt_ = nullptr;
+};
+
+class Database;
+
+// BEGIN IMMEDIATE (the write lock taken at once, waiting out the busy
+// timeout) … commit(); a transaction not committed is rolled back.
+class Transaction {
+public:
+    explicit Transaction(Database &db);
+    ~Transaction();
+    Transaction(const Transaction &) = delete;
+    Transaction &operator=(const Transaction &) = delete;
+    void commit();
+
+private:
+    Database &db_;
+    bool open_ = true;
 };
 
 class Database {
@@ -66,6 +85,7 @@ public:
     void exec(std::string_view sql);
     Statement prepare(std::string_view sql);
     std::int64_t changes() const;
+    std::int64_t last_insert_id() const;
     const std::string &path() const noexcept { return path_; }
     sqlite3 *handle() noexcept { return db_; }
 

@@ -1,0 +1,302 @@
+#include "daemon.hpp"
+
+#include "dht/diag.hpp"
+#include "dht/signals.hpp"
+
+#include <thread>
+
+namespace dht::escalate {
+namespace {
+
+// Incidents changed together in one transaction at most.
+constexpr std::size_t kBatch = 1000;
+// Commands running at once.
+constexpr std::size_t kMaxChildren = 8;
+
+}  // namespace
+
+bool wait_connected(Session &session, std::chrono::nanoseconds limit)
+{
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!session.connected() && !session.failure() && !stop_requested() && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return session.connected();
+}
+
+std::size_t deliver(IncidentStore &store, Output &out, Session *session, const Topics &topics, int qos, bool print)
+{
+    std::size_t sent = 0;
+    for (;;) {
+        std::vector<EventRow> rows;
+        {
+            Transaction t(store.db());
+            rows = store.undelivered(256);
+            if (rows.empty())
+                return sent;
+            store.mark_delivered(rows.back().id);
+            t.commit();
+        }
+        for (const auto &row : rows) {
+            if (print) {
+                auto &buf = out.buffer();
+                buf += row.record;
+                buf += '\n';
+            }
+            if (session != nullptr)
+                session->publish(row.event == "escalation" ? topics.escalation : topics.incidents, row.record, qos,
+                                 false);
+        }
+        out.flush();
+        sent += rows.size();
+    }
+}
+
+Daemon::Daemon(DaemonOptions options, IncidentStore &store, Session *session)
+    : o_(std::move(options)), store_(store), session_(session), notifier_(store.policy().notify_timeout),
+      parser_(o_.common.max_depth)
+{
+}
+
+void Daemon::line(const json::object &record)
+{
+    std::string error;
+    const auto *kind = record.if_contains("kind");
+    const json::object *alert = nullptr;
+    const json::object *answer = nullptr;
+    if (kind == nullptr) {
+        if (record.contains("incident_id") && record.contains("action"))
+            answer = &record;  // a bare answer: echo '{"incident_id":7,"action":"ack"}' | dht-escalate
+    } else if (!kind->is_string()) {
+        input_->report("\"kind\" is not a string");
+        return;
+    } else if (kind->get_string() == "alert") {
+        alert = &record;
+    } else if (kind->get_string() == "message") {
+        // dht-sub's records: alerts and answers carried as payloads.
+        const auto *payload = record.if_contains("payload");
+        const auto *topic = record.if_contains("topic");
+        const auto *p = payload != nullptr ? payload->if_object() : nullptr;
+        if (p != nullptr) {
+            const auto *pk = p->if_contains("kind");
+            if (pk != nullptr && pk->is_string() && pk->get_string() == "alert")
+                alert = p;
+            else if ((topic != nullptr && topic->is_string() && topic->get_string() == o_.topics.response) ||
+                     (pk == nullptr && p->contains("incident_id") && p->contains("action")))
+                answer = p;
+        }
+    }
+    if (alert != nullptr) {
+        auto a = alert_from_record(*alert, error);
+        if (!a)
+            return input_->report(error);
+        if (severity_rank(a->severity) >= o_.min_severity)
+            pending_.push_back({std::move(*a), {}});
+    } else if (answer != nullptr) {
+        auto r = response_from_record(*answer, error);
+        if (!r)
+            return input_->report(cat("answer: ", error));
+        pending_.push_back({std::move(*r), "stdin"});
+    }
+    if (pending_.size() >= kBatch)
+        apply_pending();
+}
+
+void Daemon::mqtt_message(const MqttMessage &m)
+{
+    json::value v;
+    std::string error;
+    const bool is_answer = m.topic == o_.topics.response;
+    const auto bad = [&](const std::string &what) {
+        ++bad_messages_;
+        warn(cat(m.topic, ": ", what, " (skipped)"));
+    };
+    if (!parser_.parse(m.payload, v, error))
+        return is_answer ? bad(error) : debug(cat(m.topic, ": not an alert (", error, ")"));
+    const auto *o = v.if_object();
+    if (o == nullptr)
+        return is_answer ? bad("not a JSON object") : debug(cat(m.topic, ": not an alert"));
+    if (is_answer) {
+        auto r = response_from_record(*o, error);
+        if (!r)
+            return bad(cat("answer: ", error));
+        pending_.push_back({std::move(*r), m.topic});
+        return;
+    }
+    const auto *kind = o->if_contains("kind");
+    if (kind == nullptr || !kind->is_string() || kind->get_string() != "alert")
+        return;  // our own incidents, readings: not for us
+    auto a = alert_from_record(*o, error);
+    if (!a)
+        return bad(error);
+    if (severity_rank(a->severity) >= o_.min_severity)
+        pending_.push_back({std::move(*a), {}});
+}
+
+void Daemon::apply(const Work &work, TimePoint now)
+{
+    if (const auto *a = std::get_if<Alert>(&work.what)) {
+        store_.alert(*a, now, o_.auto_resolve);
+        return;
+    }
+    const auto &r = std::get<Response>(work.what);
+    const auto answer = r.resolve ? store_.resolve(r.incident_id, r.by, "by hand", now)
+                                  : store_.acknowledge(r.incident_id, r.by, now);
+    if (answer == Answer::unknown)
+        warn(cat(work.source, ": incident ", r.incident_id, ": no such incident"));
+    else if (answer == Answer::resolved_already && !r.resolve)
+        debug(cat(work.source, ": incident ", r.incident_id, " is resolved already"));
+}
+
+void Daemon::apply_pending()
+{
+    if (pending_.empty())
+        return;
+    const auto now = dht::now();
+    try {
+        Transaction t(store_.db());
+        for (const auto &w : pending_)
+            apply(w, now);
+        t.commit();
+        pending_.clear();
+    } catch (const SqliteError &e) {
+        if (!e.busy())
+            throw;
+        // Another writer holds the database past the busy timeout: kept, tried again.
+        warn(cat(store_.db().path(), ": ", e.what(), "; ", pending_.size(), " changes kept for the next try"));
+    }
+}
+
+void Daemon::finished(const std::vector<Notifier::Finished> &done, TimePoint now)
+{
+    for (const auto &f : done) {
+        if (f.ok) {
+            store_.notification_done(f.id);
+            continue;
+        }
+        // Attempts are counted when claimed; the row holds the count.
+        auto s = store_.db().prepare("SELECT attempts FROM incident_notifications WHERE id = ?");
+        s.bind(1, f.id);
+        const int attempts = s.step() ? static_cast<int>(s.integer(0)) : 1;
+        if (store_.notification_failed(f.id, attempts, f.error, now))
+            warn(cat("notification ", f.id, ": ", f.error, "; trying again later"));
+        else
+            warn(cat("notification ", f.id, ": ", f.error, "; giving up after ", attempts,
+                     attempts == 1 ? " try" : " tries"));
+    }
+}
+
+void Daemon::notifications(TimePoint now)
+{
+    finished(notifier_.poll(), now);
+    if (notifier_.running() >= kMaxChildren)
+        return;
+    // A claim lasts past the command's timeout: a crash lets it run again later.
+    const auto lease = store_.policy().notify_timeout + std::chrono::seconds(10);
+    for (const auto &n : store_.claim_notifications(now, lease, kMaxChildren - notifier_.running())) {
+        std::string error;
+        debug(cat("notification ", n.id, ": ", join_command(n.argv)));
+        if (!notifier_.start(n.id, n.argv, n.record, error))
+            finished({{n.id, false, error}}, now);
+    }
+}
+
+void Daemon::housekeeping()
+{
+    if (take_reload() && o_.reload) {
+        if (auto policy = o_.reload()) {
+            store_.set_policy(*policy);
+            notifier_.set_timeout(policy->notify_timeout);
+        }
+    }
+    apply_pending();
+    const auto now = dht::now();
+    try {
+        store_.run_due(now);
+        // While the broker is away, events wait in the outbox (stdout too, so
+        // that what is printed and what is published stay the same).
+        if (session_ == nullptr || session_->connected())
+            deliver(store_, out_, session_, o_.topics, o_.publish_qos, true);
+        notifications(now);
+    } catch (const SqliteError &e) {
+        if (!e.busy())
+            throw;
+        debug(cat(store_.db().path(), ": ", e.what(), " (trying again)"));
+    }
+    out_.flush();
+}
+
+void Daemon::finish()
+{
+    // The events of this run go out before exit: the broker gets the time a
+    // tick would give it.
+    if (session_ != nullptr && !session_->connected() && !session_->failure())
+        wait_connected(*session_, o_.connect_wait);
+    housekeeping();
+    if (session_ != nullptr && !session_->connected() && !store_.undelivered(1).empty()) {
+        warn("no broker: the events wait in the database for the next run");
+        undelivered_ = true;
+    }
+    if (notifier_.running() > 0) {
+        const auto limit = std::min<std::chrono::nanoseconds>(store_.policy().notify_timeout, std::chrono::seconds(10));
+        finished(notifier_.wait_all(limit), dht::now());
+    }
+    if (bad_messages_ > 0)
+        warn(cat(bad_messages_, bad_messages_ == 1 ? " bad message" : " bad messages", " skipped"));
+}
+
+int Daemon::tick()
+{
+    if (session_ != nullptr && !wait_connected(*session_, o_.connect_wait) && !session_->failure())
+        warn("no broker yet: the events wait for the next run");
+    housekeeping();
+    // Wait for the commands this run started, and run what they leave due now.
+    const auto until = std::chrono::steady_clock::now() + store_.policy().notify_timeout + std::chrono::seconds(3);
+    while (notifier_.running() > 0 && std::chrono::steady_clock::now() < until && !stop_requested()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        finished(notifier_.poll(), dht::now());
+    }
+    finish();
+    return undelivered_ ? exit_unavailable : exit_ok;
+}
+
+int Daemon::run()
+{
+    int status = exit_ok;
+    if (o_.alerts_from_mqtt) {
+        status = consume(
+            *session_, [&](const MqttMessage &m) { mqtt_message(m); return true; }, [&] { housekeeping(); },
+            [&]() -> std::optional<int> {
+                housekeeping();
+                return std::nullopt;
+            },
+            [&] { finish(); });
+        // What came in as the session stopped (acknowledged already) is kept;
+        // its events wait in the outbox for the next run.
+        apply_pending();
+        return status;
+    }
+    input_ = std::make_unique<RecordInput>(o_.common);
+    if (session_ != nullptr)
+        session_->start();
+    std::vector<MqttMessage> batch;
+    RecordInput::Handlers h;
+    h.record = [&](const json::object &record, std::string_view) { line(record); };
+    h.idle = [&] {
+        if (session_ != nullptr) {
+            batch.clear();
+            session_->receive(batch, std::chrono::milliseconds(0));
+            for (const auto &m : batch)
+                mqtt_message(m);
+            if (const auto f = session_->failure())
+                request_stop();  // said already; the status comes from the session
+        }
+        housekeeping();
+    };
+    h.wait_ms = [] { return 100; };
+    input_->run(h);
+    input_->errors().summary();
+    finish();
+    return undelivered_ ? exit_unavailable : status;
+}
+
+}  // namespace dht::escalate

@@ -1,0 +1,86 @@
+// What the long-running dht-escalate and its `tick` do: alerts and answers
+// in (stdin, MQTT), incidents changed in the database, then the outbox
+// printed and published, timers run, notification commands started and reaped.
+#pragma once
+
+#include "incidents.hpp"
+#include "notify.hpp"
+
+#include "dht/cli.hpp"
+#include "dht/input.hpp"
+#include "dht/mqtt.hpp"
+#include "dht/output.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace dht::escalate {
+
+struct Topics {
+    std::string escalation = "dht11/alerts/escalation";
+    std::string incidents = "dht11/incidents";
+    std::string response = "dht11/incidents/response";
+};
+
+struct DaemonOptions {
+    CommonOptions common;
+    Topics topics;
+    int publish_qos = 1;
+    bool auto_resolve = true;
+    int min_severity = 0;
+    bool alerts_from_mqtt = false;  // -t given: alerts come from MQTT, not stdin
+    // How long `tick` waits for the broker before leaving the outbox to a later run.
+    std::chrono::nanoseconds connect_wait = std::chrono::seconds(10);
+    // Reads the policy again (SIGHUP); nullopt keeps the one in force.
+    std::function<std::optional<EscalationPolicy>()> reload;
+};
+
+// Waits until `session` is connected (true), has failed or `limit` passed.
+bool wait_connected(Session &session, std::chrono::nanoseconds limit);
+
+// Prints and publishes what is in the outbox. Each event is claimed in a
+// transaction before it goes out, so two processes never send it twice.
+std::size_t deliver(IncidentStore &store, Output &out, Session *session, const Topics &topics, int qos,
+                    bool print);
+
+class Daemon {
+public:
+    Daemon(DaemonOptions options, IncidentStore &store, Session *session);
+
+    // Until the end of stdin (or, with alerts from MQTT, a stop signal).
+    int run();
+    // `tick`: what is due now, then wait for the notifications it started.
+    int tick();
+
+private:
+    struct Work {
+        std::variant<Alert, Response> what;
+        std::string source;  // "stdin:12", a topic: where an answer that fails came from
+    };
+
+    void line(const json::object &record);
+    void mqtt_message(const MqttMessage &m);
+    void housekeeping();
+    void apply_pending();
+    void apply(const Work &work, TimePoint now);
+    void notifications(TimePoint now);
+    void finished(const std::vector<Notifier::Finished> &done, TimePoint now);
+    void finish();
+
+    DaemonOptions o_;
+    IncidentStore &store_;
+    Session *session_;
+    Output out_;
+    Notifier notifier_;
+    JsonParser parser_;
+    std::unique_ptr<RecordInput> input_;
+    std::vector<Work> pending_;
+    std::uint64_t bad_messages_ = 0;
+    bool undelivered_ = false;  // the broker never came: events left in the outbox
+};
+
+}  // namespace dht::escalate

@@ -1,0 +1,643 @@
+#include "incidents.hpp"
+
+#include "dht/diag.hpp"
+
+#include <ctime>
+
+namespace dht::escalate {
+namespace {
+
+constexpr const char *kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS incidents (
+  id INTEGER PRIMARY KEY,
+  rule TEXT NOT NULL,
+  sensor TEXT NOT NULL,
+  field TEXT NOT NULL DEFAULT '',
+  severity TEXT NOT NULL,          -- info, warning, critical
+  state TEXT NOT NULL,             -- open, acknowledged, resolved
+  level INTEGER NOT NULL,
+  value REAL,                      -- the last alert's value
+  message TEXT NOT NULL DEFAULT '',
+  alerts INTEGER NOT NULL DEFAULT 1,  -- firing alerts folded in
+  opened_at TEXT NOT NULL,         -- RFC 3339, UTC, milliseconds
+  updated_at TEXT NOT NULL,
+  acknowledged_at TEXT,
+  acknowledged_by TEXT,
+  resolved_at TEXT,
+  resolved_by TEXT,
+  cleared_at TEXT,                 -- the resolved alert, with --no-auto-resolve
+  next_at TEXT                     -- next climb, reminder or acknowledgement timeout
+);
+CREATE UNIQUE INDEX IF NOT EXISTS incidents_open_key ON incidents (rule, sensor) WHERE state <> 'resolved';
+CREATE INDEX IF NOT EXISTS incidents_next_at ON incidents (next_at) WHERE next_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS incident_events (
+  id INTEGER PRIMARY KEY,
+  incident_id INTEGER NOT NULL REFERENCES incidents (id),
+  event TEXT NOT NULL,             -- opened, escalation, acknowledged, resolved, reminder
+  timestamp TEXT NOT NULL,
+  record TEXT NOT NULL,            -- the incident record, JSON
+  delivered INTEGER NOT NULL DEFAULT 0  -- printed and published
+);
+CREATE INDEX IF NOT EXISTS incident_events_incident ON incident_events (incident_id, id);
+CREATE INDEX IF NOT EXISTS incident_events_undelivered ON incident_events (id) WHERE delivered = 0;
+CREATE TABLE IF NOT EXISTS incident_notifications (
+  id INTEGER PRIMARY KEY,
+  event_id INTEGER NOT NULL REFERENCES incident_events (id),
+  argv TEXT NOT NULL,              -- JSON array of strings
+  due_at TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL DEFAULT 'pending',  -- pending, done, failed
+  error TEXT
+);
+CREATE INDEX IF NOT EXISTS incident_notifications_due ON incident_notifications (due_at) WHERE state = 'pending';
+)sql";
+
+constexpr const char *kColumns =
+    "id, rule, sensor, field, severity, state, level, value, message, alerts, opened_at, updated_at, "
+    "acknowledged_at, acknowledged_by, resolved_at, resolved_by, cleared_at, next_at";
+
+Database open(const std::string &path, bool create)
+{
+    Database db(path, create);
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    // Created once; later opens only read (a locked file can still be opened).
+    auto exists = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'incident_notifications'");
+    const bool fresh = !exists.step() || exists.integer(0) == 0;
+    exists.reset();
+    if (fresh) {
+        Transaction t(db);
+        db.exec(kSchema);
+        t.commit();
+    }
+    return db;
+}
+
+std::string ts(TimePoint t) { return format_rfc3339(t); }
+
+Incident read_incident(const Statement &s)
+{
+    Incident i;
+    i.id = s.integer(0);
+    i.rule = s.text(1);
+    i.sensor = s.text(2);
+    i.field = s.text(3);
+    i.severity = s.text(4);
+    i.state = s.text(5);
+    i.level = static_cast<int>(s.integer(6));
+    if (!s.is_null(7))
+        i.value = s.real(7);
+    i.message = s.text(8);
+    i.alerts = s.integer(9);
+    i.opened_at = s.text(10);
+    i.updated_at = s.text(11);
+    i.acknowledged_at = s.text(12);
+    i.acknowledged_by = s.text(13);
+    i.resolved_at = s.text(14);
+    i.resolved_by = s.text(15);
+    i.cleared_at = s.text(16);
+    i.next_at = s.text(17);
+    return i;
+}
+
+void key(std::string &out, std::string_view name)
+{
+    out += ",\"";
+    out += name;
+    out += "\":";
+}
+
+void string_key(std::string &out, std::string_view name, std::string_view value)
+{
+    key(out, name);
+    append_json_string(out, value);
+}
+
+// rule, sensor, severity, state, level, field, value, message: what every
+// incident record carries after its first keys.
+void append_incident(std::string &out, const Incident &i)
+{
+    string_key(out, "rule", i.rule);
+    string_key(out, "sensor", i.sensor);
+    string_key(out, "severity", i.severity);
+    string_key(out, "state", i.state);
+    key(out, "level");
+    out += std::to_string(i.level);
+    if (!i.field.empty())
+        string_key(out, "field", i.field);
+    if (i.value) {
+        key(out, "value");
+        append_number(out, *i.value);
+    }
+    if (!i.message.empty())
+        string_key(out, "message", i.message);
+}
+
+int local_minute(TimePoint t, int &second)
+{
+    const std::time_t tt = Clock::to_time_t(std::chrono::time_point_cast<Clock::duration>(t));
+    std::tm tm{};
+    localtime_r(&tt, &tm);
+    second = tm.tm_sec;
+    return tm.tm_hour * 60 + tm.tm_min;
+}
+
+std::optional<std::string> string_value(const json::object &o, std::string_view name, std::string &error, bool &ok)
+{
+    const auto *v = o.if_contains(name);
+    if (v == nullptr || v->is_null())
+        return std::nullopt;
+    if (const auto *s = v->if_string())
+        return std::string(*s);
+    error = cat("\"", name, "\" is not a string");
+    ok = false;
+    return std::nullopt;
+}
+
+}  // namespace
+
+int severity_rank(std::string_view severity) noexcept
+{
+    if (severity == "info")
+        return 0;
+    if (severity == "warning")
+        return 1;
+    if (severity == "critical")
+        return 2;
+    return -1;
+}
+
+std::optional<Alert> alert_from_record(const json::object &o, std::string &error)
+{
+    Alert a;
+    bool ok = true;
+    const auto rule = string_value(o, "rule", error, ok);
+    const auto state = string_value(o, "state", error, ok);
+    const auto sensor = string_value(o, "sensor", error, ok);
+    const auto action = string_value(o, "action", error, ok);
+    const auto severity = string_value(o, "severity", error, ok);
+    const auto field = string_value(o, "field", error, ok);
+    const auto message = string_value(o, "message", error, ok);
+    if (!ok)
+        return std::nullopt;
+    if (!rule || rule->empty()) {
+        error = "alert without a \"rule\"";
+        return std::nullopt;
+    }
+    if (!state || (*state != "firing" && *state != "resolved")) {
+        error = "alert \"state\" is not \"firing\" or \"resolved\"";
+        return std::nullopt;
+    }
+    a.rule = *rule;
+    a.firing = *state == "firing";
+    a.sensor = sensor.value_or("");
+    a.action = action.value_or("alert");
+    if (a.action != "alert" && a.action != "notify" && a.action != "escalate") {
+        error = cat("alert \"action\" '", a.action, "' is not alert, notify or escalate");
+        return std::nullopt;
+    }
+    a.severity = severity.value_or(a.action == "escalate" ? "critical" : a.action == "notify" ? "info" : "warning");
+    if (severity_rank(a.severity) < 0) {
+        error = cat("alert \"severity\" '", a.severity, "' is not info, warning or critical");
+        return std::nullopt;
+    }
+    a.field = field.value_or("");
+    a.message = message.value_or("");
+    if (const auto *v = o.if_contains("value"); v != nullptr && !v->is_null()) {
+        if (v->is_number())
+            a.value = v->to_number<double>();
+        else if (!v->is_string()) {  // a string value (== rules) is not kept
+            error = "alert \"value\" is not a number";
+            return std::nullopt;
+        }
+    }
+    return a;
+}
+
+std::optional<Response> response_from_record(const json::object &o, std::string &error)
+{
+    Response r;
+    const auto *id = o.if_contains("incident_id");
+    if (id == nullptr) {
+        error = "no \"incident_id\"";
+        return std::nullopt;
+    }
+    if (id->is_int64() && id->get_int64() > 0)
+        r.incident_id = id->get_int64();
+    else if (id->is_uint64() && id->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+        r.incident_id = static_cast<std::int64_t>(id->get_uint64());
+    else {
+        error = "\"incident_id\" is not a positive integer";
+        return std::nullopt;
+    }
+    bool ok = true;
+    const auto action = string_value(o, "action", error, ok);
+    const auto by = string_value(o, "by", error, ok);
+    if (!ok)
+        return std::nullopt;
+    if (action == "ack" || action == "acknowledge")
+        r.resolve = false;
+    else if (action == "resolve")
+        r.resolve = true;
+    else {
+        error = "\"action\" is not \"ack\" or \"resolve\"";
+        return std::nullopt;
+    }
+    r.by = by.value_or("");
+    return r;
+}
+
+std::string incident_state_record(const Incident &i)
+{
+    std::string out = "{\"kind\":\"incident\",\"timestamp\":";
+    append_json_string(out, i.updated_at);
+    key(out, "incident_id");
+    out += std::to_string(i.id);
+    append_incident(out, i);
+    key(out, "alerts");
+    out += std::to_string(i.alerts);
+    string_key(out, "opened_at", i.opened_at);
+    for (const auto &[name, value] : {std::pair<const char *, const std::string *>{"acknowledged_at", &i.acknowledged_at},
+                                      {"acknowledged_by", &i.acknowledged_by},
+                                      {"resolved_at", &i.resolved_at},
+                                      {"resolved_by", &i.resolved_by},
+                                      {"cleared_at", &i.cleared_at},
+                                      {"next_at", &i.next_at}})
+        if (!value->empty())
+            string_key(out, name, *value);
+    out += '}';
+    return out;
+}
+
+IncidentStore::IncidentStore(const std::string &path, bool create) : db_(open(path, create)) {}
+
+std::optional<Incident> IncidentStore::find(std::int64_t id)
+{
+    auto s = db_.prepare(cat("SELECT ", kColumns, " FROM incidents WHERE id = ?"));
+    s.bind(1, id);
+    if (!s.step())
+        return std::nullopt;
+    return read_incident(s);
+}
+
+std::optional<Incident> IncidentStore::open_incident(const std::string &rule, const std::string &sensor)
+{
+    auto s = db_.prepare(cat("SELECT ", kColumns, " FROM incidents WHERE rule = ? AND sensor = ? AND state <> 'resolved'"));
+    s.bind(1, rule).bind(2, sensor);
+    if (!s.step())
+        return std::nullopt;
+    return read_incident(s);
+}
+
+std::string IncidentStore::schedule_after(int level, TimePoint from, bool acknowledged) const
+{
+    if (acknowledged)
+        return policy_.ack_timeout ? ts(from + *policy_.ack_timeout) : std::string();
+    if (level < policy_.max_level)
+        return ts(from + policy_.wait_at(level));
+    return policy_.repeat ? ts(from + *policy_.repeat) : std::string();
+}
+
+namespace {
+void bind_optional(Statement &s, int index, const std::string &text)
+{
+    if (text.empty())
+        s.bind_null(index);
+    else
+        s.bind(index, text);
+}
+}  // namespace
+
+void IncidentStore::add_event(const Incident &i, Event event, TimePoint now, const std::string &extra_json)
+{
+    const std::string when = ts(now);
+    std::string record = "{\"kind\":\"incident\",\"timestamp\":";
+    append_json_string(record, when);
+    key(record, "incident_id");
+    record += std::to_string(i.id);
+    string_key(record, "event", event_name(event));
+    record += extra_json;  // from_level, to_level first for an escalation: the seed's keys
+    append_incident(record, i);
+    record += '}';
+
+    auto insert = db_.prepare("INSERT INTO incident_events (incident_id, event, timestamp, record) VALUES (?, ?, ?, ?)");
+    insert.bind(1, i.id).bind(2, event_name(event)).bind(3, when).bind(4, record);
+    insert.run();
+    const auto event_id = db_.last_insert_id();
+
+    const auto commands = policy_.commands(event, i.level);
+    if (commands.empty())
+        return;
+    int second = 0;
+    const int minute = local_minute(now, second);
+    TimePoint due = now;
+    if (const int held = policy_.held_minutes(i.severity, minute); held > 0)
+        due = now + std::chrono::minutes(held) - std::chrono::seconds(second);
+    auto queue = db_.prepare("INSERT INTO incident_notifications (event_id, argv, due_at) VALUES (?, ?, ?)");
+    for (const auto &argv : commands) {
+        json::array a;
+        for (const auto &word : argv)
+            a.emplace_back(json::string(word));
+        queue.bind(1, event_id).bind(2, to_json(a)).bind(3, ts(due));
+        queue.run();
+    }
+}
+
+void IncidentStore::climb(const Incident &incident, TimePoint now, std::optional<TimePoint> scheduled,
+                          const std::string &reason)
+{
+    Incident i = incident;
+    const int from = i.level;
+    i.level = from + 1;
+    i.state = "open";
+    i.next_at = schedule_after(i.level, scheduled.value_or(now), false);
+    i.updated_at = ts(now);
+    auto s = db_.prepare("UPDATE incidents SET level = ?, state = 'open', next_at = ?, updated_at = ? WHERE id = ?");
+    s.bind(1, std::int64_t{i.level});
+    bind_optional(s, 2, i.next_at);
+    s.bind(3, i.updated_at).bind(4, i.id);
+    s.run();
+    std::string extra = cat(",\"from_level\":", from, ",\"to_level\":", i.level);
+    if (!reason.empty())
+        string_key(extra, "reason", reason);
+    add_event(i, Event::escalation, now, extra);
+}
+
+void IncidentStore::alert(const Alert &a, TimePoint now, bool auto_resolve)
+{
+    auto current = open_incident(a.rule, a.sensor);
+    const std::string when = ts(now);
+    if (a.firing) {
+        if (current) {
+            // A repeat folds into the open incident: one page per problem.
+            auto s = db_.prepare(
+                "UPDATE incidents SET alerts = alerts + 1, value = coalesce(?, value), message = ?, field = ?, "
+                "severity = ?, updated_at = ?, cleared_at = NULL WHERE id = ?");
+            if (a.value)
+                s.bind_real(1, *a.value);
+            else
+                s.bind_null(1);
+            s.bind(2, a.message).bind(3, a.field);
+            s.bind(4, severity_rank(a.severity) > severity_rank(current->severity) ? a.severity : current->severity);
+            s.bind(5, when).bind(6, current->id);
+            s.run();
+            return;
+        }
+        Incident i;
+        i.rule = a.rule;
+        i.sensor = a.sensor;
+        i.field = a.field;
+        i.severity = a.severity;
+        i.state = "open";
+        i.level = 1;
+        i.value = a.value;
+        i.message = a.message;
+        i.alerts = 1;
+        i.opened_at = i.updated_at = when;
+        i.next_at = schedule_after(1, now, false);
+        auto s = db_.prepare(
+            "INSERT INTO incidents (rule, sensor, field, severity, state, level, value, message, alerts, opened_at, "
+            "updated_at, next_at) VALUES (?, ?, ?, ?, 'open', 1, ?, ?, 1, ?, ?, ?)");
+        s.bind(1, i.rule).bind(2, i.sensor).bind(3, i.field).bind(4, i.severity);
+        if (i.value)
+            s.bind_real(5, *i.value);
+        else
+            s.bind_null(5);
+        s.bind(6, i.message).bind(7, when).bind(8, when);
+        bind_optional(s, 9, i.next_at);
+        s.run();
+        i.id = db_.last_insert_id();
+        add_event(i, Event::opened, now, "");
+        // The seed's "escalade d'office": this alert climbs at once.
+        if (a.action == "escalate" && policy_.max_level > 1)
+            climb(i, now, std::nullopt, "escalate action");
+        return;
+    }
+    if (!current) {
+        debug(cat("resolved alert ", a.rule, " for '", a.sensor, "' has no open incident"));
+        return;
+    }
+    if (auto_resolve) {
+        resolve(current->id, "", "alert resolved", now);
+        return;
+    }
+    auto s = db_.prepare("UPDATE incidents SET cleared_at = ?, updated_at = ? WHERE id = ?");
+    s.bind(1, when).bind(2, when).bind(3, current->id);
+    s.run();
+}
+
+Answer IncidentStore::acknowledge(std::int64_t id, const std::string &by, TimePoint now)
+{
+    auto i = find(id);
+    if (!i)
+        return Answer::unknown;
+    if (i->state == "resolved")
+        return Answer::resolved_already;
+    if (i->state == "acknowledged")
+        return Answer::already;
+    i->state = "acknowledged";
+    i->acknowledged_at = i->updated_at = ts(now);
+    i->acknowledged_by = by;
+    i->next_at = schedule_after(i->level, now, true);
+    auto s = db_.prepare(
+        "UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, next_at = ?, "
+        "updated_at = ? WHERE id = ?");
+    s.bind(1, i->acknowledged_at);
+    bind_optional(s, 2, by);
+    bind_optional(s, 3, i->next_at);
+    s.bind(4, i->updated_at).bind(5, id);
+    s.run();
+    std::string extra;
+    if (!by.empty())
+        string_key(extra, "by", by);
+    add_event(*i, Event::acknowledged, now, extra);
+    return Answer::done;
+}
+
+Answer IncidentStore::resolve(std::int64_t id, const std::string &by, const std::string &reason, TimePoint now)
+{
+    auto i = find(id);
+    if (!i)
+        return Answer::unknown;
+    if (i->state == "resolved")
+        return Answer::already;
+    i->state = "resolved";
+    i->resolved_at = i->updated_at = ts(now);
+    i->resolved_by = by;
+    i->next_at.clear();
+    auto s = db_.prepare(
+        "UPDATE incidents SET state = 'resolved', resolved_at = ?, resolved_by = ?, next_at = NULL, updated_at = ? "
+        "WHERE id = ?");
+    s.bind(1, i->resolved_at);
+    bind_optional(s, 2, by);
+    s.bind(3, i->updated_at).bind(4, id);
+    s.run();
+    std::string extra;
+    if (!by.empty())
+        string_key(extra, "by", by);
+    if (!reason.empty())
+        string_key(extra, "reason", reason);
+    add_event(*i, Event::resolved, now, extra);
+    return Answer::done;
+}
+
+std::optional<std::string> IncidentStore::next_due()
+{
+    auto s = db_.prepare("SELECT min(next_at) FROM incidents WHERE next_at IS NOT NULL");
+    if (!s.step() || s.is_null(0))
+        return std::nullopt;
+    return std::string(s.text(0));
+}
+
+std::size_t IncidentStore::run_due(TimePoint now)
+{
+    const std::string when = ts(now);
+    if (const auto next = next_due(); !next || *next > when)
+        return 0;  // nothing due: no write lock taken
+    std::size_t events = 0;
+    Transaction t(db_);
+    auto select = db_.prepare(cat("SELECT ", kColumns,
+                                  " FROM incidents WHERE next_at IS NOT NULL AND next_at <= ? AND state <> 'resolved' "
+                                  "ORDER BY next_at, id LIMIT 256"));
+    // Missed climbs are caught up (their schedule kept); each pass handles one step.
+    for (int pass = 0; pass <= policy_.max_level + 1; ++pass) {
+        std::vector<Incident> due;
+        select.bind(1, when);
+        while (select.step())
+            due.push_back(read_incident(select));
+        select.reset();
+        if (due.empty())
+            break;
+        for (const auto &i : due) {
+            const auto scheduled = parse_rfc3339(i.next_at);
+            if (i.state == "acknowledged") {
+                // Acknowledged but not resolved in time: it climbs again.
+                if (i.level < policy_.max_level) {
+                    climb(i, now, scheduled, "acknowledgement timed out");
+                } else {
+                    Incident r = i;
+                    r.state = "open";
+                    r.next_at = schedule_after(r.level, now, false);
+                    r.updated_at = when;
+                    auto s = db_.prepare("UPDATE incidents SET state = 'open', next_at = ?, updated_at = ? WHERE id = ?");
+                    bind_optional(s, 1, r.next_at);
+                    s.bind(2, when).bind(3, r.id);
+                    s.run();
+                    add_event(r, Event::reminder, now, ",\"reason\":\"acknowledgement timed out\"");
+                }
+            } else if (i.level < policy_.max_level) {
+                climb(i, now, scheduled, "not acknowledged");
+            } else {
+                // At the top: a reminder; missed ones are not made up.
+                Incident r = i;
+                r.next_at = policy_.repeat ? ts(now + *policy_.repeat) : std::string();
+                r.updated_at = when;
+                auto s = db_.prepare("UPDATE incidents SET next_at = ?, updated_at = ? WHERE id = ?");
+                bind_optional(s, 1, r.next_at);
+                s.bind(2, when).bind(3, r.id);
+                s.run();
+                add_event(r, Event::reminder, now, "");
+            }
+            ++events;
+        }
+    }
+    t.commit();
+    return events;
+}
+
+std::vector<EventRow> IncidentStore::undelivered(std::size_t limit)
+{
+    std::vector<EventRow> out;
+    auto s = db_.prepare("SELECT id, incident_id, event, record FROM incident_events WHERE delivered = 0 ORDER BY id LIMIT ?");
+    s.bind(1, static_cast<std::int64_t>(limit));
+    while (s.step())
+        out.push_back({s.integer(0), s.integer(1), std::string(s.text(2)), std::string(s.text(3))});
+    return out;
+}
+
+void IncidentStore::mark_delivered(std::int64_t up_to_id)
+{
+    auto s = db_.prepare("UPDATE incident_events SET delivered = 1 WHERE delivered = 0 AND id <= ?");
+    s.bind(1, up_to_id);
+    s.run();
+}
+
+std::vector<PendingNotification> IncidentStore::claim_notifications(TimePoint now, std::chrono::nanoseconds lease,
+                                                                    std::size_t limit)
+{
+    std::vector<PendingNotification> out;
+    const std::string when = ts(now);
+    {
+        auto peek = db_.prepare("SELECT 1 FROM incident_notifications WHERE state = 'pending' AND due_at <= ? LIMIT 1");
+        peek.bind(1, when);
+        if (!peek.step())
+            return out;
+    }
+    Transaction t(db_);
+    auto s = db_.prepare(
+        "SELECT n.id, n.argv, n.attempts, e.record FROM incident_notifications n JOIN incident_events e ON e.id = "
+        "n.event_id WHERE n.state = 'pending' AND n.due_at <= ? ORDER BY n.id LIMIT ?");
+    s.bind(1, when).bind(2, static_cast<std::int64_t>(limit));
+    JsonParser parser(4);
+    json::value v;
+    std::string error;
+    while (s.step()) {
+        PendingNotification n;
+        n.id = s.integer(0);
+        n.attempts = static_cast<int>(s.integer(2));
+        n.record = s.text(3);
+        if (parser.parse(s.text(1), v, error) && v.is_array())
+            for (const auto &word : v.get_array())
+                if (word.is_string())
+                    n.argv.emplace_back(word.get_string());
+        out.push_back(std::move(n));
+    }
+    auto claim = db_.prepare("UPDATE incident_notifications SET due_at = ?, attempts = attempts + 1 WHERE id = ?");
+    for (const auto &n : out) {
+        claim.bind(1, ts(now + lease)).bind(2, n.id);
+        claim.run();
+    }
+    t.commit();
+    return out;
+}
+
+void IncidentStore::notification_done(std::int64_t id)
+{
+    auto s = db_.prepare("UPDATE incident_notifications SET state = 'done', error = NULL WHERE id = ?");
+    s.bind(1, id);
+    s.run();
+}
+
+bool IncidentStore::notification_failed(std::int64_t id, int attempts, const std::string &error, TimePoint now)
+{
+    const bool again = attempts <= policy_.notify_retries;
+    auto s = db_.prepare("UPDATE incident_notifications SET state = ?, error = ?, due_at = ? WHERE id = ?");
+    // Retries wait the delay, doubled each time.
+    const auto delay = policy_.notify_retry_delay * (1LL << std::min(attempts - 1, 20));
+    s.bind(1, again ? "pending" : "failed").bind(2, error).bind(3, ts(now + delay)).bind(4, id);
+    s.run();
+    return again;
+}
+
+std::vector<Incident> IncidentStore::list(bool open_only, std::size_t limit)
+{
+    std::vector<Incident> out;
+    auto s = db_.prepare(cat("SELECT ", kColumns, " FROM incidents ", open_only ? "WHERE state <> 'resolved' " : "",
+                             "ORDER BY id DESC LIMIT ?"));
+    s.bind(1, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));
+    while (s.step())
+        out.push_back(read_incident(s));
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+std::vector<std::string> IncidentStore::history(std::int64_t id)
+{
+    std::vector<std::string> out;
+    auto s = db_.prepare("SELECT record FROM incident_events WHERE incident_id = ? ORDER BY id");
+    s.bind(1, id);
+    while (s.step())
+        out.emplace_back(s.text(0));
+    return out;
+}
+
+}  // namespace dht::escalate

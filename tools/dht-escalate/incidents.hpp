@@ -1,0 +1,128 @@
+// Incidents in SQLite: opened by firing alerts (one per rule and sensor,
+// repeats folded in), climbing levels on a schedule kept in the database,
+// acknowledged and resolved by people or by the alert's end. Every state change
+// is an event row, the incident record it publishes, waiting in an outbox
+// until a process prints and publishes it, and the notifications it causes
+// wait in their own queue; so a crash or a restart loses nothing, and the
+// daemon, `tick` from cron and `ack` from a shell can share one file.
+#pragma once
+
+#include "policy.hpp"
+
+#include "dht/json.hpp"
+#include "dht/sqlite.hpp"
+#include "dht/time.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dht::escalate {
+
+struct Alert {
+    std::string rule;
+    std::string sensor;
+    bool firing = true;
+    std::string action = "alert";      // alert, notify, escalate
+    std::string severity = "warning";  // info, warning, critical
+    std::string field;
+    std::optional<double> value;
+    std::string message;
+};
+
+// An alert record (or an alert carried as a message payload); nullopt with
+// `error` set when a key has the wrong type or value.
+std::optional<Alert> alert_from_record(const json::object &record, std::string &error);
+
+struct Response {
+    std::int64_t incident_id = 0;
+    bool resolve = false;  // else acknowledge
+    std::string by;
+};
+
+// {"incident_id":7,"action":"ack"|"acknowledge"|"resolve","by":"ana"}
+std::optional<Response> response_from_record(const json::object &record, std::string &error);
+
+int severity_rank(std::string_view severity) noexcept;  // info 0, warning 1, critical 2; -1 if unknown
+
+struct Incident {
+    std::int64_t id = 0;
+    std::string rule, sensor, field, severity, state, message;
+    int level = 1;
+    std::optional<double> value;
+    std::int64_t alerts = 0;
+    std::string opened_at, updated_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, cleared_at,
+        next_at;
+};
+
+// The listing record of an incident: its state, no "event".
+std::string incident_state_record(const Incident &incident);
+
+struct EventRow {
+    std::int64_t id = 0;
+    std::int64_t incident_id = 0;
+    std::string event;
+    std::string record;  // JSON, one line
+};
+
+struct PendingNotification {
+    std::int64_t id = 0;
+    Command argv;
+    std::string record;
+    int attempts = 0;  // before this one
+};
+
+enum class Answer { done, unknown, already, resolved_already };
+
+class IncidentStore {
+public:
+    // Opens (creating with `create`) the database in WAL mode and puts the
+    // incident tables in it beside whatever is there (dht-record's tables).
+    IncidentStore(const std::string &path, bool create);
+
+    void set_policy(const EscalationPolicy &policy) { policy_ = policy; }
+    const EscalationPolicy &policy() const noexcept { return policy_; }
+
+    // alert(), acknowledge() and resolve() run in the caller's transaction
+    // (dht::Transaction on db()).
+    // A firing alert opens an incident or folds into the open one; a resolved
+    // alert resolves it (or, without auto_resolve, only notes it cleared).
+    void alert(const Alert &alert, TimePoint now, bool auto_resolve);
+    Answer acknowledge(std::int64_t id, const std::string &by, TimePoint now);
+    Answer resolve(std::int64_t id, const std::string &by, const std::string &reason, TimePoint now);
+    // Climbs, reminders and acknowledgement timeouts due at `now`; returns how
+    // many events were written. Runs its own transaction when work is due.
+    std::size_t run_due(TimePoint now);
+    // When run_due() next has something to do.
+    std::optional<std::string> next_due();
+
+    // The outbox: events not yet printed and published, oldest first.
+    std::vector<EventRow> undelivered(std::size_t limit);
+    void mark_delivered(std::int64_t up_to_id);
+
+    // Notifications due at `now`, each claimed for `lease` (a crash lets
+    // them run again after it); finished ones are reported back.
+    std::vector<PendingNotification> claim_notifications(TimePoint now, std::chrono::nanoseconds lease,
+                                                         std::size_t limit);
+    void notification_done(std::int64_t id);
+    // A failed try: again after `delay`, or given up (false) past the retries.
+    bool notification_failed(std::int64_t id, int attempts, const std::string &error, TimePoint now);
+
+    std::optional<Incident> find(std::int64_t id);
+    std::vector<Incident> list(bool open_only, std::size_t limit);
+    std::vector<std::string> history(std::int64_t id);
+
+    Database &db() noexcept { return db_; }
+
+private:
+    std::optional<Incident> open_incident(const std::string &rule, const std::string &sensor);
+    void climb(const Incident &incident, TimePoint now, std::optional<TimePoint> scheduled, const std::string &reason);
+    std::string schedule_after(int level, TimePoint from, bool acknowledged) const;
+    void add_event(const Incident &incident, Event event, TimePoint now, const std::string &extra_json);
+
+    Database db_;
+    EscalationPolicy policy_;
+};
+
+}  // namespace dht::escalate

@@ -1,0 +1,83 @@
+// The escalation policy: how long an incident waits at each level, who is
+// told (a command per level or per event, run without a shell), reminders at
+// the top level, the acknowledgement timeout and quiet hours. Read from a
+// policy file (dht-escalate(5)); flags given on the command line win.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dht::escalate {
+
+using Duration = std::chrono::nanoseconds;
+
+// A command as argv: split by the tool (quotes and backslashes as in sh, no
+// expansion of any kind), run with execvp().
+using Command = std::vector<std::string>;
+
+// Words of `text` as a POSIX shell splits them (single and double quotes,
+// backslash escapes), without expansions; nullopt with `error` set on an
+// unterminated quote.
+std::optional<Command> split_command(std::string_view text, std::string &error);
+// The argv again as a string a shell would split the same way (for messages).
+std::string join_command(const Command &argv);
+
+// A daily window of local time [begin, end) in minutes since midnight; it
+// wraps past midnight when end <= begin (22:00-07:00).
+struct QuietHours {
+    int begin = 0;
+    int end = 0;
+    bool all = false;  // hold every notification, critical ones too
+    // Whether `minute` (since local midnight) falls in the window.
+    bool contains(int minute) const noexcept;
+    // Minutes from `minute` to the end of the window (0 when outside it).
+    int minutes_left(int minute) const noexcept;
+};
+
+enum class Event : std::uint8_t { opened, escalation, acknowledged, resolved, reminder };
+std::string_view event_name(Event e) noexcept;
+std::optional<Event> parse_event(std::string_view name) noexcept;
+
+struct Level {
+    std::optional<Duration> after;  // the wait at the level below before climbing here
+    std::vector<Command> notify;    // run for opened/escalation/reminder at this level
+};
+
+struct EscalationPolicy {
+    Duration escalate_after = std::chrono::minutes(15);
+    int max_level = 3;
+    std::optional<Duration> repeat;       // reminders at the top level
+    std::optional<Duration> ack_timeout;  // an acknowledged incident climbs again
+    Duration notify_timeout = std::chrono::seconds(30);
+    int notify_retries = 3;
+    Duration notify_retry_delay = std::chrono::seconds(10);
+    std::vector<QuietHours> quiet;
+    std::vector<Level> levels;  // index 0 is level 1; may be shorter than max_level
+    std::vector<Command> every_level;  // --notify: each level's opened/escalation/reminder
+    std::vector<std::pair<Event, Command>> on_event;  // `on EVENT notify …`
+
+    // How long an incident waits at `level` before it climbs to level + 1.
+    Duration wait_at(int level) const;
+    // The commands an event at `level` runs.
+    std::vector<Command> commands(Event event, int level) const;
+    // Whether a notification of `severity` is held at local minute `minute`,
+    // and for how many minutes.
+    int held_minutes(std::string_view severity, int minute) const noexcept;
+};
+
+struct PolicyError {
+    std::string file;
+    std::size_t line = 0;
+    std::string message;
+};
+
+// Reads a policy file's text over `policy` (whose values are the defaults).
+// Every error is appended to `errors`.
+void parse_policy(std::string_view text, const std::string &file, EscalationPolicy &policy,
+                  std::vector<PolicyError> &errors);
+
+}  // namespace dht::escalate

@@ -1,0 +1,121 @@
+#include "table.hpp"
+
+#include "dht/diag.hpp"
+#include "dht/json.hpp"
+
+#include <algorithm>
+
+namespace dht::escalate {
+
+std::string printable(std::string_view text)
+{
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    const bool utf8 = valid_utf8(text);
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f || (!utf8 && c >= 0x80)) {
+            out += "\\x";
+            out += hex[c >> 4U];
+            out += hex[c & 15U];
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
+std::string age_text(std::chrono::nanoseconds age)
+{
+    using namespace std::chrono;
+    const auto s = duration_cast<seconds>(age).count();
+    if (s < 0)
+        return "-";
+    if (s < 120)
+        return cat(s, "s");
+    if (s < 120 * 60)
+        return cat(s / 60, "m");
+    if (s < 48 * 3600)
+        return cat(s / 3600, "h");
+    return cat(s / 86400, "d");
+}
+
+std::string duration_text(std::chrono::nanoseconds d)
+{
+    using namespace std::chrono;
+    const auto ms = duration_cast<milliseconds>(d).count();
+    if (ms % 1000 != 0)
+        return cat(ms, "ms");
+    const auto s = ms / 1000;
+    if (s != 0 && s % 86400 == 0)
+        return cat(s / 86400, "d");
+    if (s != 0 && s % 3600 == 0)
+        return cat(s / 3600, "h");
+    if (s != 0 && s % 60 == 0)
+        return cat(s / 60, "m");
+    return cat(s, "s");
+}
+
+namespace {
+
+// Display width: UTF-8 continuation bytes take no column.
+std::size_t width(std::string_view s)
+{
+    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0U) != 0x80U;
+    }));
+}
+
+}  // namespace
+
+std::string render_table(const std::vector<Incident> &incidents, TimePoint now)
+{
+    if (incidents.empty())
+        return "no incidents\n";
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back({"ID", "STATE", "LEVEL", "SEVERITY", "RULE", "SENSOR", "OPENED", "AGE", "ALERTS", "BY"});
+    for (const auto &i : incidents) {
+        const auto opened = parse_rfc3339(i.opened_at);
+        std::string opened_text = i.opened_at.substr(0, std::min<std::size_t>(i.opened_at.size(), 19));
+        std::replace(opened_text.begin(), opened_text.end(), 'T', ' ');
+        const std::string &by = i.state == "resolved" ? i.resolved_by : i.acknowledged_by;
+        rows.push_back({std::to_string(i.id), i.state, std::to_string(i.level), i.severity, printable(i.rule),
+                        printable(i.sensor), opened_text, opened ? age_text(now - *opened) : "-",
+                        std::to_string(i.alerts), by.empty() ? "-" : printable(by)});
+    }
+    std::vector<std::size_t> widths(rows.front().size(), 0);
+    for (const auto &r : rows)
+        for (std::size_t c = 0; c < r.size(); ++c)
+            widths[c] = std::max(widths[c], width(r[c]));
+    std::string out;
+    for (const auto &r : rows) {
+        std::string line;
+        for (std::size_t c = 0; c < r.size(); ++c) {
+            line += r[c];
+            if (c + 1 < r.size())
+                line.append(widths[c] - width(r[c]) + 2, ' ');
+        }
+        out += line;
+        out += '\n';
+    }
+    return out;
+}
+
+std::string describe_policy(const EscalationPolicy &p)
+{
+    std::string out = cat("policy: ", p.max_level, p.max_level == 1 ? " level" : " levels");
+    for (int level = 1; level < p.max_level; ++level)
+        out += cat("; ", level, "->", level + 1, " after ", duration_text(p.wait_at(level)));
+    out += p.repeat ? cat("; reminders every ", duration_text(*p.repeat)) : std::string("; no reminders");
+    out += p.ack_timeout ? cat("; acknowledgements time out after ", duration_text(*p.ack_timeout))
+                         : std::string("; acknowledgements do not time out");
+    std::size_t commands = p.every_level.size() + p.on_event.size();
+    for (const auto &l : p.levels)
+        commands += l.notify.size();
+    out += cat("; ", commands, commands == 1 ? " notification command" : " notification commands");
+    if (!p.quiet.empty())
+        out += cat("; ", p.quiet.size(), " quiet ", p.quiet.size() == 1 ? "window" : "windows");
+    return out;
+}
+
+}  // namespace dht::escalate
