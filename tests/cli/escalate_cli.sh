@@ -4,7 +4,7 @@
 # the middle of an escalation, an injection-shaped sensor name, notification
 # commands (record, environment, retries), the policy file, tick, exit codes.
 source "$(dirname "$0")/../lib/testlib.sh"
-export PATH="$DHT_BIN/dht-escalate:$DHT_BIN/dht-rules:$PATH"
+export PATH="$DHT_BIN/dht-escalate:$DHT_BIN/dht-rules:$DHT_BIN/dht-record:$PATH"
 seed=$DHT_SRC/scripts/rules/seed.rules
 cd "$T"
 db=$T/inc.db
@@ -246,6 +246,18 @@ assert_eq "tick climbs what is due" "1 escalation 2" "$(events "$T/out")"
 dht-escalate --db "$T/cron.db" --escalate-after 1s tick >"$T/out"
 assert_eq "and nothing twice" "" "$(cat "$T/out")"
 pass "tick does what is due and exits"
+
+# One database file with dht-record, both writing at once: nothing lost.
+seq 1 20000 | awk '{ printf "{\"kind\":\"message\",\"timestamp\":\"2026-11-24T10:00:00.000Z\",\"topic\":\"dht11/s/data\",\"payload\":{\"temperature\":%d}}\n", $1 % 30 }' >"$T/msgs"
+dht-record --db "$T/shared.db" --batch 100 <"$T/msgs" &
+rec=$!
+for i in $(seq 1 200); do alert cold firing "s$i"; done | dht-escalate --db "$T/shared.db" >"$T/out" 2>"$T/err" ||
+    fail "dht-escalate beside dht-record: $(cat "$T/err")"
+wait "$rec" || fail "dht-record beside dht-escalate failed"
+assert_eq "every message, incident and event" "20000 200 200 ok" \
+    "$(sqlite3 "$T/shared.db" "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM incidents), (SELECT count(*) FROM incident_events), (SELECT integrity_check FROM pragma_integrity_check)" | tr '|' ' ')"
+assert_eq "dht-record reads its own table back" 20000 "$(dht-record query --db "$T/shared.db" | wc -l)"
+pass "dht-escalate and dht-record share one database file, writing at the same time"
 
 # list and show; exit codes.
 dht-escalate --db "$T/fold.db" list >"$T/table"

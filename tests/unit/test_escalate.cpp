@@ -316,6 +316,26 @@ TEST_CASE("the escalate action climbs at once; resolved alerts resolve, or only 
     CHECK(store.list(true, 0).front().id == 2);
 }
 
+TEST_CASE("a notice (the notify action) is told once and never climbs", "[escalate]")
+{
+    TempDb tmp;
+    IncidentStore store(tmp.path, true);
+    store.set_policy(policy_ok("escalate-after 1m\nack-timeout 1m\nlevel 1 notify slack\n"));
+    const auto t0 = at("2026-11-24T10:00:00Z");
+    apply(store, firing("humid", "cellar", "notify"), t0);
+    CHECK(store.find(1)->next_at.empty());
+    CHECK(store.run_due(t0 + 1h) == 0);
+    CHECK(store.claim_notifications(t0, 40s, 8).size() == 1);
+    {
+        Transaction t(store.db());
+        store.acknowledge(1, "ana", t0 + 1min);
+        t.commit();
+    }
+    CHECK(store.run_due(t0 + 2h) == 0);
+    CHECK(store.find(1)->level == 1);
+    CHECK(object(incident_state_record(*store.find(1))).at("action") == "notify");
+}
+
 TEST_CASE("an acknowledgement that times out climbs again", "[escalate]")
 {
     TempDb tmp;

@@ -80,7 +80,8 @@ void Daemon::line(const json::object &record)
             const auto *pk = p->if_contains("kind");
             if (pk != nullptr && pk->is_string() && pk->get_string() == "alert")
                 alert = p;
-            else if ((topic != nullptr && topic->is_string() && topic->get_string() == o_.topics.response) ||
+            else if ((topic != nullptr && topic->is_string() && !o_.topics.response.empty() &&
+                      topic->get_string() == o_.topics.response) ||
                      (pk == nullptr && p->contains("incident_id") && p->contains("action")))
                 answer = p;
         }

@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS incidents (
   sensor TEXT NOT NULL,
   field TEXT NOT NULL DEFAULT '',
   severity TEXT NOT NULL,          -- info, warning, critical
+  action TEXT NOT NULL DEFAULT 'alert',  -- the alert's: alert, notify (never climbs), escalate
   state TEXT NOT NULL,             -- open, acknowledged, resolved
   level INTEGER NOT NULL,
   value REAL,                      -- the last alert's value
@@ -54,7 +55,7 @@ CREATE INDEX IF NOT EXISTS incident_notifications_due ON incident_notifications 
 
 constexpr const char *kColumns =
     "id, rule, sensor, field, severity, state, level, value, message, alerts, opened_at, updated_at, "
-    "acknowledged_at, acknowledged_by, resolved_at, resolved_by, cleared_at, next_at";
+    "acknowledged_at, acknowledged_by, resolved_at, resolved_by, cleared_at, next_at, action";
 
 Database open(const std::string &path, bool create)
 {
@@ -96,6 +97,7 @@ Incident read_incident(const Statement &s)
     i.resolved_by = s.text(15);
     i.cleared_at = s.text(16);
     i.next_at = s.text(17);
+    i.action = s.text(18);
     return i;
 }
 
@@ -253,6 +255,7 @@ std::string incident_state_record(const Incident &i)
     key(out, "incident_id");
     out += std::to_string(i.id);
     append_incident(out, i);
+    string_key(out, "action", i.action);
     key(out, "alerts");
     out += std::to_string(i.alerts);
     string_key(out, "opened_at", i.opened_at);
@@ -288,8 +291,10 @@ std::optional<Incident> IncidentStore::open_incident(const std::string &rule, co
     return read_incident(s);
 }
 
-std::string IncidentStore::schedule_after(int level, TimePoint from, bool acknowledged) const
+std::string IncidentStore::schedule_after(const Incident &i, int level, TimePoint from, bool acknowledged) const
 {
+    if (i.action == "notify")
+        return {};  // a notice: told once at level 1, it never climbs
     if (acknowledged)
         return policy_.ack_timeout ? ts(from + *policy_.ack_timeout) : std::string();
     if (level < policy_.max_level)
@@ -349,7 +354,7 @@ void IncidentStore::climb(const Incident &incident, TimePoint now, std::optional
     const int from = i.level;
     i.level = from + 1;
     i.state = "open";
-    i.next_at = schedule_after(i.level, scheduled.value_or(now), false);
+    i.next_at = schedule_after(i, i.level, scheduled.value_or(now), false);
     i.updated_at = ts(now);
     auto s = db_.prepare("UPDATE incidents SET level = ?, state = 'open', next_at = ?, updated_at = ? WHERE id = ?");
     s.bind(1, std::int64_t{i.level});
@@ -387,16 +392,17 @@ void IncidentStore::alert(const Alert &a, TimePoint now, bool auto_resolve)
         i.sensor = a.sensor;
         i.field = a.field;
         i.severity = a.severity;
+        i.action = a.action;
         i.state = "open";
         i.level = 1;
         i.value = a.value;
         i.message = a.message;
         i.alerts = 1;
         i.opened_at = i.updated_at = when;
-        i.next_at = schedule_after(1, now, false);
+        i.next_at = schedule_after(i, 1, now, false);
         auto s = db_.prepare(
             "INSERT INTO incidents (rule, sensor, field, severity, state, level, value, message, alerts, opened_at, "
-            "updated_at, next_at) VALUES (?, ?, ?, ?, 'open', 1, ?, ?, 1, ?, ?, ?)");
+            "updated_at, next_at, action) VALUES (?, ?, ?, ?, 'open', 1, ?, ?, 1, ?, ?, ?, ?)");
         s.bind(1, i.rule).bind(2, i.sensor).bind(3, i.field).bind(4, i.severity);
         if (i.value)
             s.bind_real(5, *i.value);
@@ -404,6 +410,7 @@ void IncidentStore::alert(const Alert &a, TimePoint now, bool auto_resolve)
             s.bind_null(5);
         s.bind(6, i.message).bind(7, when).bind(8, when);
         bind_optional(s, 9, i.next_at);
+        s.bind(10, i.action);
         s.run();
         i.id = db_.last_insert_id();
         add_event(i, Event::opened, now, "");
@@ -437,7 +444,7 @@ Answer IncidentStore::acknowledge(std::int64_t id, const std::string &by, TimePo
     i->state = "acknowledged";
     i->acknowledged_at = i->updated_at = ts(now);
     i->acknowledged_by = by;
-    i->next_at = schedule_after(i->level, now, true);
+    i->next_at = schedule_after(*i, i->level, now, true);
     auto s = db_.prepare(
         "UPDATE incidents SET state = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?, next_at = ?, "
         "updated_at = ? WHERE id = ?");
@@ -516,7 +523,7 @@ std::size_t IncidentStore::run_due(TimePoint now)
                 } else {
                     Incident r = i;
                     r.state = "open";
-                    r.next_at = schedule_after(r.level, now, false);
+                    r.next_at = schedule_after(r, r.level, now, false);
                     r.updated_at = when;
                     auto s = db_.prepare("UPDATE incidents SET state = 'open', next_at = ?, updated_at = ? WHERE id = ?");
                     bind_optional(s, 1, r.next_at);

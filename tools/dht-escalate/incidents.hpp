@@ -49,6 +49,7 @@ int severity_rank(std::string_view severity) noexcept;  // info 0, warning 1, cr
 struct Incident {
     std::int64_t id = 0;
     std::string rule, sensor, field, severity, state, message;
+    std::string action = "alert";  // the opening alert's; a notify never climbs
     int level = 1;
     std::optional<double> value;
     std::int64_t alerts = 0;
@@ -118,7 +119,7 @@ public:
 private:
     std::optional<Incident> open_incident(const std::string &rule, const std::string &sensor);
     void climb(const Incident &incident, TimePoint now, std::optional<TimePoint> scheduled, const std::string &reason);
-    std::string schedule_after(int level, TimePoint from, bool acknowledged) const;
+    std::string schedule_after(const Incident &incident, int level, TimePoint from, bool acknowledged) const;
     void add_event(const Incident &incident, Event event, TimePoint now, const std::string &extra_json);
 
     Database db_;
