@@ -11,6 +11,8 @@ RecordInput::RecordInput(const CommonOptions &options, int fd, std::string name)
 {
 }
 
+std::string RecordInput::position() const { return cat(reader_.name(), ":", reader_.line_number()); }
+
 void RecordInput::report(std::string_view what) { errors_.report(reader_.name(), reader_.line_number(), what); }
 
 void RecordInput::run(const Handlers &h)

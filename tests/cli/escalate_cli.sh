@@ -82,7 +82,11 @@ dht-escalate: stdin:5: alert \"state\" is not \"firing\" or \"resolved\" (skippe
 dht-escalate: stdin:6: invalid UTF-8 (skipped)
 dht-escalate: stdin:7: answer: \"incident_id\" is not a positive integer (skipped)
 dht-escalate: 6 bad input lines skipped" "$(cat "$T/err")"
-assert_eq "--strict stops at the first" 65 "$(exit_code dht-escalate --db "$T/strict.db" --strict <"$T/err" 2>/dev/null)"
+{ alert a firing s1; echo 'not json'; alert b firing s2; } >"$T/strict.in"
+rc=0
+dht-escalate --db "$T/strict.db" --strict <"$T/strict.in" >/dev/null 2>&1 || rc=$?
+assert_eq "--strict stops at the first" 65 "$rc"
+assert_eq "... keeping what came before it" "a" "$(sqlite3 "$T/strict.db" 'SELECT rule FROM incidents')"
 pass "garbage: one line each with its number, the rest handled, --strict exits 65"
 
 # Timing: a level every --escalate-after while nobody answers, up to --max-level.
@@ -259,6 +263,29 @@ assert_eq "every message, incident and event" "20000 200 200 ok" \
 assert_eq "dht-record reads its own table back" 20000 "$(dht-record query --db "$T/shared.db" | wc -l)"
 pass "dht-escalate and dht-record share one database file, writing at the same time"
 
+# The daemon's policy is kept in the database: a tick or an ack run without
+# flags uses it (the notification command, the acknowledgement timeout).
+: >"$T/record.sh.log"
+alert cold firing loft | dht-escalate --db "$T/kept.db" --escalate-after 1s --ack-timeout 1h --notify "$T/record.sh kept" >/dev/null
+sleep 1.1
+dht-escalate --db "$T/kept.db" tick >"$T/out"
+assert_eq "a bare tick climbs with the daemon's policy" "1 escalation 2" "$(events "$T/out")"
+assert_eq "... and runs its command" 2 "$(grep -c '^argv=kept' "$T/record.sh.log")"
+dht-escalate --db "$T/kept.db" ack 1 >/dev/null
+assert_eq "a bare ack arms the daemon's acknowledgement timeout" 1 \
+    "$(sqlite3 "$T/kept.db" "SELECT count(*) FROM incidents WHERE state = 'acknowledged' AND next_at > acknowledged_at")"
+pass "the daemon's policy is kept in the database for tick and ack"
+
+# --min-severity drops quiet alerts, never the end of one it kept.
+{ alert cold firing porch; printf '{"kind":"alert","rule":"cold","state":"resolved","severity":"info","sensor":"porch"}\n'; } |
+    dht-escalate --db "$T/sev.db" --min-severity warning >"$T/out"
+assert_eq "the resolved alert still resolves" "1 opened 1
+1 resolved 1" "$(events "$T/out")"
+printf '{"kind":"alert","rule":"humid","state":"firing","severity":"info","sensor":"bath"}\n' |
+    dht-escalate --db "$T/sev.db" --min-severity warning >"$T/out"
+assert_eq "an info alert is dropped" "" "$(cat "$T/out")"
+pass "--min-severity filters firing alerts only"
+
 # list and show; exit codes.
 dht-escalate --db "$T/fold.db" list >"$T/table"
 assert_eq "table header" "ID  STATE     LEVEL  SEVERITY  RULE  SENSOR   OPENED" "$(head -n 1 "$T/table" | cut -c1-52)"
@@ -268,4 +295,11 @@ assert_eq "a missing database" 66 "$(exit_code dht-escalate --db "$T/none.db" li
 assert_eq "show an unknown incident" 65 "$(exit_code dht-escalate --db "$T/fold.db" show 9 2>/dev/null)"
 assert_eq "a bad duration" 64 "$(exit_code dht-escalate --escalate-after soon </dev/null 2>/dev/null)"
 assert_eq "two subcommands" 64 "$(exit_code dht-escalate list tick 2>/dev/null)"
-pass "list (table, --open --json), show, and the exit codes 64, 65, 66"
+assert_eq "incident 0" 64 "$(exit_code dht-escalate --db "$T/fold.db" ack 0 2>/dev/null)"
+assert_eq "a missing policy file" 66 "$(exit_code dht-escalate --policy "$T/nope.policy" --check 2>/dev/null)"
+for i in $(seq 1 3000); do alert "r$i" firing s; done | dht-escalate --db "$T/many.db" >/dev/null
+rc=0
+dht-escalate --db "$T/many.db" list 2>"$T/err" | head -n 1 >/dev/null || rc=$?
+assert_eq "list into a closed pipe" "0 0" "${PIPESTATUS[0]} $rc"
+assert_eq "... quietly" "" "$(cat "$T/err")"
+pass "list (table, --open --json), show, a closed pipe, and the exit codes 64, 65, 66"

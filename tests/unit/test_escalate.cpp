@@ -3,6 +3,7 @@
 #include "policy.hpp"
 #include "table.hpp"
 
+#include "dht/diag.hpp"
 #include "dht/json.hpp"
 #include "dht/sqlite.hpp"
 #include "dht/time.hpp"
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <filesystem>
@@ -85,14 +87,14 @@ TimePoint at(std::string_view text)
 std::vector<std::string> events_of(IncidentStore &store)
 {
     std::vector<std::string> out;
-    for (const auto &e : store.undelivered(1000))
+    for (const auto &e : store.events_after(0, 1000))
         out.push_back(e.event);
     return out;
 }
 
 json::object last_record(IncidentStore &store)
 {
-    const auto rows = store.undelivered(1000);
+    const auto rows = store.events_after(0, 1000);
     REQUIRE(!rows.empty());
     return object(rows.back().record);
 }
@@ -283,7 +285,7 @@ TEST_CASE("missed climbs are caught up after a restart; reminders are not", "[es
     IncidentStore store(tmp.path, false);
     store.set_policy(p);
     CHECK(store.run_due(t0 + 24h) == 3);  // 1->2, 2->3, then one reminder, not 24
-    const auto rows = store.undelivered(100);
+    const auto rows = store.events_after(0, 100);
     REQUIRE(rows.size() == 4);
     CHECK(rows[1].event == "escalation");
     CHECK(rows[2].event == "escalation");
@@ -417,6 +419,9 @@ TEST_CASE("hostile text is stored and printed as data", "[escalate]")
     CHECK(table.find('\x1b') == std::string::npos);
     CHECK(printable("caf\xc3\xa9") == "caf\xc3\xa9");
     CHECK(printable("bad\xff") == "bad\\xff");
+    CHECK(printable("a\xc2\x9b" "31mb") == "a\\u009b31mb");            // C1 CSI
+    CHECK(printable("x\xe2\x80\xaey") == "x\\u202ey");                // right-to-left override
+    CHECK(printable("\xe2\x80\x94") == "\xe2\x80\x94");                // an em dash stays
     CHECK(age_text(90s) == "90s");
     CHECK(age_text(3h) == "3h");
     CHECK(duration_text(15min) == "15m");
@@ -433,7 +438,12 @@ TEST_CASE("a notification command gets the record on stdin, DHT_ variables and n
         R"x({"kind":"incident","incident_id":7,"event":"escalation","level":2,"severity":"critical",)x"
         R"x("rule":"freeze","sensor":"$(touch pwned)","state":"open"})x";
     std::string error;
-    REQUIRE(n.start(1, {"sh", "-c", "cat > \"$0\"; env >> \"$0\"", out}, record, error));
+    // An descriptor of ours without close-on-exec (a socket libmosquitto opened).
+    const int leaked = ::open("/dev/null", O_RDONLY);
+    REQUIRE(leaked >= 3);
+    REQUIRE(n.start(1, {"sh", "-c", "cat > \"$0\"; env >> \"$0\"; ls /proc/$$/fd | sed 's/^/fd=/' >> \"$0\"", out},
+                    record, error));
+    ::close(leaked);
     REQUIRE(n.start(2, {"sh", "-c", "exit 3"}, record, error));
     REQUIRE(n.start(3, {"sleep", "30"}, record, error));
     CHECK_FALSE(n.start(4, {"/nonexistent/notify"}, record, error));
@@ -469,5 +479,73 @@ TEST_CASE("a notification command gets the record on stdin, DHT_ variables and n
     CHECK(rest.str().find("DHT_EVENT=escalation\n") != std::string::npos);
     CHECK(rest.str().find("DHT_SENSOR=$(touch pwned)\n") != std::string::npos);
     CHECK(rest.str().find("s3cret") == std::string::npos);
+    CHECK(rest.str().find("fd=2\n") != std::string::npos);
+    CHECK(rest.str().find(cat("fd=", leaked, "\n")) == std::string::npos);
     CHECK_FALSE(std::filesystem::exists("pwned"));
+}
+
+TEST_CASE("the outbox: claimed once across processes, put back when unacknowledged", "[escalate]")
+{
+    TempDb tmp;
+    IncidentStore a(tmp.path, true);
+    a.set_policy(EscalationPolicy{});
+    const auto t0 = at("2026-11-24T10:00:00Z");
+    apply(a, firing("freeze", "kitchen", "escalate"), t0);
+    IncidentStore b(tmp.path, false);
+    CHECK(b.has_unpublished());
+    const auto claimed = a.claim_unpublished(256);
+    REQUIRE(claimed.size() == 2);
+    CHECK(b.claim_unpublished(256).empty());  // another process gets nothing twice
+    CHECK_FALSE(b.has_unpublished());
+    b.unpublish({claimed[1].id});  // the broker never acknowledged the escalation
+    const auto again = b.claim_unpublished(256);
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].event == "escalation");
+    CHECK(b.last_event_id() == claimed[1].id);
+    CHECK(b.events_after(claimed[0].id, 10).size() == 1);
+}
+
+TEST_CASE("the policy kept in the database reads back the same", "[escalate]")
+{
+    const auto p = policy_ok("escalate-after 10m\nmax-level 4\nrepeat 1h\nack-timeout 2h\nquiet 22:00-07:00 all\n"
+                             "level 2 after 5m notify pager 'on call'\non resolved notify logger -t dht\n");
+    const auto text = policy_to_json(p);
+    const auto back = policy_from_json(text);
+    REQUIRE(back);
+    CHECK(policy_to_json(*back) == text);
+    CHECK(back->wait_at(1) == 5min);
+    CHECK(back->commands(Event::escalation, 2) == std::vector<Command>{{"pager", "on call"}});
+    CHECK(back->quiet.size() == 1);
+    CHECK(back->quiet[0].all);
+    CHECK_FALSE(policy_from_json("{\"max_level\":3}"));
+    CHECK_FALSE(policy_from_json("not json"));
+
+    TempDb tmp;
+    IncidentStore store(tmp.path, true);
+    CHECK_FALSE(store.stored_policy());
+    store.store_policy(p, at("2026-11-24T10:00:00Z"));
+    store.store_policy(*back, at("2026-11-24T10:01:00Z"));
+    REQUIRE(store.stored_policy());
+    CHECK(policy_to_json(*store.stored_policy()) == text);
+    CHECK(policy_bad("escalate-after 5000d\n").message.find("longer than ten years") != std::string::npos);
+    CHECK(policy_ok("\xEF\xBB\xBFmax-level 2\n").max_level == 2);  // a byte-order mark
+}
+
+TEST_CASE("a page held through quiet hours is dropped if the incident was resolved meanwhile", "[escalate]")
+{
+    TempDb tmp;
+    ::setenv("TZ", "UTC", 1);
+    ::tzset();
+    IncidentStore store(tmp.path, true);
+    store.set_policy(policy_ok("quiet 22:00-07:00\nlevel 1 notify pager\non resolved notify logger\n"));
+    const auto night = at("2026-11-24T23:00:00Z");
+    apply(store, firing("cold", "kitchen"), night);
+    {
+        Transaction t(store.db());
+        store.resolve(1, "ana", "by hand", night + 1h);
+        t.commit();
+    }
+    const auto morning = store.claim_notifications(at("2026-11-25T07:00:00Z"), 40s, 8);
+    REQUIRE(morning.size() == 1);  // the resolved notice, not the opening page
+    CHECK(object(morning[0].record).at("event") == "resolved");
 }

@@ -3,6 +3,7 @@
 #include "dht/diag.hpp"
 #include "dht/signals.hpp"
 
+#include <map>
 #include <thread>
 
 namespace dht::escalate {
@@ -23,36 +24,63 @@ bool wait_connected(Session &session, std::chrono::nanoseconds limit)
     return session.connected();
 }
 
-std::size_t deliver(IncidentStore &store, Output &out, Session *session, const Topics &topics, int qos, bool print)
+Outbox::Outbox(IncidentStore &store, Session *session, const Topics &topics, int qos, Output *out)
+    : store_(store), session_(session), topics_(topics), qos_(qos), out_(out), printed_up_to_(store.last_event_id())
 {
-    std::size_t sent = 0;
-    for (;;) {
-        std::vector<EventRow> rows;
-        {
-            Transaction t(store.db());
-            rows = store.undelivered(256);
-            if (rows.empty())
-                return sent;
-            store.mark_delivered(rows.back().id);
-            t.commit();
-        }
-        for (const auto &row : rows) {
-            if (print) {
-                auto &buf = out.buffer();
-                buf += row.record;
-                buf += '\n';
+}
+
+void Outbox::flush()
+{
+    std::map<std::int64_t, std::string> print;
+    if (session_ != nullptr && session_->connected()) {
+        for (auto rows = store_.claim_unpublished(256); !rows.empty(); rows = store_.claim_unpublished(256)) {
+            for (const auto &row : rows) {
+                session_->publish(row.event == "escalation" ? topics_.escalation : topics_.incidents, row.record, qos_,
+                                  false);
+                sent_.push_back(row.id);
+                if (out_ != nullptr)
+                    print.emplace(row.id, row.record);
             }
-            if (session != nullptr)
-                session->publish(row.event == "escalation" ? topics.escalation : topics.incidents, row.record, qos,
-                                 false);
+            while (sent_.size() > 65536)
+                sent_.pop_front();
         }
-        out.flush();
-        sent += rows.size();
+    }
+    if (out_ == nullptr)
+        return;
+    for (auto rows = store_.events_after(printed_up_to_, 256); !rows.empty();
+         rows = store_.events_after(printed_up_to_, 256)) {
+        for (auto &row : rows)
+            print.emplace(row.id, std::move(row.record));
+        printed_up_to_ = rows.back().id;
+    }
+    try {
+        for (const auto &[id, record] : print) {
+            auto &buf = out_->buffer();
+            buf += record;
+            buf += '\n';
+        }
+        out_->flush();
+    } catch (const ClosedOutput &) {
+        // Nobody reads stdout any more: a quiet end, the broker still served.
+        out_ = nullptr;
+        request_stop();
     }
 }
 
+void Outbox::requeue(std::size_t unacknowledged)
+{
+    if (unacknowledged == 0 || sent_.empty())
+        return;
+    const auto n = std::min(unacknowledged, sent_.size());
+    store_.unpublish(std::vector<std::int64_t>(sent_.end() - static_cast<std::ptrdiff_t>(n), sent_.end()));
+    warn(cat(n, n == 1 ? " event waits" : " events wait", " in the database for the next run"));
+}
+
+bool Outbox::waiting() { return store_.has_unpublished(); }
+
 Daemon::Daemon(DaemonOptions options, IncidentStore &store, Session *session)
-    : o_(std::move(options)), store_(store), session_(session), notifier_(store.policy().notify_timeout),
+    : o_(std::move(options)), store_(store), session_(session),
+      outbox_(store, session, o_.topics, o_.publish_qos, &out_), notifier_(store.policy().notify_timeout),
       parser_(o_.common.max_depth)
 {
 }
@@ -90,13 +118,13 @@ void Daemon::line(const json::object &record)
         auto a = alert_from_record(*alert, error);
         if (!a)
             return input_->report(error);
-        if (severity_rank(a->severity) >= o_.min_severity)
+        if (!a->firing || severity_rank(a->severity) >= o_.min_severity)
             pending_.push_back({std::move(*a), {}});
     } else if (answer != nullptr) {
         auto r = response_from_record(*answer, error);
         if (!r)
             return input_->report(cat("answer: ", error));
-        pending_.push_back({std::move(*r), "stdin"});
+        pending_.push_back({std::move(*r), input_->position()});
     }
     if (pending_.size() >= kBatch)
         apply_pending();
@@ -129,7 +157,7 @@ void Daemon::mqtt_message(const MqttMessage &m)
     auto a = alert_from_record(*o, error);
     if (!a)
         return bad(error);
-    if (severity_rank(a->severity) >= o_.min_severity)
+    if (!a->firing || severity_rank(a->severity) >= o_.min_severity)
         pending_.push_back({std::move(*a), {}});
 }
 
@@ -169,27 +197,31 @@ void Daemon::apply_pending()
 
 void Daemon::finished(const std::vector<Notifier::Finished> &done, TimePoint now)
 {
-    for (const auto &f : done) {
+    unrecorded_.insert(unrecorded_.end(), done.begin(), done.end());
+    // Written one by one: a busy database keeps the rest for the next turn.
+    while (!unrecorded_.empty()) {
+        const auto &f = unrecorded_.front();
         if (f.ok) {
             store_.notification_done(f.id);
-            continue;
+        } else {
+            // Attempts are counted when claimed; the row holds the count.
+            auto s = store_.db().prepare("SELECT attempts FROM incident_notifications WHERE id = ?");
+            s.bind(1, f.id);
+            const int attempts = s.step() ? static_cast<int>(s.integer(0)) : 1;
+            if (store_.notification_failed(f.id, attempts, f.error, now))
+                warn(cat("notification ", f.id, ": ", f.error, "; trying again later"));
+            else
+                warn(cat("notification ", f.id, ": ", f.error, "; giving up after ", attempts,
+                         attempts == 1 ? " try" : " tries"));
         }
-        // Attempts are counted when claimed; the row holds the count.
-        auto s = store_.db().prepare("SELECT attempts FROM incident_notifications WHERE id = ?");
-        s.bind(1, f.id);
-        const int attempts = s.step() ? static_cast<int>(s.integer(0)) : 1;
-        if (store_.notification_failed(f.id, attempts, f.error, now))
-            warn(cat("notification ", f.id, ": ", f.error, "; trying again later"));
-        else
-            warn(cat("notification ", f.id, ": ", f.error, "; giving up after ", attempts,
-                     attempts == 1 ? " try" : " tries"));
+        unrecorded_.erase(unrecorded_.begin());
     }
 }
 
 void Daemon::notifications(TimePoint now)
 {
     finished(notifier_.poll(), now);
-    if (notifier_.running() >= kMaxChildren)
+    if (finishing_ || notifier_.running() >= kMaxChildren)
         return;
     // A claim lasts past the command's timeout: a crash lets it run again later.
     const auto lease = store_.policy().notify_timeout + std::chrono::seconds(10);
@@ -207,23 +239,20 @@ void Daemon::housekeeping()
         if (auto policy = o_.reload()) {
             store_.set_policy(*policy);
             notifier_.set_timeout(policy->notify_timeout);
+            store_.store_policy(*policy, dht::now());
         }
     }
     apply_pending();
     const auto now = dht::now();
     try {
         store_.run_due(now);
-        // While the broker is away, events wait in the outbox (stdout too, so
-        // that what is printed and what is published stay the same).
-        if (session_ == nullptr || session_->connected())
-            deliver(store_, out_, session_, o_.topics, o_.publish_qos, true);
+        outbox_.flush();
         notifications(now);
     } catch (const SqliteError &e) {
         if (!e.busy())
             throw;
         debug(cat(store_.db().path(), ": ", e.what(), " (trying again)"));
     }
-    out_.flush();
 }
 
 void Daemon::finish()
@@ -233,7 +262,8 @@ void Daemon::finish()
     if (session_ != nullptr && !session_->connected() && !session_->failure())
         wait_connected(*session_, o_.connect_wait);
     housekeeping();
-    if (session_ != nullptr && !session_->connected() && !store_.undelivered(1).empty()) {
+    finishing_ = true;
+    if (session_ != nullptr && !session_->connected() && outbox_.waiting()) {
         warn("no broker: the events wait in the database for the next run");
         undelivered_ = true;
     }
@@ -277,6 +307,20 @@ int Daemon::run()
         return status;
     }
     input_ = std::make_unique<RecordInput>(o_.common);
+    // --strict ends the run at a bad line: what came before it is kept.
+    struct FinishOnExit {
+        Daemon &d;
+        bool armed = true;
+        ~FinishOnExit()
+        {
+            if (armed) {
+                try {
+                    d.finish();
+                } catch (...) {
+                }
+            }
+        }
+    } guard{*this};
     if (session_ != nullptr)
         session_->start();
     std::vector<MqttMessage> batch;
@@ -296,6 +340,7 @@ int Daemon::run()
     h.wait_ms = [] { return 100; };
     input_->run(h);
     input_->errors().summary();
+    guard.armed = false;
     finish();
     return undelivered_ ? exit_unavailable : status;
 }

@@ -11,6 +11,7 @@
 #include "dht/mqtt.hpp"
 #include "dht/output.hpp"
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -42,10 +43,29 @@ struct DaemonOptions {
 // Waits until `session` is connected (true), has failed or `limit` passed.
 bool wait_connected(Session &session, std::chrono::nanoseconds limit);
 
-// Prints and publishes what is in the outbox. Each event is claimed in a
-// transaction before it goes out, so two processes never send it twice.
-std::size_t deliver(IncidentStore &store, Output &out, Session *session, const Topics &topics, int qos,
-                    bool print);
+// The events going out of one process: those written since it started are
+// printed (its own and those of `ack` run beside it); with a connected
+// broker, every unpublished one is claimed and published.
+class Outbox {
+public:
+    // `out` may be null: nothing printed.
+    Outbox(IncidentStore &store, Session *session, const Topics &topics, int qos, Output *out);
+    void flush();
+    // After the session stopped: the last `unacknowledged` events published
+    // (the broker acknowledges in order) wait again for the next process.
+    void requeue(std::size_t unacknowledged);
+    // Unpublished events remain (nothing reached a broker).
+    bool waiting();
+
+private:
+    IncidentStore &store_;
+    Session *session_;
+    Topics topics_;
+    int qos_;
+    Output *out_;
+    std::int64_t printed_up_to_;
+    std::deque<std::int64_t> sent_;
+};
 
 class Daemon {
 public:
@@ -53,6 +73,7 @@ public:
 
     // Until the end of stdin (or, with alerts from MQTT, a stop signal).
     int run();
+    Outbox &outbox() noexcept { return outbox_; }
     // `tick`: what is due now, then wait for the notifications it started.
     int tick();
 
@@ -75,11 +96,14 @@ private:
     IncidentStore &store_;
     Session *session_;
     Output out_;
+    Outbox outbox_;
     Notifier notifier_;
     JsonParser parser_;
     std::unique_ptr<RecordInput> input_;
     std::vector<Work> pending_;
+    std::vector<Notifier::Finished> unrecorded_;  // results a busy database did not take yet
     std::uint64_t bad_messages_ = 0;
+    bool finishing_ = false;    // no new notification commands
     bool undelivered_ = false;  // the broker never came: events left in the outbox
 };
 

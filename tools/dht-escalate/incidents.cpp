@@ -2,6 +2,8 @@
 
 #include "dht/diag.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <ctime>
 
 namespace dht::escalate {
@@ -37,20 +39,26 @@ CREATE TABLE IF NOT EXISTS incident_events (
   event TEXT NOT NULL,             -- opened, escalation, acknowledged, resolved, reminder
   timestamp TEXT NOT NULL,
   record TEXT NOT NULL,            -- the incident record, JSON
-  delivered INTEGER NOT NULL DEFAULT 0  -- printed and published
+  published INTEGER NOT NULL DEFAULT 0  -- sent to the broker (0: waiting for one)
 );
 CREATE INDEX IF NOT EXISTS incident_events_incident ON incident_events (incident_id, id);
-CREATE INDEX IF NOT EXISTS incident_events_undelivered ON incident_events (id) WHERE delivered = 0;
+CREATE INDEX IF NOT EXISTS incident_events_unpublished ON incident_events (id) WHERE published = 0;
 CREATE TABLE IF NOT EXISTS incident_notifications (
   id INTEGER PRIMARY KEY,
   event_id INTEGER NOT NULL REFERENCES incident_events (id),
   argv TEXT NOT NULL,              -- JSON array of strings
   due_at TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
-  state TEXT NOT NULL DEFAULT 'pending',  -- pending, done, failed
+  state TEXT NOT NULL DEFAULT 'pending',  -- pending, done, failed, skipped
+  held INTEGER NOT NULL DEFAULT 0,  -- held by quiet hours
   error TEXT
 );
 CREATE INDEX IF NOT EXISTS incident_notifications_due ON incident_notifications (due_at) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS escalation_policy (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  policy TEXT NOT NULL,            -- JSON: the policy the daemon runs, for ack, resolve and tick
+  updated_at TEXT NOT NULL
+);
 )sql";
 
 constexpr const char *kColumns =
@@ -62,7 +70,7 @@ Database open(const std::string &path, bool create)
     Database db(path, create);
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
     // Created once; later opens only read (a locked file can still be opened).
-    auto exists = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'incident_notifications'");
+    auto exists = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'escalation_policy'");
     const bool fresh = !exists.step() || exists.integer(0) == 0;
     exists.reset();
     if (fresh) {
@@ -335,14 +343,15 @@ void IncidentStore::add_event(const Incident &i, Event event, TimePoint now, con
     int second = 0;
     const int minute = local_minute(now, second);
     TimePoint due = now;
-    if (const int held = policy_.held_minutes(i.severity, minute); held > 0)
+    const int held = policy_.held_minutes(i.severity, minute);
+    if (held > 0)
         due = now + std::chrono::minutes(held) - std::chrono::seconds(second);
-    auto queue = db_.prepare("INSERT INTO incident_notifications (event_id, argv, due_at) VALUES (?, ?, ?)");
+    auto queue = db_.prepare("INSERT INTO incident_notifications (event_id, argv, due_at, held) VALUES (?, ?, ?, ?)");
     for (const auto &argv : commands) {
         json::array a;
         for (const auto &word : argv)
             a.emplace_back(json::string(word));
-        queue.bind(1, event_id).bind(2, to_json(a)).bind(3, ts(due));
+        queue.bind(1, event_id).bind(2, to_json(a)).bind(3, ts(due)).bind(4, std::int64_t{held > 0 ? 1 : 0});
         queue.run();
     }
 }
@@ -551,20 +560,75 @@ std::size_t IncidentStore::run_due(TimePoint now)
     return events;
 }
 
-std::vector<EventRow> IncidentStore::undelivered(std::size_t limit)
+std::int64_t IncidentStore::last_event_id()
+{
+    auto s = db_.prepare("SELECT coalesce(max(id), 0) FROM incident_events");
+    return s.step() ? s.integer(0) : 0;
+}
+
+std::vector<EventRow> IncidentStore::events_after(std::int64_t id, std::size_t limit)
 {
     std::vector<EventRow> out;
-    auto s = db_.prepare("SELECT id, incident_id, event, record FROM incident_events WHERE delivered = 0 ORDER BY id LIMIT ?");
-    s.bind(1, static_cast<std::int64_t>(limit));
+    auto s = db_.prepare("SELECT id, incident_id, event, record FROM incident_events WHERE id > ? ORDER BY id LIMIT ?");
+    s.bind(1, id).bind(2, static_cast<std::int64_t>(limit));
     while (s.step())
         out.push_back({s.integer(0), s.integer(1), std::string(s.text(2)), std::string(s.text(3))});
     return out;
 }
 
-void IncidentStore::mark_delivered(std::int64_t up_to_id)
+std::vector<EventRow> IncidentStore::claim_unpublished(std::size_t limit)
 {
-    auto s = db_.prepare("UPDATE incident_events SET delivered = 1 WHERE delivered = 0 AND id <= ?");
-    s.bind(1, up_to_id);
+    std::vector<EventRow> out;
+    {
+        auto peek = db_.prepare("SELECT 1 FROM incident_events WHERE published = 0 LIMIT 1");
+        if (!peek.step())
+            return out;  // nothing waits: no write lock taken
+    }
+    Transaction t(db_);
+    auto s = db_.prepare("SELECT id, incident_id, event, record FROM incident_events WHERE published = 0 ORDER BY id LIMIT ?");
+    s.bind(1, static_cast<std::int64_t>(limit));
+    while (s.step())
+        out.push_back({s.integer(0), s.integer(1), std::string(s.text(2)), std::string(s.text(3))});
+    auto mark = db_.prepare("UPDATE incident_events SET published = 1 WHERE id = ?");
+    for (const auto &e : out) {
+        mark.bind(1, e.id);
+        mark.run();
+    }
+    t.commit();
+    return out;
+}
+
+void IncidentStore::unpublish(const std::vector<std::int64_t> &ids)
+{
+    Transaction t(db_);
+    auto s = db_.prepare("UPDATE incident_events SET published = 0 WHERE id = ?");
+    for (const auto id : ids) {
+        s.bind(1, id);
+        s.run();
+    }
+    t.commit();
+}
+
+bool IncidentStore::has_unpublished()
+{
+    auto s = db_.prepare("SELECT 1 FROM incident_events WHERE published = 0 LIMIT 1");
+    return s.step();
+}
+
+std::optional<EscalationPolicy> IncidentStore::stored_policy()
+{
+    auto s = db_.prepare("SELECT policy FROM escalation_policy WHERE id = 1");
+    if (!s.step())
+        return std::nullopt;
+    return policy_from_json(s.text(0));
+}
+
+void IncidentStore::store_policy(const EscalationPolicy &policy, TimePoint now)
+{
+    auto s = db_.prepare(
+        "INSERT INTO escalation_policy (id, policy, updated_at) VALUES (1, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at");
+    s.bind(1, policy_to_json(policy)).bind(2, ts(now));
     s.run();
 }
 
@@ -580,6 +644,13 @@ std::vector<PendingNotification> IncidentStore::claim_notifications(TimePoint no
             return out;
     }
     Transaction t(db_);
+    // A page held through quiet hours for an incident resolved meanwhile is not sent.
+    auto skip = db_.prepare(
+        "UPDATE incident_notifications SET state = 'skipped', error = 'resolved during quiet hours' WHERE state = "
+        "'pending' AND held = 1 AND due_at <= ? AND event_id IN (SELECT e.id FROM incident_events e JOIN incidents i "
+        "ON i.id = e.incident_id WHERE i.state = 'resolved' AND e.event <> 'resolved')");
+    skip.bind(1, when);
+    skip.run();
     auto s = db_.prepare(
         "SELECT n.id, n.argv, n.attempts, e.record FROM incident_notifications n JOIN incident_events e ON e.id = "
         "n.event_id WHERE n.state = 'pending' AND n.due_at <= ? ORDER BY n.id LIMIT ?");
@@ -618,8 +689,11 @@ bool IncidentStore::notification_failed(std::int64_t id, int attempts, const std
 {
     const bool again = attempts <= policy_.notify_retries;
     auto s = db_.prepare("UPDATE incident_notifications SET state = ?, error = ?, due_at = ? WHERE id = ?");
-    // Retries wait the delay, doubled each time.
-    const auto delay = policy_.notify_retry_delay * (1LL << std::min(attempts - 1, 20));
+    // Retries wait the delay, doubled each time, a week at most.
+    const double seconds = std::chrono::duration<double>(policy_.notify_retry_delay).count() *
+                           std::pow(2.0, std::clamp(attempts - 1, 0, 30));
+    const auto delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(std::min(seconds, 7 * 86400.0)));
     s.bind(1, again ? "pending" : "failed").bind(2, error).bind(3, ts(now + delay)).bind(4, id);
     s.run();
     return again;

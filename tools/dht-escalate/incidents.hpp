@@ -98,9 +98,20 @@ public:
     // When run_due() next has something to do.
     std::optional<std::string> next_due();
 
-    // The outbox: events not yet printed and published, oldest first.
-    std::vector<EventRow> undelivered(std::size_t limit);
-    void mark_delivered(std::int64_t up_to_id);
+    // The outbox. Every event is written here first; a process prints the
+    // events written since it started (events_after) and, with a broker,
+    // claims and publishes the unpublished ones (claim_unpublished marks them
+    // in a transaction, so two processes never send one twice; unpublish()
+    // puts back those the broker never acknowledged).
+    std::int64_t last_event_id();
+    std::vector<EventRow> events_after(std::int64_t id, std::size_t limit);
+    std::vector<EventRow> claim_unpublished(std::size_t limit);
+    void unpublish(const std::vector<std::int64_t> &ids);
+    bool has_unpublished();
+
+    // The policy the daemon runs, kept for ack, resolve and tick run without one.
+    std::optional<EscalationPolicy> stored_policy();
+    void store_policy(const EscalationPolicy &policy, TimePoint now);
 
     // Notifications due at `now`, each claimed for `lease` (a crash lets
     // them run again after it); finished ones are reported back.

@@ -15,6 +15,8 @@
 #include <mosquitto.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <pwd.h>
@@ -44,7 +46,7 @@ struct Options {
     std::string by;
     bool open_only = false;
     bool json = false;
-    std::size_t limit = 0;
+    std::int64_t limit = 0;
 };
 
 struct Commands {
@@ -119,15 +121,15 @@ Commands setup(CLI::App &app, Options &o)
     c.ack = app.add_subcommand("ack", "Acknowledge incident ID: it stops climbing");
     c.resolve = app.add_subcommand("resolve", "Resolve incident ID");
     for (auto *sub : {c.ack, c.resolve}) {
-        sub->add_option("ID", o.id, "Incident id")->required()->check(CLI::PositiveNumber);
+        sub->add_option("ID", o.id, "Incident id")->required()->check(CLI::Range(std::int64_t{1}, INT64_MAX));
         sub->add_option("--by", o.by, "Who answers (default: your login name)")->type_name("NAME");
     }
     c.list = app.add_subcommand("list", "Show incidents: a table, or records with --json");
     c.list->add_flag("--open", o.open_only, "Only those not resolved");
     c.list->add_flag("--json", o.json, "Incident records (JSON lines) instead of a table");
-    c.list->add_option("--limit", o.limit, "The newest N only");
+    c.list->add_option("--limit", o.limit, "The newest N only")->check(CLI::Range(std::int64_t{1}, INT64_MAX));
     c.show = app.add_subcommand("show", "Print the event records of incident ID, oldest first");
-    c.show->add_option("ID", o.id, "Incident id")->required()->check(CLI::PositiveNumber);
+    c.show->add_option("ID", o.id, "Incident id")->required()->check(CLI::Range(std::int64_t{1}, INT64_MAX));
     c.tick = app.add_subcommand("tick", "Do what is due (climbs, reminders, notifications, unsent events) and exit: for cron");
     return c;
 }
@@ -137,20 +139,30 @@ std::chrono::nanoseconds duration_flag(const std::string &name, const std::strin
     const auto d = parse_duration(text);
     if (!d || d->count() <= 0)
         fail(exit_usage, cat(name, ": '", text, "' is not a duration such as 15m"));
+    if (*d > kMaxDuration)
+        fail(exit_usage, cat(name, ": '", text, "' is longer than ten years"));
     return *d;
 }
 
+// Whether the policy comes from this command line (a file or a flag), or else
+// from the database (what the daemon runs).
+bool policy_given(const Options &o)
+{
+    return !o.policy_file.empty() || !o.escalate_after.empty() || o.max_level > 0 || !o.repeat.empty() ||
+           !o.ack_timeout.empty() || !o.notify_timeout.empty() || !o.notify_retry_delay.empty() ||
+           o.notify_retries >= 0 || !o.notify.empty();
+}
+
 // The policy file under the flags given; nullopt (errors printed) when wrong.
+// An unreadable file throws Exit(66).
 std::optional<EscalationPolicy> load_policy(const Options &o)
 {
     EscalationPolicy p;
     std::vector<PolicyError> errors;
     if (!o.policy_file.empty()) {
         std::ifstream in(o.policy_file, std::ios::binary);
-        if (!in) {
-            warn(cat(o.policy_file, ": ", std::strerror(errno)));
-            return std::nullopt;
-        }
+        if (!in)
+            fail(exit_noinput, cat(o.policy_file, ": ", std::strerror(errno)));
         std::ostringstream text;
         text << in.rdbuf();
         parse_policy(text.str(), o.policy_file, p, errors);
@@ -182,8 +194,6 @@ std::optional<EscalationPolicy> load_policy(const Options &o)
             fail(exit_usage, cat("--notify: ", argv ? std::string("no command given") : error));
         p.every_level.push_back(std::move(*argv));
     }
-    if (p.levels.size() > static_cast<std::size_t>(p.max_level))
-        warn(cat("levels above max-level ", p.max_level, " are never reached"));
     return p;
 }
 
@@ -204,45 +214,10 @@ IncidentStore open_existing(const std::string &path)
     return IncidentStore(path, false);
 }
 
-int answer(const Options &o, bool resolve, Session *session)
-{
-    auto store = open_existing(o.db);
-    if (auto p = load_policy(o))
-        store.set_policy(*p);
-    else
-        return exit_config;
-    const std::string by = o.by.empty() ? login_name() : o.by;
-    Transaction t(store.db());
-    const auto a = resolve ? store.resolve(o.id, by, "by hand", now()) : store.acknowledge(o.id, by, now());
-    t.commit();
-    switch (a) {
-    case Answer::unknown: fail(exit_dataerr, cat("incident ", o.id, ": no such incident"));
-    case Answer::already:
-        warn(cat("incident ", o.id, " is ", resolve ? "resolved" : "acknowledged", " already"));
-        return exit_ok;
-    case Answer::resolved_already: warn(cat("incident ", o.id, " is resolved already")); return exit_ok;
-    case Answer::done: break;
-    }
-    Output out;
-    const auto events = store.history(o.id);
-    if (!events.empty())
-        out.write(events.back() + "\n");
-    out.flush();
-    // With a broker this process sends the event; without, the daemon (or the
-    // next tick) does, within its next turn.
-    if (session != nullptr) {
-        if (wait_connected(*session, o.mqtt.connect_deadline.value_or(std::chrono::seconds(10))))
-            deliver(store, out, session, o.topics, o.mqtt.publish_qos, false);
-        else if (!session->failure())
-            warn("no broker yet: the event waits for the daemon or the next tick");
-    }
-    return exit_ok;
-}
-
 int list(const Options &o)
 {
     auto store = open_existing(o.db);
-    const auto incidents = store.list(o.open_only, o.limit);
+    const auto incidents = store.list(o.open_only, static_cast<std::size_t>(o.limit));
     Output out;
     if (o.json) {
         for (const auto &i : incidents)
@@ -266,13 +241,75 @@ int show(const Options &o)
     return exit_ok;
 }
 
+// `ack` and `resolve`: the answer written, its record printed; with a broker
+// this process publishes what waits, else the daemon (or the next tick) does.
+int answer(const Options &o, bool resolve, IncidentStore &store, Session *session, std::optional<Outbox> &outbox)
+{
+    const std::string by = o.by.empty() ? login_name() : o.by;
+    Transaction t(store.db());
+    const auto a = resolve ? store.resolve(o.id, by, "by hand", now()) : store.acknowledge(o.id, by, now());
+    t.commit();
+    switch (a) {
+    case Answer::unknown: fail(exit_dataerr, cat("incident ", o.id, ": no such incident"));
+    case Answer::already:
+        warn(cat("incident ", o.id, " is ", resolve ? "resolved" : "acknowledged", " already"));
+        return exit_ok;
+    case Answer::resolved_already: warn(cat("incident ", o.id, " is resolved already")); return exit_ok;
+    case Answer::done: break;
+    }
+    Output out;
+    const auto events = store.history(o.id);
+    if (!events.empty())
+        out.write(events.back() + "\n");
+    out.flush();
+    if (session == nullptr)
+        return exit_ok;
+    if (!wait_connected(*session, o.mqtt.connect_deadline.value_or(std::chrono::seconds(10)))) {
+        if (!session->failure())
+            warn("no broker: the event waits in the database for the daemon or the next tick");
+        return exit_unavailable;
+    }
+    outbox.emplace(store, session, o.topics, o.mqtt.publish_qos, nullptr);
+    outbox->flush();
+    return exit_ok;
+}
+
+// Hosts from DHT_MQTT_HOST alone do not ask for a broker (SPEC 4: a flag does).
+bool hosts_from_environment(const MqttOptions &m)
+{
+    const char *env = std::getenv("DHT_MQTT_HOST");
+    if (env == nullptr || *env == '\0')
+        return false;
+    std::vector<std::string> split;
+    std::string_view rest(env);
+    for (auto comma = rest.find(','); ; comma = rest.find(',')) {
+        split.emplace_back(rest.substr(0, comma));
+        if (comma == std::string_view::npos)
+            break;
+        rest.remove_prefix(comma + 1);
+    }
+    return split == m.hosts;
+}
+
 int run(Options &o, const Commands &c)
 {
     set_verbosity(o.common.verbose);
-    // The alert topics (-t) are input; the answers are always listened to.
-    const bool alerts_from_mqtt = !o.mqtt.topics.empty();
-    const bool broker = o.mqtt.wants_broker() || !o.mqtt.hosts.empty();
+    // SIGPIPE ignored from the start: `list | head` ends quietly.
+    install_signal_handlers();
+    const bool subcommand = c.ack->parsed() || c.resolve->parsed() || c.tick->parsed();
+    const bool broker = o.mqtt.wants_broker() || (!o.mqtt.hosts.empty() && !hosts_from_environment(o.mqtt));
+    if (subcommand) {
+        // One-shot commands take no subscription and never the daemon's session.
+        o.mqtt.topics.clear();
+        o.mqtt.persistent = false;
+        o.mqtt.client_id.clear();
+        o.mqtt.session_expiry.clear();
+    }
     finish_mqtt_options(o.mqtt, "dht-escalate");
+    if (subcommand)
+        o.mqtt.topics.clear();  // -L's topic too
+    // The alert topics (-t, -L) are input; the answers are always listened to.
+    const bool alerts_from_mqtt = !o.mqtt.topics.empty();
     for (const auto *topic : {&o.topics.escalation, &o.topics.incidents})
         if (topic->empty() || mosquitto_pub_topic_check(topic->c_str()) != MOSQ_ERR_SUCCESS)
             fail(exit_usage, cat("invalid topic '", *topic, "' (no wildcards)"));
@@ -283,6 +320,8 @@ int run(Options &o, const Commands &c)
     if (!policy)
         return exit_config;
     if (o.check) {
+        if (policy->levels.size() > static_cast<std::size_t>(policy->max_level))
+            warn(cat("levels above max-level ", policy->max_level, " are never reached"));
         warn(describe_policy(*policy));
         return exit_ok;
     }
@@ -291,13 +330,29 @@ int run(Options &o, const Commands &c)
     if (c.show->parsed())
         return show(o);
 
-    install_signal_handlers();
+    const bool answering = c.ack->parsed() || c.resolve->parsed();
+    std::optional<IncidentStore> store;
+    if (answering)
+        store.emplace(open_existing(o.db));
+    else
+        store.emplace(o.db, true);
+    // The daemon's policy is kept in the database; a command run without one uses it.
+    if (policy_given(o)) {
+        if (!answering)
+            store->store_policy(*policy, now());
+    } else if (auto stored = store->stored_policy()) {
+        policy = std::move(stored);
+    }
+    if (policy->levels.size() > static_cast<std::size_t>(policy->max_level))
+        warn(cat("levels above max-level ", policy->max_level, " are never reached"));
+    store->set_policy(*policy);
+
     std::optional<MqttLibrary> library;
     std::optional<Session> session;
     if (broker) {
         // Publishing from the consumer thread needs libmosquitto's threaded mode.
         o.mqtt.publish_topic = o.topics.incidents;
-        if (!c.ack->parsed() && !c.resolve->parsed() && !c.tick->parsed() && !o.topics.response.empty())
+        if (!subcommand && !o.topics.response.empty())
             o.mqtt.topics.push_back(o.topics.response);
         library.emplace();
         session.emplace(o.mqtt);
@@ -305,11 +360,11 @@ int run(Options &o, const Commands &c)
     }
     Session *s = session ? &*session : nullptr;
     int status = exit_ok;
-    if (c.ack->parsed() || c.resolve->parsed()) {
-        status = answer(o, c.resolve->parsed(), s);
+    std::optional<Outbox> answer_outbox;
+    std::optional<Daemon> daemon;
+    if (answering) {
+        status = answer(o, c.resolve->parsed(), *store, s, answer_outbox);
     } else {
-        IncidentStore store(o.db, true);
-        store.set_policy(*policy);
         DaemonOptions d;
         d.common = o.common;
         d.topics = o.topics;
@@ -325,19 +380,27 @@ int run(Options &o, const Commands &c)
                 p = load_policy(o);
             } catch (const Exit &) {
             }
-            if (!p)
+            if (p)
+                warn(describe_policy(*p));
+            else
                 warn("keeping the policy in force");
             return p;
         };
-        Daemon daemon(std::move(d), store, s);
-        status = c.tick->parsed() ? daemon.tick() : daemon.run();
+        daemon.emplace(std::move(d), *store, s);
+        status = c.tick->parsed() ? daemon->tick() : daemon->run();
     }
     if (session) {
         session->stop();
+        // What the broker never acknowledged waits for the next process.
+        const auto left = session->pending_publishes();
+        if (daemon)
+            daemon->outbox().requeue(left);
+        else if (answer_outbox)
+            answer_outbox->requeue(left);
         if (const auto f = session->failure(); f && status == exit_ok)
             status = *f;
-        if (session->pending_publishes() > 0 && status == exit_ok)
-            status = exit_unavailable;  // events that reached no broker
+        if (left > 0 && status == exit_ok)
+            status = exit_unavailable;
     }
     return status;
 }

@@ -113,6 +113,9 @@ bool Notifier::start(std::int64_t id, const Command &argv, const std::string &re
     posix_spawnattr_init(&attr);
     posix_spawn_file_actions_adddup2(&actions, fds[0], STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+    // Nothing else of ours: a command that outlives us must not hold the
+    // broker's connection (its last will would never fire) or the database.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     // Our SIGPIPE is ignored and our mask may block signals: the child starts clean.
     sigset_t defaults;
     sigemptyset(&defaults);

@@ -1,6 +1,7 @@
 #include "policy.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/json.hpp"
 #include "dht/time.hpp"
 
 #include <charconv>
@@ -156,6 +157,116 @@ int EscalationPolicy::held_minutes(std::string_view severity, int minute) const 
 
 namespace {
 
+json::value commands_json(const std::vector<Command> &commands)
+{
+    json::array out;
+    for (const auto &c : commands) {
+        json::array argv;
+        for (const auto &w : c)
+            argv.emplace_back(json::string(w));
+        out.emplace_back(std::move(argv));
+    }
+    return out;
+}
+
+json::value duration_json(const std::optional<Duration> &d)
+{
+    return d ? json::value(d->count()) : json::value(nullptr);
+}
+
+std::optional<Duration> duration_from(const json::value &v)
+{
+    if (v.is_null())
+        return std::nullopt;
+    const auto n = v.as_int64();
+    if (n <= 0 || Duration(n) > kMaxDuration)
+        throw std::invalid_argument("duration out of range");
+    return Duration(n);
+}
+
+std::vector<Command> commands_from(const json::value &v)
+{
+    std::vector<Command> out;
+    for (const auto &c : v.as_array()) {
+        Command argv;
+        for (const auto &w : c.as_array())
+            argv.emplace_back(w.as_string());
+        if (argv.empty())
+            throw std::invalid_argument("empty command");
+        out.push_back(std::move(argv));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string policy_to_json(const EscalationPolicy &p)
+{
+    json::object o;
+    o["escalate_after"] = duration_json(p.escalate_after);
+    o["max_level"] = p.max_level;
+    o["repeat"] = duration_json(p.repeat);
+    o["ack_timeout"] = duration_json(p.ack_timeout);
+    o["notify_timeout"] = duration_json(p.notify_timeout);
+    o["notify_retries"] = p.notify_retries;
+    o["notify_retry_delay"] = duration_json(p.notify_retry_delay);
+    json::array quiet;
+    for (const auto &q : p.quiet)
+        quiet.emplace_back(json::object{{"begin", q.begin}, {"end", q.end}, {"all", q.all}});
+    o["quiet"] = std::move(quiet);
+    json::array levels;
+    for (const auto &l : p.levels)
+        levels.emplace_back(json::object{{"after", duration_json(l.after)}, {"notify", commands_json(l.notify)}});
+    o["levels"] = std::move(levels);
+    o["every_level"] = commands_json(p.every_level);
+    json::array on;
+    for (const auto &[e, c] : p.on_event)
+        on.emplace_back(json::object{{"event", event_name(e)}, {"notify", commands_json({c})}});
+    o["on_event"] = std::move(on);
+    return to_json(o);
+}
+
+std::optional<EscalationPolicy> policy_from_json(std::string_view text)
+{
+    try {
+        const auto v = json::parse(text);
+        const auto &o = v.as_object();
+        EscalationPolicy p;
+        p.escalate_after = duration_from(o.at("escalate_after")).value_or(p.escalate_after);
+        p.max_level = static_cast<int>(o.at("max_level").as_int64());
+        if (p.max_level < 1 || p.max_level > 100)
+            return std::nullopt;
+        p.repeat = duration_from(o.at("repeat"));
+        p.ack_timeout = duration_from(o.at("ack_timeout"));
+        p.notify_timeout = duration_from(o.at("notify_timeout")).value_or(p.notify_timeout);
+        p.notify_retries = static_cast<int>(o.at("notify_retries").as_int64());
+        p.notify_retry_delay = duration_from(o.at("notify_retry_delay")).value_or(p.notify_retry_delay);
+        for (const auto &q : o.at("quiet").as_array()) {
+            const auto &qo = q.as_object();
+            p.quiet.push_back({static_cast<int>(qo.at("begin").as_int64()), static_cast<int>(qo.at("end").as_int64()),
+                               qo.at("all").as_bool()});
+        }
+        for (const auto &l : o.at("levels").as_array()) {
+            const auto &lo = l.as_object();
+            p.levels.push_back({duration_from(lo.at("after")), commands_from(lo.at("notify"))});
+        }
+        p.every_level = commands_from(o.at("every_level"));
+        for (const auto &x : o.at("on_event").as_array()) {
+            const auto &xo = x.as_object();
+            const auto e = parse_event(xo.at("event").as_string());
+            auto commands = commands_from(xo.at("notify"));
+            if (!e || commands.size() != 1)
+                return std::nullopt;
+            p.on_event.emplace_back(*e, std::move(commands.front()));
+        }
+        return p;
+    } catch (const std::exception &) {
+        return std::nullopt;  // written by another version: the caller's own policy stands
+    }
+}
+
+namespace {
+
 // One line of a policy file, cut into words (comments gone).
 class Line {
 public:
@@ -221,6 +332,8 @@ void parse_policy(std::string_view text, const std::string &file, EscalationPoli
                   std::vector<PolicyError> &errors)
 {
     std::size_t number = 0;
+    if (text.substr(0, 3) == "\xEF\xBB\xBF")
+        text.remove_prefix(3);  // a byte-order mark, as some editors write
     while (!text.empty()) {
         const auto nl = text.find('\n');
         std::string_view raw = text.substr(0, nl);
@@ -238,6 +351,10 @@ void parse_policy(std::string_view text, const std::string &file, EscalationPoli
             const auto d = parse_duration(w);
             if (!d || d->count() < 0 || (!zero_ok && d->count() == 0)) {
                 error(cat(what, ": '", w, "' is not a duration such as 15m"));
+                return std::nullopt;
+            }
+            if (*d > kMaxDuration) {
+                error(cat(what, ": '", w, "' is longer than ten years"));
                 return std::nullopt;
             }
             return d;

@@ -69,6 +69,13 @@ struct EscalationPolicy {
     int held_minutes(std::string_view severity, int minute) const noexcept;
 };
 
+// The policy as JSON, kept in the database for processes run without one.
+std::string policy_to_json(const EscalationPolicy &policy);
+std::optional<EscalationPolicy> policy_from_json(std::string_view text);
+
+// The longest duration a policy takes (ten years): time arithmetic never overflows.
+constexpr Duration kMaxDuration = std::chrono::hours(24 * 3650);
+
 struct PolicyError {
     std::string file;
     std::size_t line = 0;

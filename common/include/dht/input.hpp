@@ -35,6 +35,8 @@ public:
     // `bare_topic` and the time it was read); a wrong type is reported and
     // gives nullopt. Records of other kinds give nullopt silently.
     std::optional<Message> message(const json::object &record, std::string_view bare_topic);
+    // Where the current line is: "stdin:42".
+    std::string position() const;
     // Reports the current line as bad ("stdin:42: WHAT (skipped)").
     void report(std::string_view what);
     InputErrors &errors() noexcept { return errors_; }
