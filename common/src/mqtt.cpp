@@ -149,11 +149,11 @@ struct Session::Impl {
         }
         if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(mosq))
             rc = mosquitto_loop_write(mosq, 1);
-        // ACK what was read now, not after the kernel's delayed-ACK timer: a
-        // broker without set_tcp_nodelay holds its next packet to us (Nagle)
-        // until that ACK, up to 40 ms later, whenever it has just answered
-        // one of our publishes.
-        if (sock >= 0) {
+        // A tool that publishes ACKs what it read now, not after the kernel's
+        // delayed-ACK timer: a broker without set_tcp_nodelay holds its next
+        // packet to us (Nagle) until that ACK, up to 40 ms later, whenever it
+        // has just answered one of our publishes.
+        if (sock >= 0 && !opt.publish_topic.empty()) {
             const int one = 1;
             ::setsockopt(sock, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
         }
@@ -433,10 +433,12 @@ Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(opti
     // instead of a loop turn later, and the broker's window moves faster.
     mosquitto_threaded_set(s.mosq, !s.opt.publish_topic.empty());
     mosquitto_int_option(s.mosq, MOSQ_OPT_PROTOCOL_VERSION, s.opt.protocol_version);
-    // Each MQTT packet is written whole: Nagle's algorithm would only hold a
-    // second small publish (an escalation after its "opened") until the
-    // broker's delayed ACK, up to 40 ms.
-    mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    // A tool that publishes what it reads is judged by its latency: Nagle's
+    // algorithm would hold a second small publish (an escalation after its
+    // "opened") until the broker's delayed ACK, up to 40 ms. A pure
+    // subscriber keeps Nagle, which batches its PUBACKs.
+    if (!s.opt.publish_topic.empty())
+        mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_v5_callback_set(s.mosq, on_connect);
     mosquitto_subscribe_v5_callback_set(s.mosq, on_subscribe);
     mosquitto_message_v5_callback_set(s.mosq, on_message);

@@ -84,8 +84,9 @@ sub=$!
 PIDS+=("$sub")
 wait_subscribed op3
 echo '{"kind":"alert","rule":"freeze","state":"firing","action":"escalate","sensor":"dht11/cellar/data"}' |
-    dht-escalate -h 127.0.0.1 -p "$PORT" --db "$T/stdin.db" >/dev/null 2>"$T/err" || fail "$(cat "$T/err")"
+    dht-escalate -h 127.0.0.1 -p "$PORT" --db "$T/stdin.db" >"$T/out" 2>"$T/err" || fail "$(cat "$T/err")"
 wait "$sub" || fail "the escalation never arrived"
+assert_eq "each event printed once" "opened escalation" "$(jq -r .event "$T/out" | paste -sd' ' -)"
 assert_eq "delivered before exit" "freeze dht11/cellar/data 2" "$(jq -r '"\(.rule) \(.sensor) \(.to_level)"' "$T/op3")"
 pass "alerts on stdin: the escalation is delivered at QoS 1 before the tool exits"
 

@@ -25,7 +25,8 @@ bool wait_connected(Session &session, std::chrono::nanoseconds limit)
 }
 
 Outbox::Outbox(IncidentStore &store, Session *session, const Topics &topics, int qos, Output *out)
-    : store_(store), session_(session), topics_(topics), qos_(qos), out_(out), printed_up_to_(store.last_event_id())
+    : store_(store), session_(session), topics_(topics), qos_(qos), out_(out), started_at_(store.last_event_id()),
+      printed_up_to_(started_at_)
 {
 }
 
@@ -38,7 +39,9 @@ void Outbox::flush()
                 session_->publish(row.event == "escalation" ? topics_.escalation : topics_.incidents, row.record, qos_,
                                   false);
                 sent_.push_back(row.id);
-                if (out_ != nullptr)
+                // Older than this process: printed here, as it is published.
+                // Newer ones are printed as they are written (events_after).
+                if (out_ != nullptr && row.id <= started_at_)
                     print.emplace(row.id, row.record);
             }
             while (sent_.size() > 65536)
@@ -259,11 +262,12 @@ void Daemon::finish()
 {
     // The events of this run go out before exit: the broker gets the time a
     // tick would give it.
-    if (session_ != nullptr && !session_->connected() && !session_->failure())
+    if (session_ != nullptr && !waited_ && !session_->connected() && !session_->failure())
         wait_connected(*session_, o_.connect_wait);
     housekeeping();
     finishing_ = true;
-    if (session_ != nullptr && !session_->connected() && outbox_.waiting()) {
+    // (A broker that refused us: its own status, 78, says so.)
+    if (session_ != nullptr && !session_->connected() && !session_->failure() && outbox_.waiting()) {
         warn("no broker: the events wait in the database for the next run");
         undelivered_ = true;
     }
@@ -277,8 +281,10 @@ void Daemon::finish()
 
 int Daemon::tick()
 {
-    if (session_ != nullptr && !wait_connected(*session_, o_.connect_wait) && !session_->failure())
-        warn("no broker yet: the events wait for the next run");
+    if (session_ != nullptr) {
+        wait_connected(*session_, o_.connect_wait);
+        waited_ = true;
+    }
     housekeeping();
     // Wait for the commands this run started, and run what they leave due now.
     const auto until = std::chrono::steady_clock::now() + store_.policy().notify_timeout + std::chrono::seconds(3);

@@ -63,6 +63,7 @@ private:
     Topics topics_;
     int qos_;
     Output *out_;
+    std::int64_t started_at_;    // the last event written before this process began
     std::int64_t printed_up_to_;
     std::deque<std::int64_t> sent_;
 };
@@ -104,6 +105,7 @@ private:
     std::vector<Notifier::Finished> unrecorded_;  // results a busy database did not take yet
     std::uint64_t bad_messages_ = 0;
     bool finishing_ = false;    // no new notification commands
+    bool waited_ = false;       // the broker was given its time already
     bool undelivered_ = false;  // the broker never came: events left in the outbox
 };
 

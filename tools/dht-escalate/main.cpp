@@ -47,6 +47,7 @@ struct Options {
     bool open_only = false;
     bool json = false;
     std::int64_t limit = 0;
+    bool host_flag = false;  // -h given on the command line
 };
 
 struct Commands {
@@ -265,8 +266,9 @@ int answer(const Options &o, bool resolve, IncidentStore &store, Session *sessio
     if (session == nullptr)
         return exit_ok;
     if (!wait_connected(*session, o.mqtt.connect_deadline.value_or(std::chrono::seconds(10)))) {
-        if (!session->failure())
-            warn("no broker: the event waits in the database for the daemon or the next tick");
+        if (const auto f = session->failure())
+            return *f;  // refused (78) or past --connect-timeout (69), said already
+        warn("no broker: the event waits in the database for the daemon or the next tick");
         return exit_unavailable;
     }
     outbox.emplace(store, session, o.topics, o.mqtt.publish_qos, nullptr);
@@ -274,21 +276,18 @@ int answer(const Options &o, bool resolve, IncidentStore &store, Session *sessio
     return exit_ok;
 }
 
-// Hosts from DHT_MQTT_HOST alone do not ask for a broker (SPEC 4: a flag does).
-bool hosts_from_environment(const MqttOptions &m)
+// Whether -h/--host is on the command line: hosts from DHT_MQTT_HOST alone do
+// not ask for a broker (SPEC 4: a flag does; so does a config file's host).
+bool host_flag(int argc, char **argv)
 {
-    const char *env = std::getenv("DHT_MQTT_HOST");
-    if (env == nullptr || *env == '\0')
-        return false;
-    std::vector<std::string> split;
-    std::string_view rest(env);
-    for (auto comma = rest.find(','); ; comma = rest.find(',')) {
-        split.emplace_back(rest.substr(0, comma));
-        if (comma == std::string_view::npos)
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a(argv[i]);
+        if (a == "--")
             break;
-        rest.remove_prefix(comma + 1);
+        if (a.rfind("--host", 0) == 0 || (a.rfind("-h", 0) == 0 && a.rfind("--", 0) != 0))
+            return true;
     }
-    return split == m.hosts;
+    return false;
 }
 
 int run(Options &o, const Commands &c)
@@ -297,7 +296,9 @@ int run(Options &o, const Commands &c)
     // SIGPIPE ignored from the start: `list | head` ends quietly.
     install_signal_handlers();
     const bool subcommand = c.ack->parsed() || c.resolve->parsed() || c.tick->parsed();
-    const bool broker = o.mqtt.wants_broker() || (!o.mqtt.hosts.empty() && !hosts_from_environment(o.mqtt));
+    const char *env_host = std::getenv("DHT_MQTT_HOST");
+    const bool env_only = env_host != nullptr && *env_host != '\0' && !o.host_flag;
+    const bool broker = o.mqtt.wants_broker() || (!o.mqtt.hosts.empty() && !env_only);
     if (subcommand) {
         // One-shot commands take no subscription and never the daemon's session.
         o.mqtt.topics.clear();
@@ -373,11 +374,12 @@ int run(Options &o, const Commands &c)
         d.min_severity = severity_rank(o.min_severity);
         d.alerts_from_mqtt = alerts_from_mqtt;
         d.connect_wait = o.mqtt.connect_deadline.value_or(std::chrono::seconds(10));
-        d.reload = [&o]() -> std::optional<EscalationPolicy> {
+        d.reload = [&o, &store]() -> std::optional<EscalationPolicy> {
             warn("SIGHUP: reading the policy again");
             std::optional<EscalationPolicy> p;
             try {
-                p = load_policy(o);
+                // Started without a policy of its own: the one kept in the database.
+                p = policy_given(o) ? load_policy(o) : store->stored_policy();
             } catch (const Exit &) {
             }
             if (p)
@@ -412,6 +414,7 @@ int main(int argc, char **argv)
     return dht::main_guard("dht-escalate", [&] {
         CLI::App app{"", "dht-escalate"};
         Options options;
+        options.host_flag = host_flag(argc, argv);
         const auto commands = setup(app, options);
         dht::parse_command_line(app, argc, argv);
         try {
