@@ -8,7 +8,12 @@ target_compile_options(dht_warnings INTERFACE
   $<$<BOOL:${DHT_WERROR}>:-Werror>)
 
 add_library(dht_sanitizers INTERFACE)
-if(DHT_SANITIZE)
+if(DHT_FUZZ)
+  # libFuzzer's coverage on every library the fuzz targets reach, with ASan and UBSan.
+  target_compile_options(dht_sanitizers INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(dht_sanitizers INTERFACE -fsanitize=address,undefined)
+elseif(DHT_SANITIZE)
   target_compile_options(dht_sanitizers INTERFACE
     -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   target_link_options(dht_sanitizers INTERFACE -fsanitize=address,undefined)

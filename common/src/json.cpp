@@ -196,8 +196,32 @@ std::string parse_error_text(std::string_view text, const boost::system::error_c
         return "empty line";
     if (!valid_utf8(text))
         return "invalid UTF-8";
+    if (ec == json::error::exponent_overflow)
+        return "number out of range";
     return "invalid JSON: " + ec.message();
 }
+
+namespace {
+// Boost.JSON reads 1e400 as infinity, which no record, line protocol or
+// Graphite line can carry.
+bool finite_numbers(const json::value &v)
+{
+    switch (v.kind()) {
+    case json::kind::double_: return std::isfinite(v.get_double());
+    case json::kind::array:
+        for (const auto &x : v.get_array())
+            if (!finite_numbers(x))
+                return false;
+        return true;
+    case json::kind::object:
+        for (const auto &kv : v.get_object())
+            if (!finite_numbers(kv.value()))
+                return false;
+        return true;
+    default: return true;
+    }
+}
+}  // namespace
 
 JsonParser::JsonParser(std::size_t max_depth) : parser_(json::storage_ptr(), parse_options(max_depth)) {}
 
@@ -208,7 +232,10 @@ bool JsonParser::parse(std::string_view text, json::value &out, std::string &err
     parser_.write(text.data(), text.size(), ec);
     if (!ec) {
         out = parser_.release();
-        return true;
+        if (finite_numbers(out))
+            return true;
+        error = "number out of range";
+        return false;
     }
     error = parse_error_text(text, ec);
     parser_.reset();

@@ -4,6 +4,7 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
+#include <cmath>
 #include <cstdint>
 
 namespace dht {
@@ -308,8 +309,13 @@ struct ScanHandler {
         number(static_cast<double>(u));
         return true;
     }
-    bool on_double(double d, bj::string_view, error_code &)
+    bool on_double(double d, bj::string_view, error_code &ec)
     {
+        // 1e400 reads as infinity: no tool can carry it, so the line is bad.
+        if (!std::isfinite(d)) {
+            ec = bj::error::exponent_overflow;
+            return false;
+        }
         number(d);
         return true;
     }

@@ -69,6 +69,9 @@ TEST_CASE("the parser reports errors as short phrases")
     CHECK_FALSE(parser.parse("{\"a\":\"\xff\"}", v, error));
     CHECK(error == "invalid UTF-8");
     CHECK_FALSE(parser.parse("{} {}", v, error));
+    CHECK_FALSE(parser.parse(R"({"a":[1e400]})", v, error));
+    CHECK(error == "number out of range");
+    REQUIRE(parser.parse(R"({"a":[1e308, -0.0, 5e-324]})", v, error));
     // The parser is reusable after an error.
     REQUIRE(parser.parse("[true]", v, error));
     CHECK(v.as_array().at(0).as_bool());

@@ -59,6 +59,11 @@ TEST_CASE("scanner: bad lines are reported as the other tools report them", "[sc
     CHECK(error == "invalid UTF-8");
     CHECK(s.scan_record("{\"a\":[[[[[1]]]]]}", error) == RecordScanner::Kind::invalid);
     CHECK(error == "nested too deep");
+    // 1e400 reads as infinity, which no output can carry.
+    CHECK(s.scan_record("{\"temperature\":1e400}", error) == RecordScanner::Kind::invalid);
+    CHECK(error == "number out of range");
+    CHECK(s.scan_record("{\"temperature\":-1e400}", error) == RecordScanner::Kind::invalid);
+    CHECK(s.scan_record("{\"temperature\":1e308}", error) == RecordScanner::Kind::bare);
     // A good line after bad ones is read as if they had not been there.
     REQUIRE(s.scan_record("{\"temperature\":7}", error) == RecordScanner::Kind::bare);
     CHECK(s.values()[0].number == 7);

@@ -1,6 +1,7 @@
 #include "sink.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/signals.hpp"
 #include "dht/files.hpp"
 #include "dht/json.hpp"
 
@@ -253,7 +254,13 @@ void InfluxSink::enforce_memory()
 
 void InfluxSink::add(std::string_view text, std::size_t lines)
 {
-    std::lock_guard lk(mu_);
+    std::unique_lock lk(mu_);
+    // While InfluxDB answers, a full buffer means it is slower than the input:
+    // intake waits for it (a pipe or the broker holds the rest) instead of
+    // dropping. Only while it does not answer do lines go to the spool, or
+    // the oldest are dropped.
+    while (in_memory_ + lines > config_.max_lines && healthy_ && !failure_ && !stopping_ && !stop_requested())
+        room_.wait_for(lk, std::chrono::milliseconds(100));
     if (current_.lines == 0)
         current_started_ = steady::now();
     current_.text += text;
@@ -410,6 +417,8 @@ bool InfluxSink::send_one(void *handle, Backoff &backoff, std::unique_lock<std::
         written_ += lines;
         done(true);
         backoff.reset();
+        healthy_ = true;
+        room_.notify_all();
         break;
     case Outcome::unreadable:
         warn(cat("cannot read the spool file ", file, ": ", std::strerror(errno), " (left where it is)"));
@@ -440,6 +449,8 @@ bool InfluxSink::send_one(void *handle, Backoff &backoff, std::unique_lock<std::
         break;
     case Outcome::retry: {
         ++retries_;
+        healthy_ = false;  // intake stops waiting for it
+        room_.notify_all();
         const auto delay = retry_after.count() > 0 ? retry_after
                                                    : std::chrono::duration_cast<std::chrono::milliseconds>(backoff.next());
         warn(cat(config_.url, ": ", error, "; retrying in ", seconds_text(delay)));
@@ -452,8 +463,10 @@ bool InfluxSink::send_one(void *handle, Backoff &backoff, std::unique_lock<std::
     case Outcome::fatal:
         warn(cat(config_.url, ": ", error, config_.spool_dir.empty() ? "" : "; keeping the lines in the spool"));
         failure_ = exit_config;
+        room_.notify_all();
         return false;
     }
+    room_.notify_all();
     return true;
 }
 

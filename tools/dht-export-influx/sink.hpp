@@ -1,5 +1,6 @@
 // Where line protocol goes when there is a server: batches POSTed by libcurl
-// from a sender thread (intake never waits on the network), gzip on request,
+// from a sender thread (intake waits only while a full buffer is being sent
+// to a server that answers), gzip on request,
 // retries with exponential backoff on network errors, 429 and 5xx (Retry-After
 // honoured), a bounded memory buffer and a spool directory on disk, so an
 // outage of the database loses nothing and a restart resends what was
@@ -83,6 +84,8 @@ private:
     std::string destination_;  // in spool file names
     mutable std::mutex mu_;
     std::condition_variable wake_;
+    std::condition_variable room_;  // intake: the buffer has room again
+    bool healthy_ = true;           // the last request was answered (no retry pending)
     std::deque<Batch> queue_;
     Batch current_;
     std::chrono::steady_clock::time_point current_started_{};

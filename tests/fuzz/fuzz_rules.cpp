@@ -1,0 +1,44 @@
+// The rule parser and evaluator: any text as a rule file; the rules that parse
+// are run over a few readings, a clock jump and a state save and restore.
+#include "engine.hpp"
+#include "rules.hpp"
+
+#include "dht/json.hpp"
+#include "dht/scan.hpp"
+#include "dht/time.hpp"
+
+#include <cstdint>
+#include <string>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size)
+{
+    const std::string_view text(reinterpret_cast<const char *>(data), size);
+    dht::rules::RuleSet set;
+    std::vector<dht::rules::ParseError> errors;
+    dht::rules::parse_rules(text, "fuzz.rules", set, errors);
+    for (const auto &e : errors)
+        (void)dht::rules::format_error(e);
+    if (!errors.empty() || set.rules.empty())
+        return 0;
+    std::string out;
+    dht::rules::Engine engine(set, std::chrono::minutes(1), [&](std::string_view r) { out.assign(r); });
+    dht::RecordScanner scanner(engine.rules().fields, 32);
+    const auto t0 = *dht::parse_rfc3339("2026-11-24T10:00:00Z");
+    const char *payloads[] = {R"({"temperature":-1.5,"humidity":95,"state":"x"})", R"({"temperature":4})",
+                              R"({"humidity":"high"})", R"({"temperature":1e308,"a":{"b":2}})", "offline", "online"};
+    int i = 0;
+    for (const char *p : payloads) {
+        scanner.scan_payload(p);
+        dht::rules::feed(engine, scanner, i % 2 == 0 ? "dht11/a/data" : "dht11/a/status", t0 + std::chrono::seconds(i));
+        ++i;
+    }
+    engine.advance(t0 + std::chrono::hours(2));
+    const auto state = engine.save();
+    dht::rules::Engine again(set, std::chrono::minutes(1), [](std::string_view) {});
+    dht::JsonParser parser(64);
+    dht::json::value v;
+    std::string error;
+    if (parser.parse(state, v, error))
+        again.restore(v);
+    return 0;
+}

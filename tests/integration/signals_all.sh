@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# SIGTERM, SIGHUP and a closed stdout in every tool. SIGTERM ends a tool
+# reading live input with status 0 after it has flushed and committed what it
+# read; SIGHUP never kills one (it re-reads rules or a policy where there is
+# one); a reader that goes away (`| head -n 1`) ends a tool quietly with 0.
+source "$(dirname "$0")/../lib/testlib.sh"
+for tool in dht-sub dht-record dht-rules dht-stats dht-export-influx dht-export-graphite dht-escalate dht-sensor-sim; do
+    PATH="$DHT_BIN/$tool:$PATH"
+done
+cd "$T"
+rec() {  # rec N: a message record that every tool acts on (the cold rule fires)
+    printf '{"kind":"message","timestamp":"2026-11-24T10:00:%02d.000Z","topic":"dht11/s/data","payload":{"temperature":%d.5,"humidity":50},"qos":0,"retain":false}\n' "$1" "$((3 - $1))"
+}
+alert() { printf '{"kind":"alert","rule":"cold%d","state":"firing","sensor":"s"}\n' "$1"; }
+# What each tool must have done with two records: a check on its stdout.
+declare -A cmd expect
+cmd[dht-record]="dht-record --db $T/r.db --tee"
+expect[dht-record]='[ "$(sqlite3 '"$T"'/r.db "SELECT count(*) FROM messages")" = 2 ] && [ "$(wc -l <"$1")" = 2 ]'
+cmd[dht-rules]="dht-rules -e 'cold: temperature < 5 -> alert'"
+expect[dht-rules]='grep -q "\"state\":\"firing\"" "$1"'
+cmd[dht-stats]="dht-stats --format json"
+expect[dht-stats]='[ "$(jq -r ".sensors[\"dht11/s/data\"].fields.temperature.count" "$1" | tail -n 1)" = 2 ]'
+cmd[dht-export-influx]="dht-export-influx"
+expect[dht-export-influx]='[ "$(wc -l <"$1")" = 2 ]'
+cmd[dht-export-graphite]="dht-export-graphite"
+expect[dht-export-graphite]='[ "$(wc -l <"$1")" = 4 ]'
+cmd[dht-escalate]="dht-escalate --db $T/e.db"
+expect[dht-escalate]='[ "$(grep -c "\"event\":\"opened\"" "$1")" = 2 ]'
+input() { if [ "$1" = dht-escalate ]; then alert "$2"; else rec "$2"; fi; }
+
+for tool in dht-record dht-rules dht-stats dht-export-influx dht-export-graphite dht-escalate; do
+    # Live input on a FIFO: one line, SIGHUP, another line, SIGTERM.
+    rm -f "$T/fifo" "$T"/r.db* "$T"/e.db*
+    mkfifo "$T/fifo"
+    exec 3<>"$T/fifo"
+    eval "exec ${cmd[$tool]}" <"$T/fifo" >"$T/out" 2>"$T/err" &
+    pid=$!
+    input "$tool" 1 >&3
+    sleep 0.5
+    kill -HUP "$pid"
+    sleep 0.3
+    kill -0 "$pid" 2>/dev/null || fail "$tool died of SIGHUP: $(cat "$T/err")"
+    input "$tool" 2 >&3
+    sleep 0.5
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    exec 3>&-
+    assert_eq "$tool: SIGTERM exits 0" 0 "$rc"
+    bash -c "${expect[$tool]}" _ "$T/out" || fail "$tool: what it read before SIGTERM is not all there: $(cat "$T/out")"
+    # A reader that goes away.
+    rm -f "$T"/r.db* "$T"/e.db*
+    for i in $(seq 1 30000); do input "$tool" $((i % 50)); done >"$T/many"
+    set +o pipefail
+    eval "${cmd[$tool]}" <"$T/many" 2>"$T/err" | head -n 1 >/dev/null
+    rc=${PIPESTATUS[0]}
+    set -o pipefail
+    assert_eq "$tool: a closed stdout exits 0" 0 "$rc"
+    assert_eq "$tool: ... quietly" "" "$(grep -v 'skipped' "$T/err" || true)"
+    pass "$tool: SIGHUP survived, SIGTERM flushed and exited 0, a closed stdout ended it quietly"
+done
+
+# The MQTT side: dht-sub and dht-sensor-sim against a real broker.
+broker "$T/b"
+dht-sub -p "$PORT" -i sig -q 1 -t 'dht11/#' >"$T/out" 2>"$T/err" &
+pid=$!
+wait_subscribed sig
+kill -HUP "$pid"
+mosquitto_pub -p "$PORT" -q 1 -t dht11/s/data -m '{"temperature":1}'
+wait_lines "$T/out" 1
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+assert_eq "dht-sub: SIGHUP then SIGTERM" 0 "$rc"
+set +o pipefail
+( sleep 1; for i in $(seq 1 200); do echo "{\"temperature\":$i}"; done | mosquitto_pub -p "$PORT" -q 1 -t dht11/s/data -l ) &
+timeout 20 dht-sub -p "$PORT" -q 1 -t 'dht11/#' 2>"$T/err" | head -n 1 >/dev/null
+rc=${PIPESTATUS[0]}
+set -o pipefail
+assert_eq "dht-sub: a closed stdout exits 0" 0 "$rc"
+pass "dht-sub: SIGHUP survived, SIGTERM exits 0, a closed stdout ends it quietly"
+dht-sensor-sim -p "$PORT" --interval 1s >/dev/null 2>"$T/err" &
+pid=$!
+sleep 1.5
+kill -HUP "$pid"
+sleep 0.3
+kill -0 "$pid" 2>/dev/null || fail "dht-sensor-sim died of SIGHUP"
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+assert_eq "dht-sensor-sim: SIGTERM exits 0" 0 "$rc"
+pass "dht-sensor-sim: SIGHUP survived, SIGTERM exits 0"
