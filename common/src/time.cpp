@@ -97,6 +97,10 @@ std::optional<TimePoint> parse_rfc3339(std::string_view s)
         s[13] != ':' || !digits(s, 14, 2, minute) || s[16] != ':' || !digits(s, 17, 2, second))
         return std::nullopt;
     static constexpr int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    // Nanoseconds since 1970 in 64 bits reach from 1677 to 2262: beyond, a
+    // time cannot be held (an offset may still push an edge year over).
+    if (year < 1678 || year > 2261)
+        return std::nullopt;
     if (month < 1 || month > 12 || day < 1 ||
         day > month_days[month - 1] + (month == 2 && leap(year) ? 1 : 0) || hour > 23 || minute > 59 ||
         second > 60)

@@ -7,6 +7,7 @@
 #include "dht/json.hpp"
 #include "dht/record.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -14,19 +15,20 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size)
 {
     const std::string_view bytes(reinterpret_cast<const char *>(data), size);
+    const auto part = [&](std::size_t from, std::size_t n) { return std::string(bytes.substr(std::min(from, size), n)); };
     static dht::JsonParser parser(32);
     dht::Message m;
-    m.topic = std::string(bytes.substr(0, 64));
+    m.topic = part(0, 64);
     m.payload = dht::payload_from_bytes(parser, bytes, m.payload_base64);
     if (!m.payload.is_object()) {
-        dht::json::object o{{"temperature", 1.5}, {"sensor", dht::json::string(bytes.substr(0, 64))}};
-        o[std::string(bytes.substr(0, 16))] = 2;
+        dht::json::object o{{"temperature", 1.5}, {"sensor", dht::json::string(part(0, 64))}};
+        o[part(0, 16)] = 2;
         m.payload = std::move(o);
     }
     m.timestamp = dht::now();
 
     dht::influx::Settings is;
-    is.tags = {{std::string(bytes.substr(0, 8)), std::string(bytes.substr(8, 8))}};
+    is.tags = {{part(0, 8), part(8, 8)}};
     is.topic_tags = {"site", "_", "room"};
     is.int_fields = size % 2 == 0;
     is.string_fields = size % 3 == 0;

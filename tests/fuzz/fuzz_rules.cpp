@@ -21,7 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     if (!errors.empty() || set.rules.empty())
         return 0;
     std::string out;
-    dht::rules::Engine engine(set, std::chrono::minutes(1), [&](std::string_view r) { out.assign(r); });
+    dht::rules::RuleSet copy;  // rule sets move, they do not copy
+    dht::rules::parse_rules(text, "fuzz.rules", copy, errors);
+    dht::rules::Engine engine(std::move(set), std::chrono::minutes(1), [&](std::string_view r) { out.assign(r); });
     dht::RecordScanner scanner(engine.rules().fields, 32);
     const auto t0 = *dht::parse_rfc3339("2026-11-24T10:00:00Z");
     const char *payloads[] = {R"({"temperature":-1.5,"humidity":95,"state":"x"})", R"({"temperature":4})",
@@ -34,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     }
     engine.advance(t0 + std::chrono::hours(2));
     const auto state = engine.save();
-    dht::rules::Engine again(set, std::chrono::minutes(1), [](std::string_view) {});
+    dht::rules::Engine again(std::move(copy), std::chrono::minutes(1), [](std::string_view) {});
     dht::JsonParser parser(64);
     dht::json::value v;
     std::string error;

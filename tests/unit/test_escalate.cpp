@@ -192,6 +192,7 @@ TEST_CASE("the policy file: settings, levels, commands and errors with line numb
     CHECK(policy_bad("on fired notify x\n").message.find("not an event") != std::string::npos);
     CHECK(policy_bad("level 2 notify 'unclosed\n").message == "notify: unterminated ' quote");
     CHECK(policy_bad("level 2 notify\n").message == "notify: no command given");
+    CHECK(policy_bad("level 2 notify m\xff\xfe\n").message == "notify: the command is not valid UTF-8");
     CHECK(policy_bad("max-level 0\n").message.find("not a level") != std::string::npos);
     CHECK(policy_bad("repeat 0s\n").line == 1);
     CHECK(policy_bad("max-level 3 4\n").message == "unexpected '4' after max-level");

@@ -53,3 +53,12 @@ TEST_CASE("a time is RFC 3339 or an age")
     CHECK(parse_time_or_age("1970-01-01T00:00:01Z", ref) == TimePoint{seconds(1)});
     CHECK_FALSE(parse_time_or_age("yesterday", ref));
 }
+
+TEST_CASE("times outside what 64-bit nanoseconds hold are refused", "[time]")
+{
+    CHECK_FALSE(dht::parse_rfc3339("1013-11-24T10:15:30.123Z"));
+    CHECK_FALSE(dht::parse_rfc3339("9999-12-31T23:59:59Z"));
+    CHECK_FALSE(dht::parse_rfc3339("0000-01-01T00:00:00Z"));
+    CHECK(dht::parse_rfc3339("1970-01-01T00:00:00Z"));
+    CHECK(dht::parse_rfc3339("2261-12-31T23:59:59Z"));
+}

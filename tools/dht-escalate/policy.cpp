@@ -370,6 +370,10 @@ void parse_policy(std::string_view text, const std::string &file, EscalationPoli
                 error("notify: no command given");
                 return std::nullopt;
             }
+            if (!valid_utf8(words)) {
+                error("notify: the command is not valid UTF-8");
+                return std::nullopt;
+            }
             return argv;
         };
         const auto end_of_line = [&] {
