@@ -433,12 +433,13 @@ Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(opti
     // instead of a loop turn later, and the broker's window moves faster.
     mosquitto_threaded_set(s.mosq, !s.opt.publish_topic.empty());
     mosquitto_int_option(s.mosq, MOSQ_OPT_PROTOCOL_VERSION, s.opt.protocol_version);
-    // A tool that publishes what it reads is judged by its latency: Nagle's
-    // algorithm would hold a second small publish (an escalation after its
-    // "opened") until the broker's delayed ACK, up to 40 ms. A pure
-    // subscriber keeps Nagle, which batches its PUBACKs.
-    if (!s.opt.publish_topic.empty())
-        mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    // Every MQTT packet goes out when written. For a subscriber at QoS 1,
+    // Nagle's algorithm held PUBACKs back, the broker's window of messages in
+    // flight filled, and past its queue limit it dropped messages (measured:
+    // 9 to 29 % of 100000 lost with Nagle, none without). For a tool that
+    // publishes, it held a second small publish (an escalation after its
+    // "opened") until the broker's delayed ACK, up to 40 ms.
+    mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_v5_callback_set(s.mosq, on_connect);
     mosquitto_subscribe_v5_callback_set(s.mosq, on_subscribe);
     mosquitto_message_v5_callback_set(s.mosq, on_message);
