@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 
 namespace dht {
 namespace {
@@ -99,6 +102,14 @@ bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, co
 
 Database::Database(const std::string &path, bool create, int busy_timeout_ms) : path_(path)
 {
+    // A new database is readable by its owner only (SQLite gives its -wal and
+    // -shm files the same mode): it may hold notification commands and
+    // history nobody else should read. chmod widens it on purpose.
+    if (create && !path.empty() && path != ":memory:") {
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            ::close(fd);
+    }
     const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {

@@ -1,6 +1,7 @@
 #include "sink.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/files.hpp"
 
 #include <netdb.h>
 #include <poll.h>
@@ -71,16 +72,17 @@ void CarbonSink::spill(std::size_t count, bool overflow)
     if (!config_.spool_dir.empty()) {
         const std::string name = spool_name();
         ++spool_seq_;
-        std::ofstream out(name + ".tmp");
+        std::string text;
         for (std::size_t i = 0; i < count; ++i)
-            out << lines_[i];
-        out.close();
-        if (out && std::rename((name + ".tmp").c_str(), name.c_str()) == 0) {
+            text += lines_[i];
+        // Synced and renamed whole (a crash leaves it or nothing), owner only.
+        const auto error = write_file_atomically(name, text, 0600);
+        if (error.empty()) {
             spooled_ += count;
             lines_.erase(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(count));
             return;
         }
-        warn(cat(name, ": cannot write the spool: ", std::strerror(errno)));
+        warn(cat(name, ": cannot write the spool: ", error));
     }
     if (overflow && !warned_full_) {
         warn(cat("buffer full (", config_.max_lines, " lines): dropping the oldest",
