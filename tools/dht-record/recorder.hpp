@@ -9,10 +9,12 @@
 #include "dht/input.hpp"
 #include "dht/mqtt.hpp"
 #include "dht/output.hpp"
+#include "dht/signals.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
 
 namespace dht::record {
 
@@ -79,7 +81,11 @@ public:
     {
         for (int tries = 0; !store_.commit(); ++tries) {
             if (tries >= 12)
-                fail(exit_unavailable, cat(o_.db, ": still locked; ", store_.pending(), " records not stored"));
+                fail(store_.full() ? exit_ioerr : exit_unavailable,
+                     cat(o_.db, ": ", store_.full() ? "still full" : "still locked", "; ", store_.pending(),
+                         " records not stored"));
+            if (store_.full())
+                std::this_thread::sleep_for(std::chrono::milliseconds(250));
         }
         out_.flush();
         input_.errors().summary();
@@ -144,11 +150,28 @@ private:
     {
         if (store_.pending() == 0)
             return;
-        const auto t = steady::now();
-        if (store_.pending() >= o_.batch || t - last_commit_ >= interval_) {
-            store_.commit();  // false (locked): the batch waits for the next turn
-            last_commit_ = t;
+        auto t = steady::now();
+        if ((store_.pending() >= o_.batch || t - last_commit_ >= interval_) && t >= retry_at_)
+            attempt(t);
+        // Ten batches held back (a full disk, a long lock): stop reading until
+        // they are written; a pipe or the broker holds the rest meanwhile.
+        while (store_.pending() >= 10 * o_.batch && !stop_requested()) {
+            std::this_thread::sleep_until(retry_at_);
+            attempt(t = steady::now());
         }
+    }
+
+    void attempt(steady::time_point t)
+    {
+        last_commit_ = t;
+        if (store_.commit()) {
+            retry_delay_ = std::chrono::milliseconds(250);
+            retry_at_ = t;
+            return;
+        }
+        // Locked or full: the batch waits, tried again after a growing pause.
+        retry_at_ = t + retry_delay_;
+        retry_delay_ = std::min<steady::duration>(retry_delay_ * 2, std::chrono::seconds(5));
     }
 
     const RecordOptions &o_;
@@ -158,6 +181,8 @@ private:
     RecordInput input_;
     steady::duration interval_{};
     steady::time_point last_commit_;
+    steady::time_point retry_at_{};
+    steady::duration retry_delay_ = std::chrono::milliseconds(250);
     std::uint64_t stored_ = 0;
 };
 

@@ -80,6 +80,16 @@ Store::Store(const std::string &path, bool create)
 {
 }
 
+void Store::failed(const SqliteError &e)
+{
+    full_ = e.full();
+    // Said once per spell (it is retried every few seconds), then when it heals.
+    if (!failing_)
+        warn(cat(db_.path(), ": ", e.what(), "; ", pending(),
+                 " records kept in memory, retrying (input waits past ten batches)"));
+    failing_ = true;
+}
+
 bool Store::commit()
 {
     if (pending() == 0)
@@ -89,7 +99,7 @@ bool Store::commit()
     } catch (const SqliteError &e) {
         if (!e.busy())
             throw;
-        warn(cat(db_.path(), ": ", e.what(), "; ", pending(), " records kept in memory, retrying"));
+        failed(e);
         return false;
     }
     try {
@@ -116,9 +126,12 @@ bool Store::commit()
         }
         if (!e.busy() && !e.full())
             throw;
-        warn(cat(db_.path(), ": ", e.what(), "; ", pending(), " records kept in memory, retrying"));
+        failed(e);
         return false;
     }
+    if (failing_)
+        warn(cat(db_.path(), ": writing again; ", pending(), " records held back are stored"));
+    failing_ = full_ = false;
     rows_.clear();
     others_.clear();
     return true;

@@ -50,6 +50,8 @@ public:
     // Writes what is pending in one transaction. On a locked database (after
     // the busy timeout) it keeps the batch, warns, and returns false.
     bool commit();
+    // The last commit failed because the disk or the database is full.
+    bool full() const noexcept { return full_; }
 
     // Calls `emit` with each matching record line (without '\n'), oldest first.
     std::uint64_t query(const Query &q, const std::function<void(std::string_view)> &emit);
@@ -60,11 +62,15 @@ public:
     Database &db() noexcept { return db_; }
 
 private:
+    void failed(const SqliteError &e);
+
     Database db_;
     Statement insert_message_;
     Statement insert_other_;
     std::vector<Row> rows_;
     std::vector<OtherRow> others_;
+    bool failing_ = false;  // said once per spell of failures
+    bool full_ = false;
 };
 
 Row row_from_message(const Message &message);
