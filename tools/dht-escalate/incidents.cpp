@@ -68,16 +68,21 @@ constexpr const char *kColumns =
 Database open(const std::string &path, bool create)
 {
     Database db(path, create);
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
-    // Created once; later opens only read (a locked file can still be opened).
-    auto exists = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'escalation_policy'");
-    const bool fresh = !exists.step() || exists.integer(0) == 0;
-    exists.reset();
-    if (fresh) {
-        Transaction t(db);
-        db.exec(kSchema);
-        t.commit();
-    }
+    retry_while_busy([&] {
+        db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+        // Created once; later opens only read (a locked file can still be opened).
+        bool fresh = false;
+        {
+            auto exists =
+                db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'escalation_policy'");
+            fresh = !exists.step() || exists.integer(0) == 0;
+        }
+        if (fresh) {
+            Transaction t(db);
+            db.exec(kSchema);
+            t.commit();
+        }
+    });
     return db;
 }
 

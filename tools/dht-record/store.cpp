@@ -34,16 +34,20 @@ PRAGMA user_version = 1;
 Database open(const std::string &path, bool create)
 {
     Database db(path, create);
-    // WAL: readers (dht-record query, sqlite3) never block the writer; NORMAL
-    // sync keeps every committed batch across a crash of the process.
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
-    // The schema is written once; later opens only read, so that a database
-    // another writer holds locked can still be opened (and waited for).
-    auto version = db.prepare("PRAGMA user_version");
-    const bool fresh = !version.step() || version.integer(0) < 1;
-    version.reset();
-    if (fresh)
-        db.exec(kSchema);
+    retry_while_busy([&] {
+        // WAL: readers (dht-record query, sqlite3) never block the writer; NORMAL
+        // sync keeps every committed batch across a crash of the process.
+        db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+        // The schema is written once; later opens only read, so that a database
+        // another writer holds locked can still be opened (and waited for).
+        bool fresh = false;
+        {
+            auto version = db.prepare("PRAGMA user_version");
+            fresh = !version.step() || version.integer(0) < 1;
+        }
+        if (fresh)
+            db.exec(kSchema);
+    });
     return db;
 }
 

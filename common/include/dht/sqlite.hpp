@@ -2,11 +2,13 @@
 // are thrown as SqliteError carrying SQLite's own message and code.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -55,6 +57,24 @@ private:
 };
 
 class Database;
+
+// Runs `step` again while SQLite says the database is busy, up to `limit`:
+// for what the busy timeout does not cover, such as two processes creating
+// one file and switching it to WAL at the same moment.
+template <class Step>
+auto retry_while_busy(Step step, std::chrono::milliseconds limit = std::chrono::seconds(10))
+{
+    const auto until = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        try {
+            return step();
+        } catch (const SqliteError &e) {
+            if (!e.busy() || std::chrono::steady_clock::now() >= until)
+                throw;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
 
 // BEGIN IMMEDIATE (the write lock taken at once, waiting out the busy
 // timeout) … commit(); a transaction not committed is rolled back.
