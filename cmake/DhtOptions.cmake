@@ -19,9 +19,18 @@ elseif(DHT_SANITIZE)
   target_link_options(dht_sanitizers INTERFACE -fsanitize=address,undefined)
 endif()
 
-# dht_add_tool(NAME SOURCES...): one binary, linked to the common library, installed.
+# dht_add_tool(NAME CORE LIB SOURCES... [LIBS LIBS...]): a tool in two parts,
+# its engine as the static library LIB (the unit tests link it) and its
+# main.cpp (flags and wiring) as the installed binary NAME.
 function(dht_add_tool name)
-  add_executable(${name} ${ARGN})
-  target_link_libraries(${name} PRIVATE dht::common dht_warnings dht_sanitizers)
+  cmake_parse_arguments(PARSE_ARGV 1 T "" "CORE" "SOURCES;LIBS")
+  if(NOT T_CORE OR NOT T_SOURCES)
+    message(FATAL_ERROR "dht_add_tool(${name}): give CORE LIB and SOURCES")
+  endif()
+  add_library(${T_CORE} STATIC ${T_SOURCES})
+  target_include_directories(${T_CORE} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  target_link_libraries(${T_CORE} PUBLIC dht::common ${T_LIBS} PRIVATE dht_warnings dht_sanitizers)
+  add_executable(${name} main.cpp)
+  target_link_libraries(${name} PRIVATE ${T_CORE} dht_warnings dht_sanitizers)
   install(TARGETS ${name} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endfunction()

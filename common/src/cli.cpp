@@ -1,6 +1,7 @@
 #include "dht/cli.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/files.hpp"
 #include "dht/time.hpp"
 
 #include <mosquitto.h>
@@ -21,13 +22,6 @@
 #endif
 
 namespace dht {
-
-std::string Broker::label() const
-{
-    if (host.find(':') != std::string::npos)
-        return cat('[', host, "]:", port);
-    return cat(host, ':', port);
-}
 
 bool MqttOptions::wants_broker() const
 {
@@ -110,23 +104,92 @@ void add_mqtt_options(CLI::App &app, MqttOptions &o, unsigned roles)
     app.add_option("--will-payload", o.will_payload, "Last will payload")->type_name("TEXT")->group(g);
     app.add_option("--will-qos", o.will_qos, "Last will QoS")->check(CLI::Range(0, 2))->group(g);
     app.add_flag("--will-retain", o.will_retain, "Retain the last will")->group(g);
-    app.add_option("--connect-timeout", o.connect_timeout,
-                   "Give up (exit 69) when no broker answers within DURATION (default: never)")
-        ->type_name("DURATION")
+    add_duration_option(app, "--connect-timeout", o.connect_timeout,
+                        "Give up (exit 69) when no broker answers within DURATION (default: never)")
         ->group(g);
-    app.add_option("--reconnect-max", o.reconnect_max, "Longest wait between connection attempts (default: 60s)")
-        ->type_name("DURATION")
+    add_duration_option(app, "--reconnect-max", o.reconnect_max,
+                        "Longest wait between connection attempts (default: 60s)", {std::chrono::seconds(1)})
         ->group(g);
 }
 
-namespace {
-
-[[noreturn]] void usage_error(const std::string &message)
+void usage_error(const std::string &message)
 {
     warn(message);
     warn(cat("Try '", program(), " --help' for more information."));
     throw Exit(exit_usage);
 }
+
+std::optional<Duration> parse_duration_arg(std::string_view text, DurationRange range, std::string &error)
+{
+    const auto d = parse_duration(text, std::chrono::seconds(1));
+    if (!d) {
+        error = cat("'", text, "' is not a duration (examples: 500ms, 10s, 15m, 1.5h, 30d; a bare number is seconds)");
+        return std::nullopt;
+    }
+    if (*d < range.min || *d > range.max) {
+        error = *d < range.min ? cat("'", text, "' is less than ", format_duration(range.min))
+                               : cat("'", text, "' is more than ", format_duration(range.max));
+        return std::nullopt;
+    }
+    return d;
+}
+
+namespace {
+
+template <class Target>
+CLI::Option *duration_option(CLI::App &app, const std::string &names, Target &target, const std::string &help,
+                             DurationRange range)
+{
+    auto *opt = app.add_option_function<std::string>(
+        names,
+        [&target, range](const std::string &text) {
+            std::string error;
+            target = *parse_duration_arg(text, range, error);  // checked below, before this runs
+        },
+        help);
+    opt->type_name("DURATION");
+    opt->check(CLI::Validator(
+        [range](std::string &text) {
+            std::string error;
+            parse_duration_arg(text, range, error);
+            return error;
+        },
+        "DURATION"));
+    return opt;
+}
+
+}  // namespace
+
+CLI::Option *add_duration_option(CLI::App &app, const std::string &names, Duration &target, const std::string &help,
+                                 DurationRange range)
+{
+    return duration_option(app, names, target, help, range);
+}
+
+CLI::Option *add_duration_option(CLI::App &app, const std::string &names, std::optional<Duration> &target,
+                                 const std::string &help, DurationRange range)
+{
+    return duration_option(app, names, target, help, range);
+}
+
+std::string read_secret(const std::string &given, const std::string &file, const char *env, std::string_view flag)
+{
+    if (!given.empty())
+        return given;
+    if (const char *v = env != nullptr ? std::getenv(env) : nullptr; v != nullptr && *v != '\0')
+        return v;
+    if (file.empty())
+        return {};
+    std::string text;
+    if (const auto error = read_file(file, text); !error.empty())
+        fail(exit_noinput, cat(flag, ": ", file, ": ", error));
+    text.resize(std::min(text.find('\n'), text.size()));
+    if (!text.empty() && text.back() == '\r')
+        text.pop_back();
+    return text;
+}
+
+namespace {
 
 // mqtt(s)://[user[:password]@]host[:port]/topic, as mosquitto_sub -L.
 void apply_url(MqttOptions &o, bool &tls, std::string &host)
@@ -157,50 +220,7 @@ void apply_url(MqttOptions &o, bool &tls, std::string &host)
     host = authority;
 }
 
-std::chrono::nanoseconds duration_flag(const std::string &name, const std::string &text)
-{
-    const auto d = parse_duration(text, std::chrono::seconds(1));
-    if (!d)
-        usage_error(cat(name, ": '", text, "' is not a duration (examples: 500ms, 10s, 5m)"));
-    return *d;
-}
-
 }  // namespace
-
-Broker parse_broker(const std::string &text, int default_port)
-{
-    Broker b;
-    std::string port;
-    if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        if (close == std::string::npos)
-            usage_error(cat("bad host '", text, "': missing ']'"));
-        b.host = text.substr(1, close - 1);
-        if (close + 1 < text.size()) {
-            if (text[close + 1] != ':')
-                usage_error(cat("bad host '", text, "'"));
-            port = text.substr(close + 2);
-        }
-    } else if (std::count(text.begin(), text.end(), ':') == 1) {
-        const auto colon = text.find(':');
-        b.host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-    } else {
-        b.host = text;  // a name, an IPv4 address or a bare IPv6 address
-    }
-    if (b.host.empty())
-        usage_error(cat("bad host '", text, "': empty host name"));
-    b.port = default_port;
-    if (!port.empty()) {
-        char *end = nullptr;
-        errno = 0;
-        const long p = std::strtol(port.c_str(), &end, 10);
-        if (errno != 0 || *end != '\0' || p < 1 || p > 65535)
-            usage_error(cat("bad port in '", text, "'"));
-        b.port = static_cast<int>(p);
-    }
-    return b;
-}
 
 void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
 {
@@ -225,7 +245,7 @@ void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
     const int default_port = o.port != 0 ? o.port : (tls ? 8883 : 1883);
     o.brokers.clear();
     for (const auto &h : o.hosts)
-        o.brokers.push_back(parse_broker(h, default_port));
+        o.brokers.push_back(parse_endpoint("-h", h, default_port));
     if (o.brokers.empty())
         o.brokers.push_back(Broker{"localhost", default_port});
 
@@ -234,15 +254,8 @@ void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
     if ((!o.certfile.empty() || o.insecure || !o.tls_version.empty()) && !tls)
         usage_error("TLS options need --cafile, --capath, --tls-use-os-certs or an mqtts:// URL");
 
-    // A password given as such (-P, DHT_MQTT_PASSWORD) wins over a file.
-    if (!o.password_file.empty() && o.password.empty()) {
-        std::ifstream in(o.password_file);
-        if (!in)
-            fail(exit_noinput, cat(o.password_file, ": ", std::strerror(errno)));
-        std::getline(in, o.password);
-        if (!o.password.empty() && o.password.back() == '\r')
-            o.password.pop_back();
-    }
+    // A password given as such (-P, DHT_MQTT_PASSWORD, the URL) wins over a file.
+    o.password = read_secret(o.password, o.password_file, nullptr, "--password-file");
     if (!o.password.empty() && o.username.empty())
         usage_error("a password needs a username (-u)");
 
@@ -278,12 +291,6 @@ void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
     }
     if (!o.session_expiry.empty() && o.protocol_version != MQTT_PROTOCOL_V5)
         usage_error("-x (session expiry) needs -V 5");
-
-    if (!o.connect_timeout.empty())
-        o.connect_deadline = duration_flag("--connect-timeout", o.connect_timeout);
-    o.reconnect_max_delay = duration_flag("--reconnect-max", o.reconnect_max);
-    if (o.reconnect_max_delay < std::chrono::seconds(1))
-        o.reconnect_max_delay = std::chrono::seconds(1);
 }
 
 void add_common_options(CLI::App &app, CommonOptions &o, bool input, const std::string &verbose_flag)

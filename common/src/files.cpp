@@ -10,6 +10,32 @@
 
 namespace dht {
 
+std::string read_file(const std::string &path, std::string &text)
+{
+    text.clear();
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return std::strerror(errno);
+    int error = 0;
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            error = errno;
+        if (n <= 0)
+            break;
+        text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    if (error != 0) {
+        text.clear();
+        return std::strerror(error);
+    }
+    return {};
+}
+
 std::string write_file_atomically(const std::string &path, std::string_view text, mode_t mode)
 {
     const std::string tmp = path + ".tmp";

@@ -61,7 +61,7 @@ std::string refusal_text(int protocol, int rc)
 }  // namespace
 
 struct Session::Impl {
-    explicit Impl(const MqttOptions &o) : opt(o), backoff(o.reconnect_max_delay) {}
+    explicit Impl(const MqttOptions &o) : opt(o), backoff(o.reconnect_max) {}
 
     MqttOptions opt;
     mosquitto *mosq = nullptr;
@@ -330,10 +330,10 @@ void Session::Impl::run()
         if (conn == Conn::idle) {
             const Broker &b = opt.brokers[index];
             auto deadline = steady::time_point::max();
-            if (opt.connect_deadline) {
-                deadline = down_since + std::chrono::duration_cast<steady::duration>(*opt.connect_deadline);
+            if (opt.connect_timeout) {
+                deadline = down_since + std::chrono::duration_cast<steady::duration>(*opt.connect_timeout);
                 if (steady::now() >= deadline) {
-                    warn(cat("no broker reachable within ", seconds_text(*opt.connect_deadline)));
+                    warn(cat("no broker reachable within ", seconds_text(*opt.connect_timeout)));
                     set_failure(exit_unavailable);
                     break;
                 }

@@ -1,5 +1,6 @@
 #include "dht/net.hpp"
 
+#include "dht/cli.hpp"
 #include "dht/diag.hpp"
 
 #include <fcntl.h>
@@ -10,10 +11,60 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 
 namespace dht {
+
+std::string Endpoint::label() const
+{
+    if (host.empty())
+        return cat("*:", port);
+    if (host.find(':') != std::string::npos)
+        return cat('[', host, "]:", port);
+    return cat(host, ':', port);
+}
+
+Endpoint parse_endpoint(std::string_view flag, const std::string &text, int default_port, bool any_host)
+{
+    const auto bad = [&](std::string_view why) {
+        usage_error(cat(flag, ": '", text, "' ", why, any_host ? " (give ADDR:PORT or :PORT)" : ""));
+    };
+    Endpoint e;
+    std::string port;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string::npos)
+            bad("lacks its ']'");
+        e.host = text.substr(1, close - 1);
+        if (close + 1 < text.size()) {
+            if (text[close + 1] != ':')
+                bad("is not [ADDRESS]:PORT");
+            port = text.substr(close + 2);
+        }
+    } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        const auto colon = text.find(':');
+        e.host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    } else {
+        e.host = text;  // a name, an IPv4 address or a bare IPv6 address
+    }
+    if (e.host.empty() && !(any_host && !port.empty()))
+        bad("has no host name");
+    e.port = default_port;
+    if (!port.empty()) {
+        char *end = nullptr;
+        errno = 0;
+        const long p = std::strtol(port.c_str(), &end, 10);
+        if (errno != 0 || *end != '\0' || p < 1 || p > 65535)
+            bad("has a bad port (1-65535)");
+        e.port = static_cast<int>(p);
+    }
+    if (e.port <= 0)
+        bad("has no port");
+    return e;
+}
 
 std::string seconds_text(std::chrono::nanoseconds d)
 {
@@ -22,7 +73,7 @@ std::string seconds_text(std::chrono::nanoseconds d)
     return buf;
 }
 
-int tcp_connect(const Broker &to, std::chrono::milliseconds timeout, std::string &error)
+int tcp_connect(const Endpoint &to, std::chrono::milliseconds timeout, std::string &error)
 {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;

@@ -1,5 +1,6 @@
 #include "dht/scan.hpp"
 
+#include "dht/hash.hpp"
 #include "dht/json.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
@@ -23,18 +24,6 @@ struct Target {
     std::uint64_t hash = 0;
 };
 
-// FNV-1a, extended byte by byte as a path grows: a path is compared with the
-// targets by hash first, so most keys cost no string comparison.
-constexpr std::uint64_t fnv_basis = 14695981039346656037ULL;
-std::uint64_t fnv(std::uint64_t h, std::string_view bytes) noexcept
-{
-    for (const char c : bytes) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 struct Slot {
     FieldValue value;
     std::string text;
@@ -54,7 +43,7 @@ struct ScanHandler {
 
     // The dotted path of the current key, and where each open object's keys start in it.
     std::string path;
-    std::uint64_t path_hash = fnv_basis;
+    std::uint64_t path_hash = fnv1a_basis;
     std::vector<std::uint32_t> starts;
     std::vector<std::uint64_t> start_hashes;  // the hash of the path where each open object starts
     unsigned skip = 0;  // > 0 inside an array: nothing there has a path
@@ -78,7 +67,7 @@ struct ScanHandler {
     void begin_document()
     {
         path.clear();
-        path_hash = fnv_basis;
+        path_hash = fnv1a_basis;
         starts.clear();
         start_hashes.clear();
         skip = 0;
@@ -287,15 +276,15 @@ struct ScanHandler {
         path_hash = start_hashes.back();
         if (!path.empty()) {
             path.push_back('.');
-            path_hash = fnv(path_hash, ".");
+            path_hash = fnv1a(".", path_hash);
         }
         if (key_partial) {
             path += key_buf;
-            path_hash = fnv(path_hash, key_buf);
+            path_hash = fnv1a(key_buf, path_hash);
             key_partial = false;
         }
         path.append(s.data(), s.size());
-        path_hash = fnv(path_hash, sv(s));
+        path_hash = fnv1a(sv(s), path_hash);
         return true;
     }
     bool on_number_part(bj::string_view, error_code &) { return true; }
@@ -379,7 +368,7 @@ RecordScanner::RecordScanner(const std::vector<std::string> &fields, std::size_t
         h.targets.push_back({"payload." + fields[i], What::field_payload, static_cast<std::uint32_t>(i)});
     }
     for (auto &t : h.targets)
-        t.hash = fnv(fnv_basis, t.path);
+        t.hash = fnv1a(t.path);
     h.root_slots.resize(fields.size());
     h.payload_slots.resize(fields.size());
     h.root_values.resize(fields.size());

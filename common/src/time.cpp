@@ -189,6 +189,20 @@ std::optional<std::chrono::nanoseconds> parse_duration(std::string_view s,
     return std::chrono::nanoseconds(std::llround(ns));
 }
 
+std::string format_duration(std::chrono::nanoseconds d)
+{
+    static constexpr struct {
+        long long ns;
+        const char *unit;
+    } units[] = {{86400'000'000'000LL, "d"}, {3600'000'000'000LL, "h"}, {60'000'000'000LL, "m"},
+                 {1'000'000'000LL, "s"},     {1'000'000LL, "ms"},       {1'000LL, "us"}};
+    const long long n = d.count();
+    for (const auto &u : units)
+        if (n != 0 && n % u.ns == 0)
+            return std::to_string(n / u.ns) + u.unit;
+    return std::to_string(n) + "ns";
+}
+
 std::optional<TimePoint> parse_time_or_age(std::string_view text, TimePoint reference)
 {
     if (auto t = parse_rfc3339(text))

@@ -1,5 +1,6 @@
 #include "dht/cli.hpp"
 #include "dht/diag.hpp"
+#include "dht/time.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -120,7 +121,6 @@ TEST_CASE("usage errors exit 64")
     CHECK(code([](MqttOptions &o) { o.certfile = "c.pem"; }) == 64);
     CHECK(code([](MqttOptions &o) { o.password = "x"; }) == 64);  // no username
     CHECK(code([](MqttOptions &o) { o.session_expiry = "10"; }) == 64);  // needs -V 5
-    CHECK(code([](MqttOptions &o) { o.connect_timeout = "soon"; }) == 64);
     CHECK(code([](MqttOptions &o) { o.password_file = "/nonexistent"; o.username = "u"; }) == 66);
 }
 
@@ -181,4 +181,102 @@ TEST_CASE("flags beat the environment, which beats --config, which beats the XDG
     CHECK(parse({"-q", "3"}).code == 64);
     CHECK(parse({"-V", "4"}).code == 64);
     unsetenv("XDG_CONFIG_HOME");
+}
+
+TEST_CASE("duration flags: one rule for every tool, checked as they are parsed")
+{
+    unsetenv("XDG_CONFIG_HOME");
+    setenv("HOME", "/nonexistent", 1);
+    set_program("dht-test");
+    const auto run = [](std::vector<std::string> args, Duration &d, std::optional<Duration> &opt) {
+        CLI::App app{"", "dht-test"};
+        add_duration_option(app, "--wait", d, "a wait");
+        add_duration_option(app, "--limit", opt, "a limit", {Duration{0}, std::chrono::hours(1)});
+        args.insert(args.begin(), "dht-test");
+        std::vector<char *> argv;
+        for (auto &a : args)
+            argv.push_back(a.data());
+        try {
+            parse_command_line(app, static_cast<int>(argv.size()), argv.data());
+        } catch (const Exit &e) {
+            return e.code();
+        }
+        return 0;
+    };
+    Duration d = std::chrono::seconds(7);
+    std::optional<Duration> opt;
+    REQUIRE(run({}, d, opt) == 0);
+    CHECK(d == std::chrono::seconds(7));  // absent: the default stays
+    CHECK(!opt);
+    REQUIRE(run({"--wait", "10", "--limit", "0"}, d, opt) == 0);
+    CHECK(d == std::chrono::seconds(10));  // a bare number is seconds
+    CHECK(opt == Duration{0});             // this one allows zero
+    REQUIRE(run({"--wait", "1.5m", "--limit", "250ms"}, d, opt) == 0);
+    CHECK(d == std::chrono::seconds(90));
+    CHECK(opt == std::chrono::milliseconds(250));
+    CHECK(run({"--wait", "10x"}, d, opt) == 64);
+    CHECK(run({"--wait", "0"}, d, opt) == 64);       // below the default least, 1ns
+    CHECK(run({"--wait", "-5s"}, d, opt) == 64);
+    CHECK(run({"--limit", "2h"}, d, opt) == 64);     // above its most
+    CHECK(run({"--wait", "100000d"}, d, opt) == 64);  // above ten years
+
+    std::string error;
+    CHECK(!parse_duration_arg("soon", {}, error));
+    CHECK(error.find("'soon' is not a duration") != std::string::npos);
+    CHECK(parse_duration_arg("2", {}, error) == std::chrono::seconds(2));
+    CHECK(!parse_duration_arg("0", {}, error));
+    CHECK(error == "'0' is less than 1ns");
+    CHECK(!parse_duration_arg("11h", {std::chrono::seconds(1), std::chrono::hours(10)}, error));
+    CHECK(error == "'11h' is more than 10h");
+    CHECK(format_duration(std::chrono::milliseconds(1500)) == "1500ms");
+    CHECK(format_duration(std::chrono::hours(24 * 3650)) == "3650d");
+}
+
+TEST_CASE("--connect-timeout and --reconnect-max are durations with bounds")
+{
+    CHECK(parse({"--connect-timeout", "soon"}).code == 64);
+    CHECK(parse({"--reconnect-max", "100ms"}).code == 64);  // less than 1s
+    const auto p = parse({"--connect-timeout", "2", "--reconnect-max", "5m"});
+    REQUIRE(p.code == 0);
+    CHECK(p.mqtt.connect_timeout == std::chrono::seconds(2));
+    CHECK(p.mqtt.reconnect_max == std::chrono::minutes(5));
+}
+
+TEST_CASE("secrets: given, then the environment, then the first line of the file")
+{
+    TempDir dir;
+    const std::string file = dir.write("secret", "s3cret \r\nsecond line\n");
+    unsetenv("DHT_TEST_SECRET");
+    CHECK(read_secret("", "", "DHT_TEST_SECRET", "--x-file").empty());
+    CHECK(read_secret("", file, "DHT_TEST_SECRET", "--x-file") == "s3cret ");  // the CR goes, the space stays
+    setenv("DHT_TEST_SECRET", "from-env", 1);
+    CHECK(read_secret("", file, "DHT_TEST_SECRET", "--x-file") == "from-env");
+    CHECK(read_secret("given", file, "DHT_TEST_SECRET", "--x-file") == "given");
+    unsetenv("DHT_TEST_SECRET");
+    int code = 0;
+    try {
+        read_secret("", dir.path + "/missing", "DHT_TEST_SECRET", "--x-file");
+    } catch (const Exit &e) {
+        code = e.code();
+    }
+    CHECK(code == 66);
+}
+
+TEST_CASE("endpoints: host:port, [v6]:port, :port where listening")
+{
+    CHECK(parse_endpoint("--carbon", "carbon.lan", 2003).label() == "carbon.lan:2003");
+    CHECK(parse_endpoint("--carbon", "[::1]:2004", 2003).label() == "[::1]:2004");
+    CHECK(parse_endpoint("--listen", ":9464", 0, true).label() == "*:9464");
+    const auto code = [](const std::string &text, int port, bool any) {
+        try {
+            parse_endpoint("--x", text, port, any);
+        } catch (const Exit &e) {
+            return e.code();
+        }
+        return 0;
+    };
+    CHECK(code(":9464", 0, false) == 64);  // no host where one is needed
+    CHECK(code("127.0.0.1", 0, true) == 64);  // no port, none by default
+    CHECK(code("h:0", 1883, false) == 64);
+    CHECK(code("h:70000", 1883, false) == 64);
 }

@@ -265,7 +265,7 @@ int answer(const Options &o, bool resolve, IncidentStore &store, Session *sessio
     out.flush();
     if (session == nullptr)
         return exit_ok;
-    if (!wait_connected(*session, o.mqtt.connect_deadline.value_or(std::chrono::seconds(10)))) {
+    if (!wait_connected(*session, o.mqtt.connect_timeout.value_or(std::chrono::seconds(10)))) {
         if (const auto f = session->failure())
             return *f;  // refused (78) or past --connect-timeout (69), said already
         warn("no broker: the event waits in the database for the daemon or the next tick");
@@ -373,7 +373,7 @@ int run(Options &o, const Commands &c)
         d.auto_resolve = !o.no_auto_resolve;
         d.min_severity = severity_rank(o.min_severity);
         d.alerts_from_mqtt = alerts_from_mqtt;
-        d.connect_wait = o.mqtt.connect_deadline.value_or(std::chrono::seconds(10));
+        d.connect_wait = o.mqtt.connect_timeout.value_or(std::chrono::seconds(10));
         d.reload = [&o, &store]() -> std::optional<EscalationPolicy> {
             warn("SIGHUP: reading the policy again");
             std::optional<EscalationPolicy> p;

@@ -134,7 +134,7 @@ int run(Options &o)
         fail(exit_usage, cat("--template: ", e.what()));
     }
     if (!o.carbon.empty()) {
-        sink.emplace(SinkConfig{parse_broker(o.carbon, 2003), o.udp, o.buffer, o.spool, std::chrono::seconds(30)});
+        sink.emplace(SinkConfig{parse_endpoint("--carbon", o.carbon, 2003), o.udp, o.buffer, o.spool, std::chrono::seconds(30)});
     }
     install_signal_handlers();
 

@@ -17,7 +17,7 @@
 namespace dht::graphite {
 
 struct SinkConfig {
-    Broker address;
+    Endpoint address;
     bool udp = false;
     std::size_t max_lines = 100000;
     std::string spool_dir;

@@ -91,10 +91,7 @@ public:
             plot_.emplace(o.plot_fields.empty() ? std::vector<std::string>{"temperature", "humidity"} : o.plot_fields);
         if (!o.listen.empty()) {
             // ":9464" listens on every address.
-            const Broker b = o.listen.starts_with(':') ? Broker{"", std::atoi(o.listen.c_str() + 1)}
-                                                       : parse_broker(o.listen, 0);
-            if (b.port <= 0)
-                fail(exit_usage, "--listen: give ADDR:PORT, e.g. 127.0.0.1:9464");
+            const Endpoint b = parse_endpoint("--listen", o.listen, 0, true);
             server_.emplace(b.host, b.port);
             server_->update(prometheus());
         }

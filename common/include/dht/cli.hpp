@@ -3,6 +3,8 @@
 // > $XDG_CONFIG_HOME/dht/TOOL.conf.
 #pragma once
 
+#include "dht/net.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -14,15 +16,37 @@
 
 namespace dht {
 
-struct Broker {
-    std::string host;
-    int port = 0;
-    std::string label() const;  // host:port, [v6]:port
+using Broker = Endpoint;
+
+// Prints MESSAGE and a pointer to --help, and throws Exit(64): every usage
+// error of every tool goes through here.
+[[noreturn]] void usage_error(const std::string &message);
+
+using Duration = std::chrono::nanoseconds;
+
+// What a duration flag accepts. A bare number is seconds, for every flag.
+struct DurationRange {
+    Duration min{1};                                       // the least accepted (0: zero is allowed)
+    Duration max{std::chrono::hours(24 * 3650)};           // ten years
 };
 
-// HOST, HOST:PORT, [V6]:PORT or a bare V6 address; prints and throws Exit(64)
-// on a bad one.
-Broker parse_broker(const std::string &text, int default_port);
+// A flag that takes a DURATION (dht-tools(7): 500ms, 10s, 15m, 1.5h, 30d; a
+// bare number is seconds), converted and checked as it is parsed, from the
+// command line, the environment or a config file alike: a bad one is a usage
+// error naming the flag. `target` keeps its default when the flag is absent.
+CLI::Option *add_duration_option(CLI::App &app, const std::string &names, Duration &target,
+                                 const std::string &help, DurationRange range = {});
+CLI::Option *add_duration_option(CLI::App &app, const std::string &names, std::optional<Duration> &target,
+                                 const std::string &help, DurationRange range = {});
+// The same rule for a duration that is not a flag; nullopt with `error` set
+// ("'10x' is not a duration (…)") when it is not one.
+std::optional<Duration> parse_duration_arg(std::string_view text, DurationRange range, std::string &error);
+
+// A secret (a password, a token), ranked as everywhere in the toolkit: `given`
+// when it is set (a flag), else the environment variable `env` when set, else
+// the first line of `file` (its line end dropped) when one is named, else "".
+// Exit 66, naming `flag` and the file, when the file cannot be read.
+std::string read_secret(const std::string &given, const std::string &file, const char *env, std::string_view flag);
 
 struct MqttOptions {
     // As given on the command line / environment / config.
@@ -46,8 +70,8 @@ struct MqttOptions {
     std::string will_topic, will_payload;
     int will_qos = 0;
     bool will_retain = false;
-    std::string connect_timeout;      // empty: never give up
-    std::string reconnect_max = "60s";
+    std::optional<Duration> connect_timeout;   // --connect-timeout; none: never give up
+    Duration reconnect_max{std::chrono::seconds(60)};  // --reconnect-max
     std::string publish_topic;        // --publish (tools that publish)
     int publish_qos = 1;
 
@@ -55,8 +79,6 @@ struct MqttOptions {
     std::vector<Broker> brokers;
     int protocol_version = 4;  // MQTT_PROTOCOL_V311
     bool tls = false;
-    std::optional<std::chrono::nanoseconds> connect_deadline;
-    std::chrono::nanoseconds reconnect_max_delay{std::chrono::seconds(60)};
     std::uint32_t session_expiry_seconds = 0;
 
     // A broker is used only when a flag asks for one.

@@ -1,18 +1,29 @@
-// Small network pieces shared by the tools: a TCP connect with a deadline and
-// the reconnect schedule (exponential backoff with jitter).
+// Small network pieces shared by the tools: a host and port, a TCP connect
+// with a deadline and the reconnect schedule (exponential backoff with jitter).
 #pragma once
-
-#include "dht/cli.hpp"
 
 #include <chrono>
 #include <random>
 #include <string>
+#include <string_view>
 
 namespace dht {
 
+// A host and a port: a broker, carbon, an address to listen on.
+struct Endpoint {
+    std::string host;  // empty: every address (only where listening)
+    int port = 0;
+    std::string label() const;  // host:port, [v6]:port, *:port
+};
+
+// HOST, HOST:PORT, [V6]:PORT or a bare V6 address; with `any_host`, :PORT too
+// (every address). A port missing from the text is `default_port`; 0 there
+// means one is required. A bad one is a usage error naming `flag` (Exit 64).
+Endpoint parse_endpoint(std::string_view flag, const std::string &text, int default_port, bool any_host = false);
+
 // A connected TCP socket (blocking, close-on-exec) to the first address of
 // `to` that answers within `timeout`, or -1 with `error` set.
-int tcp_connect(const Broker &to, std::chrono::milliseconds timeout, std::string &error);
+int tcp_connect(const Endpoint &to, std::chrono::milliseconds timeout, std::string &error);
 
 // The numeric address (no port) a connected socket reached, or "" on error.
 std::string peer_address(int fd);

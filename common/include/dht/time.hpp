@@ -27,6 +27,9 @@ std::optional<TimePoint> parse_rfc3339(std::string_view text);
 std::optional<std::chrono::nanoseconds> parse_duration(
     std::string_view text, std::optional<std::chrono::nanoseconds> bare_unit = std::nullopt);
 
+// A duration in the largest unit that holds it whole: "1ns", "250ms", "90s", "3650d".
+std::string format_duration(std::chrono::nanoseconds d);
+
 // RFC 3339, or an age counted back from `reference`.
 std::optional<TimePoint> parse_time_or_age(std::string_view text, TimePoint reference);
 
