@@ -76,3 +76,18 @@ TEST_CASE("the parser reports errors as short phrases")
     REQUIRE(parser.parse("[true]", v, error));
     CHECK(v.as_array().at(0).as_bool());
 }
+
+TEST_CASE("ObjectWriter: keys escaped like values, members in order")
+{
+    std::string out = "x";
+    dht::ObjectWriter(out).string("kind", "stats").number("t", 24.5).integer("n", -3).boolean("ok", true).null("v").close();
+    CHECK(out == R"(x{"kind":"stats","t":24.5,"n":-3,"ok":true,"v":null})");
+    out = R"({"a":1)";
+    dht::ObjectWriter w(out, false);
+    w.string("we\"ird\nkey", "v").raw("o", "[1]");
+    w.key("z").out() += "2";
+    w.close();
+    CHECK(out == R"({"a":1,"we\"ird\nkey":"v","o":[1],"z":2})");
+    const auto parsed = boost::json::parse(out);
+    CHECK(parsed.at("we\"ird\nkey").as_string() == "v");
+}

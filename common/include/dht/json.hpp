@@ -21,6 +21,62 @@ using NumberWriter = void (*)(std::string &out, double value);
 void append_json(std::string &out, const json::value &value, NumberWriter numbers = nullptr);
 std::string to_json(const json::value &value);
 
+// Writes one JSON object at the end of `out`, every key escaped as a string
+// value is: ObjectWriter(out).string("kind", "stats").number("n", 3).close()
+// gives {"kind":"stats","n":3}. With `open` false it continues an object
+// whose '{' and first members are already in `out`.
+class ObjectWriter {
+public:
+    explicit ObjectWriter(std::string &out, bool open = true) : out_(out), first_(open)
+    {
+        if (open)
+            out_.push_back('{');
+    }
+    // The key and its ':'; the caller appends the value.
+    ObjectWriter &key(std::string_view name)
+    {
+        if (!first_)
+            out_.push_back(',');
+        first_ = false;
+        append_json_string(out_, name);
+        out_.push_back(':');
+        return *this;
+    }
+    ObjectWriter &string(std::string_view name, std::string_view value)
+    {
+        append_json_string(key(name).out_, value);
+        return *this;
+    }
+    ObjectWriter &number(std::string_view name, double value)
+    {
+        append_number(key(name).out_, value);
+        return *this;
+    }
+    ObjectWriter &integer(std::string_view name, long long value)
+    {
+        key(name).out_ += std::to_string(value);
+        return *this;
+    }
+    ObjectWriter &boolean(std::string_view name, bool value)
+    {
+        key(name).out_ += value ? "true" : "false";
+        return *this;
+    }
+    // A value that is JSON already.
+    ObjectWriter &raw(std::string_view name, std::string_view json_text)
+    {
+        key(name).out_ += json_text;
+        return *this;
+    }
+    ObjectWriter &null(std::string_view name) { return raw(name, "null"); }
+    std::string &out() noexcept { return out_; }
+    void close() { out_.push_back('}'); }
+
+private:
+    std::string &out_;
+    bool first_;
+};
+
 // True when `text` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
 bool valid_utf8(std::string_view text) noexcept;
 
