@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 
@@ -38,8 +39,10 @@ std::string read_file(const std::string &path, std::string &text)
 
 std::string write_file_atomically(const std::string &path, std::string_view text, mode_t mode)
 {
-    const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    // A fresh name made with O_EXCL (mkostemp): a file or a link planted at a
+    // predictable name in a shared directory is never opened, let alone written.
+    std::string tmp = path + ".tmp.XXXXXX";
+    const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
     if (fd < 0)
         return std::strerror(errno);
     int error = 0;
