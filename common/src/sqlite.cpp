@@ -1,5 +1,7 @@
 #include "dht/sqlite.hpp"
 
+#include "dht/diag.hpp"
+
 #include <sqlite3.h>
 
 #include <fcntl.h>
@@ -157,6 +159,62 @@ void Transaction::commit()
 {
     db_.exec("COMMIT");
     open_ = false;
+}
+
+namespace {
+
+// Tables of the toolkit's own: a database holding any of them is ours.
+constexpr const char *kToolkitTables =
+    "'messages', 'records', 'incidents', 'incident_events', 'incident_notifications', 'escalation_policy'";
+
+std::int64_t single_integer(Database &db, std::string_view sql)
+{
+    auto s = db.prepare(sql);
+    return s.step() ? s.integer(0) : 0;
+}
+
+}  // namespace
+
+Database open_toolkit_database(const std::string &path, bool create, std::string_view schema,
+                               std::string_view marker_table)
+{
+    Database db(path, create);
+    retry_while_busy([&] {
+        const std::int64_t id = single_integer(db, "PRAGMA application_id");
+        if (id != 0 && id != toolkit_application_id)
+            throw SqliteError(cat(path, ": the database of another application (application_id ", id,
+                                  "), not a dht-tools one: give another file"),
+                              SQLITE_MISMATCH);
+        if (id == 0) {
+            const std::int64_t tables = single_integer(
+                db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'");
+            const std::int64_t ours = single_integer(
+                db, cat("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (", kToolkitTables, ")"));
+            if (tables > 0 && ours == 0)
+                throw SqliteError(cat(path, ": holds ", tables, tables == 1 ? " table" : " tables",
+                                      " of another application and none of dht-tools: give another file"),
+                                  SQLITE_MISMATCH);
+        }
+        // WAL: readers (dht-record query, sqlite3) never block the writer; NORMAL
+        // sync keeps every committed transaction across a crash of the process.
+        db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+        // The schema is written once; later opens only read, so that a database
+        // another writer holds locked can still be opened (and waited for).
+        bool fresh = false;
+        {
+            auto exists = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+            exists.bind(1, marker_table);
+            fresh = !exists.step() || exists.integer(0) == 0;
+        }
+        if (fresh || id == 0) {
+            Transaction t(db);
+            if (fresh)
+                db.exec(schema);
+            db.exec(cat("PRAGMA application_id = ", toolkit_application_id));
+            t.commit();
+        }
+    });
+    return db;
 }
 
 }  // namespace dht

@@ -114,4 +114,17 @@ private:
     sqlite3 *db_ = nullptr;
 };
 
+// The application_id of the toolkit's databases ('DHT1'), as file(1) and
+// `sqlite3 FILE 'PRAGMA application_id'` show it.
+inline constexpr std::int64_t toolkit_application_id = 0x44485431;
+
+// Opens one of the toolkit's databases (dht-record's and dht-escalate's may be
+// one file): WAL with NORMAL sync, `schema` written when `marker_table` is
+// missing, retried while another process creates the same file, and the file
+// marked as the toolkit's (PRAGMA application_id). A database of another
+// application (another application_id, or tables of its own and none of the
+// toolkit's) is refused with a SqliteError that says so, untouched.
+Database open_toolkit_database(const std::string &path, bool create, std::string_view schema,
+                               std::string_view marker_table);
+
 }  // namespace dht
