@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -222,6 +223,23 @@ void apply_url(MqttOptions &o, bool &tls, std::string &host)
 
 }  // namespace
 
+namespace {
+
+// A secret readable by the group or others is said, not refused (as ssh does
+// for keys it would refuse, but a shared group may be meant).
+void warn_if_shared(std::string_view flag, const std::string &file)
+{
+    struct stat st {};
+    if (file.empty() || ::stat(file.c_str(), &st) != 0 || (st.st_mode & 077) == 0)
+        return;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+    warn(cat(flag, ": ", file, " is readable by ", (st.st_mode & 007) != 0 ? "everyone" : "its group", " (mode ",
+             mode, "): chmod 600 it"));
+}
+
+}  // namespace
+
 void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
 {
     bool tls = !o.cafile.empty() || !o.capath.empty() || o.tls_use_os_certs;
@@ -229,8 +247,13 @@ void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
         std::string host;
         apply_url(o, tls, host);
         o.hosts.insert(o.hosts.begin(), host);
+        if (!o.password.empty())
+            warn("-L: a password in the URL shows in ps and in shell history: "
+                 "use --password-file or DHT_MQTT_PASSWORD");
     }
     o.tls = tls;
+    warn_if_shared("--password-file", o.password_file);
+    warn_if_shared("--key", o.keyfile);
     // mqtts:// or --tls-use-os-certs without a CA of its own: the system's CA
     // store (libmosquitto 2.0.11's own "OS certs" option needs a CA file too).
     if (tls && o.cafile.empty() && o.capath.empty())
