@@ -240,6 +240,20 @@ void warn_if_shared(std::string_view flag, const std::string &file)
 
 }  // namespace
 
+std::string default_client_id(std::string prefix, long pid)
+{
+    // MQTT 3.1 brokers may refuse ids over 23 bytes (aedes does): the tool's
+    // name is shortened ("dht-export-graphite-" to "dht-graphite-", then cut)
+    // so that the process id always fits.
+    const std::string digits = std::to_string(pid);
+    constexpr std::size_t most = 23;
+    if (prefix.size() + digits.size() > most && prefix.starts_with("dht-export-"))
+        prefix.erase(4, 7);
+    if (prefix.size() + digits.size() > most)
+        prefix.resize(most > digits.size() ? most - digits.size() : 0);
+    return prefix + digits;
+}
+
 void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
 {
     bool tls = !o.cafile.empty() || !o.capath.empty() || o.tls_use_os_certs;
@@ -295,7 +309,7 @@ void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
     if (o.client_id.empty()) {
         if (o.persistent)
             usage_error("-c (persistent session) needs a client id: give -i ID");
-        o.client_id = cat(o.id_prefix.empty() ? default_id_prefix + "-" : o.id_prefix, ::getpid());
+        o.client_id = default_client_id(o.id_prefix.empty() ? default_id_prefix + "-" : o.id_prefix, ::getpid());
     }
     if (o.client_id.size() > 65535)
         usage_error("client id too long");

@@ -280,3 +280,21 @@ TEST_CASE("endpoints: host:port, [v6]:port, :port where listening")
     CHECK(code("h:0", 1883, false) == 64);
     CHECK(code("h:70000", 1883, false) == 64);
 }
+
+TEST_CASE("default client ids fit MQTT 3.1's 23 bytes")
+{
+    for (const char *tool : {"dht-sub", "dht-record", "dht-export-graphite", "dht-export-influx", "dht-rules",
+                             "dht-stats", "dht-sensor-sim", "dht-escalate"}) {
+        const std::string id = default_client_id(std::string(tool) + "-", 4194304);
+        INFO(id);
+        CHECK(id.size() <= 23);
+        CHECK(id.ends_with("-4194304"));
+    }
+    CHECK(default_client_id("dht-export-graphite-", 12345) == "dht-graphite-12345");
+    CHECK(default_client_id("dht-sub-", 12345) == "dht-sub-12345");
+    CHECK(default_client_id("a-much-longer-prefix-than-fits-", 12345).size() == 23);
+    MqttOptions o;
+    finish_mqtt_options(o, "dht-export-influx");
+    CHECK(o.client_id.size() <= 23);
+    CHECK(o.client_id.ends_with(std::to_string(::getpid())));
+}

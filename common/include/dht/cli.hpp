@@ -100,6 +100,9 @@ void add_mqtt_options(CLI::App &app, MqttOptions &options, unsigned roles);
 // Exit(64) on a usage error, Exit(66) when the password file cannot be read.
 void finish_mqtt_options(MqttOptions &options, const std::string &default_id_prefix);
 
+// PREFIX and the process id, within MQTT 3.1's 23 bytes: "dht-graphite-4194304".
+std::string default_client_id(std::string prefix, long pid);
+
 struct CommonOptions {
     int verbose = 0;
     bool strict = false;
