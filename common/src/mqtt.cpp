@@ -324,7 +324,16 @@ void Session::Impl::run()
     unsigned round = 0;         // failed rounds since the last connection
     std::size_t final_refusals = 0;  // in this round
     auto down_since = steady::now();
+    auto connected_at = steady::now();
     bool was_connected = false;
+    // Connections a broker ended soon after accepting them (a client with our
+    // id kicking us out, a broker refusing what we send): the backoff carries
+    // on across them instead of starting again, so that such a broker is not
+    // hammered, and the same protocol error on every one of them ends the
+    // session.
+    constexpr auto stable = std::chrono::seconds(10);
+    constexpr unsigned most_protocol_drops = 5;
+    unsigned protocol_drops = 0;
 
     while (!stopping()) {
         if (conn == Conn::idle) {
@@ -350,7 +359,7 @@ void Session::Impl::run()
                     debug(cat("connected to ", b.label()));
                 was_connected = true;
                 round = 0;
-                backoff.reset();
+                connected_at = steady::now();
                 current = index;
                 index = 0;  // after a loss, the first broker is tried first again
                 final_refusals = 0;
@@ -389,10 +398,31 @@ void Session::Impl::run()
         if (rc != MOSQ_ERR_SUCCESS) {
             if (stopping())
                 break;
-            warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), "; reconnecting"));
             conn = Conn::idle;
             is_connected = false;
             down_since = steady::now();
+            if (down_since - connected_at >= stable) {
+                backoff.reset();
+                protocol_drops = 0;
+                warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), "; reconnecting"));
+                continue;
+            }
+            const bool protocol = rc == MOSQ_ERR_PROTOCOL || rc == MOSQ_ERR_MALFORMED_PACKET;
+            protocol_drops = protocol ? protocol_drops + 1 : 0;
+            if (protocol_drops >= most_protocol_drops) {
+                warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), " right after connecting, ",
+                         protocol_drops, " times in a row: the broker does not accept what this client sends "
+                         "(try another -V or QoS); not retrying"));
+                set_failure(exit_unavailable);
+                break;
+            }
+            auto delay = backoff.next();
+            if (opt.connect_timeout)  // never sleep past --connect-timeout
+                delay = std::min(delay, *opt.connect_timeout);
+            warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), " ",
+                     seconds_text(down_since - connected_at), " after connecting; next try in ", seconds_text(delay)));
+            if (!sleep_for(delay))
+                break;
         }
     }
     shutdown_connection();
