@@ -20,6 +20,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <unordered_map>
 
 namespace dht {
 
@@ -90,6 +91,19 @@ struct Session::Impl {
     std::atomic<bool> is_connected{false};
     std::atomic<std::uint64_t> connect_count{0};
     std::atomic<std::size_t> pending{0};
+    std::atomic<std::size_t> refused{0};
+
+    // The topic of each QoS 1/2 publish in flight, by message id, to name a
+    // refused one; a refusal seen before its id was noted waits in `refusals`.
+    std::mutex mids_mu;
+    std::unordered_map<int, std::string> mid_topics;
+    std::unordered_map<int, int> refusals;
+
+    void refused_publish(const std::string &topic, int reason)
+    {
+        refused.fetch_add(1);
+        warn(cat("the broker refused a publish to ", topic, ": ", mosquitto_reason_string(reason)));
+    }
 
     // Network thread only.
     enum class Conn { idle, awaiting_connack, up };
@@ -178,10 +192,14 @@ struct Session::Impl {
     // QoS 0 one is kept in the outbox.
     void send(Outgoing &m)
     {
-        const int rc = mosquitto_publish_v5(mosq, nullptr, m.topic.c_str(), static_cast<int>(m.payload.size()),
+        int mid = 0;
+        const int rc = mosquitto_publish_v5(mosq, &mid, m.topic.c_str(), static_cast<int>(m.payload.size()),
                                             m.payload.data(), m.qos, m.retain, nullptr);
-        if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && m.qos > 0))
+        if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && m.qos > 0)) {
+            if (m.qos > 0 && opt.protocol_version == MQTT_PROTOCOL_V5)
+                note_mid(mid, m.topic);
             return;
+        }
         if (rc == MOSQ_ERR_NO_CONN) {
             std::lock_guard lk(mu);
             outbox.push_back(std::move(m));
@@ -190,6 +208,44 @@ struct Session::Impl {
         }
         pending.fetch_sub(1);
         warn(cat("publish to ", m.topic, ": ", mosquitto_strerror(rc)));
+    }
+
+    void note_mid(int mid, const std::string &topic)
+    {
+        int reason = 0;
+        {
+            std::lock_guard lk(mids_mu);
+            if (const auto r = refusals.find(mid); r != refusals.end()) {
+                reason = r->second;
+                refusals.erase(r);
+            } else {
+                mid_topics[mid] = topic;
+            }
+        }
+        if (reason != 0)
+            refused_publish(topic, reason);
+    }
+
+    // A PUBACK or PUBREC/PUBCOMP for `mid`: MQTT 5 says in `reason` whether
+    // the broker took the message (below 0x80) or refused it.
+    void acknowledged(int mid, int reason)
+    {
+        if (opt.protocol_version != MQTT_PROTOCOL_V5)
+            return;
+        std::string topic;
+        {
+            std::lock_guard lk(mids_mu);
+            const auto t = mid_topics.find(mid);
+            if (t == mid_topics.end()) {
+                if (reason >= 0x80)
+                    refusals[mid] = reason;  // acknowledged before send() noted it
+                return;
+            }
+            topic = std::move(t->second);
+            mid_topics.erase(t);
+        }
+        if (reason >= 0x80)
+            refused_publish(topic, reason);
     }
 
     void run();
@@ -245,9 +301,10 @@ void on_message(mosquitto *, void *obj, const mosquitto_message *m, const mosqui
     s->cv_in.notify_one();
 }
 
-void on_publish(mosquitto *, void *obj, int, int, const mosquitto_property *)
+void on_publish(mosquitto *, void *obj, int mid, int reason, const mosquitto_property *)
 {
     auto *s = static_cast<Session::Impl *>(obj);
+    s->acknowledged(mid, reason);
     s->pending.fetch_sub(1);
 }
 
@@ -518,6 +575,8 @@ void Session::start()
 {
     if (impl_->thread.joinable())
         return;  // started already
+    if (impl_->opt.protocol_version != MQTT_PROTOCOL_V5)
+        debug("MQTT 3.1.1: a broker drops a publish it refuses (its ACL) without a word; -V 5 hears of it");
     // The network thread takes no signals: they go to the thread that polls the flags.
     sigset_t all, old;
     sigfillset(&all);
@@ -613,6 +672,7 @@ std::optional<int> Session::failure() const
 bool Session::connected() const { return impl_->is_connected.load(); }
 std::uint64_t Session::connects() const { return impl_->connect_count.load(); }
 std::size_t Session::pending_publishes() const { return impl_->pending.load(); }
+std::size_t Session::refused_publishes() const { return impl_->refused.load(); }
 
 void Session::notify()
 {

@@ -85,6 +85,10 @@ public:
     bool connected() const;
     std::uint64_t connects() const;
     std::size_t pending_publishes() const;
+    // QoS 1/2 publishes the broker refused (MQTT 5 reason codes: not
+    // authorized, quota exceeded, …), each said on stderr with its topic. An
+    // MQTT 3.1.1 broker drops a refused publish without a word: none counted.
+    std::size_t refused_publishes() const;
 
     // Wakes a receive() in progress (used by signal handling loops).
     void notify();
