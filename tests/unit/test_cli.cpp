@@ -232,7 +232,7 @@ TEST_CASE("duration flags: one rule for every tool, checked as they are parsed")
     CHECK(format_duration(std::chrono::hours(24 * 3650)) == "3650d");
 }
 
-TEST_CASE("--connect-timeout and --reconnect-max are durations with bounds")
+TEST_CASE("the connect timeout and the reconnect maximum are durations with bounds")
 {
     CHECK(parse({"--connect-timeout", "soon"}).code == 64);
     CHECK(parse({"--reconnect-max", "100ms"}).code == 64);  // less than 1s
