@@ -3,15 +3,10 @@
 # --test, garbage on stdin, --strict, --pass, --state across runs, SIGHUP,
 # SIGTERM, `no data` firing while the input is idle, and the clock modes.
 source "$(dirname "$0")/../lib/testlib.sh"
-export PATH="$DHT_BIN/dht-rules:$PATH"
+use_tools dht-rules
 seed=$DHT_SRC/scripts/rules/seed.rules
 cd "$T"
 
-# rec SECONDS TEMPERATURE HUMIDITY [TOPIC]: a message record at 10:00 + SECONDS.
-rec() {
-    printf '{"kind":"message","timestamp":"%s","topic":"%s","payload":{"temperature":%s,"humidity":%s},"qos":0,"retain":false}\n' \
-        "$(date -u -d "2026-11-24T10:00:00Z + $1 seconds" +%Y-%m-%dT%H:%M:%S.000Z)" "${4:-dht11/sensor/data}" "$2" "$3"
-}
 # alerts FILE: "rule state value" per alert record.
 alerts() { jq -r 'select(.kind == "alert") | "\(.rule) \(.state) \(.value)"' "$1"; }
 
@@ -34,9 +29,12 @@ pass "--check: 0 on good rules, 78 with FILE:LINE:COL and a hint for each error"
 # at once, humid above 90; each alert once when it starts and once when it ends.
 {
     i=0
-    for t in 8 6 4.5 4 3 2 1 -0.5 -1 0.5 2 6 7; do rec $((i * 10)) "$t" 80; i=$((i + 1)); done
-    rec 200 7 91
-    rec 210 7 85
+    for t in 8 6 4.5 4 3 2 1 -0.5 -1 0.5 2 6 7; do
+        rec -t $((REC_T0 + i * 10)) dht11/sensor/data "{\"temperature\":$t,\"humidity\":80}"
+        i=$((i + 1))
+    done
+    rec -t $((REC_T0 + 200)) dht11/sensor/data '{"temperature":7,"humidity":91}'
+    rec -t $((REC_T0 + 210)) dht11/sensor/data '{"temperature":7,"humidity":85}'
 } >"$T/snap"
 dht-rules -r "$seed" <"$T/snap" >"$T/out" 2>"$T/err" || fail "dht-rules failed: $(cat "$T/err")"
 assert_eq "the seed's rules over a cold snap" \
@@ -185,7 +183,8 @@ pass "SIGHUP reloads, keeps unchanged rules' state, refuses bad or missing rules
 
 # Clocks: a replay of old history fires `no data` only between records; --clock wall
 # checks against the wall clock at the end too (a cron run).
-{ rec 0 20 50 dht11/a/data; rec 0 20 50 dht11/b/data; rec 1200 20 50 dht11/a/data; } >"$T/history"
+mild='{"temperature":20,"humidity":50}'
+{ rec dht11/a/data "$mild"; rec dht11/b/data "$mild"; rec -t $((REC_T0 + 1200)) dht11/a/data "$mild"; } >"$T/history"
 dht-rules -e 'silent: no data for 10m -> alert' <"$T/history" >"$T/out"
 assert_eq "replay: silences between records, at record times, nothing at the end" \
     "dht11/b/data firing 2026-11-24T10:10:00.000Z
@@ -195,7 +194,7 @@ dht-rules -e 'silent: no data for 10m -> alert' --clock wall <"$T/history" >"$T/
 assert_eq "--clock wall: a is silent now too" "dht11/a/data firing 2026-11-24T10:30:00.000Z" \
     "$(tail -n 1 "$T/out" | jq -r '"\(.sensor) \(.state) \(.timestamp)"')"
 # A backlog read with --clock wall: one silence, at the end; no fire-and-resolve per old record.
-for i in $(seq 0 12); do rec $((i * 60)) 20 50 dht11/c/data; done >"$T/backlog"
+for i in $(seq 0 12); do rec -t $((REC_T0 + i * 60)) dht11/c/data "$mild"; done >"$T/backlog"
 dht-rules -e 'silent: no data for 10m -> alert' --clock wall <"$T/backlog" >"$T/out"
 assert_eq "--clock wall on a backlog" "firing" "$(jq -r .state "$T/out" | paste -sd' ')"
 pass "--clock: replays stay in record time; --clock wall checks against now at the end"

@@ -75,13 +75,6 @@ install_broker central "$T/certs"
 run_broker central
 CP=${PLAIN[central]}
 CLOG=$T/central/mosquitto.log
-# pub PORT USER PASSWORD CLIENT_ID mosquitto_pub-args...
-pub() {
-    local port=$1 user=$2 pw=$3 id=$4
-    shift 4
-    mosquitto_pub -h 127.0.0.1 -p "$port" -u "$user" -P "$pw" -i "$id" -q 1 "$@" 2>>"$T/pub.err" ||
-        fail "mosquitto_pub -i $id: $(cat "$T/pub.err")"
-}
 denied() { grep -q "Denied PUBLISH from $1 " "$CLOG"; }
 escalation='{"incident_id":7,"event":"escalation","from_level":1,"to_level":2,"timestamp":"2026-01-04T10:00:00"}'
 
@@ -103,21 +96,21 @@ wait_subscribed sens "$CLOG"
 
 # In this order; each publish is acknowledged before the next starts, so what
 # a subscriber gets is in this order too. (x: refused by the ACL)
-pub "$CP" server server-pw s1 -t dht11/alerts -m '{"rule":"cold","state":"firing","sensor":"dht11/cellar/data"}'
-pub "$CP" server server-pw s2 -t dht11/alerts/escalation -m "$escalation"
+pub -p "$CP" -u server -P server-pw -i s1 -t dht11/alerts -m '{"rule":"cold","state":"firing","sensor":"dht11/cellar/data"}'
+pub -p "$CP" -u server -P server-pw -i s2 -t dht11/alerts/escalation -m "$escalation"
 kill -0 "$sens" 2>/dev/null || fail "the sensor's mosquitto_sub -W 2 ended before the alerts were published"
-pub "$CP" cellar cellar-pw c1 -t dht11/cellar/data -m '{"temperature":24.50,"humidity":65.30}'
-pub "$CP" cellar cellar-pw c2 -t dht11/cellar/status -m online -r
-pub "$CP" cellar cellar-pw c3 -t homeassistant/sensor/cellar_temperature/config -m '{"name":"cellar"}' -r
-pub "$CP" cellar cellar-pw x1 -t dht11/attic/data -m forged-reading
-pub "$CP" cellar cellar-pw x2 -t dht11/alerts -m forged-alert
-pub "$CP" cellar cellar-pw x3 -t dht11/alerts/escalation -m forged-escalation
-pub "$CP" cellar cellar-pw x4 -t dht11/incidents/response -m forged-ack
-pub "$CP" operator op-pw x5 -t dht11/operator/data -m forged-by-operator
-pub "$CP" operator op-pw x6 -t dht11/alerts/escalation -m forged-by-operator
-pub "$CP" server server-pw x7 -t dht11/server/data -m forged-by-server
-pub "$CP" operator op-pw o1 -t dht11/incidents/response -m '{"incident_id":7,"action":"ack","by":"ana"}'
-pub "$CP" server server-pw s3 -t dht11/stats -m '{"received":1}'
+pub -p "$CP" -u cellar -P cellar-pw -i c1 -t dht11/cellar/data -m '{"temperature":24.50,"humidity":65.30}'
+pub -p "$CP" -u cellar -P cellar-pw -i c2 -t dht11/cellar/status -m online -r
+pub -p "$CP" -u cellar -P cellar-pw -i c3 -t homeassistant/sensor/cellar_temperature/config -m '{"name":"cellar"}' -r
+pub -p "$CP" -u cellar -P cellar-pw -i x1 -t dht11/attic/data -m forged-reading
+pub -p "$CP" -u cellar -P cellar-pw -i x2 -t dht11/alerts -m forged-alert
+pub -p "$CP" -u cellar -P cellar-pw -i x3 -t dht11/alerts/escalation -m forged-escalation
+pub -p "$CP" -u cellar -P cellar-pw -i x4 -t dht11/incidents/response -m forged-ack
+pub -p "$CP" -u operator -P op-pw -i x5 -t dht11/operator/data -m forged-by-operator
+pub -p "$CP" -u operator -P op-pw -i x6 -t dht11/alerts/escalation -m forged-by-operator
+pub -p "$CP" -u server -P server-pw -i x7 -t dht11/server/data -m forged-by-server
+pub -p "$CP" -u operator -P op-pw -i o1 -t dht11/incidents/response -m '{"incident_id":7,"action":"ack","by":"ana"}'
+pub -p "$CP" -u server -P server-pw -i s3 -t dht11/stats -m '{"received":1}'
 
 wait "$srv" || fail "server subscriber: $(cat "$T/srv.err")"
 assert_eq "what the server account reads" \
@@ -167,14 +160,13 @@ wait_subscribed srvtls "$CLOG"
 tlspub() {  # tlspub CERT_NAME CLIENT_ID mosquitto_pub-args...
     local cert=$1 id=$2
     shift 2
-    mosquitto_pub -h localhost -p "$CT" --cafile "$C/ca.crt" --cert "$C/clients/$cert.crt" --key "$C/clients/$cert.key" \
-        -i "$id" -q 1 "$@" 2>>"$T/pub.err" || fail "TLS mosquitto_pub -i $id: $(cat "$T/pub.err")"
+    pub -h localhost -p "$CT" --cafile "$C/ca.crt" --cert "$C/clients/$cert.crt" --key "$C/clients/$cert.key" -i "$id" "$@"
 }
 # The cellar's certificate is the cellar, whatever user name it sends.
 tlspub cellar tx1 -u operator -P op-pw -t dht11/alerts/escalation -m forged-over-tls
 tlspub cellar tx2 -t dht11/attic/data -m forged-over-tls
 tlspub cellar tc1 -t dht11/cellar/data -m '{"temperature":3.10,"humidity":80.00}'
-pub "$CP" server server-pw s4 -t dht11/alerts/escalation -m "$escalation"
+pub -p "$CP" -u server -P server-pw -i s4 -t dht11/alerts/escalation -m "$escalation"
 wait "$optls" || fail "dht-sub over TLS with a client certificate: $(cat "$T/optls.err")"
 line=$(cat "$T/optls")
 [[ $line =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}\ [0-9]{2}:[0-9]{2}:[0-9]{2}\ \|\ (.*)$ ]] || fail "not the seed's format: $line"
@@ -358,7 +350,7 @@ bg python3 "$T/ws_mqtt.py" "${WS[central]}" operator op-pw ws1 dht11/alerts/esca
 ws=$BG_PID
 wait_for grep -q '^suback' "$T/ws" || fail "websocket client never subscribed: $(cat "$T/ws" "$T/ws.err")"
 assert_eq "SUBACK over websockets" "suback 1" "$(sed -n 2p "$T/ws")"
-pub "$CP" server server-pw s5 -t dht11/alerts/escalation -m "$escalation"
+pub -p "$CP" -u server -P server-pw -i s5 -t dht11/alerts/escalation -m "$escalation"
 wait "$ws" || fail "websocket client: $(cat "$T/ws" "$T/ws.err")"
 assert_eq "the escalation over websockets" "dht11/alerts/escalation $escalation qos=1" "$(sed -n 3p "$T/ws")"
 rc=0
@@ -386,13 +378,13 @@ bg dht-sub -h 127.0.0.1 -p "$SP" -u server -P server-pw -i site-srv -q 1 -t dht1
 ssrv=$BG_PID
 wait_subscribed central-srv "$CLOG"
 wait_subscribed site-srv "$SLOG"
-pub "$SP" cellar cellar-pw b1 -t dht11/cellar/data -m '{"temperature":4.20,"humidity":71.00}'
+pub -p "$SP" -u cellar -P cellar-pw -i b1 -t dht11/cellar/data -m '{"temperature":4.20,"humidity":71.00}'
 wait_for grep -q 'dht11/cellar/data' "$T/central-srv" || fail "the site's reading never reached the central broker"
-pub "$CP" operator op-pw b2 -t dht11/incidents/response -m '{"incident_id":9,"action":"ack","by":"ana"}'
+pub -p "$CP" -u operator -P op-pw -i b2 -t dht11/incidents/response -m '{"incident_id":9,"action":"ack","by":"ana"}'
 wait "$ssrv" || fail "the operator's answer never reached the site: $(cat "$T/site-srv.err")"
 assert_eq "the answer at the site" 'dht11/incidents/response {"incident_id":9,"action":"ack","by":"ana"}' "$(cat "$T/site-srv")"
 # A last message up the bridge: anything sent back up (a loop) would come before it.
-pub "$SP" server server-pw b3 -t dht11/stats -m '{"site":"site1"}'
+pub -p "$SP" -u server -P server-pw -i b3 -t dht11/stats -m '{"site":"site1"}'
 wait "$csrv" || fail "central subscriber: $(cat "$T/central-srv.err")"
 assert_eq "what the central broker gets" \
 'dht11/cellar/data {"temperature":4.20,"humidity":71.00}
@@ -427,10 +419,10 @@ wait_subscribed archiver "$CLOG"
 stop_pid "$BG_PID"
 wait_for grep -q "Client op-persist disconnected" "$CLOG" || fail "op-persist never went away"
 wait_for grep -q "Client archiver disconnected" "$CLOG" || fail "archiver never went away"
-pub "$CP" server server-pw s6 -t dht11/alerts/escalation -m "queued while away"
+pub -p "$CP" -u server -P server-pw -i s6 -t dht11/alerts/escalation -m "queued while away"
 stop_pid "${BPID[central]}"
 [ -s "$T/central/data/mosquitto.db" ] || fail "no persistence file in $T/central/data"
-pub "$SP" cellar cellar-pw b4 -t dht11/cellar/data -m "sent during the outage"
+pub -p "$SP" -u cellar -P cellar-pw -i b4 -t dht11/cellar/data -m "sent during the outage"
 run_broker central
 rc=0
 mosquitto_sub -h 127.0.0.1 -p "$CP" -u operator -P op-pw -c -i op-persist -q 1 \

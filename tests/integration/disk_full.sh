@@ -5,7 +5,7 @@
 # a full disk at the end of input is an I/O error (74) that names what was not
 # stored. The database is never corrupted and what was committed stays.
 source "$(dirname "$0")/../lib/testlib.sh"
-PATH="$DHT_BIN/dht-record:$PATH"
+use_tools dht-record
 mnt=$T/fs
 mkdir -p "$mnt"
 if ! mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
@@ -13,7 +13,10 @@ if ! mount -t tmpfs -o size=2m tmpfs "$mnt" 2>/dev/null; then
     exit 0
 fi
 trap 'umount "$mnt" 2>/dev/null; cleanup' EXIT
-rec() { seq "$1" "$2" | awk '{ printf "{\"kind\":\"message\",\"timestamp\":\"2026-11-24T10:00:00.000Z\",\"topic\":\"dht11/s/data\",\"payload\":{\"n\":%d,\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}\n", $1 }'; }
+records() {  # records N: N padded message records, numbered 1 to N
+    local n pad=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+    for ((n = 1; n <= $1; n++)); do rec dht11/s/data "{\"n\":$n,\"pad\":\"$pad\"}"; done
+}
 
 # Live input on a disk that fills, then gets room again.
 head -c 1600000 /dev/zero >"$mnt/filler"
@@ -22,7 +25,7 @@ exec 3<>"$T/fifo"
 dht-record --db "$mnt/h.db" --batch 100 <"$T/fifo" 2>"$T/err" 3>&- &
 pid=$!
 PIDS+=("$pid")
-rec 1 3000 >&3 &
+records 3000 >&3 &
 writer=$!
 wait_for grep -q "database or disk is full" "$T/err" || fail "no word of the full disk: $(cat "$T/err")"
 sleep 3
@@ -41,7 +44,7 @@ pass "a full disk: one message, records held then input paused, every record sto
 rm -f "$mnt"/h.db*
 head -c 1700000 /dev/zero >"$mnt/filler"
 rc=0
-rec 1 3000 | dht-record --db "$mnt/h.db" 2>"$T/err" || rc=$?
+records 3000 | dht-record --db "$mnt/h.db" 2>"$T/err" || rc=$?
 assert_eq "a full disk at the end of input" 74 "$rc"
 assert_contains "names what was not stored" "$T/err" "still full;"
 committed=$(sqlite3 "$mnt/h.db" "SELECT count(*) FROM messages")

@@ -5,18 +5,15 @@
 # dht11/incidents/response and from the CLI, events delivered before exit,
 # bad answers skipped, and an unreachable broker.
 source "$(dirname "$0")/../lib/testlib.sh"
-export PATH="$DHT_BIN/dht-escalate:$DHT_BIN/dht-rules:$PATH"
+use_tools dht-escalate dht-rules
 broker "$T/b"
-pub() { mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 1 "$@"; }
 db=$T/inc.db
 
 # The operators: the seed's view of escalations, and the other events.
 dht-sub -h 127.0.0.1 -p "$PORT" -i op1 -q 1 -t dht11/alerts/escalation -F "@Y-@m-@d @H:@M:@S | %p" >"$T/op1" 2>/dev/null &
 PIDS+=($!)
-mosquitto_sub -h 127.0.0.1 -p "$PORT" -i op2 -q 1 -t dht11/incidents >"$T/op2" 2>/dev/null &
-PIDS+=($!)
 wait_subscribed op1
-wait_subscribed op2
+listen op2 "$T/op2" -t dht11/incidents
 
 dht-escalate -h 127.0.0.1 -p "$PORT" -i esc -q 1 -t dht11/alerts --db "$db" --escalate-after 1s --max-level 3 \
     >"$T/out" 2>"$T/err" &
@@ -79,10 +76,8 @@ pass "bad answers skipped with a message; stdout and MQTT carry the same events"
 
 # From stdin to MQTT, stopped at once: the events are delivered before exit.
 : >"$T/op3"
-mosquitto_sub -h 127.0.0.1 -p "$PORT" -i op3 -q 1 -t dht11/alerts/escalation -C 1 >"$T/op3" 2>/dev/null &
-sub=$!
-PIDS+=("$sub")
-wait_subscribed op3
+listen op3 "$T/op3" -t dht11/alerts/escalation -C 1
+sub=$BG_PID
 echo '{"kind":"alert","rule":"freeze","state":"firing","action":"escalate","sensor":"dht11/cellar/data"}' |
     dht-escalate -h 127.0.0.1 -p "$PORT" --db "$T/stdin.db" >"$T/out" 2>"$T/err" || fail "$(cat "$T/err")"
 wait "$sub" || fail "the escalation never arrived"
@@ -111,10 +106,8 @@ rc=0
 dht-escalate -h 127.0.0.1 -p "$(free_port)" --connect-timeout 1s --db "$db" resolve 1 >/dev/null 2>&1 || rc=$?
 assert_eq "resolve -h with no broker" 69 "$rc"
 assert_eq "nothing published yet" 3 "$(sqlite3 "$db" 'SELECT count(*) FROM incident_events WHERE published = 0')"
-mosquitto_sub -h 127.0.0.1 -p "$PORT" -i op4 -q 1 -t dht11/incidents -C 3 >"$T/op4" 2>/dev/null &
-sub=$!
-PIDS+=("$sub")
-wait_subscribed op4
+listen op4 "$T/op4" -t dht11/incidents -C 3
+sub=$BG_PID
 dht-escalate -h 127.0.0.1 -p "$PORT" --db "$db" tick >/dev/null 2>"$T/err" || fail "tick: $(cat "$T/err")"
 wait "$sub" || fail "the waiting events never arrived"
 assert_eq "all three, in order" "opened acknowledged resolved" "$(jq -r .event "$T/op4" | paste -sd' ' -)"

@@ -3,17 +3,13 @@
 # the seed's paths, sanitising, tags, UDP, a carbon restart in the middle of a
 # stream and a spool across runs, with nothing lost; bad input on stdin.
 source "$(dirname "$0")/../lib/testlib.sh"
-export PATH="$DHT_BIN/dht-export-graphite:$PATH"
+use_tools dht-export-graphite
 PORT=$(free_port)
 UDP=$(free_port)
 start_carbon "$T/c" "$PORT" "$UDP"
 PIDS+=("$CARBON_PID")
 W=$T/c/whisper
 now=$(date +%s)
-ts() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.000Z; }
-rec() {  # rec EPOCH TOPIC PAYLOAD
-    printf '{"kind":"message","timestamp":"%s","topic":"%s","payload":%s,"qos":0,"retain":false}\n' "$(ts "$1")" "$2" "$3"
-}
 # point FILE EPOCH: the value whisper holds for that time ("None" if nothing).
 point() {
     local file=$1 at=$2
@@ -34,7 +30,7 @@ wait_point() {  # wait_point FILE EPOCH EXPECTED: carbon writes up to a second l
 
 # The seed's paths: dht11.temperature and dht11.humidity.
 t0=$((now - 600))
-rec "$t0" dht11/sensor/data '{"temperature":24.50,"humidity":65.30}' |
+rec -t "$t0" dht11/sensor/data '{"temperature":24.50,"humidity":65.30}' |
     dht-export-graphite --template 'dht11.{field}' --carbon "127.0.0.1:$PORT" 2>"$T/err" || fail "$(cat "$T/err")"
 wait_point "$W/dht11/temperature.wsp" "$t0" 24.5
 wait_point "$W/dht11/humidity.wsp" "$t0" 65.3
@@ -43,7 +39,7 @@ pass "the seed's paths: dht11.temperature 24.5 and dht11.humidity 65.3 at the re
 
 # Sanitising: a sensor called "server room.1" stays one component; nested fields nest.
 t1=$((now - 590))
-rec "$t1" dht11/x/data '{"sensor":"server room.1","temperature":19.5,"env":{"co2":412}}' |
+rec -t "$t1" dht11/x/data '{"sensor":"server room.1","temperature":19.5,"env":{"co2":412}}' |
     dht-export-graphite --carbon "127.0.0.1:$PORT" --prefix home 2>/dev/null
 wait_point "$W/home/dht11/server_room_1/temperature.wsp" "$t1" 19.5
 wait_point "$W/home/dht11/server_room_1/env/co2.wsp" "$t1" 412
@@ -51,7 +47,7 @@ pass "\"server room.1\" becomes one component: home.dht11.server_room_1.temperat
 
 # Tags: carbon files a tagged series under the SHA-256 of its normalised name.
 t2=$((now - 580))
-rec "$t2" dht11/cellar/data '{"sensor":"cellar","temperature":3.5}' |
+rec -t "$t2" dht11/cellar/data '{"sensor":"cellar","temperature":3.5}' |
     dht-export-graphite --carbon "127.0.0.1:$PORT" --tag location=lab 2>/dev/null
 hash=$(printf '%s' 'dht11.temperature;location=lab;sensor=cellar' | sha256sum | cut -d' ' -f1)
 wait_point "$W/_tagged/${hash:0:3}/${hash:3:3}/$hash.wsp" "$t2" 3.5
@@ -59,7 +55,7 @@ pass "tagged series dht11.temperature;sensor=cellar;location=lab"
 
 # UDP.
 t3=$((now - 570))
-rec "$t3" dht11/u/data '{"temperature":7.25}' |
+rec -t "$t3" dht11/u/data '{"temperature":7.25}' |
     dht-export-graphite --template 'udp.{field}' --carbon "127.0.0.1:$UDP" --udp 2>/dev/null
 wait_point "$W/udp/temperature.wsp" "$t3" 7.25
 pass "--udp"
@@ -69,7 +65,7 @@ pass "--udp"
 base=$(( (now - 80000) / 10 * 10 ))
 (
     for i in $(seq 0 399); do
-        rec $((base + 10 * i)) dht11/r/data "{\"n\":$i}"
+        rec -t $((base + 10 * i)) dht11/r/data "{\"n\":$i}"
         sleep 0.01
     done
 ) | dht-export-graphite --template 'restart.{field}' --carbon "127.0.0.1:$PORT" --spool "$T/spool" \
@@ -96,7 +92,7 @@ pass "a carbon restart mid-stream loses nothing ($(tail -1 "$T/restart.err" | se
 # The spool: carbon away for a whole run, the lines wait on disk for the next.
 dead=$(free_port)
 t4=$((now - 560))
-rec "$t4" dht11/s/data '{"temperature":-4}' |
+rec -t "$t4" dht11/s/data '{"temperature":-4}' |
     dht-export-graphite --template 'spool.{field}' --carbon "127.0.0.1:$dead" --spool "$T/sp" --flush-timeout 1s \
         2>"$T/sp.err" || fail "spooling run failed: $(cat "$T/sp.err")"
 assert_contains "spooled" "$T/sp.err" "1 spooled"
@@ -104,18 +100,18 @@ ls "$T/sp"/*.spool >/dev/null || fail "no spool file"
 dht-export-graphite --carbon "127.0.0.1:$PORT" --spool "$T/sp" </dev/null 2>"$T/sp2.err" || fail "$(cat "$T/sp2.err")"
 wait_point "$W/spool/temperature.wsp" "$t4" -4
 ! ls "$T/sp"/*.spool 2>/dev/null || fail "spool not emptied"
-rc=$(exit_code sh -c "echo '$(rec "$t4" dht11/s/data '{"t":1}')' | dht-export-graphite --carbon 127.0.0.1:$dead --flush-timeout 500ms 2>/dev/null")
+rc=$(exit_code sh -c "echo '$(rec -t "$t4" dht11/s/data '{"t":1}')' | dht-export-graphite --carbon 127.0.0.1:$dead --flush-timeout 500ms 2>/dev/null")
 assert_eq "exit status with lines unsent and no spool" 69 "$rc"
 pass "--spool keeps lines across runs; without it, unsent lines mean exit 69"
 
 # Bad input.
-printf '%s\n' 'nope' '[1]' '{"kind":"alert","rule":"x"}' "$(rec "$now" dht11/b/data '{"t":1,"s":"x"}')" \
+printf '%s\n' 'nope' '[1]' '{"kind":"alert","rule":"x"}' "$(rec -t "$now" dht11/b/data '{"t":1,"s":"x"}')" \
     | dht-export-graphite >"$T/bad.out" 2>"$T/bad.err" || fail "bad input made it fail"
 assert_contains "stdin:1" "$T/bad.err" "stdin:1: invalid JSON"
 assert_contains "stdin:2" "$T/bad.err" "stdin:2: not a JSON object"
 assert_eq "lines for the good record" "dht11.dht11_b_data.t 1 $now" "$(cat "$T/bad.out")"
 # A full buffer: without a spool the oldest lines are lost (and the exit says so); with one, kept.
-many() { for i in $(seq 1 300); do rec $((now - 3000 + 10 * i)) dht11/o/data "{\"n\":$i}"; done; }
+many() { for i in $(seq 1 300); do rec -t $((now - 3000 + 10 * i)) dht11/o/data "{\"n\":$i}"; done; }
 many | dht-export-graphite --carbon "127.0.0.1:$dead" --buffer 100 --flush-timeout 200ms 2>"$T/full.err" &&
     fail "lost lines but exit 0"
 assert_contains "overflow reported" "$T/full.err" "buffer full (100 lines)"

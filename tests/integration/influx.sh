@@ -4,7 +4,7 @@
 # of a stream with nothing lost, a spool resent by the next run, a rejected
 # line among good ones, gzip, and the exit statuses.
 source "$(dirname "$0")/../lib/testlib.sh"
-export PATH="$DHT_BIN/dht-export-influx:$PATH"
+use_tools dht-export-influx
 cd "$T"
 IPORT=$(free_port)
 start_influx "$T/influx" "$IPORT" || fail "influxd did not start"
@@ -14,20 +14,16 @@ q() {  # q DB QUERY: the first series' values as compact JSON
     curl -sf "$URL/query?db=$1" --data-urlencode "q=$2" | jq -c '[.results[0].series[]?.values[]]'
 }
 create() { curl -sf -XPOST "$URL/query" --data-urlencode "q=CREATE DATABASE $1" >/dev/null; }
-rec() {  # rec EPOCH_SECONDS TOPIC PAYLOAD
-    printf '{"kind":"message","timestamp":"%s","topic":"%s","payload":%s,"qos":0,"retain":false}\n' \
-        "$(date -u -d "@$1" +%Y-%m-%dT%H:%M:%S.000Z)" "$2" "$3"
-}
 
 # Round trip: the seed's measurement and fields, tags from the topic and the command line.
 create dht
 t0=1795500000
 {
     for i in $(seq 0 99); do
-        rec $((t0 + i * 10)) dht11/kitchen/data "{\"temperature\":$((20 + i % 5)).5,\"humidity\":65.3,\"rssi\":-$((60 + i % 3))}"
-        rec $((t0 + i * 10)) dht11/cellar/data "{\"sensor\":\"cellar\",\"temperature\":-$((i % 4)).25,\"humidity\":91}"
+        rec -t $((t0 + i * 10)) dht11/kitchen/data "{\"temperature\":$((20 + i % 5)).5,\"humidity\":65.3,\"rssi\":-$((60 + i % 3))}"
+        rec -t $((t0 + i * 10)) dht11/cellar/data "{\"sensor\":\"cellar\",\"temperature\":-$((i % 4)).25,\"humidity\":91}"
     done
-    rec $((t0 + 5000)) dht11/sensor/status '"offline"'
+    rec -t $((t0 + 5000)) dht11/sensor/status '"offline"'
 } >"$T/in"
 dht-export-influx --url "$URL" --database dht --tag location=home --topic-tags _/room/_ --int-field rssi \
     <"$T/in" 2>"$T/err" || fail "export failed: $(cat "$T/err")"
@@ -46,7 +42,7 @@ pass "round trip: 200 points, values, sums, tags from the topic and --tag, an in
 create awk
 names=('server room' 'a,b' 'k=v' 'say "hi"' 'C:\temp\x' 'back\,slash' 'küche 1' 'x = y, z')
 for n in "${names[@]}"; do
-    rec "$t0" "dht11/x/data" "$(jq -cn --arg s "$n" '{sensor: $s, temperature: 1}')"
+    rec -t "$t0" "dht11/x/data" "$(jq -cn --arg s "$n" '{sensor: $s, temperature: 1}')"
 done | dht-export-influx --url "$URL" --database awk --measurement 'dht 11,x' 2>"$T/err" ||
     fail "awkward names: $(cat "$T/err")"
 got=$(q awk 'SHOW TAG VALUES FROM "dht 11,x" WITH KEY = sensor' | jq -r '.[][1]' | sort)
@@ -62,16 +58,16 @@ dht-export-influx --url "$URL" --database live --flush-interval 200ms --buffer 1
     --spool "$T/spool" <"$T/fifo" >/dev/null 2>"$T/live.err" 3>&- &
 epid=$!
 PIDS+=("$epid")
-for i in $(seq 0 99); do rec $((t0 + i)) dht11/a/data "{\"temperature\":$i}" >&3; done
+for i in $(seq 0 99); do rec -t $((t0 + i)) dht11/a/data "{\"temperature\":$i}" >&3; done
 wait_for eval "[ \"\$(q live 'SELECT count(temperature) FROM dht11')\" = '[[\"1970-01-01T00:00:00Z\",100]]' ]" ||
     fail "the first 100 points never arrived: $(cat "$T/live.err")"
 stop_pid "$INFLUX_PID"
-for i in $(seq 100 599); do rec $((t0 + i)) dht11/a/data "{\"temperature\":$i}" >&3; done
+for i in $(seq 100 599); do rec -t $((t0 + i)) dht11/a/data "{\"temperature\":$i}" >&3; done
 wait_for grep -q "retrying in" "$T/live.err" || fail "no retry: $(cat "$T/live.err")"
 wait_for eval "ls '$T/spool'/*.lp >/dev/null 2>&1" || fail "500 lines with a buffer of 100 and nothing spooled"
 start_influx "$T/influx" "$IPORT" || fail "influxd did not restart"
 PIDS+=("$INFLUX_PID")
-for i in $(seq 600 699); do rec $((t0 + i)) dht11/a/data "{\"temperature\":$i}" >&3; done
+for i in $(seq 600 699); do rec -t $((t0 + i)) dht11/a/data "{\"temperature\":$i}" >&3; done
 tries=0
 until [ "$(q live 'SELECT count(temperature) FROM dht11')" = '[["1970-01-01T00:00:00Z",700]]' ]; do
     (( ++tries < 300 )) || fail "after the outage: $(q live 'SELECT count(temperature) FROM dht11'): $(cat "$T/live.err")"
@@ -89,7 +85,7 @@ pass "InfluxDB stopped mid-stream: retries, memory then spool, every one of 700 
 # A run that ends while InfluxDB is down spools; the next run sends the spool first.
 stop_pid "$INFLUX_PID"
 rc=0
-for i in $(seq 0 49); do rec $((t0 + 1000 + i)) dht11/b/data "{\"temperature\":1}"; done |
+for i in $(seq 0 49); do rec -t $((t0 + 1000 + i)) dht11/b/data "{\"temperature\":1}"; done |
     dht-export-influx --url "$URL" --database live --spool "$T/spool" --flush-timeout 1s --retry-max 1s \
         >/dev/null 2>"$T/err" || rc=$?
 assert_eq "spooled, so nothing lost: exit 0" 0 "$rc"
@@ -103,9 +99,9 @@ pass "a run that ends during an outage spools (exit 0); the next run resends the
 
 # A rejected line among good ones: InfluxDB names it, the others are written.
 {
-    rec "$t0" dht11/c/data '{"temperature":1.5}'
-    rec $((t0 + 1)) dht11/c/data '{"temperature":"warm"}'
-    rec $((t0 + 2)) dht11/c/data '{"temperature":2.5}'
+    rec -t "$t0" dht11/c/data '{"temperature":1.5}'
+    rec -t $((t0 + 1)) dht11/c/data '{"temperature":"warm"}'
+    rec -t $((t0 + 2)) dht11/c/data '{"temperature":2.5}'
 } | dht-export-influx --url "$URL" --database live --string-fields 2>"$T/err" || fail "exit status $?"
 assert_contains "InfluxDB's reason, naming the line" "$T/err" 'temperature="warm"'
 assert_contains "summary" "$T/err" "2 points written to $URL, 0 retries, 1 rejected, 0 spooled, 0 lost"
@@ -113,20 +109,20 @@ assert_eq "the good lines" '[["1970-01-01T00:00:00Z",2]]' "$(q live "SELECT coun
 pass "a line InfluxDB rejects is reported with its reason; the lines around it are written"
 
 # gzip.
-rec "$t0" dht11/g/data '{"temperature":7.25}' | dht-export-influx --url "$URL" --database live --gzip 2>"$T/err" ||
+rec -t "$t0" dht11/g/data '{"temperature":7.25}' | dht-export-influx --url "$URL" --database live --gzip 2>"$T/err" ||
     fail "gzip: $(cat "$T/err")"
 assert_eq "gzip" '[["2026-11-24T06:00:00Z",7.25]]' "$(q live "SELECT temperature FROM dht11 WHERE sensor = 'dht11/g/data'")"
 pass "--gzip"
 
 # Exit statuses: a database that does not exist (78, lines kept in the spool), no server (69).
 rc=0
-rec "$t0" dht11/x/data '{"temperature":1}' |
+rec -t "$t0" dht11/x/data '{"temperature":1}' |
     dht-export-influx --url "$URL" --database nope --spool "$T/spool2" 2>"$T/err" || rc=$?
 assert_eq "unknown database: 78" 78 "$rc"
 assert_contains "the reason" "$T/err" "database not found"
 assert_eq "and the line waits in the spool" 1 "$(cat "$T/spool2"/*.lp | wc -l)"
 rc=0
-rec "$t0" dht11/x/data '{"temperature":1}' |
+rec -t "$t0" dht11/x/data '{"temperature":1}' |
     dht-export-influx --url "http://127.0.0.1:$(free_port)" --database dht --flush-timeout 500ms 2>"$T/err" || rc=$?
 assert_eq "no server, no spool, past --flush-timeout: 69" 69 "$rc"
 assert_contains "counted" "$T/err" "1 lost"
@@ -163,7 +159,7 @@ PIDS+=($!)
 wait_port "$FPORT"
 start=$(date +%s)
 rc=0
-rec "$t0" dht11/x/data '{"temperature":1}' |
+rec -t "$t0" dht11/x/data '{"temperature":1}' |
     dht-export-influx --url "http://127.0.0.1:$FPORT" --database d --flush-timeout 1s --spool "$T/spool3" 2>"$T/err" || rc=$?
 assert_contains "Retry-After honoured" "$T/err" "HTTP 503: ; retrying in 30.0s"
 (( $(date +%s) - start < 10 )) || fail "--flush-timeout 1s took $(( $(date +%s) - start )) s with Retry-After: 30"

@@ -5,9 +5,7 @@
 # listens. Neither stdout nor stderr may hold the password, and with a file or
 # the environment it is not in the process's command line either.
 source "$(dirname "$0")/../lib/testlib.sh"
-for tool in dht-sub dht-record dht-rules dht-stats dht-export-influx dht-export-graphite dht-escalate dht-sensor-sim; do
-    PATH="$DHT_BIN/$tool:$PATH"
-done
+use_tools "${DHT_TOOLS[@]}"
 cd "$T"
 secret='S3cr3t-pa55-xyzzy'
 mkdir -p "$T/b"
@@ -61,10 +59,9 @@ for tool in "${!args[@]}"; do
 done
 [ "$runs" -ge 35 ] || fail "only $runs runs"
 # The checks can fail: a tool told to print its payloads prints a password published to it.
-mosquitto_sub -h 127.0.0.1 -p "$PORT" -u ana -P "$secret" -t dht11/x -C 1 -W 3 >"$T/seen" 2>/dev/null &
-sub=$!
-sleep 0.5
-mosquitto_pub -h 127.0.0.1 -p "$PORT" -u ana -P "$secret" -t dht11/x -m "$secret"
+listen seen "$T/seen" -u ana -P "$secret" -t dht11/x -C 1 -W 3
+sub=$BG_PID
+pub -q 0 -u ana -P "$secret" -t dht11/x -m "$secret"
 wait "$sub" || true
 grep -qF -- "$secret" "$T/seen" || fail "the check itself cannot see a printed password"
 pass "no tool prints the broker password, even with -v -v, in $runs runs (file, environment, -L URL, refused, unreachable)"

@@ -4,15 +4,12 @@
 # retained `offline` status firing `no data`, and alerts from stdin delivered
 # before the tool exits.
 source "$(dirname "$0")/../lib/testlib.sh"
-export PATH="$DHT_BIN/dht-rules:$PATH"
+use_tools dht-rules
 seed=$DHT_SRC/scripts/rules/seed.rules
 broker "$T/b"
-pub() { mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 1 "$@"; }
 
 # The operator's view.
-mosquitto_sub -h 127.0.0.1 -p "$PORT" -q 1 -i operator -t dht11/alerts >"$T/ops" 2>/dev/null &
-PIDS+=($!)
-wait_subscribed operator
+listen operator "$T/ops" -t dht11/alerts
 
 # A retained last will from a device that died before dht-rules started.
 pub -r -t dht11/attic/status -m offline
@@ -43,10 +40,8 @@ pass "readings from MQTT; alerts on stdout and on dht11/alerts at QoS 1, the sam
 
 # From stdin to MQTT: the alert is delivered before the tool exits.
 : >"$T/ops2"
-mosquitto_sub -h 127.0.0.1 -p "$PORT" -q 1 -i operator2 -t dht11/alerts -C 1 >"$T/ops2" 2>/dev/null &
-sub=$!
-PIDS+=("$sub")
-wait_subscribed operator2
+listen operator2 "$T/ops2" -t dht11/alerts -C 1
+sub=$BG_PID
 echo '{"temperature":-4,"humidity":50}' |
     dht-rules -h 127.0.0.1 -p "$PORT" --publish dht11/alerts -r "$seed" --bare-topic dht11/porch/data >/dev/null 2>"$T/err" ||
     fail "dht-rules failed: $(cat "$T/err")"

@@ -4,12 +4,10 @@
 # read; SIGHUP never kills one (it re-reads rules or a policy where there is
 # one); a reader that goes away (`| head -n 1`) ends a tool quietly with 0.
 source "$(dirname "$0")/../lib/testlib.sh"
-for tool in dht-sub dht-record dht-rules dht-stats dht-export-influx dht-export-graphite dht-escalate dht-sensor-sim; do
-    PATH="$DHT_BIN/$tool:$PATH"
-done
+use_tools "${DHT_TOOLS[@]}"
 cd "$T"
-rec() {  # rec N: a message record that every tool acts on (the cold rule fires)
-    printf '{"kind":"message","timestamp":"2026-11-24T10:00:%02d.000Z","topic":"dht11/s/data","payload":{"temperature":%d.5,"humidity":50},"qos":0,"retain":false}\n' "$1" "$((3 - $1))"
+reading() {  # reading N: a message record that every tool acts on (the cold rule fires)
+    rec -t $((REC_T0 + $1)) dht11/s/data "{\"temperature\":$((3 - $1)).5,\"humidity\":50}"
 }
 alert() { printf '{"kind":"alert","rule":"cold%d","state":"firing","sensor":"s"}\n' "$1"; }
 # What each tool must have done with two records: a check on its stdout.
@@ -26,7 +24,7 @@ cmd[dht-export-graphite]="dht-export-graphite"
 expect[dht-export-graphite]='[ "$(wc -l <"$1")" = 4 ]'
 cmd[dht-escalate]="dht-escalate --db $T/e.db"
 expect[dht-escalate]='[ "$(grep -c "\"event\":\"opened\"" "$1")" = 2 ]'
-input() { if [ "$1" = dht-escalate ]; then alert "$2"; else rec "$2"; fi; }
+input() { if [ "$1" = dht-escalate ]; then alert "$2"; else reading "$2"; fi; }
 
 for tool in dht-record dht-rules dht-stats dht-export-influx dht-export-graphite dht-escalate; do
     # Live input on a FIFO: one line, SIGHUP, another line, SIGTERM.
@@ -66,14 +64,14 @@ dht-sub -p "$PORT" -i sig -q 1 -t 'dht11/#' >"$T/out" 2>"$T/err" &
 pid=$!
 wait_subscribed sig
 kill -HUP "$pid"
-mosquitto_pub -p "$PORT" -q 1 -t dht11/s/data -m '{"temperature":1}'
+pub -t dht11/s/data -m '{"temperature":1}'
 wait_lines "$T/out" 1
 kill -TERM "$pid"
 rc=0
 wait "$pid" || rc=$?
 assert_eq "dht-sub: SIGHUP then SIGTERM" 0 "$rc"
 set +o pipefail
-( sleep 1; for i in $(seq 1 200); do echo "{\"temperature\":$i}"; done | mosquitto_pub -p "$PORT" -q 1 -t dht11/s/data -l ) &
+( sleep 1; for i in $(seq 1 200); do echo "{\"temperature\":$i}"; done | pub -t dht11/s/data -l ) &
 timeout 20 dht-sub -p "$PORT" -q 1 -t 'dht11/#' 2>"$T/err" | head -n 1 >/dev/null
 rc=${PIPESTATUS[0]}
 set -o pipefail

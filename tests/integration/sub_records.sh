@@ -3,19 +3,18 @@
 # --retained-only, -T, -v/-N, signals and a closed stdout.
 source "$(dirname "$0")/../lib/testlib.sh"
 broker "$T/broker"
-pub() { mosquitto_pub -p "$PORT" "$@"; }
 
 # Golden records: every kind of payload, timestamps checked then masked.
 bg dht-sub -p "$PORT" -i golden -t 'dht11/#' -q 1 -C 7 >"$T/out" 2>"$T/err"
 sub=$BG_PID
 wait_subscribed golden
-pub -t dht11/sensor/data -m '{"temperature":24.50,"humidity":65.30}'
+pub -q 0 -t dht11/sensor/data -m '{"temperature":24.50,"humidity":65.30}'
 pub -t dht11/kitchen/data -q 1 -m '{"sensor":"k1","temperature":-3.2,"humidity":91,"env":{"ok":true}}'
-pub -t dht11/kitchen/status -m offline
-pub -t dht11/x/data -m 'héllo "world"'
-printf '\x00\xff\x10binary' | pub -t dht11/x/data -s
-pub -t dht11/x/data -n
-pub -t dht11/x/data -m '[1, 2.50, null]'
+pub -q 0 -t dht11/kitchen/status -m offline
+pub -q 0 -t dht11/x/data -m 'héllo "world"'
+printf '\x00\xff\x10binary' | pub -q 0 -t dht11/x/data -s
+pub -q 0 -t dht11/x/data -n
+pub -q 0 -t dht11/x/data -m '[1, 2.50, null]'
 wait "$sub" || fail "dht-sub -C 7 exited with $?"
 ts='"timestamp":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z"'
 [ "$(grep -cE "^\{\"kind\":\"message\",$ts," "$T/out")" = 7 ] || fail "bad timestamps: $(cat "$T/out")"

@@ -73,3 +73,47 @@ wait_lines() {
     done
     fail "$file has $(wc -l <"$file" 2>/dev/null || echo 0) lines, expected $n"
 }
+
+# The tools, every one; use_tools TOOL...: put the build's TOOL binaries on PATH.
+DHT_TOOLS=(dht-sub dht-record dht-rules dht-stats dht-export-influx dht-export-graphite dht-escalate dht-sensor-sim)
+use_tools() {
+    local tool
+    for tool in "$@"; do PATH="$DHT_BIN/$tool:$PATH"; done
+}
+
+# rec [-t EPOCH] TOPIC PAYLOAD: one message record line as dht-sub prints it
+# (QoS 0, not retained). PAYLOAD is JSON text, written as it is. The timestamp
+# is EPOCH (whole seconds since 1970, UTC) with milliseconds .000, by default
+# REC_T0, 2026-11-24T10:00:00.000Z. Starts no process: a loop can write
+# thousands.
+REC_T0=1795514400
+rec() {
+    local at=$REC_T0 time TZ=UTC0
+    if [ "$1" = -t ]; then at=$2; shift 2; fi
+    printf -v time '%(%Y-%m-%dT%H:%M:%S)T' "$at"
+    printf '{"kind":"message","timestamp":"%s.000Z","topic":"%s","payload":%s,"qos":0,"retain":false}\n' \
+        "$time" "$1" "$2"
+}
+
+# pub MOSQUITTO_PUB_ARGS...: mosquitto_pub to the test broker, 127.0.0.1 on
+# $PORT, at QoS 1; the arguments come after these and override them (-p PORT,
+# -h HOST, -q 0, -u/-P, -i, TLS options), the topic and message are theirs
+# (-t, -m, -n, -r; -s and -l read stdin). A publish that fails fails the test
+# with mosquitto_pub's message.
+pub() {
+    local err
+    local -a to=(-h 127.0.0.1 -q 1)
+    [ -n "${PORT:-}" ] && to+=(-p "$PORT")
+    err=$(mosquitto_pub "${to[@]}" "$@" 2>&1 >/dev/null) || fail "mosquitto_pub $*: $err"
+}
+
+# listen ID FILE MOSQUITTO_SUB_ARGS...: mosquitto_sub as client ID on the test
+# broker (127.0.0.1 on $PORT) at QoS 1, the arguments after these, in the
+# background with its output in FILE; returns once the broker has its
+# subscription. Sets BG_PID.
+listen() {
+    local id=$1 out=$2
+    shift 2
+    bg mosquitto_sub -h 127.0.0.1 -p "$PORT" -q 1 -i "$id" "$@" >"$out" 2>/dev/null
+    wait_subscribed "$id"
+}
