@@ -130,6 +130,16 @@ EOF
     pub -r -t dht11/kitchen/status -m online
 }
 
+# The default client id, TOOL-PID within MQTT 3.1's 23 bytes (dht-tools(7)).
+default_id() {
+    local prefix=$1- pid=$2
+    if [ $((${#prefix} + ${#pid})) -gt 23 ] && [[ $prefix == dht-export-* ]]; then
+        prefix=dht-${prefix#dht-export-}
+    fi
+    [ $((${#prefix} + ${#pid})) -le 23 ] || prefix=${prefix:0:$((23 - ${#pid}))}
+    echo "$prefix$pid"
+}
+
 # start_units UNIT...: each unit's ExecStart, run as systemd would (its state
 # directories, its UMask; stdout in $T/UNIT.out, stderr in $T/UNIT.err), until
 # each has subscribed. Sets pid[UNIT] and STARTED (when they started).
@@ -149,7 +159,7 @@ start_units() {
     done
     for u in "$@"; do
         id=$(exec_flag "$u" -i)
-        id=${id:-$u-${pid[$u]}}   # the default client id: TOOL-PID
+        id=${id:-$(default_id "$u" "${pid[$u]}")}
         wait_for eval 'exited "$u" || [ "$(grep -c "Received SUBSCRIBE from $id\$" "$BROKER_LOG")" -ge 1 ]' ||
             fail "$u never subscribed as $id (see $BROKER_LOG)"
     done
