@@ -282,7 +282,7 @@ TEST_CASE("values from the environment are told apart from flags and config file
     unsetenv("DHT_MQTT_PORT");
 }
 
-TEST_CASE("--connect-timeout and --reconnect-max are durations with bounds")
+TEST_CASE("the MQTT flags --connect-timeout and --reconnect-max are durations with bounds")
 {
     CHECK(parse({"--connect-timeout", "soon"}).code == 64);
     CHECK(parse({"--reconnect-max", "100ms"}).code == 64);  // less than 1s
