@@ -155,7 +155,7 @@ CLI::Option *duration_option(CLI::App &app, const std::string &names, Target &ta
             parse_duration_arg(text, range, error);
             return error;
         },
-        "DURATION"));
+        ""));  // no description: --help shows DURATION, not DURATION:DURATION
     return opt;
 }
 
@@ -388,23 +388,38 @@ std::string version_string()
     return cat(program(), ' ', DHT_VERSION, " (libmosquitto ", major, '.', minor, '.', revision, ')');
 }
 
-void parse_command_line(CLI::App &app, int argc, char **argv)
+std::vector<const CLI::Option *> parse_command_line(CLI::App &app, int argc, char **argv)
 {
     use_long_help(app);
     app.set_version_flag("--version", version_string(), "Print the version and exit");
     auto *config = app.set_config("--config", "", "Read options from FILE (long option names as keys)");
     config->type_name("FILE")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 
+    // Values from the environment are given to their options here, once the
+    // command line and the config files are parsed, rather than by CLI11: so
+    // that the caller can tell them from values given as flags.
+    struct FromEnvironment {
+        CLI::Option *option;
+        std::string name, value;
+    };
+    std::vector<FromEnvironment> environment;
     std::set<std::string> overridden;
-    for (const CLI::Option *opt : app.get_options()) {
+    for (CLI::Option *opt : app.get_options({})) {
         const std::string env = opt->get_envname();
         if (env.empty())
             continue;
-        if (const char *v = std::getenv(env.c_str()); v != nullptr && *v != '\0')
+        if (const char *v = std::getenv(env.c_str()); v != nullptr && *v != '\0') {
             for (const auto &name : opt->get_lnames())
                 overridden.insert(name);
+            environment.push_back({opt, env, v});
+            opt->envname("");
+        }
     }
     app.config_formatter(std::make_shared<EnvFirstConfig>(std::move(overridden)));
+    const auto restore_names = [&environment] {
+        for (const auto &e : environment)
+            e.option->envname(e.name);  // for --help
+    };
 
     // CLI11 takes the arguments reversed. The user's own config file is read
     // first (it wins); the XDG file fills in what it leaves unset.
@@ -417,9 +432,19 @@ void parse_command_line(CLI::App &app, int argc, char **argv)
         args.push_back(xdg);
         args.emplace_back("--config");
     }
+    std::vector<const CLI::Option *> from_environment;
     try {
         app.parse(args);
+        restore_names();
+        for (const auto &e : environment) {
+            if (e.option->count() != 0)
+                continue;
+            e.option->add_result(e.value);
+            e.option->run_callback();
+            from_environment.push_back(e.option);
+        }
     } catch (const CLI::ParseError &e) {
+        restore_names();
         if (e.get_exit_code() == 0) {
             app.exit(e, std::cout, std::cerr);
             std::cout.flush();
@@ -431,6 +456,7 @@ void parse_command_line(CLI::App &app, int argc, char **argv)
             fail(exit_config, cat("config: ", e.what()));
         usage_error(e.what());
     }
+    return from_environment;
 }
 
 }  // namespace dht

@@ -31,6 +31,16 @@ MqttLibrary::~MqttLibrary() { mosquitto_lib_cleanup(); }
 
 namespace {
 
+// libmosquitto initialised once for the process, by the first Session made
+// (from any thread), and never cleaned up: a session's network thread may
+// still run while the process exits, and the kernel frees the rest.
+void init_library_once()
+{
+    static const int rc = mosquitto_lib_init();
+    if (rc != MOSQ_ERR_SUCCESS)
+        fail(exit_software, cat("cannot initialise libmosquitto: ", mosquitto_strerror(rc)));
+}
+
 using steady = std::chrono::steady_clock;
 
 // Received messages held for the consumer before the network thread stops
@@ -511,6 +521,7 @@ void Session::Impl::shutdown_connection()
 
 Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(options))
 {
+    init_library_once();
     auto &s = *impl_;
     s.mosq = mosquitto_new(s.opt.client_id.c_str(), !s.opt.persistent, &s);
     if (s.mosq == nullptr)
@@ -537,7 +548,7 @@ Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(opti
     if (!s.opt.username.empty() &&
         mosquitto_username_pw_set(s.mosq, s.opt.username.c_str(),
                                   s.opt.password.empty() ? nullptr : s.opt.password.c_str()) != MOSQ_ERR_SUCCESS)
-        fail(exit_usage, "bad username or password (not UTF-8?)");
+        usage_error("bad username or password (not UTF-8?)");
     if (s.opt.tls) {
         for (const auto *file : {&s.opt.cafile, &s.opt.certfile, &s.opt.keyfile})
             if (!file->empty() && !std::ifstream(*file))
@@ -547,7 +558,7 @@ Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(opti
             const int rc = mosquitto_tls_set(s.mosq, str(s.opt.cafile), str(s.opt.capath), str(s.opt.certfile),
                                              str(s.opt.keyfile), nullptr);
             if (rc != MOSQ_ERR_SUCCESS)
-                fail(exit_usage, cat("TLS setup: ", mosquitto_strerror(rc)));
+                usage_error(cat("TLS setup: ", mosquitto_strerror(rc)));
         }
         mosquitto_tls_opts_set(s.mosq, 1, str(s.opt.tls_version), nullptr);
         mosquitto_tls_insecure_set(s.mosq, s.opt.insecure);
@@ -557,7 +568,7 @@ Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(opti
                                              static_cast<int>(s.opt.will_payload.size()),
                                              s.opt.will_payload.data(), s.opt.will_qos, s.opt.will_retain, nullptr);
         if (rc != MOSQ_ERR_SUCCESS)
-            fail(exit_usage, cat("last will: ", mosquitto_strerror(rc)));
+            usage_error(cat("last will: ", mosquitto_strerror(rc)));
     }
     if (s.opt.protocol_version == MQTT_PROTOCOL_V5 && s.opt.session_expiry_seconds > 0)
         mosquitto_property_add_int32(&s.connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,

@@ -242,6 +242,40 @@ assert_eq "the new policy in force" "1 opened 1
 1 escalation 3" "$(events "$T/h1")"
 pass "SIGHUP: a bad policy is refused and the old one kept; a good one applies"
 
+# Duration flags: a bare number is seconds; a bad or out-of-bounds one is a
+# usage error naming the flag and the bound.
+dht-escalate --escalate-after 90 --ack-timeout 1.5 --check 2>"$T/err" || fail "--check: $(cat "$T/err")"
+assert_contains "a bare number is seconds" "$T/err" "1->2 after 90s; 2->3 after 90s"
+check_duration() {  # check_duration TEXT ARGS...
+    local want=$1
+    shift
+    assert_eq "exit status of dht-escalate $*" 64 "$(exit_code dht-escalate "$@" --check 2>"$T/err")"
+    assert_contains "dht-escalate $*" "$T/err" "$want"
+    assert_contains "dht-escalate $*" "$T/err" "Try 'dht-escalate --help'"
+}
+check_duration "--repeat: 'soon' is not a duration" --repeat soon
+check_duration "--ack-timeout: '3651d' is more than 3650d" --ack-timeout 3651d
+check_duration "--notify-timeout: '0' is less than 1ns" --notify-timeout 0
+check_duration "--notify-retry-delay: '-1' is not a duration" --notify-retry-delay -1
+check_duration "--notify: unterminated ' quote" --notify "page 'on"
+pass "duration flags: a bare number is seconds; a bad one exits 64 naming the flag and its bound"
+
+# -h asks for a broker, on the command line or in a config file, even when it
+# says what DHT_MQTT_HOST says; DHT_MQTT_HOST alone does not.
+alert cold firing hut | dht-escalate --db "$T/asked.db" >/dev/null
+down=127.0.0.1:$(free_port)
+quiet() { "$@" >/dev/null 2>&1; }
+assert_eq "DHT_MQTT_HOST alone: no broker" 0 \
+    "$(DHT_MQTT_HOST=$down exit_code quiet dht-escalate --db "$T/asked.db" ack 1)"
+assert_eq "-h as in DHT_MQTT_HOST: a broker, unreachable" 69 \
+    "$(DHT_MQTT_HOST=$down exit_code quiet dht-escalate -h "$down" --connect-timeout 1 --db "$T/asked.db" tick)"
+printf 'host = "%s"\nconnect-timeout = "1"\n' "$down" >"$T/asked.conf"
+assert_eq "a config file's host: a broker" 69 \
+    "$(exit_code quiet dht-escalate --config "$T/asked.conf" --db "$T/asked.db" tick)"
+assert_eq "DHT_MQTT_HOST over the config file's host: no broker" 0 \
+    "$(DHT_MQTT_HOST=$down exit_code quiet dht-escalate --config "$T/asked.conf" --db "$T/asked.db" tick)"
+pass "-h on the command line or in a config file asks for a broker; DHT_MQTT_HOST alone does not"
+
 # tick, for cron: the due climbs of a database nobody watches.
 alert cold firing shed | dht-escalate --db "$T/cron.db" --escalate-after 1s >/dev/null
 sleep 1.1

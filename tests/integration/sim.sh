@@ -35,6 +35,11 @@ bad --model dht21
 bad --interval 500ms
 bad --model dht22 --interval 1s
 bad --interval soon
+assert_contains "the flag named" "$T/err" "--interval: 'soon' is not a duration"
+bad --interval 25h
+assert_contains "its bound said" "$T/err" "--interval: '25h' is more than 1d"
+bad --interval 0.5
+assert_contains "a bare number is seconds" "$T/err" "--interval: a DHT11 cannot be read more often than every 1s"
 bad --rate 0
 bad --rate 10 --interval 5s
 bad --count -1

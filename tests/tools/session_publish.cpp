@@ -19,7 +19,6 @@ int main(int argc, char **argv)
         dht::parse_command_line(app, argc, argv);
         dht::set_verbosity(common.verbose);
         dht::finish_mqtt_options(mqtt, "session-publish");
-        dht::MqttLibrary library;
         dht::Session session(mqtt);
         session.start();
         dht::LineReader reader(STDIN_FILENO, "stdin", 1 << 20);

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sys/stat.h>
@@ -230,6 +231,55 @@ TEST_CASE("duration flags: one rule for every tool, checked as they are parsed")
     CHECK(error == "'11h' is more than 10h");
     CHECK(format_duration(std::chrono::milliseconds(1500)) == "1500ms");
     CHECK(format_duration(std::chrono::hours(24 * 3650)) == "3650d");
+}
+
+TEST_CASE("values from the environment are told apart from flags and config files")
+{
+    unsetenv("XDG_CONFIG_HOME");
+    setenv("HOME", "/nonexistent", 1);
+    set_program("dht-test");
+    TempDir dir;
+    const std::string conf = dir.write("my.conf", "host = \"conf-host\"\n");
+    const auto run = [](std::vector<std::string> args, MqttOptions &o) {
+        CLI::App app{"", "dht-test"};
+        add_mqtt_options(app, o, mqtt_subscribe);
+        args.insert(args.begin(), "dht-test");
+        std::vector<char *> argv;
+        for (auto &a : args)
+            argv.push_back(a.data());
+        const auto from_env = parse_command_line(app, static_cast<int>(argv.size()), argv.data());
+        return std::ranges::count(from_env, app.get_option("--host")) != 0;
+    };
+    setenv("DHT_MQTT_HOST", "env-host", 1);
+    MqttOptions o;
+    CHECK(run({}, o));
+    CHECK(o.hosts == std::vector<std::string>{"env-host"});
+    o = {};
+    CHECK(!run({"-h", "env-host"}, o));  // a flag, even one saying what the environment says
+    CHECK(o.hosts == std::vector<std::string>{"env-host"});
+    o = {};
+    CHECK(!run({"-h", "a", "-h", "b,c"}, o));
+    CHECK(o.hosts == std::vector<std::string>{"a", "b", "c"});
+    o = {};
+    CHECK(run({"--config", conf}, o));  // the environment beats a config file
+    CHECK(o.hosts == std::vector<std::string>{"env-host"});
+    unsetenv("DHT_MQTT_HOST");
+    o = {};
+    CHECK(!run({"--config", conf}, o));
+    CHECK(o.hosts == std::vector<std::string>{"conf-host"});
+    o = {};
+    CHECK(!run({}, o));
+    CHECK(o.hosts.empty());
+
+    setenv("DHT_MQTT_PORT", "not-a-port", 1);  // checked as a flag would be
+    o = {};
+    try {
+        run({}, o);
+        FAIL("a bad port from the environment was taken");
+    } catch (const Exit &e) {
+        CHECK(e.code() == exit_usage);
+    }
+    unsetenv("DHT_MQTT_PORT");
 }
 
 TEST_CASE("the connect timeout and the reconnect maximum are durations with bounds")

@@ -550,3 +550,89 @@ TEST_CASE("a page held through quiet hours is dropped if the incident was resolv
     REQUIRE(morning.size() == 1);  // the resolved notice, not the opening page
     CHECK(object(morning[0].record).at("event") == "resolved");
 }
+
+TEST_CASE("incident records: the keys in their order, byte for byte", "[escalate]")
+{
+    TempDb tmp;
+    IncidentStore store(tmp.path, true);
+    EscalationPolicy p;
+    p.escalate_after = 10min;
+    p.ack_timeout = 1h;
+    store.set_policy(p);
+    const auto t0 = at("2026-11-24T10:00:00Z");
+    Alert a = firing("cold", "dht11/\"porch\"/data");
+    a.field = "temperature";
+    a.value = -1.5;
+    a.message = "t < 2";
+    apply(store, a, t0);
+    CHECK(store.run_due(t0 + 10min) == 1);
+    {
+        Transaction t(store.db());
+        CHECK(store.acknowledge(1, "ana", t0 + 11min) == Answer::done);
+        t.commit();
+    }
+    CHECK(store.run_due(t0 + 71min) == 1);  // the acknowledgement timed out
+    {
+        Transaction t(store.db());
+        CHECK(store.resolve(1, "bob", "by hand", t0 + 72min) == Answer::done);
+        t.commit();
+    }
+    const auto incident = [](const char *state, int level) {
+        return cat(R"("rule":"cold","sensor":"dht11/\"porch\"/data","severity":"warning","state":")", state,
+                   R"(","level":)", level, R"(,"field":"temperature","value":-1.5,"message":"t < 2"})");
+    };
+    const auto rows = store.events_after(0, 1000);
+    REQUIRE(rows.size() == 5);
+    CHECK(rows[0].record == R"({"kind":"incident","timestamp":"2026-11-24T10:00:00.000Z","incident_id":1,"event":"opened",)" +
+                                incident("open", 1));
+    CHECK(rows[1].record == R"({"kind":"incident","timestamp":"2026-11-24T10:10:00.000Z","incident_id":1,"event":"escalation",)"
+                            R"("from_level":1,"to_level":2,"reason":"not acknowledged",)" + incident("open", 2));
+    CHECK(rows[2].record == R"({"kind":"incident","timestamp":"2026-11-24T10:11:00.000Z","incident_id":1,)"
+                            R"("event":"acknowledged","by":"ana",)" + incident("acknowledged", 2));
+    CHECK(rows[3].record.find(R"("event":"escalation","from_level":2,"to_level":3,"reason":"acknowledgement timed out",)") !=
+          std::string::npos);
+    CHECK(rows[4].record == R"({"kind":"incident","timestamp":"2026-11-24T11:12:00.000Z","incident_id":1,)"
+                            R"("event":"resolved","by":"bob","reason":"by hand",)" + incident("resolved", 3));
+    CHECK(incident_state_record(*store.find(1)) ==
+          R"({"kind":"incident","timestamp":"2026-11-24T11:12:00.000Z","incident_id":1,"rule":"cold",)"
+          R"("sensor":"dht11/\"porch\"/data","severity":"warning","state":"resolved","level":3,"field":"temperature",)"
+          R"("value":-1.5,"message":"t < 2","action":"alert","alerts":1,"opened_at":"2026-11-24T10:00:00.000Z",)"
+          R"("acknowledged_at":"2026-11-24T10:11:00.000Z","acknowledged_by":"ana",)"
+          R"("resolved_at":"2026-11-24T11:12:00.000Z","resolved_by":"bob"})");
+}
+
+TEST_CASE("the policy: the file under the flags given", "[escalate]")
+{
+    set_program("dht-escalate");
+    TempDb tmp;
+    const std::string file = tmp.dir + "/p.policy";
+    std::ofstream(file) << "escalate-after 1h\nmax-level 4\nnotify-retries 5\nrepeat 2h\n";
+    PolicyFlags flags;
+    CHECK(!flags.given());
+    auto p = load_policy(file, flags);
+    REQUIRE(p);
+    CHECK(p->escalate_after == 1h);
+    CHECK(p->max_level == 4);
+    CHECK(p->repeat == 2h);
+    flags.escalate_after = 30s;
+    flags.notify_retries = 0;
+    flags.notify.push_back(split("page 'on call'"));
+    CHECK(flags.given());
+    p = load_policy(file, flags);
+    REQUIRE(p);
+    CHECK(p->escalate_after == 30s);      // the flag wins
+    CHECK(p->max_level == 4);             // the file's, no flag
+    CHECK(p->repeat == 2h);
+    CHECK(p->notify_retries == 0);        // 0 given is not "not given"
+    CHECK(p->notify_timeout == 30s);      // the default
+    CHECK(p->every_level == std::vector<Command>{{"page", "on call"}});
+    CHECK(load_policy("", PolicyFlags{})->escalate_after == 15min);
+    std::ofstream(file) << "escalate-after soon\n";
+    CHECK(!load_policy(file, flags));
+    try {
+        load_policy(tmp.dir + "/none.policy", flags);
+        FAIL("an unreadable policy file");
+    } catch (const Exit &e) {
+        CHECK(e.code() == exit_noinput);
+    }
+}

@@ -114,37 +114,18 @@ Incident read_incident(const Statement &s)
     return i;
 }
 
-void key(std::string &out, std::string_view name)
-{
-    out += ",\"";
-    out += name;
-    out += "\":";
-}
-
-void string_key(std::string &out, std::string_view name, std::string_view value)
-{
-    key(out, name);
-    append_json_string(out, value);
-}
-
 // rule, sensor, severity, state, level, field, value, message: what every
 // incident record carries after its first keys.
-void append_incident(std::string &out, const Incident &i)
+void append_incident(ObjectWriter &w, const Incident &i)
 {
-    string_key(out, "rule", i.rule);
-    string_key(out, "sensor", i.sensor);
-    string_key(out, "severity", i.severity);
-    string_key(out, "state", i.state);
-    key(out, "level");
-    out += std::to_string(i.level);
+    w.string("rule", i.rule).string("sensor", i.sensor).string("severity", i.severity).string("state", i.state);
+    w.integer("level", i.level);
     if (!i.field.empty())
-        string_key(out, "field", i.field);
-    if (i.value) {
-        key(out, "value");
-        append_number(out, *i.value);
-    }
+        w.string("field", i.field);
+    if (i.value)
+        w.number("value", *i.value);
     if (!i.message.empty())
-        string_key(out, "message", i.message);
+        w.string("message", i.message);
 }
 
 int local_minute(TimePoint t, int &second)
@@ -263,15 +244,11 @@ std::optional<Response> response_from_record(const json::object &o, std::string 
 
 std::string incident_state_record(const Incident &i)
 {
-    std::string out = "{\"kind\":\"incident\",\"timestamp\":";
-    append_json_string(out, i.updated_at);
-    key(out, "incident_id");
-    out += std::to_string(i.id);
-    append_incident(out, i);
-    string_key(out, "action", i.action);
-    key(out, "alerts");
-    out += std::to_string(i.alerts);
-    string_key(out, "opened_at", i.opened_at);
+    std::string out;
+    ObjectWriter w(out);
+    w.string("kind", "incident").string("timestamp", i.updated_at).integer("incident_id", i.id);
+    append_incident(w, i);
+    w.string("action", i.action).integer("alerts", i.alerts).string("opened_at", i.opened_at);
     for (const auto &[name, value] : {std::pair<const char *, const std::string *>{"acknowledged_at", &i.acknowledged_at},
                                       {"acknowledged_by", &i.acknowledged_by},
                                       {"resolved_at", &i.resolved_at},
@@ -279,8 +256,8 @@ std::string incident_state_record(const Incident &i)
                                       {"cleared_at", &i.cleared_at},
                                       {"next_at", &i.next_at}})
         if (!value->empty())
-            string_key(out, name, *value);
-    out += '}';
+            w.string(name, *value);
+    w.close();
     return out;
 }
 
@@ -325,17 +302,18 @@ void bind_optional(Statement &s, int index, const std::string &text)
 }
 }  // namespace
 
-void IncidentStore::add_event(const Incident &i, Event event, TimePoint now, const std::string &extra_json)
+void IncidentStore::add_event(const Incident &i, Event event, TimePoint now,
+                              const std::function<void(ObjectWriter &)> &extra)
 {
     const std::string when = ts(now);
-    std::string record = "{\"kind\":\"incident\",\"timestamp\":";
-    append_json_string(record, when);
-    key(record, "incident_id");
-    record += std::to_string(i.id);
-    string_key(record, "event", event_name(event));
-    record += extra_json;  // from_level, to_level first for an escalation: the seed's keys
-    append_incident(record, i);
-    record += '}';
+    std::string record;
+    ObjectWriter w(record);
+    w.string("kind", "incident").string("timestamp", when).integer("incident_id", i.id);
+    w.string("event", event_name(event));
+    if (extra)
+        extra(w);  // from_level, to_level first for an escalation: the seed's keys
+    append_incident(w, i);
+    w.close();
 
     auto insert = db_.prepare("INSERT INTO incident_events (incident_id, event, timestamp, record) VALUES (?, ?, ?, ?)");
     insert.bind(1, i.id).bind(2, event_name(event)).bind(3, when).bind(4, record);
@@ -375,10 +353,11 @@ void IncidentStore::climb(const Incident &incident, TimePoint now, std::optional
     bind_optional(s, 2, i.next_at);
     s.bind(3, i.updated_at).bind(4, i.id);
     s.run();
-    std::string extra = cat(",\"from_level\":", from, ",\"to_level\":", i.level);
-    if (!reason.empty())
-        string_key(extra, "reason", reason);
-    add_event(i, Event::escalation, now, extra);
+    add_event(i, Event::escalation, now, [&](ObjectWriter &w) {
+        w.integer("from_level", from).integer("to_level", i.level);
+        if (!reason.empty())
+            w.string("reason", reason);
+    });
 }
 
 void IncidentStore::alert(const Alert &a, TimePoint now, bool auto_resolve)
@@ -427,7 +406,7 @@ void IncidentStore::alert(const Alert &a, TimePoint now, bool auto_resolve)
         s.bind(10, i.action);
         s.run();
         i.id = db_.last_insert_id();
-        add_event(i, Event::opened, now, "");
+        add_event(i, Event::opened, now);
         // The seed's "escalade d'office": this alert climbs at once.
         if (a.action == "escalate" && policy_.max_level > 1)
             climb(i, now, std::nullopt, "escalate action");
@@ -467,10 +446,10 @@ Answer IncidentStore::acknowledge(std::int64_t id, const std::string &by, TimePo
     bind_optional(s, 3, i->next_at);
     s.bind(4, i->updated_at).bind(5, id);
     s.run();
-    std::string extra;
-    if (!by.empty())
-        string_key(extra, "by", by);
-    add_event(*i, Event::acknowledged, now, extra);
+    add_event(*i, Event::acknowledged, now, [&by](ObjectWriter &w) {
+        if (!by.empty())
+            w.string("by", by);
+    });
     return Answer::done;
 }
 
@@ -492,12 +471,12 @@ Answer IncidentStore::resolve(std::int64_t id, const std::string &by, const std:
     bind_optional(s, 2, by);
     s.bind(3, i->updated_at).bind(4, id);
     s.run();
-    std::string extra;
-    if (!by.empty())
-        string_key(extra, "by", by);
-    if (!reason.empty())
-        string_key(extra, "reason", reason);
-    add_event(*i, Event::resolved, now, extra);
+    add_event(*i, Event::resolved, now, [&by, &reason](ObjectWriter &w) {
+        if (!by.empty())
+            w.string("by", by);
+        if (!reason.empty())
+            w.string("reason", reason);
+    });
     return Answer::done;
 }
 
@@ -543,7 +522,8 @@ std::size_t IncidentStore::run_due(TimePoint now)
                     bind_optional(s, 1, r.next_at);
                     s.bind(2, when).bind(3, r.id);
                     s.run();
-                    add_event(r, Event::reminder, now, ",\"reason\":\"acknowledgement timed out\"");
+                    add_event(r, Event::reminder, now,
+                              [](ObjectWriter &w) { w.string("reason", "acknowledgement timed out"); });
                 }
             } else if (i.level < policy_.max_level) {
                 climb(i, now, scheduled, "not acknowledged");
@@ -556,7 +536,7 @@ std::size_t IncidentStore::run_due(TimePoint now)
                 bind_optional(s, 1, r.next_at);
                 s.bind(2, when).bind(3, r.id);
                 s.run();
-                add_event(r, Event::reminder, now, "");
+                add_event(r, Event::reminder, now);
             }
             ++events;
         }

@@ -14,6 +14,7 @@
 #include "dht/time.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -131,7 +132,9 @@ private:
     std::optional<Incident> open_incident(const std::string &rule, const std::string &sensor);
     void climb(const Incident &incident, TimePoint now, std::optional<TimePoint> scheduled, const std::string &reason);
     std::string schedule_after(const Incident &incident, int level, TimePoint from, bool acknowledged) const;
-    void add_event(const Incident &incident, Event event, TimePoint now, const std::string &extra_json);
+    // Writes the event's record; `extra` adds its own keys after "event".
+    void add_event(const Incident &incident, Event event, TimePoint now,
+                   const std::function<void(ObjectWriter &)> &extra = nullptr);
 
     Database db_;
     EscalationPolicy policy_;

@@ -2,6 +2,7 @@
 // alert opens an incident, which climbs a level every --escalate-after until
 // someone acknowledges it; every change is an incident record on stdout and on
 // MQTT. `ack`, `resolve`, `list`, `show` and `tick` work on the same database.
+#include "commands.hpp"
 #include "daemon.hpp"
 #include "incidents.hpp"
 #include "policy.hpp"
@@ -14,14 +15,8 @@
 
 #include <mosquitto.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <pwd.h>
-#include <sstream>
-#include <unistd.h>
 
 namespace {
 
@@ -32,27 +27,41 @@ struct Options {
     MqttOptions mqtt;
     CommonOptions common;
     Topics topics;
-    std::string db = "dht.db";
+    CommandOptions command;  // --db and the subcommands' own
     std::string policy_file;
     bool check = false;
-    std::string escalate_after, repeat, ack_timeout, notify_timeout, notify_retry_delay;
-    int max_level = 0;
-    int notify_retries = -1;
-    std::vector<std::string> notify;
+    PolicyFlags flags;
     bool no_auto_resolve = false;
     std::string min_severity = "info";
-    // Subcommands.
-    std::int64_t id = 0;
-    std::string by;
-    bool open_only = false;
-    bool json = false;
-    std::int64_t limit = 0;
-    bool host_flag = false;  // -h given on the command line
+    bool hosts_from_environment = false;  // DHT_MQTT_HOST, no -h: no broker asked for
 };
 
 struct Commands {
     CLI::App *ack, *resolve, *list, *show, *tick;
 };
+
+// --notify COMMAND, split as it is parsed: a quote left open is a usage error.
+void add_notify_option(CLI::App &app, std::vector<Command> &target, const std::string &group)
+{
+    app.add_option_function<std::vector<std::string>>(
+           "--notify",
+           [&target](const std::vector<std::string> &texts) {
+               std::string error;
+               for (const auto &text : texts)
+                   target.push_back(*split_command(text, error));  // checked below, before this runs
+           },
+           "Run COMMAND (split into words here, no shell) for each opened, escalation and reminder event, "
+           "the record on its stdin (repeatable)")
+        ->check(CLI::Validator(
+            [](std::string &text) {
+                std::string error;
+                const auto argv = split_command(text, error);
+                return !argv ? error : argv->empty() ? std::string("no command given") : std::string();
+            },
+            ""))
+        ->type_name("COMMAND")
+        ->group(group);
+}
 
 Commands setup(CLI::App &app, Options &o)
 {
@@ -70,37 +79,32 @@ Commands setup(CLI::App &app, Options &o)
         ->check(CLI::Range(0, 2))
         ->group("MQTT");
     add_common_options(app, o.common, true);
-    app.add_option("--db", o.db, "SQLite database of incidents, may be dht-record's (default: dht.db)")
+    app.add_option("--db", o.command.db, "SQLite database of incidents, may be dht-record's (default: dht.db)")
         ->envname("DHT_DB")
         ->type_name("FILE");
     app.add_option("--policy", o.policy_file, "Escalation policy file (dht-escalate(5)); SIGHUP reads it again")
         ->type_name("FILE");
     app.add_flag("--check", o.check, "Check the policy and the flags, print what is in force, exit: 0 or 78");
     const std::string g = "Escalation (flags win over the policy file)";
-    app.add_option("--escalate-after", o.escalate_after, "Climb an unacknowledged incident a level every DURATION (default: 15m)")
-        ->type_name("DURATION")
+    auto &f = o.flags;
+    add_duration_option(app, "--escalate-after", f.escalate_after,
+                        "Climb an unacknowledged incident a level every DURATION (default: 15m)")
         ->group(g);
-    app.add_option("--max-level", o.max_level, "Highest level (default: 3)")->check(CLI::Range(1, 100))->group(g);
-    app.add_option("--repeat", o.repeat, "At the top level, a reminder every DURATION (default: none)")
-        ->type_name("DURATION")
+    app.add_option("--max-level", f.max_level, "Highest level (default: 3)")->check(CLI::Range(1, 100))->group(g);
+    add_duration_option(app, "--repeat", f.repeat, "At the top level, a reminder every DURATION (default: none)")
         ->group(g);
-    app.add_option("--ack-timeout", o.ack_timeout,
-                   "An acknowledged incident not resolved within DURATION climbs again (default: never)")
-        ->type_name("DURATION")
+    add_duration_option(app, "--ack-timeout", f.ack_timeout,
+                        "An acknowledged incident not resolved within DURATION climbs again (default: never)")
         ->group(g);
-    app.add_option("--notify", o.notify,
-                   "Run COMMAND (split into words here, no shell) for each opened, escalation and reminder event, "
-                   "the record on its stdin (repeatable)")
-        ->type_name("COMMAND")
+    add_notify_option(app, f.notify, g);
+    add_duration_option(app, "--notify-timeout", f.notify_timeout,
+                        "Kill a notification command after DURATION (default: 30s)")
         ->group(g);
-    app.add_option("--notify-timeout", o.notify_timeout, "Kill a notification command after DURATION (default: 30s)")
-        ->type_name("DURATION")
-        ->group(g);
-    app.add_option("--notify-retries", o.notify_retries, "Try a failed notification again N times (default: 3)")
+    app.add_option("--notify-retries", f.notify_retries, "Try a failed notification again N times (default: 3)")
         ->check(CLI::Range(0, 100))
         ->group(g);
-    app.add_option("--notify-retry-delay", o.notify_retry_delay, "First wait before a retry, doubled each time (default: 10s)")
-        ->type_name("DURATION")
+    add_duration_option(app, "--notify-retry-delay", f.notify_retry_delay,
+                        "First wait before a retry, doubled each time (default: 10s)")
         ->group(g);
     app.add_flag("--no-auto-resolve", o.no_auto_resolve, "A resolved alert does not resolve its incident: people do")
         ->group(g);
@@ -118,176 +122,22 @@ Commands setup(CLI::App &app, Options &o)
         ->type_name("TOPIC")
         ->group("MQTT");
 
-    Commands c{};
-    c.ack = app.add_subcommand("ack", "Acknowledge incident ID: it stops climbing");
-    c.resolve = app.add_subcommand("resolve", "Resolve incident ID");
-    for (auto *sub : {c.ack, c.resolve}) {
-        sub->add_option("ID", o.id, "Incident id")->required()->check(CLI::Range(std::int64_t{1}, INT64_MAX));
-        sub->add_option("--by", o.by, "Who answers (default: your login name)")->type_name("NAME");
+    auto &c = o.command;
+    Commands cmd{};
+    cmd.ack = app.add_subcommand("ack", "Acknowledge incident ID: it stops climbing");
+    cmd.resolve = app.add_subcommand("resolve", "Resolve incident ID");
+    for (auto *sub : {cmd.ack, cmd.resolve}) {
+        sub->add_option("ID", c.id, "Incident id")->required()->check(CLI::Range(std::int64_t{1}, INT64_MAX));
+        sub->add_option("--by", c.by, "Who answers (default: your login name)")->type_name("NAME");
     }
-    c.list = app.add_subcommand("list", "Show incidents: a table, or records with --json");
-    c.list->add_flag("--open", o.open_only, "Only those not resolved");
-    c.list->add_flag("--json", o.json, "Incident records (JSON lines) instead of a table");
-    c.list->add_option("--limit", o.limit, "The newest N only")->check(CLI::Range(std::int64_t{1}, INT64_MAX));
-    c.show = app.add_subcommand("show", "Print the event records of incident ID, oldest first");
-    c.show->add_option("ID", o.id, "Incident id")->required()->check(CLI::Range(std::int64_t{1}, INT64_MAX));
-    c.tick = app.add_subcommand("tick", "Do what is due (climbs, reminders, notifications, unsent events) and exit: for cron");
-    return c;
-}
-
-std::chrono::nanoseconds duration_flag(const std::string &name, const std::string &text)
-{
-    const auto d = parse_duration(text);
-    if (!d || d->count() <= 0)
-        fail(exit_usage, cat(name, ": '", text, "' is not a duration such as 15m"));
-    if (*d > kMaxDuration)
-        fail(exit_usage, cat(name, ": '", text, "' is longer than ten years"));
-    return *d;
-}
-
-// Whether the policy comes from this command line (a file or a flag), or else
-// from the database (what the daemon runs).
-bool policy_given(const Options &o)
-{
-    return !o.policy_file.empty() || !o.escalate_after.empty() || o.max_level > 0 || !o.repeat.empty() ||
-           !o.ack_timeout.empty() || !o.notify_timeout.empty() || !o.notify_retry_delay.empty() ||
-           o.notify_retries >= 0 || !o.notify.empty();
-}
-
-// The policy file under the flags given; nullopt (errors printed) when wrong.
-// An unreadable file throws Exit(66).
-std::optional<EscalationPolicy> load_policy(const Options &o)
-{
-    EscalationPolicy p;
-    std::vector<PolicyError> errors;
-    if (!o.policy_file.empty()) {
-        std::ifstream in(o.policy_file, std::ios::binary);
-        if (!in)
-            fail(exit_noinput, cat(o.policy_file, ": ", std::strerror(errno)));
-        std::ostringstream text;
-        text << in.rdbuf();
-        parse_policy(text.str(), o.policy_file, p, errors);
-    }
-    for (const auto &e : errors)
-        warn(cat(e.file, ":", e.line, ": ", e.message));
-    if (!errors.empty()) {
-        warn(cat(errors.size(), errors.size() == 1 ? " error" : " errors", " in the policy"));
-        return std::nullopt;
-    }
-    if (!o.escalate_after.empty())
-        p.escalate_after = duration_flag("--escalate-after", o.escalate_after);
-    if (o.max_level > 0)
-        p.max_level = o.max_level;
-    if (!o.repeat.empty())
-        p.repeat = duration_flag("--repeat", o.repeat);
-    if (!o.ack_timeout.empty())
-        p.ack_timeout = duration_flag("--ack-timeout", o.ack_timeout);
-    if (!o.notify_timeout.empty())
-        p.notify_timeout = duration_flag("--notify-timeout", o.notify_timeout);
-    if (!o.notify_retry_delay.empty())
-        p.notify_retry_delay = duration_flag("--notify-retry-delay", o.notify_retry_delay);
-    if (o.notify_retries >= 0)
-        p.notify_retries = o.notify_retries;
-    for (const auto &text : o.notify) {
-        std::string error;
-        auto argv = split_command(text, error);
-        if (!argv || argv->empty())
-            fail(exit_usage, cat("--notify: ", argv ? std::string("no command given") : error));
-        p.every_level.push_back(std::move(*argv));
-    }
-    return p;
-}
-
-std::string login_name()
-{
-    if (const auto *pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr)
-        return pw->pw_name;
-    if (const char *user = std::getenv("USER"))
-        return user;
-    return "unknown";
-}
-
-// Opens the database for reading what is there: a missing file is an error.
-IncidentStore open_existing(const std::string &path)
-{
-    if (::access(path.c_str(), F_OK) != 0)
-        fail(exit_noinput, cat(path, ": ", std::strerror(errno)));
-    return IncidentStore(path, false);
-}
-
-int list(const Options &o)
-{
-    auto store = open_existing(o.db);
-    const auto incidents = store.list(o.open_only, static_cast<std::size_t>(o.limit));
-    Output out;
-    if (o.json) {
-        for (const auto &i : incidents)
-            out.write(incident_state_record(i) + "\n");
-    } else {
-        out.write(render_table(incidents, now()));
-    }
-    out.flush();
-    return exit_ok;
-}
-
-int show(const Options &o)
-{
-    auto store = open_existing(o.db);
-    if (!store.find(o.id))
-        fail(exit_dataerr, cat("incident ", o.id, ": no such incident"));
-    Output out;
-    for (const auto &record : store.history(o.id))
-        out.write(record + "\n");
-    out.flush();
-    return exit_ok;
-}
-
-// `ack` and `resolve`: the answer written, its record printed; with a broker
-// this process publishes what waits, else the daemon (or the next tick) does.
-int answer(const Options &o, bool resolve, IncidentStore &store, Session *session, std::optional<Outbox> &outbox)
-{
-    const std::string by = o.by.empty() ? login_name() : o.by;
-    Transaction t(store.db());
-    const auto a = resolve ? store.resolve(o.id, by, "by hand", now()) : store.acknowledge(o.id, by, now());
-    t.commit();
-    switch (a) {
-    case Answer::unknown: fail(exit_dataerr, cat("incident ", o.id, ": no such incident"));
-    case Answer::already:
-        warn(cat("incident ", o.id, " is ", resolve ? "resolved" : "acknowledged", " already"));
-        return exit_ok;
-    case Answer::resolved_already: warn(cat("incident ", o.id, " is resolved already")); return exit_ok;
-    case Answer::done: break;
-    }
-    Output out;
-    const auto events = store.history(o.id);
-    if (!events.empty())
-        out.write(events.back() + "\n");
-    out.flush();
-    if (session == nullptr)
-        return exit_ok;
-    if (!wait_connected(*session, o.mqtt.connect_timeout.value_or(std::chrono::seconds(10)))) {
-        if (const auto f = session->failure())
-            return *f;  // refused (78) or past --connect-timeout (69), said already
-        warn("no broker: the event waits in the database for the daemon or the next tick");
-        return exit_unavailable;
-    }
-    outbox.emplace(store, session, o.topics, o.mqtt.publish_qos, nullptr);
-    outbox->flush();
-    return exit_ok;
-}
-
-// Whether -h/--host is on the command line: hosts from DHT_MQTT_HOST alone do
-// not ask for a broker (SPEC 4: a flag does; so does a config file's host).
-bool host_flag(int argc, char **argv)
-{
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a(argv[i]);
-        if (a == "--")
-            break;
-        if (a.rfind("--host", 0) == 0 || (a.rfind("-h", 0) == 0 && a.rfind("--", 0) != 0))
-            return true;
-    }
-    return false;
+    cmd.list = app.add_subcommand("list", "Show incidents: a table, or records with --json");
+    cmd.list->add_flag("--open", c.open_only, "Only those not resolved");
+    cmd.list->add_flag("--json", c.json, "Incident records (JSON lines) instead of a table");
+    cmd.list->add_option("--limit", c.limit, "The newest N only")->check(CLI::Range(std::int64_t{1}, INT64_MAX));
+    cmd.show = app.add_subcommand("show", "Print the event records of incident ID, oldest first");
+    cmd.show->add_option("ID", c.id, "Incident id")->required()->check(CLI::Range(std::int64_t{1}, INT64_MAX));
+    cmd.tick = app.add_subcommand("tick", "Do what is due (climbs, reminders, notifications, unsent events) and exit: for cron");
+    return cmd;
 }
 
 int run(Options &o, const Commands &c)
@@ -296,9 +146,9 @@ int run(Options &o, const Commands &c)
     // SIGPIPE ignored from the start: `list | head` ends quietly.
     install_signal_handlers();
     const bool subcommand = c.ack->parsed() || c.resolve->parsed() || c.tick->parsed();
-    const char *env_host = std::getenv("DHT_MQTT_HOST");
-    const bool env_only = env_host != nullptr && *env_host != '\0' && !o.host_flag;
-    const bool broker = o.mqtt.wants_broker() || (!o.mqtt.hosts.empty() && !env_only);
+    // -h asks for a broker, on the command line or in a config file; hosts from
+    // DHT_MQTT_HOST alone do not (SPEC 4: a flag does).
+    const bool broker = o.mqtt.wants_broker() || (!o.mqtt.hosts.empty() && !o.hosts_from_environment);
     if (subcommand) {
         // One-shot commands take no subscription and never the daemon's session.
         o.mqtt.topics.clear();
@@ -313,11 +163,12 @@ int run(Options &o, const Commands &c)
     const bool alerts_from_mqtt = !o.mqtt.topics.empty();
     for (const auto *topic : {&o.topics.escalation, &o.topics.incidents})
         if (topic->empty() || mosquitto_pub_topic_check(topic->c_str()) != MOSQ_ERR_SUCCESS)
-            fail(exit_usage, cat("invalid topic '", *topic, "' (no wildcards)"));
+            usage_error(cat("invalid topic '", *topic, "' (no wildcards)"));
     if (!o.topics.response.empty() && mosquitto_pub_topic_check(o.topics.response.c_str()) != MOSQ_ERR_SUCCESS)
-        fail(exit_usage, cat("invalid --response-topic '", o.topics.response, "' (no wildcards)"));
+        usage_error(cat("invalid --response-topic '", o.topics.response, "' (no wildcards)"));
 
-    auto policy = load_policy(o);
+    const bool policy_given = !o.policy_file.empty() || o.flags.given();
+    auto policy = load_policy(o.policy_file, o.flags);
     if (!policy)
         return exit_config;
     if (o.check) {
@@ -327,18 +178,18 @@ int run(Options &o, const Commands &c)
         return exit_ok;
     }
     if (c.list->parsed())
-        return list(o);
+        return list(o.command);
     if (c.show->parsed())
-        return show(o);
+        return show(o.command);
 
     const bool answering = c.ack->parsed() || c.resolve->parsed();
     std::optional<IncidentStore> store;
     if (answering)
-        store.emplace(open_existing(o.db));
+        store.emplace(open_existing(o.command.db));
     else
-        store.emplace(o.db, true);
+        store.emplace(o.command.db, true);
     // The daemon's policy is kept in the database; a command run without one uses it.
-    if (policy_given(o)) {
+    if (policy_given) {
         if (!answering)
             store->store_policy(*policy, now());
     } else if (auto stored = store->stored_policy()) {
@@ -348,14 +199,12 @@ int run(Options &o, const Commands &c)
         warn(cat("levels above max-level ", policy->max_level, " are never reached"));
     store->set_policy(*policy);
 
-    std::optional<MqttLibrary> library;
     std::optional<Session> session;
     if (broker) {
         // Publishing from the consumer thread needs libmosquitto's threaded mode.
         o.mqtt.publish_topic = o.topics.incidents;
         if (!subcommand && !o.topics.response.empty())
             o.mqtt.topics.push_back(o.topics.response);
-        library.emplace();
         session.emplace(o.mqtt);
         session->start();
     }
@@ -364,7 +213,8 @@ int run(Options &o, const Commands &c)
     std::optional<Outbox> answer_outbox;
     std::optional<Daemon> daemon;
     if (answering) {
-        status = answer(o, c.resolve->parsed(), *store, s, answer_outbox);
+        const AnswerOutlet outlet{s, o.topics, o.mqtt.publish_qos, o.mqtt.connect_timeout.value_or(std::chrono::seconds(10))};
+        status = answer(o.command, c.resolve->parsed(), *store, outlet, answer_outbox);
     } else {
         DaemonOptions d;
         d.common = o.common;
@@ -374,12 +224,12 @@ int run(Options &o, const Commands &c)
         d.min_severity = severity_rank(o.min_severity);
         d.alerts_from_mqtt = alerts_from_mqtt;
         d.connect_wait = o.mqtt.connect_timeout.value_or(std::chrono::seconds(10));
-        d.reload = [&o, &store]() -> std::optional<EscalationPolicy> {
+        d.reload = [&o, &store, policy_given]() -> std::optional<EscalationPolicy> {
             warn("SIGHUP: reading the policy again");
             std::optional<EscalationPolicy> p;
             try {
                 // Started without a policy of its own: the one kept in the database.
-                p = policy_given(o) ? load_policy(o) : store->stored_policy();
+                p = policy_given ? load_policy(o.policy_file, o.flags) : store->stored_policy();
             } catch (const Exit &) {
             }
             if (p)
@@ -414,15 +264,15 @@ int main(int argc, char **argv)
     return dht::main_guard("dht-escalate", [&] {
         CLI::App app{"", "dht-escalate"};
         Options options;
-        options.host_flag = host_flag(argc, argv);
         const auto commands = setup(app, options);
-        dht::parse_command_line(app, argc, argv);
+        const auto from_environment = dht::parse_command_line(app, argc, argv);
+        options.hosts_from_environment = std::ranges::count(from_environment, app.get_option("--host")) != 0;
         try {
             return run(options, commands);
         } catch (const dht::SqliteError &e) {
             const std::string what = e.what();
             dht::fail(e.busy() ? dht::exit_unavailable : dht::exit_ioerr,
-                      what.rfind(options.db, 0) == 0 ? what : dht::cat(options.db, ": ", what));
+                      what.rfind(options.command.db, 0) == 0 ? what : dht::cat(options.command.db, ": ", what));
         }
     });
 }

@@ -1,6 +1,7 @@
 #include "policy.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/files.hpp"
 #include "dht/json.hpp"
 #include "dht/time.hpp"
 
@@ -474,6 +475,43 @@ void parse_policy(std::string_view text, const std::string &file, EscalationPoli
                       "notify-retries, notify-retry-delay)"));
         }
     }
+}
+
+bool PolicyFlags::given() const noexcept
+{
+    return escalate_after || repeat || ack_timeout || notify_timeout || notify_retry_delay || max_level > 0 ||
+           notify_retries >= 0 || !notify.empty();
+}
+
+std::optional<EscalationPolicy> load_policy(const std::string &file, const PolicyFlags &flags)
+{
+    EscalationPolicy p;
+    if (!file.empty()) {
+        std::string text;
+        if (const auto error = read_file(file, text); !error.empty())
+            fail(exit_noinput, cat(file, ": ", error));
+        std::vector<PolicyError> errors;
+        parse_policy(text, file, p, errors);
+        for (const auto &e : errors)
+            warn(cat(e.file, ":", e.line, ": ", e.message));
+        if (!errors.empty()) {
+            warn(cat(errors.size(), errors.size() == 1 ? " error" : " errors", " in the policy"));
+            return std::nullopt;
+        }
+    }
+    p.escalate_after = flags.escalate_after.value_or(p.escalate_after);
+    if (flags.max_level > 0)
+        p.max_level = flags.max_level;
+    if (flags.repeat)
+        p.repeat = flags.repeat;
+    if (flags.ack_timeout)
+        p.ack_timeout = flags.ack_timeout;
+    p.notify_timeout = flags.notify_timeout.value_or(p.notify_timeout);
+    p.notify_retry_delay = flags.notify_retry_delay.value_or(p.notify_retry_delay);
+    if (flags.notify_retries >= 0)
+        p.notify_retries = flags.notify_retries;
+    p.every_level.insert(p.every_level.end(), flags.notify.begin(), flags.notify.end());
+    return p;
 }
 
 }  // namespace dht::escalate

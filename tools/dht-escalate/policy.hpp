@@ -4,6 +4,8 @@
 // policy file (dht-escalate(5)); flags given on the command line win.
 #pragma once
 
+#include "dht/cli.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -12,8 +14,6 @@
 #include <vector>
 
 namespace dht::escalate {
-
-using Duration = std::chrono::nanoseconds;
 
 // A command as argv: split by the tool (quotes and backslashes as in sh, no
 // expansion of any kind), run with execvp().
@@ -73,8 +73,9 @@ struct EscalationPolicy {
 std::string policy_to_json(const EscalationPolicy &policy);
 std::optional<EscalationPolicy> policy_from_json(std::string_view text);
 
-// The longest duration a policy takes (ten years): time arithmetic never overflows.
-constexpr Duration kMaxDuration = std::chrono::hours(24 * 3650);
+// The longest duration a policy takes, that of every duration flag (ten
+// years): time arithmetic never overflows.
+constexpr Duration kMaxDuration = DurationRange{}.max;
 
 struct PolicyError {
     std::string file;
@@ -86,5 +87,20 @@ struct PolicyError {
 // Every error is appended to `errors`.
 void parse_policy(std::string_view text, const std::string &file, EscalationPolicy &policy,
                   std::vector<PolicyError> &errors);
+
+// What the command line sets over the policy file; what is not given leaves
+// the file's (or the default).
+struct PolicyFlags {
+    std::optional<Duration> escalate_after, repeat, ack_timeout, notify_timeout, notify_retry_delay;
+    int max_level = 0;        // 0: not given
+    int notify_retries = -1;  // -1: not given
+    std::vector<Command> notify;  // --notify: each level's opened/escalation/reminder
+    bool given() const noexcept;
+};
+
+// The policy FILE ("": none, the defaults) under `flags`; nullopt when the
+// file is wrong, each error printed with FILE:LINE. An unreadable file
+// throws Exit(66).
+std::optional<EscalationPolicy> load_policy(const std::string &file, const PolicyFlags &flags);
 
 }  // namespace dht::escalate

@@ -34,7 +34,7 @@ struct Options {
     std::size_t sensors = 0;
     std::vector<std::string> names;
     std::string model = "dht11";
-    std::string interval = "10s";
+    Duration interval = std::chrono::seconds(10);
     std::uint32_t count = 0;
     std::vector<std::string> profiles{"normal"};
     std::optional<std::uint64_t> seed;
@@ -75,10 +75,10 @@ void setup(CLI::App &app, Options &o)
     app.add_option("--model", o.model, "dht11 or dht22 (default: dht11)")
         ->check(CLI::IsMember({"dht11", "dht22"}))
         ->group(g);
-    auto *interval = app.add_option("--interval", o.interval,
-                                    "Time between two readings of a sensor, at least 1s for a DHT11 and 2s for a "
-                                    "DHT22 (default: 10s)")
-                         ->type_name("DURATION")
+    auto *interval = add_duration_option(app, "--interval", o.interval,
+                                         "Time between two readings of a sensor, at least 1s for a DHT11 and 2s "
+                                         "for a DHT22, at most 24h (default: 10s)",
+                                         {Duration{1}, std::chrono::hours(24)})
                          ->group(g);
     app.add_option("--count", o.count, "Stop after N readings per sensor, failed ones included (default: no end)")
         ->type_name("N")
@@ -118,34 +118,27 @@ void setup(CLI::App &app, Options &o)
         ->group(g);
 }
 
-[[noreturn]] void usage(const std::string &message)
-{
-    warn(message);
-    warn(cat("Try '", program(), " --help' for more information."));
-    throw Exit(exit_usage);
-}
-
 FleetOptions resolve(Options &o)
 {
     FleetOptions f;
     // What the user gave, before finish_mqtt_options() fills in its own.
     const std::string client_id = o.mqtt.client_id;
     if (!o.mqtt.will_topic.empty())
-        usage("--will-topic: each sensor's last will is its own status topic, PREFIX/ID/status");
+        usage_error("--will-topic: each sensor's last will is its own status topic, PREFIX/ID/status");
     finish_mqtt_options(o.mqtt, "dht-sensor-sim");
     f.mqtt = o.mqtt;
 
     const std::size_t n = o.sensors != 0 ? o.sensors : std::max<std::size_t>(1, o.names.size());
     if (o.names.size() > n)
-        usage(cat("--names gives ", o.names.size(), " ids for ", n, n == 1 ? " sensor" : " sensors"));
+        usage_error(cat("--names gives ", o.names.size(), " ids for ", n, n == 1 ? " sensor" : " sensors"));
     std::set<std::string> seen;
     for (std::size_t i = 0; i < n; ++i) {
         f.ids.push_back(i < o.names.size() ? o.names[i] : cat("sim-", i + 1));
         if (!seen.insert(f.ids.back()).second)
-            usage(cat("--names: '", f.ids.back(), "' twice"));
+            usage_error(cat("--names: '", f.ids.back(), "' twice"));
     }
     if (!client_id.empty() && n > 1)
-        usage("-i: each sensor has its own client id; give a prefix with -I instead");
+        usage_error("-i: each sensor has its own client id; give a prefix with -I instead");
     if (!client_id.empty())
         f.client_ids.push_back(client_id);
     else if (!o.mqtt.id_prefix.empty())
@@ -155,16 +148,11 @@ FleetOptions resolve(Options &o)
     for (const auto &p : o.profiles)
         f.profiles.push_back(*parse_profile(p));
     f.model = o.model == "dht22" ? firmware::Model::dht22 : firmware::Model::dht11;
-    const auto interval = parse_duration(o.interval, std::chrono::seconds(1));
     const auto min = std::chrono::milliseconds(firmware::min_interval_ms(f.model));
-    if (!interval)
-        usage(cat("--interval: '", o.interval, "' is not a duration (examples: 2s, 500ms, 5m)"));
-    if (*interval < min)
-        usage(cat("--interval: a ", firmware::model_name(f.model), " cannot be read more often than every ",
-                  min.count() / 1000, "s (--rate runs a load test without that limit)"));
-    if (*interval > std::chrono::hours(24))
-        usage("--interval: at most 24h");
-    f.interval_ms = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(*interval).count());
+    if (o.interval < min)
+        usage_error(cat("--interval: a ", firmware::model_name(f.model), " cannot be read more often than every ",
+                        format_duration(min), " (--rate runs a load test without that limit)"));
+    f.interval_ms = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(o.interval).count());
     f.count = o.count;
     f.rate = o.rate;
     f.seed = o.seed ? *o.seed : std::random_device{}() * 0x100000000ULL + std::random_device{}();
@@ -180,7 +168,7 @@ FleetOptions resolve(Options &o)
     f.discovery_prefix = o.discovery_prefix;
     for (std::size_t i = 0; i < n; ++i)
         if (const char *error = firmware::check_config(device_config(f, i)))
-            usage(cat(f.ids[i], ": ", error));
+            usage_error(cat(f.ids[i], ": ", error));
     return f;
 }
 
@@ -208,7 +196,6 @@ int run(Options &o)
     debug(cat("seed ", f.seed, " (--seed ", f.seed, " repeats this run)"));
     raise_file_limit(f.ids.size());
     install_signal_handlers();
-    MqttLibrary library;
     Fleet fleet(f);
     const int status = fleet.run();
     const Totals t = fleet.totals();

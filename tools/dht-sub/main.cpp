@@ -21,7 +21,7 @@ struct Options {
     MqttOptions mqtt;
     CommonOptions common;
     long long count = 0;
-    std::string timeout;
+    std::optional<Duration> timeout;
     std::vector<std::string> filter_out;
     bool no_retained = false;
     bool retained_only = false;
@@ -38,8 +38,7 @@ void setup(CLI::App &app, Options &o)
     add_mqtt_options(app, o.mqtt, mqtt_subscribe);
     add_common_options(app, o.common, false, "-d,--debug");
     app.add_option("-C,--count", o.count, "Exit after COUNT messages")->check(CLI::PositiveNumber);
-    app.add_option("-W,--timeout", o.timeout, "Exit with status 75 after DURATION (bare number: seconds)")
-        ->type_name("DURATION");
+    add_duration_option(app, "-W,--timeout", o.timeout, "Exit with status 75 after DURATION (bare number: seconds)");
     app.add_option("-T,--filter-out", o.filter_out, "Skip messages whose topic matches FILTER (repeatable)")
         ->type_name("FILTER");
     app.add_flag("-R,--no-retained", o.no_retained, "Skip retained (stale) messages");
@@ -58,7 +57,7 @@ public:
             try {
                 format_.emplace(o.format);
             } catch (const std::invalid_argument &e) {
-                fail(exit_usage, cat("-F: ", e.what()));
+                usage_error(cat("-F: ", e.what()));
             }
         }
     }
@@ -105,24 +104,19 @@ int run(Options &o)
     set_verbosity(o.common.verbose);
     finish_mqtt_options(o.mqtt, "dht-sub");
     if (o.mqtt.topics.empty())
-        fail(exit_usage, "give a topic to subscribe to: -t TOPIC (or -L URL); see --help");
+        usage_error("give a topic to subscribe to: -t TOPIC (or -L URL)");
     for (const auto &filter : o.filter_out)
         if (mosquitto_sub_topic_check(filter.c_str()) != MOSQ_ERR_SUCCESS)
-            fail(exit_usage, cat("-T: invalid topic filter '", filter, "'"));
+            usage_error(cat("-T: invalid topic filter '", filter, "'"));
     if (o.no_retained && o.retained_only)
-        fail(exit_usage, "-R and --retained-only exclude each other");
+        usage_error("-R and --retained-only exclude each other");
     std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (!o.timeout.empty()) {
-        const auto d = parse_duration(o.timeout, std::chrono::seconds(1));
-        if (!d || *d <= std::chrono::nanoseconds(0))
-            fail(exit_usage, cat("-W: '", o.timeout, "' is not a duration (examples: 5, 500ms, 2m)"));
-        deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::nanoseconds>(*d);
-    }
+    if (o.timeout)
+        deadline = std::chrono::steady_clock::now() + *o.timeout;
 
     Output out;
     Printer printer(o, out);
     install_signal_handlers();
-    MqttLibrary library;
     Session session(o.mqtt);
     const int status = consume(
         session, [&printer](const MqttMessage &m) { return printer.handle(m); }, [&out] { out.flush(); },

@@ -119,7 +119,9 @@ void add_common_options(CLI::App &app, CommonOptions &options, bool input,
 // Parses argv with --help (only), --version, --config and the environment; on
 // --help/--version prints and throws Exit(0), on a bad flag prints a one-line
 // error and throws Exit(64) (66 for an unreadable --config, 78 for a bad one).
-void parse_command_line(CLI::App &app, int argc, char **argv);
+// Returns the options whose value came from the environment: given neither as
+// a flag nor in a config file.
+std::vector<const CLI::Option *> parse_command_line(CLI::App &app, int argc, char **argv);
 
 // "dht-sub 0.1.0 (libmosquitto 2.0.11)"
 std::string version_string();

@@ -42,7 +42,9 @@ struct MqttMessage {
     Properties properties;  // v5 only; may be null
 };
 
-// mosquitto's own library initialisation, once per process.
+// mosquitto's own library initialisation. A Session initialises the library
+// itself (once per process); this is only for code that calls libmosquitto
+// before any Session exists.
 class MqttLibrary {
 public:
     MqttLibrary();
@@ -53,6 +55,7 @@ public:
 
 class Session {
 public:
+    // The first Session of the process initialises libmosquitto.
     explicit Session(const MqttOptions &options);
     ~Session();
     Session(const Session &) = delete;
