@@ -5,40 +5,75 @@
 
 namespace dht {
 
-RecordInput::RecordInput(const CommonOptions &options, int fd, std::string name)
-    : reader_(fd, std::move(name), options.max_line), parser_(options.max_depth), errors_(options.strict),
-      max_line_(options.max_line)
+LineInput::LineInput(const CommonOptions &options, int fd, std::string name)
+    : reader_(fd, std::move(name), options.max_line), errors_(options.strict), max_line_(options.max_line)
 {
 }
 
-std::string RecordInput::position() const { return cat(reader_.name(), ":", reader_.line_number()); }
+std::string LineInput::position() const { return cat(reader_.name(), ":", reader_.line_number()); }
 
-void RecordInput::report(std::string_view what) { errors_.report(reader_.name(), reader_.line_number(), what); }
-
-void RecordInput::run(const Handlers &h)
+void LineInput::report(std::string_view what)
 {
+    if (hooks_ != nullptr && hooks_->bad)
+        hooks_->bad();
+    errors_.report(reader_.name(), reader_.line_number(), what);
+}
+
+void LineInput::run(const Hooks &h)
+{
+    hooks_ = &h;
+    struct Reset {
+        const Hooks *&hooks;
+        ~Reset() { hooks = nullptr; }
+    } reset{hooks_};
     std::string_view line;
-    json::value value;
-    std::string error;
     while (!stop_requested()) {
-        if (h.idle && !reader_.has_line())
-            h.idle();
-        const auto status = reader_.next(line, h.wait_ms ? h.wait_ms() : -1);
+        // The hooks other than `line` run only when the next read may wait:
+        // a stream of input costs one call per line.
+        int wait = -1;
+        if (!reader_.has_line()) {
+            if (h.stop && h.stop())
+                break;
+            if (h.idle)
+                h.idle();
+            if (h.wait_ms)
+                wait = h.wait_ms();
+        }
+        const auto status = reader_.next(line, wait);
         if (status == LineReader::Status::eof)
             break;
-        if (status == LineReader::Status::too_long) {
+        if (status == LineReader::Status::line)
+            h.line(line);
+        else if (status == LineReader::Status::too_long)
             report(cat("line longer than --max-line (", max_line_, " bytes)"));
-        } else if (status == LineReader::Status::line) {
-            if (!parser_.parse(line, value, error))
-                report(error);
-            else if (const auto *obj = value.if_object(); obj == nullptr)
-                report("not a JSON object");
-            else
-                h.record(*obj, line);
-        }
+        else if (status == LineReader::Status::timeout && h.timeout)
+            h.timeout();
     }
     if (h.idle)
         h.idle();
+    errors_.summary();
+}
+
+RecordInput::RecordInput(const CommonOptions &options, int fd, std::string name)
+    : lines_(options, fd, std::move(name)), parser_(options.max_depth)
+{
+}
+
+void RecordInput::run(const Handlers &h)
+{
+    json::value value;
+    std::string error;
+    lines_.run({[&](std::string_view line) {
+                    if (!parser_.parse(line, value, error))
+                        return report(error);
+                    const auto *obj = value.if_object();
+                    if (obj == nullptr)
+                        return report("not a JSON object");
+                    if (record_kind(*obj) == RecordKind::invalid)
+                        return report(kind_not_a_string);
+                    h.record(*obj, line);
+                },
+                h.idle, h.wait_ms, h.timeout, h.stop});
 }
 
 std::optional<Message> RecordInput::message(const json::object &record, std::string_view bare_topic)

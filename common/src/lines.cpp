@@ -53,15 +53,24 @@ LineReader::Fill LineReader::fill(int timeout_ms)
 
 bool LineReader::has_line() const noexcept
 {
+    if (eof_ || newline_ != no_newline)
+        return true;
     const std::size_t from = begin_ + scanned_;
-    return eof_ || (from < end_ && std::memchr(buf_.data() + from, '\n', end_ - from) != nullptr);
+    const void *nl = from < end_ ? std::memchr(buf_.data() + from, '\n', end_ - from) : nullptr;
+    if (nl == nullptr)
+        return false;
+    newline_ = static_cast<std::size_t>(static_cast<const char *>(nl) - buf_.data());  // for next()
+    return true;
 }
 
 LineReader::Status LineReader::next(std::string_view &line, int timeout_ms)
 {
     for (;;) {
         const std::size_t from = begin_ + scanned_;
-        const void *nl = from < end_ ? std::memchr(buf_.data() + from, '\n', end_ - from) : nullptr;
+        const void *nl = newline_ != no_newline ? buf_.data() + newline_
+                         : from < end_          ? std::memchr(buf_.data() + from, '\n', end_ - from)
+                                                : nullptr;
+        newline_ = no_newline;
         if (nl != nullptr) {
             const auto at = static_cast<std::size_t>(static_cast<const char *>(nl) - buf_.data());
             const std::size_t start = begin_;
@@ -124,8 +133,11 @@ void InputErrors::report(std::string_view source, std::uint64_t line, std::strin
     warn(cat(source, ":", line, ": ", what, " (skipped)"));
 }
 
-void InputErrors::summary() const
+void InputErrors::summary()
 {
+    if (summarized_)
+        return;
+    summarized_ = true;
     if (count_ > 0 && !strict_)  // with --strict the one bad line has been named already
         warn(cat(count_, count_ == 1 ? " bad input line" : " bad input lines", " skipped"));
 }

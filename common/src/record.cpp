@@ -42,6 +42,15 @@ void append_message_record(std::string &out, const Message &message)
     out += message.retain ? R"(,"retain":true})" : R"(,"retain":false})";
 }
 
+ObjectWriter &time_member(ObjectWriter &w, std::string_view name, TimePoint t)
+{
+    auto &out = w.key(name).out();
+    out += '"';
+    append_rfc3339(out, t);
+    out += '"';
+    return w;
+}
+
 RecordKind record_kind(const json::object &record)
 {
     const auto *kind = record.if_contains("kind");
@@ -49,7 +58,7 @@ RecordKind record_kind(const json::object &record)
         return RecordKind::bare;
     const auto *s = kind->if_string();
     if (s == nullptr)
-        return RecordKind::other;
+        return RecordKind::invalid;
     if (*s == "message")
         return RecordKind::message;
     if (*s == "alert")
@@ -114,13 +123,19 @@ std::optional<Message> message_from_record(const json::object &record, std::stri
     return m;
 }
 
+std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor) noexcept
+{
+    return payload_sensor.empty() ? topic : payload_sensor;
+}
+
 std::string_view sensor_of(const Message &message)
 {
+    std::string_view sensor;
     if (const auto *obj = message.payload.if_object())
-        if (const auto *sensor = obj->if_contains("sensor"))
-            if (const auto *s = sensor->if_string())
-                return *s;
-    return message.topic;
+        if (const auto *value = obj->if_contains("sensor"))
+            if (const auto *s = value->if_string())
+                sensor = *s;
+    return record_sensor(message.topic, sensor);
 }
 
 const json::value *find_field(const json::value &payload, std::string_view path)

@@ -2,6 +2,7 @@
 
 #include "dht/hash.hpp"
 #include "dht/json.hpp"
+#include "dht/record.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 
@@ -127,6 +128,7 @@ struct ScanHandler {
             switch (t.what) {
             case What::kind:
                 has_kind = true;
+                kind_bad = false;  // a key given twice: the last one counts, as in the DOM
                 kind_message = s == "message";
                 kind.assign(s);
                 break;
@@ -388,7 +390,7 @@ RecordScanner::Kind RecordScanner::scan_record(std::string_view line, std::strin
         return Kind::invalid;
     }
     if (h.kind_bad) {
-        error = "\"kind\" is not a string";
+        error = kind_not_a_string;
         return Kind::invalid;
     }
     if (!h.has_kind) {
@@ -435,6 +437,15 @@ bool RecordScanner::origin(std::string_view bare_topic, Origin &out, std::string
         }
     }
     return true;
+}
+
+RecordScanner::Kind RecordScanner::scan_message(std::string_view line, std::string_view bare_topic, Origin &out,
+                                                std::string &error)
+{
+    const Kind kind = scan_record(line, error);
+    if ((kind == Kind::message || kind == Kind::bare) && !origin(bare_topic, out, error))
+        return Kind::invalid;
+    return kind;
 }
 
 bool RecordScanner::has_topic() const noexcept { return impl_->h().has_topic; }

@@ -114,3 +114,27 @@ escalate_and_list() {
     dht-escalate --db "$T/e.db" >/dev/null && dht-escalate --db "$T/e.db" list --json | jq -c '[.rule, .sensor, .state, .level]'
 }
 check dht-escalate - escalate_and_list
+
+# A "kind" that is not a string is a bad line for every tool, those that
+# parse whole records as those that scan them: named with its line number,
+# and the lines around it read as if it were not there.
+{ good 1; good 2; } >"$T/two"
+{ good 1; echo '{"kind":7}'; good 2; } >"$T/kind7"
+kind_check() {
+    local label=$1 normalize=$2
+    shift 2
+    "$@" <"$T/two" >"$T/k.out.want" 2>/dev/null || fail "$label on two good lines: exit $?"
+    "$@" <"$T/kind7" >"$T/k.out.got" 2>"$T/k.err" || fail "$label on {\"kind\":7}: exit $? ($(head -n 3 "$T/k.err"))"
+    assert_eq "$label: {\"kind\":7} reported at its line" 'stdin:2: "kind" is not a string (skipped)' \
+        "$(grep -o 'stdin:.*' "$T/k.err")"
+    eval "$normalize" <"$T/k.out.want" >"$T/k.want"
+    eval "$normalize" <"$T/k.out.got" >"$T/k.got"
+    [ -s "$T/k.want" ] || fail "$label produced nothing from the good lines"
+    cmp -s "$T/k.want" "$T/k.got" || { diff "$T/k.want" "$T/k.got" | head -n 5 >&2; fail "$label: the lines around {\"kind\":7} were not read as if alone"; }
+    pass "$label: {\"kind\":7} is a bad line, reported, the next line read"
+}
+kind_check dht-record cat record_and_query
+kind_check dht-export-graphite cat dht-export-graphite
+kind_check dht-export-influx cat dht-export-influx
+kind_check dht-stats "jq -c .sensors" dht-stats --format json
+kind_check dht-rules cat dht-rules -e 'cold: temperature < 10 -> alert'

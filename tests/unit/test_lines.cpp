@@ -1,11 +1,15 @@
 #include "dht/diag.hpp"
+#include "dht/input.hpp"
 #include "dht/lines.hpp"
+#include "dht/scan.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
+#include <vector>
 
 using namespace dht;
 using Status = LineReader::Status;
@@ -40,6 +44,41 @@ struct Input {
             ::close(fds[1]);
     }
 };
+
+// What the program writes on stderr while it lives.
+struct Stderr {
+    int saved = ::dup(2);
+    std::FILE *file = std::tmpfile();
+    Stderr() { ::dup2(::fileno(file), 2); }
+    ~Stderr()
+    {
+        ::dup2(saved, 2);
+        ::close(saved);
+        std::fclose(file);
+    }
+    std::string text() const
+    {
+        std::string out(4096, '\0');
+        const ssize_t n = ::pread(::fileno(file), out.data(), out.size(), 0);
+        out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        return out;
+    }
+};
+
+CommonOptions options(std::size_t max_line = 1024)
+{
+    CommonOptions o;
+    o.max_line = max_line;
+    return o;
+}
+
+std::size_t occurrences(const std::string &text, const std::string &what)
+{
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+        ++n;
+    return n;
+}
 }  // namespace
 
 TEST_CASE("lines are framed by newlines and numbered")
@@ -108,4 +147,60 @@ TEST_CASE("bad lines are counted; strict mode stops with 65")
     } catch (const Exit &e) {
         CHECK(e.code() == 65);
     }
+}
+
+TEST_CASE("the line loop hands on each line, reports a long one at its number, counts and sums up once")
+{
+    Input p("one\n" + std::string(50, 'x') + "\ntwo\n");
+    LineInput input(options(20), p.fds[0]);
+    std::vector<std::string> lines;
+    int bad = 0, idle = 0;
+    Stderr err;
+    input.run({.line = [&](std::string_view l) { lines.emplace_back(l); },
+               .idle = [&] { ++idle; },
+               .bad = [&] { ++bad; }});
+    CHECK(lines == std::vector<std::string>{"one", "two"});
+    CHECK(bad == 1);
+    CHECK(idle >= 1);  // at the end at least
+    CHECK(input.errors().count() == 1);
+    CHECK(input.position() == "stdin:3");
+    input.errors().summary();  // as a tool may say it again: said once
+    const std::string text = err.text();
+    CHECK(text.find("stdin:2: line longer than --max-line (20 bytes) (skipped)") != std::string::npos);
+    CHECK(occurrences(text, "1 bad input line skipped") == 1);
+}
+
+TEST_CASE("the line loop: a pause calls the timeout hook, the stop hook ends it")
+{
+    Input p("first\n", true);  // the write end stays open: input pauses
+    LineInput input(options(), p.fds[0]);
+    std::vector<std::string> lines;
+    int timeouts = 0;
+    input.run({.line = [&](std::string_view l) { lines.emplace_back(l); },
+               .idle = {},
+               .wait_ms = [] { return 10; },
+               .timeout = [&] { ++timeouts; },
+               .stop = [&] { return timeouts > 0; }});
+    CHECK(lines == std::vector<std::string>{"first"});
+    CHECK(timeouts == 1);
+}
+
+TEST_CASE("a \"kind\" that is not a string is a bad line for the DOM reader as for the scanner")
+{
+    const std::string bad = R"({"kind":7,"topic":"t","payload":{"temperature":1}})";
+    Input p(bad + "\n" + R"({"kind":"message","topic":"t","payload":{}})" + "\n[1]\n" + R"({"kind":"alert"})" + "\n");
+    RecordInput input(options(), p.fds[0]);
+    std::vector<std::uint64_t> records;
+    Stderr err;
+    input.run({[&](const json::object &, std::string_view) { records.push_back(records.size()); }, {}, {}});
+    CHECK(records.size() == 2);  // the message and the alert
+    CHECK(input.errors().count() == 2);
+    const std::string text = err.text();
+    CHECK(text.find("stdin:1: \"kind\" is not a string (skipped)") != std::string::npos);
+    CHECK(text.find("stdin:3: not a JSON object (skipped)") != std::string::npos);
+
+    RecordScanner scanner({}, 32);
+    std::string error;
+    CHECK(scanner.scan_record(bad, error) == RecordScanner::Kind::invalid);
+    CHECK(error == kind_not_a_string);
 }

@@ -70,7 +70,9 @@ TEST_CASE("wrong types in a message record are errors, unknown keys are not")
     CHECK_FALSE(parse(R"({"kind":"message","topic":"t","qos":"1"})"));
     CHECK_FALSE(parse(R"({"kind":"message","topic":"t","retain":1})"));
     CHECK(record_kind(json::parse(R"({"kind":"alert"})").as_object()) == RecordKind::alert);
-    CHECK(record_kind(json::parse(R"({"kind":7})").as_object()) == RecordKind::other);
+    CHECK(record_kind(json::parse(R"({"kind":7})").as_object()) == RecordKind::invalid);
+    CHECK(record_kind(json::parse(R"({"kind":null})").as_object()) == RecordKind::invalid);
+    CHECK(record_kind(json::parse(R"({"kind":"tick"})").as_object()) == RecordKind::other);
 }
 
 TEST_CASE("sensor and fields")
@@ -87,4 +89,9 @@ TEST_CASE("sensor and fields")
     CHECK(find_field(m.payload, "env") != nullptr);
     m.payload = json::parse(R"({"sensor":12})");
     CHECK(sensor_of(m) == "dht11/kitchen/data");
+    // An empty name names nothing: the topic, as the scanning tools always had it.
+    m.payload = json::parse(R"({"sensor":""})");
+    CHECK(sensor_of(m) == "dht11/kitchen/data");
+    CHECK(record_sensor("dht11/kitchen/data", "k1") == "k1");
+    CHECK(record_sensor("dht11/kitchen/data", "") == "dht11/kitchen/data");
 }

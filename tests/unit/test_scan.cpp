@@ -121,3 +121,27 @@ TEST_CASE("scanner: every numeric field of the payload, and the kind", "[scanner
     CHECK(s.scan_record(R"({"kind":5,"topic":"t"})", error) == RecordScanner::Kind::invalid);
     CHECK(error == "\"kind\" is not a string");
 }
+
+TEST_CASE("scanner: a line as a message, its origin checked with it", "[scanner]")
+{
+    RecordScanner s({}, 32);
+    std::string error;
+    RecordScanner::Origin from;
+    CHECK(s.scan_message(R"({"temperature":1})", "bare/t", from, error) == RecordScanner::Kind::bare);
+    CHECK(from.topic == "bare/t");
+    CHECK_FALSE(from.time);
+    CHECK(s.scan_message(R"({"kind":"message","topic":"a/b","timestamp":"2026-01-02T03:04:05Z","payload":{}})",
+                         "bare/t", from, error) == RecordScanner::Kind::message);
+    CHECK(from.topic == "a/b");
+    CHECK(from.time);
+    CHECK(s.scan_message(R"({"kind":"message","topic":5})", "bare/t", from, error) == RecordScanner::Kind::invalid);
+    CHECK(error == "message record without a string \"topic\"");
+    CHECK(s.scan_message(R"({"kind":"message","topic":"t","timestamp":1})", "", from, error) ==
+          RecordScanner::Kind::invalid);
+    CHECK(error == "\"timestamp\" is not an RFC 3339 time");
+    CHECK(s.scan_message(R"({"kind":"alert"})", "", from, error) == RecordScanner::Kind::other);
+    CHECK(s.scan_message(R"({"kind":[]})", "", from, error) == RecordScanner::Kind::invalid);
+    // A key given twice: the last one counts, as for the DOM reader.
+    CHECK(s.scan_record(R"({"kind":7,"kind":"message","topic":"t"})", error) == RecordScanner::Kind::message);
+    CHECK(s.scan_record(R"({"kind":"message","kind":7})", error) == RecordScanner::Kind::invalid);
+}

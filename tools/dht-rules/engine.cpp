@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/record.hpp"
 
 #include <mosquitto.h>
 
@@ -9,55 +10,12 @@
 
 namespace dht::rules {
 
-struct Engine::RuleState {
-    std::uint32_t count = 0;  // readings in a row that met the condition
-    bool pending = false;     // the condition holds, not yet for long enough
-    bool firing = false;
-    TimePoint since{};      // when the condition started to hold
-    TimePoint fired_at{};
-    TimePoint last_sent{};  // the last alert record sent for this firing
-    FieldValue value{};     // the value that fired it, or the latest while firing
-    std::string value_text;
-    std::string reason;     // `no data` rules: silent or offline
-
-    bool idle() const noexcept { return count == 0 && !pending && !firing; }
-
-    void keep(const FieldValue *v)
-    {
-        value = v != nullptr ? *v : FieldValue{};
-        if (value.type == FieldValue::Type::string)
-            value_text.assign(value.text);
-        value.text = {};
-    }
-};
-
-struct Engine::Sensor {
-    std::string name;
-    std::string topic;   // of its latest reading
-    std::string prefix;  // the topic without its last level: where its status topic lives
-    TimePoint last_seen{};
-    bool offline = false;
-    bool placeholder = false;  // known from a status topic only, no reading yet
-    bool matched = false;      // `applies` is computed for `topic`
-    std::vector<RuleState> states;
-    std::vector<std::uint8_t> applies;  // the rule's topic filter matches `topic`
-};
-
 namespace {
 
 std::string_view prefix_of(std::string_view topic)
 {
     const auto slash = topic.rfind('/');
     return slash == std::string_view::npos ? std::string_view() : topic.substr(0, slash);
-}
-
-void append_value(std::string &out, const FieldValue &v, std::string_view text)
-{
-    switch (v.type) {
-    case FieldValue::Type::number: append_number(out, v.number); break;
-    case FieldValue::Type::string: append_json_string(out, text); break;
-    default: out += "null"; break;
-    }
 }
 
 void append_value_text(std::string &out, const FieldValue &v, std::string_view text)
@@ -78,6 +36,15 @@ bool matches(const Rule &rule, std::string_view topic)
 }
 
 }  // namespace
+
+void append_value(std::string &out, const FieldValue &v, std::string_view text)
+{
+    switch (v.type) {
+    case FieldValue::Type::number: append_number(out, v.number); break;
+    case FieldValue::Type::string: append_json_string(out, text); break;
+    default: out += "null"; break;
+    }
+}
 
 Engine::Engine(RuleSet rules, Duration repeat, Emit emit)
     : rules_(std::move(rules)), repeat_(repeat), emit_(std::move(emit))
@@ -309,6 +276,9 @@ void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool 
                    const FieldValue *value, bool repeat, std::string_view reason)
 {
     const std::string_view value_text = st.value_text;
+    // Written by hand, not with ObjectWriter: the keys are literals with
+    // nothing to escape, and alerts can be a third of the output (a noisy
+    // sensor near its threshold), where ObjectWriter cost dht-rules 15%.
     std::string &r = record_;
     r.clear();
     r += R"({"kind":"alert","timestamp":")";
@@ -435,204 +405,11 @@ void Engine::replace(RuleSet rules)
     dirty_ = true;
 }
 
-std::string Engine::save() const
-{
-    std::string out = R"({"version":1,"clock":")";
-    append_rfc3339(out, clock_);
-    out += R"(","rules":{)";
-    bool first = true;
-    for (const auto &rule : rules_.rules) {
-        if (!first)
-            out += ',';
-        first = false;
-        append_json_string(out, rule.name);
-        out += ':';
-        append_json_string(out, rule.source);
-    }
-    out += R"(},"sensors":[)";
-    first = true;
-    for (const auto &[name, s] : sensors_) {
-        out += first ? "\n" : ",\n";
-        first = false;
-        out += R"({"name":)";
-        append_json_string(out, s->name);
-        out += R"(,"topic":)";
-        append_json_string(out, s->topic);
-        out += R"(,"last_seen":")";
-        append_rfc3339(out, s->last_seen);
-        out += '"';
-        if (s->offline)
-            out += R"(,"offline":true)";
-        if (s->placeholder)
-            out += R"(,"placeholder":true)";
-        out += R"(,"rules":{)";
-        bool first_rule = true;
-        for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
-            const RuleState &st = s->states[i];
-            if (st.idle())
-                continue;
-            if (!first_rule)
-                out += ',';
-            first_rule = false;
-            append_json_string(out, rules_.rules[i].name);
-            out += R"(:{"count":)";
-            out += std::to_string(st.count);
-            if (st.pending) {
-                out += R"(,"pending_since":")";
-                append_rfc3339(out, st.since);
-                out += '"';
-            }
-            if (st.firing) {
-                out += R"(,"firing":true,"fired_at":")";
-                append_rfc3339(out, st.fired_at);
-                out += R"(","last_sent":")";
-                append_rfc3339(out, st.last_sent);
-                out += R"(","value":)";
-                append_value(out, st.value, st.value_text);
-                if (!st.reason.empty()) {
-                    out += R"(,"reason":)";
-                    append_json_string(out, st.reason);
-                }
-            }
-            out += '}';
-        }
-        out += "}}";
-    }
-    out += "\n]}\n";
-    return out;
-}
-
-namespace {
-
-[[noreturn]] void bad_state(std::string_view what) { throw std::runtime_error(std::string(what)); }
-
-TimePoint time_of(const json::object &o, std::string_view key)
-{
-    const auto *v = o.if_contains(key);
-    const auto *s = v != nullptr ? v->if_string() : nullptr;
-    const auto t = s != nullptr ? parse_rfc3339(*s) : std::nullopt;
-    if (!t)
-        bad_state(cat("\"", key, "\" is not an RFC 3339 time"));
-    return *t;
-}
-
-}  // namespace
-
-void Engine::restore(const json::value &state)
-{
-    const auto *root = state.if_object();
-    if (root == nullptr || !root->contains("version") || !root->at("version").is_int64() ||
-        root->at("version").get_int64() != 1)
-        bad_state("not a dht-rules state file (version 1)");
-    const auto *rules = root->if_contains("rules");
-    const auto *sensors = root->if_contains("sensors");
-    if (rules == nullptr || !rules->is_object() || sensors == nullptr || !sensors->is_array())
-        bad_state("\"rules\" or \"sensors\" missing");
-    const TimePoint clock = time_of(*root, "clock");
-
-    // Read everything first: a file that is wrong anywhere changes nothing.
-    struct Saved {
-        std::string name, topic;
-        TimePoint last_seen;
-        bool offline, placeholder;
-        std::vector<std::pair<std::string, RuleState>> states;
-    };
-    std::vector<Saved> saved;
-    for (const auto &item : sensors->get_array()) {
-        const auto *o = item.if_object();
-        if (o == nullptr || !o->contains("name") || !o->at("name").is_string() || !o->contains("topic") ||
-            !o->at("topic").is_string())
-            bad_state("a sensor without a name or topic");
-        Saved sv{std::string(o->at("name").get_string()), std::string(o->at("topic").get_string()),
-                 time_of(*o, "last_seen"), o->contains("offline") && o->at("offline") == true,
-                 o->contains("placeholder") && o->at("placeholder") == true, {}};
-        if (const auto *states = o->if_contains("rules"); states != nullptr && states->is_object()) {
-            for (const auto &[name, v] : states->get_object()) {
-                if (!v.is_object())
-                    bad_state(cat("the state of rule '", std::string_view(name), "' is not an object"));
-                const auto &so = v.get_object();
-                RuleState st;
-                if (const auto *c = so.if_contains("count"); c != nullptr && c->is_int64() && c->get_int64() >= 0)
-                    st.count = static_cast<std::uint32_t>(std::min<std::int64_t>(c->get_int64(), UINT32_MAX));
-                if (so.contains("pending_since")) {
-                    st.pending = true;
-                    st.since = time_of(so, "pending_since");
-                }
-                if (so.contains("firing") && so.at("firing") == true) {
-                    st.firing = true;
-                    st.fired_at = time_of(so, "fired_at");
-                    st.last_sent = time_of(so, "last_sent");
-                    if (const auto *val = so.if_contains("value")) {
-                        if (val->is_number()) {
-                            st.value.type = FieldValue::Type::number;
-                            st.value.number = val->to_number<double>();
-                        } else if (val->is_string()) {
-                            st.value.type = FieldValue::Type::string;
-                            st.value_text = std::string(val->get_string());
-                        }
-                    }
-                    if (const auto *reason = so.if_contains("reason"); reason != nullptr && reason->is_string())
-                        st.reason = std::string(reason->get_string());
-                }
-                sv.states.emplace_back(std::string(name), std::move(st));
-            }
-        }
-        saved.push_back(std::move(sv));
-    }
-
-    // Rules whose text is the same as when the state was saved continue; the
-    // alerts of the others, changed or gone, resolve.
-    const auto same_rule = [&](std::string_view name) -> std::optional<std::size_t> {
-        for (std::size_t i = 0; i < rules_.rules.size(); ++i)
-            if (rules_.rules[i].name == name) {
-                const auto *src = rules->as_object().if_contains(name);
-                if (src != nullptr && src->is_string() && src->get_string() == rules_.rules[i].source)
-                    return i;
-                return std::nullopt;
-            }
-        return std::nullopt;
-    };
-    if (clock > clock_)
-        clock_ = clock;
-    for (auto &sv : saved) {
-        Sensor &s = sensor(sv.name, sv.last_seen);
-        s.last_seen = sv.last_seen;
-        if (sv.placeholder != s.placeholder)
-            placeholders_ += sv.placeholder ? 1 : -1;
-        s.placeholder = sv.placeholder;
-        s.matched = false;
-        match_topic(s, sv.topic);
-        s.offline = sv.offline;
-        for (auto &[name, st] : sv.states) {
-            if (const auto index = same_rule(name)) {
-                s.states[*index] = std::move(st);
-                continue;
-            }
-            if (!st.firing)
-                continue;
-            const auto *src = rules->as_object().if_contains(name);
-            if (src == nullptr || !src->is_string())
-                continue;
-            RuleSet old;
-            std::vector<ParseError> errors;
-            parse_rules(src->get_string(), "state", old, errors);
-            if (old.rules.size() != 1)
-                continue;
-            ++resolved_;
-            alerted_ = true;
-            write(old.rules.front(), s, st, false, std::max(clock_, st.fired_at), &st.value, false, "rule changed");
-        }
-    }
-    last_ = nullptr;
-    next_deadline_ = TimePoint::min();
-    dirty_ = alerted_;
-}
 
 void feed(Engine &engine, const RecordScanner &scan, std::string_view topic, TimePoint time)
 {
     if (scan.payload_is_object() && !scan.payload_is_record()) {
-        const std::string_view sensor = scan.sensor();
-        engine.reading({sensor.empty() ? topic : sensor, topic, time, scan.values()});
+        engine.reading({record_sensor(topic, scan.sensor()), topic, time, scan.values()});
     } else if (scan.payload_is_text() && topic.ends_with("/status")) {
         engine.status(topic, scan.payload_text(), time);
     } else {

@@ -49,9 +49,9 @@ public:
     void replace(RuleSet rules);
     const RuleSet &rules() const noexcept { return rules_; }
 
-    // The state as JSON text (for --state), and back. restore() skips the
-    // state of rules that changed; it throws std::runtime_error on a file that
-    // is not a state file.
+    // The state as JSON text (for --state), and back (state.cpp, with the
+    // state file). restore() skips the state of rules that changed; it throws
+    // std::runtime_error on a file that is not a state file.
     std::string save() const;
     void restore(const json::value &state);
     // Whether the state changed since the last save(), and whether by an alert.
@@ -64,8 +64,40 @@ public:
     std::uint64_t fired() const noexcept { return fired_; }
     std::uint64_t resolved() const noexcept { return resolved_; }
 
-    struct RuleState;
-    struct Sensor;
+    // The state of one rule for one sensor, and of one sensor.
+    struct RuleState {
+        std::uint32_t count = 0;  // readings in a row that met the condition
+        bool pending = false;     // the condition holds, not yet for long enough
+        bool firing = false;
+        TimePoint since{};      // when the condition started to hold
+        TimePoint fired_at{};
+        TimePoint last_sent{};  // the last alert record sent for this firing
+        FieldValue value{};     // the value that fired it, or the latest while firing
+        std::string value_text;
+        std::string reason;     // `no data` rules: silent or offline
+
+        bool idle() const noexcept { return count == 0 && !pending && !firing; }
+
+        void keep(const FieldValue *v)
+        {
+            value = v != nullptr ? *v : FieldValue{};
+            if (value.type == FieldValue::Type::string)
+                value_text.assign(value.text);
+            value.text = {};
+        }
+    };
+
+    struct Sensor {
+        std::string name;
+        std::string topic;   // of its latest reading
+        std::string prefix;  // the topic without its last level: where its status topic lives
+        TimePoint last_seen{};
+        bool offline = false;
+        bool placeholder = false;  // known from a status topic only, no reading yet
+        bool matched = false;      // `applies` is computed for `topic`
+        std::vector<RuleState> states;
+        std::vector<std::uint8_t> applies;  // the rule's topic filter matches `topic`
+    };
 
 private:
     struct Hash {
@@ -97,6 +129,9 @@ private:
     std::uint64_t fired_ = 0, resolved_ = 0;
     std::string record_, message_;
 };
+
+// A field's value as JSON: a number, a string (`text`), else null.
+void append_value(std::string &out, const FieldValue &v, std::string_view text);
 
 // The message `scan` holds, at `time`: a reading when its payload is an
 // object, a status when it is text on a .../status topic. The toolkit's own

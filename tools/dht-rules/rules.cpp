@@ -1,6 +1,7 @@
 #include "rules.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/files.hpp"
 #include "dht/time.hpp"
 
 #include <mosquitto.h>
@@ -646,6 +647,27 @@ std::string format_error(const ParseError &e)
     if (!e.hint.empty())
         out += cat("\n    hint: ", e.hint);
     return out;
+}
+
+std::optional<RuleSet> load_rules(const std::vector<std::string> &files, const std::vector<std::string> &inline_rules)
+{
+    RuleSet set;
+    std::vector<ParseError> errors;
+    std::string text;
+    for (const auto &file : files) {
+        if (const auto error = read_file(file, text); !error.empty())
+            fail(exit_noinput, cat(file, ": ", error));
+        parse_rules(text, file, set, errors);
+    }
+    for (std::size_t i = 0; i < inline_rules.size(); ++i)
+        parse_rules(inline_rules[i], cat("-e#", i + 1), set, errors);
+    for (const auto &e : errors)
+        warn(format_error(e));
+    if (!errors.empty()) {
+        warn(cat(errors.size(), errors.size() == 1 ? " error" : " errors", " in the rules"));
+        return std::nullopt;
+    }
+    return set;
 }
 
 }  // namespace dht::rules

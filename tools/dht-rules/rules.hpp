@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,5 +92,10 @@ void parse_rules(std::string_view text, const std::string &source, RuleSet &set,
 
 // "FILE:LINE:COL: message", then the line, a caret and the hint, each on its own line.
 std::string format_error(const ParseError &e);
+
+// The rules of every file in `files` (-r) and every text in `inline_rules`
+// (-e, named "-e#1", ...); nullopt, every error said on stderr, when one is
+// wrong. A file that cannot be read ends the program (Exit 66).
+std::optional<RuleSet> load_rules(const std::vector<std::string> &files, const std::vector<std::string> &inline_rules);
 
 }  // namespace dht::rules

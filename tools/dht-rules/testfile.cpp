@@ -3,13 +3,13 @@
 #include "engine.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/files.hpp"
 #include "dht/json.hpp"
 #include "dht/scan.hpp"
 #include "dht/time.hpp"
 
+#include <algorithm>
 #include <deque>
-#include <fstream>
-#include <sstream>
 
 namespace dht::rules {
 
@@ -51,9 +51,9 @@ struct Produced {
 
 TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat, std::size_t max_depth)
 {
-    std::ifstream in(path);
-    if (!in)
-        fail(exit_noinput, cat(path, ": cannot open the test file"));
+    std::string text;
+    if (const auto error = read_file(path, text); !error.empty())
+        fail(exit_noinput, cat(path, ": cannot open the test file: ", error));
     TestResult result;
     std::deque<Produced> produced;
     std::size_t line_no = 0;
@@ -77,7 +77,10 @@ TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat
     TimePoint clock = *parse_rfc3339("2000-01-01T00:00:00Z");
     std::string line, error;
     json::value value;
-    while (std::getline(in, line)) {
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t end = std::min(text.find('\n', at), text.size());
+        line.assign(text, at, end - at);
+        at = end + 1;
         ++line_no;
         if (!line.empty() && line.back() == '\r')
             line.pop_back();

@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include "dht/cli.hpp"
 #include "dht/diag.hpp"
 
 #include <microhttpd.h>
@@ -52,7 +53,7 @@ MetricsServer::MetricsServer(const std::string &host, int port)
     addrinfo *found = nullptr;
     const std::string service = std::to_string(port);
     if (const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found); rc != 0)
-        fail(exit_usage, cat("--listen ", host, ":", port, ": ", gai_strerror(rc)));
+        usage_error(cat("--listen ", host, ":", port, ": ", gai_strerror(rc)));
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
     if (found->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;

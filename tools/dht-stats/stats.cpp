@@ -1,6 +1,7 @@
 #include "stats.hpp"
 
 #include "dht/json.hpp"
+#include "dht/record.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -121,83 +122,50 @@ std::vector<const FieldStats *> sorted_fields(const SensorStats &s)
     return v;
 }
 
-void key(std::string &out, std::string_view k)
-{
-    out += ',';
-    append_json_string(out, k);
-    out += ':';
-}
-
-void time_value(std::string &out, TimePoint t)
-{
-    out += '"';
-    append_rfc3339(out, t);
-    out += '"';
-}
-
 }  // namespace
 
 void render_json(std::string &out, const Aggregate &a, const Report &r)
 {
-    out += R"({"kind":"stats","timestamp":)";
-    time_value(out, r.timestamp);
-    key(out, "scope");
-    append_json_string(out, r.scope);
-    key(out, "from");
-    time_value(out, r.from);
-    key(out, "until");
-    time_value(out, r.until);
-    key(out, "total_received");
-    out += std::to_string(a.received());
-    key(out, "total_published");
-    out += std::to_string(a.published_count());
-    key(out, "errors");
-    out += std::to_string(a.errors());
-    key(out, "last_message");
+    const auto count = [](std::uint64_t n) { return static_cast<long long>(n); };
+    ObjectWriter w(out);
+    w.string("kind", "stats");
+    time_member(w, "timestamp", r.timestamp);
+    w.string("scope", r.scope);
+    time_member(w, "from", r.from);
+    time_member(w, "until", r.until);
+    w.integer("total_received", count(a.received()))
+        .integer("total_published", count(a.published_count()))
+        .integer("errors", count(a.errors()));
     if (a.received() > 0)
-        time_value(out, a.last());
+        time_member(w, "last_message", a.last());
     else
-        out += "null";
-    key(out, "uptime_seconds");
-    append_number(out, std::round(r.uptime_seconds * 1000) / 1000);
-    key(out, "sensors");
-    out += '{';
-    bool first_sensor = true;
+        w.null("last_message");
+    w.number("uptime_seconds", std::round(r.uptime_seconds * 1000) / 1000);
+    ObjectWriter sensors(w.key("sensors").out());
     for (const SensorStats *s : a.sorted()) {
-        if (!first_sensor)
-            out += ',';
-        first_sensor = false;
-        append_json_string(out, s->name);
-        out += R"(:{"messages":)";
-        out += std::to_string(s->messages);
-        key(out, "last_seen");
-        time_value(out, s->last_seen);
-        key(out, "fields");
-        out += '{';
-        bool first_field = true;
+        ObjectWriter sensor(sensors.key(s->name).out());
+        sensor.integer("messages", count(s->messages));
+        time_member(sensor, "last_seen", s->last_seen);
+        ObjectWriter fields(sensor.key("fields").out());
         for (const FieldStats *f : sorted_fields(*s)) {
-            if (!first_field)
-                out += ',';
-            first_field = false;
-            append_json_string(out, f->path);
             const Sketch &k = f->sketch;
-            out += R"(:{"count":)";
-            out += std::to_string(k.count());
+            ObjectWriter field(fields.key(f->path).out());
+            field.integer("count", count(k.count()));
             const std::pair<const char *, double> values[] = {
                 {"min", k.min()},           {"max", k.max()},           {"mean", k.mean()},
                 {"stddev", k.stddev()},     {"last", f->last},          {"p50", k.quantile(0.5)},
                 {"p95", k.quantile(0.95)},  {"p99", k.quantile(0.99)}};
-            for (const auto &[name, v] : values) {
-                key(out, name);
-                append_number(out, v);
-            }
-            key(out, "last_time");
-            time_value(out, f->last_time);
-            out += '}';
+            for (const auto &[name, v] : values)
+                field.number(name, v);
+            time_member(field, "last_time", f->last_time);
+            field.close();
         }
-        out += "}}";
+        fields.close();
+        sensor.close();
     }
-    out += "}}\n";
+    sensors.close();
+    w.close();
+    out += '\n';
 }
 
 namespace {

@@ -1,6 +1,9 @@
-// Record input on stdin, the same for every tool: lines framed and capped,
-// parsed as JSON objects, every bad line reported by number and counted,
-// --strict honoured, and hooks for idle moments (flush, commit, retry).
+// Record input on stdin, the same for every tool: one line loop (lines framed
+// and capped by --max-line, every bad line reported by number and counted,
+// --strict honoured, hooks for idle moments and pauses, a stop on SIGINT or
+// SIGTERM, the count of bad lines at the end) under both parsers: LineInput
+// hands each line to a tool that scans it (RecordScanner, dht/scan.hpp),
+// RecordInput parses it into a JSON object first.
 #pragma once
 
 #include "dht/cli.hpp"
@@ -15,20 +18,65 @@
 
 namespace dht {
 
+class LineInput {
+public:
+    struct Hooks {
+        // Each line, without its line end. The only hook called per line.
+        std::function<void(std::string_view line)> line;
+        // Called when no whole line is buffered, before waiting for more, and
+        // once at the end.
+        std::function<void()> idle;
+        // The longest wait for input in ms (-1: until input comes); polled before each wait.
+        std::function<int()> wait_ms = {};
+        // The wait ran out: the input has paused.
+        std::function<void()> timeout = {};
+        // Polled before each wait, before `idle`: true ends the loop (as at
+        // the end of input).
+        std::function<bool()> stop = {};
+        // Each bad line, to count it: called by report() before the report
+        // (which, with --strict, ends the program).
+        std::function<void()> bad = {};
+    };
+
+    explicit LineInput(const CommonOptions &options, int fd = 0, std::string name = "stdin");
+
+    // Reads to the end of input, a stop signal (SIGINT/SIGTERM) or `stop`, then
+    // says how many bad lines were skipped (InputErrors::summary()).
+    void run(const Hooks &hooks);
+
+    // Where the current line is: "stdin:42".
+    std::string position() const;
+    // Reports the current line as bad ("stdin:42: WHAT (skipped)"); with
+    // --strict it ends the program (status 65).
+    void report(std::string_view what);
+    InputErrors &errors() noexcept { return errors_; }
+
+private:
+    LineReader reader_;
+    InputErrors errors_;
+    std::size_t max_line_;
+    const Hooks *hooks_ = nullptr;  // while run() runs
+};
+
 class RecordInput {
 public:
     struct Handlers {
-        // Each line that is a JSON object, with its text.
+        // Each line that is a JSON object whose "kind", if any, is a string; with its text.
         std::function<void(const json::object &record, std::string_view line)> record;
-        // Called when no whole line is buffered, before waiting for more.
+        // Called when no whole line is buffered, before waiting for more, and once at the end.
         std::function<void()> idle;
         // The longest wait for input in ms (-1: until input comes); polled before each wait.
         std::function<int()> wait_ms;
+        // As in LineInput::Hooks.
+        std::function<void()> timeout = {};
+        std::function<bool()> stop = {};
     };
 
     explicit RecordInput(const CommonOptions &options, int fd = 0, std::string name = "stdin");
 
-    // Reads to the end of input or a stop signal (SIGINT/SIGTERM).
+    // Reads to the end of input or a stop signal (SIGINT/SIGTERM). A line that
+    // is not JSON, not an object, or whose "kind" is not a string is reported
+    // and skipped.
     void run(const Handlers &handlers);
 
     // The current line as a message (a message record, or a bare payload given
@@ -36,16 +84,14 @@ public:
     // gives nullopt. Records of other kinds give nullopt silently.
     std::optional<Message> message(const json::object &record, std::string_view bare_topic);
     // Where the current line is: "stdin:42".
-    std::string position() const;
+    std::string position() const { return lines_.position(); }
     // Reports the current line as bad ("stdin:42: WHAT (skipped)").
-    void report(std::string_view what);
-    InputErrors &errors() noexcept { return errors_; }
+    void report(std::string_view what) { lines_.report(what); }
+    InputErrors &errors() noexcept { return lines_.errors(); }
 
 private:
-    LineReader reader_;
+    LineInput lines_;
     JsonParser parser_;
-    InputErrors errors_;
-    std::size_t max_line_;
 };
 
 }  // namespace dht

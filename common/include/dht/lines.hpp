@@ -39,6 +39,8 @@ private:
     std::size_t begin_ = 0;  // start of unread data
     std::size_t end_ = 0;    // end of unread data
     std::size_t scanned_ = 0;  // bytes after begin_ known to hold no '\n'
+    static constexpr std::size_t no_newline = SIZE_MAX;
+    mutable std::size_t newline_ = no_newline;  // the next '\n', when has_line() found it
     bool discarding_ = false;
     bool eof_ = false;
     std::uint64_t line_no_ = 0;
@@ -52,11 +54,13 @@ public:
     explicit InputErrors(bool strict) : strict_(strict) {}
     void report(std::string_view source, std::uint64_t line, std::string_view what);
     std::uint64_t count() const noexcept { return count_; }
-    // "N bad input lines skipped" when there were any.
-    void summary() const;
+    // "N bad input lines skipped" when there were any; said once however
+    // often it is called.
+    void summary();
 
 private:
     bool strict_;
+    bool summarized_ = false;
     std::uint64_t count_ = 0;
 };
 

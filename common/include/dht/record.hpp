@@ -31,9 +31,14 @@ Message make_message(JsonParser &parser, std::string topic, std::string_view pay
 // {"kind":"message","timestamp":…,"topic":…,"payload":…,"qos":0,"retain":false}
 void append_message_record(std::string &out, const Message &message);
 
-// What a parsed input line is.
-enum class RecordKind { message, alert, incident, stats, other, bare };
+// A time member of a record, RFC 3339 in quotes: "since":"2026-11-24T10:00:00.000Z".
+ObjectWriter &time_member(ObjectWriter &w, std::string_view name, TimePoint t);
+
+// What a parsed input line is: `bare` has no "kind"; `invalid` has one that
+// is not a string, a bad line for every tool (kind_not_a_string says why).
+enum class RecordKind { message, alert, incident, stats, other, bare, invalid };
 RecordKind record_kind(const json::object &record);
+inline constexpr std::string_view kind_not_a_string = "\"kind\" is not a string";
 
 // A message from a "message" record or a bare payload (an object without
 // "kind"): a bare payload gets `default_topic` and `received`. Returns nullopt
@@ -41,7 +46,12 @@ RecordKind record_kind(const json::object &record);
 std::optional<Message> message_from_record(const json::object &record, std::string_view default_topic,
                                            TimePoint received, std::string &error);
 
-// payload.sensor when it is a string, else the topic.
+// The name of the sensor a message comes from, for every tool: its payload's
+// "sensor" (`payload_sensor`: empty when the payload has none, or not as a
+// string), else its topic. What names a sensor is decided here alone, so that
+// a change to the rule is made in one place.
+std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor) noexcept;
+// record_sensor() of a parsed message.
 std::string_view sensor_of(const Message &message);
 
 // payload["a"]["b"] for "a.b"; nullptr when absent.

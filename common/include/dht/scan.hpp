@@ -51,6 +51,10 @@ public:
         std::optional<TimePoint> time;
     };
     bool origin(std::string_view bare_topic, Origin &out, std::string &error) const;
+    // A line of input as a tool that reads messages takes it: scan_record(),
+    // then origin() of a `message` or a `bare` line. `invalid`, with `error`
+    // set, when either finds the line bad.
+    Kind scan_message(std::string_view line, std::string_view bare_topic, Origin &out, std::string &error);
 
     // After scan_record() gave `message`, or after scan_payload():
     bool has_topic() const noexcept;  // a string "topic"

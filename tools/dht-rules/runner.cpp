@@ -1,0 +1,176 @@
+#include "runner.hpp"
+
+#include "dht/diag.hpp"
+#include "dht/record.hpp"
+#include "dht/signals.hpp"
+
+namespace dht::rules {
+
+Runner::Runner(const Options &o, RuleSet rules)
+    : o_(o), state_(o.state_file), engine_(std::move(rules), o.repeat, [this](std::string_view r) { emit(r); }),
+      scanner_(std::make_unique<RecordScanner>(engine_.rules().fields, o.common.max_depth)),
+      clock_(o.clock == "records" ? ClockMode::records : o.clock == "wall" ? ClockMode::wall : ClockMode::automatic)
+{
+    if (o.mqtt.wants_broker())
+        session_.emplace(o.mqtt);
+    state_.load(engine_);
+}
+
+int Runner::run()
+{
+    int status = exit_ok;
+    try {
+        if (session_) {
+            session_->start();
+            if (o_.mqtt.topics.empty())
+                status = run_stdin();
+            else
+                status = run_mqtt();
+        } else {
+            status = run_stdin();
+        }
+    } catch (const Exit &) {
+        finish();
+        throw;
+    } catch (const ClosedOutput &) {
+        finish();
+        throw;
+    }
+    finish();
+    if (session_) {
+        if (const auto f = session_->failure(); f && status == exit_ok)
+            status = *f;
+        if (session_->pending_publishes() > 0 && status == exit_ok)
+            status = exit_unavailable;  // alerts that reached neither the broker nor a retry
+    }
+    return status;
+}
+
+void Runner::emit(std::string_view record)
+{
+    auto &buf = out_.buffer();
+    buf += record;
+    buf += '\n';
+    if (session_ && !o_.mqtt.publish_topic.empty())
+        session_->publish(o_.mqtt.publish_topic, record, o_.mqtt.publish_qos, false);
+}
+
+void Runner::finish()
+{
+    if (finished_)
+        return;
+    finished_ = true;
+    if (clock_ == ClockMode::wall)
+        engine_.advance(now());
+    state_.save(engine_);
+    try {
+        out_.flush();
+    } catch (const ClosedOutput &) {
+    }
+    if (session_)
+        session_->stop();
+    debug(cat(engine_.fired(), " alerts fired, ", engine_.resolved(), " resolved, ", engine_.sensors(), " sensors"));
+}
+
+void Runner::idle()
+{
+    out_.flush();
+    if (state_.enabled() && engine_.dirty()) {
+        const auto t = std::chrono::steady_clock::now();
+        if (engine_.alerted() || t - last_save_ >= std::chrono::seconds(5)) {
+            state_.save(engine_);
+            last_save_ = t;
+        }
+    }
+}
+
+void Runner::reload()
+{
+    warn("SIGHUP: reading the rules again");
+    std::optional<RuleSet> rules;
+    try {
+        rules = load_rules(o_.rule_files, o_.inline_rules);
+    } catch (const Exit &) {
+        // A rule file that cannot be read (said already): the rules in force stay.
+    }
+    if (!rules) {
+        warn("keeping the rules in force");
+        return;
+    }
+    engine_.replace(std::move(*rules));
+    scanner_ = std::make_unique<RecordScanner>(engine_.rules().fields, o_.common.max_depth);
+    const std::size_t n = engine_.rules().rules.size();
+    warn(cat(n, n == 1 ? " rule" : " rules", " in force"));
+    state_.save(engine_);
+}
+
+void Runner::line(LineInput &input, std::string_view text)
+{
+    RecordScanner::Origin from;
+    const auto kind = scanner_->scan_message(text, o_.bare_topic, from, error_);
+    if (kind == RecordScanner::Kind::invalid)
+        return input.report(error_);
+    if (o_.pass)
+        pass(text);
+    if (kind != RecordScanner::Kind::other)
+        message(from.topic, from.time ? *from.time : now());
+    out_.maybe_flush();
+}
+
+void Runner::pass(std::string_view text)
+{
+    auto &buf = out_.buffer();
+    buf += text;
+    buf += '\n';
+}
+
+int Runner::run_stdin()
+{
+    LineInput input(o_.common);
+    input.run({.line = [&](std::string_view text) { line(input, text); },
+               .idle = [&] { idle(); },
+               // A wait that times out is a pause in the input: timers follow the wall clock.
+               .wait_ms = [&] { return clock_ == ClockMode::records && !state_.enabled() ? -1 : 500; },
+               .timeout =
+                   [&] {
+                       if (clock_ != ClockMode::records)
+                           engine_.advance(now());
+                   },
+               .stop =
+                   [&] {
+                       if (take_reload())
+                           reload();
+                       // The broker is out of reach past --connect-timeout.
+                       return session_ && session_->failure();
+                   }});
+    return exit_ok;
+}
+
+int Runner::run_mqtt()
+{
+    JsonParser parser(o_.common.max_depth);
+    std::string record;
+    return consume(
+        *session_,
+        [&](const MqttMessage &m) {
+            if (o_.pass) {
+                record.clear();
+                append_message_record(record, make_message(parser, m.topic, m.payload, m.qos, m.retain, m.received));
+                pass(record);
+            }
+            scanner_->scan_payload(m.payload);
+            message(m.topic, m.received);
+            return true;
+        },
+        [&] { idle(); },
+        [&]() -> std::optional<int> {
+            if (take_reload())
+                reload();
+            if (clock_ != ClockMode::records)
+                engine_.advance(now());
+            idle();
+            return std::nullopt;
+        });
+}
+
+}  // namespace dht::rules

@@ -1,0 +1,68 @@
+// dht-rules' engine at work: records from stdin or MQTT into the rules,
+// alert records out (stdout, --publish), timers moved by the clock chosen,
+// the rules read again on SIGHUP, and the state kept in --state.
+#pragma once
+
+#include "engine.hpp"
+#include "state.hpp"
+
+#include "dht/cli.hpp"
+#include "dht/input.hpp"
+#include "dht/mqtt.hpp"
+#include "dht/output.hpp"
+#include "dht/scan.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dht::rules {
+
+struct Options {
+    MqttOptions mqtt;
+    CommonOptions common;
+    std::vector<std::string> rule_files;
+    std::vector<std::string> inline_rules;
+    bool check = false;
+    std::string test_file;
+    std::string state_file;
+    Duration repeat{};  // none
+    bool pass = false;
+    std::string clock = "auto";
+    std::string bare_topic;
+};
+
+enum class ClockMode { automatic, records, wall };
+
+class Runner {
+public:
+    Runner(const Options &o, RuleSet rules);
+    // Reads to the end of input (or a stop); the exit status.
+    int run();
+
+private:
+    void emit(std::string_view record);
+    void finish();
+    void idle();
+    void reload();
+    void message(std::string_view topic, TimePoint time) { feed(engine_, *scanner_, topic, time); }
+    void line(LineInput &input, std::string_view text);
+    void pass(std::string_view text);
+    int run_stdin();
+    int run_mqtt();
+
+    const Options &o_;
+    StateFile state_;
+    Output out_;
+    std::optional<Session> session_;
+    Engine engine_;
+    std::unique_ptr<RecordScanner> scanner_;
+    ClockMode clock_;
+    std::string error_;
+    std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+    bool finished_ = false;
+};
+
+}  // namespace dht::rules
