@@ -487,7 +487,7 @@ void Session::Impl::run()
             if (opt.connect_timeout)  // never sleep past --connect-timeout
                 delay = std::min(delay, *opt.connect_timeout);
             warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), " ",
-                     seconds_text(down_since - connected_at), " after connecting; next try in ", seconds_text(delay)));
+                     seconds_text(down_since - connected_at), " after connecting; reconnecting in ", seconds_text(delay)));
             if (!sleep_for(delay))
                 break;
         }

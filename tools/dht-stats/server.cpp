@@ -2,16 +2,208 @@
 
 #include "dht/cli.hpp"
 #include "dht/diag.hpp"
+#include "dht/time.hpp"
 
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <optional>
+#include <unordered_map>
 
 namespace dht::stats {
 
 namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// A spell of refused or closed connections is said when it starts, and its
+// totals when this long has passed without another (or at exit).
+constexpr std::chrono::seconds spell_quiet{60};
+
+std::string numeric_host(const sockaddr *addr, socklen_t len)
+{
+    char host[NI_MAXHOST];
+    if (getnameinfo(addr, len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0)
+        return "?";
+    return host;
+}
+
+}  // namespace
+
+struct MetricsServer::Guard {
+    // One open connection: where from, since when it has been owed its next
+    // whole request, and whether it has sent any.
+    struct Peer {
+        std::string address;
+        Steady::time_point owed_since;
+        bool owed = true;
+        bool cut = false;
+        unsigned requests = 0;
+    };
+    struct Spell {
+        Steady::time_point started, last;
+        std::uint64_t refused = 0, timed_out = 0;
+    };
+
+    MetricsServer &server;
+    ListenLimits limits;
+    std::unordered_map<MHD_Connection *, Peer> open;
+    std::unordered_map<std::string, unsigned> per_address;
+    std::optional<Spell> spell;
+
+    // The accept policy: over a limit, the connection is closed at once.
+    bool admit(const sockaddr *addr, socklen_t len)
+    {
+        const std::string from = numeric_host(addr, len);
+        const bool full = open.size() >= limits.connections;
+        if (!full && count(from) < limits.per_address)
+            return true;
+        ++server.refused_;
+        event(full ? cat("--listen: ", from, ": ", limits.connections, " connections open, the limit: refusing more")
+                   : cat("--listen: ", from, ": ", limits.per_address,
+                         " connections open from this address, the limit: refusing more"))
+            .refused++;
+        return false;
+    }
+
+    unsigned count(const std::string &from) const
+    {
+        const auto it = per_address.find(from);
+        return it == per_address.end() ? 0 : it->second;
+    }
+
+    void opened(MHD_Connection *c)
+    {
+        const MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const sockaddr *addr = info == nullptr ? nullptr : info->client_addr;
+        const socklen_t len = addr == nullptr ? 0
+                              : addr->sa_family == AF_INET6 ? socklen_t{sizeof(sockaddr_in6)}
+                                                            : socklen_t{sizeof(sockaddr_in)};
+        Peer p{addr == nullptr ? "?" : numeric_host(addr, len), Steady::now()};
+        ++per_address[p.address];
+        open.emplace(c, std::move(p));
+    }
+
+    void closed(MHD_Connection *c)
+    {
+        const auto it = open.find(c);
+        if (it == open.end())
+            return;
+        const Peer &p = it->second;
+        // Never a whole request, and held to the end of its time: a slow or
+        // silent client, closed here or by the idle timeout.
+        if (p.requests == 0 && (p.cut || Steady::now() - p.owed_since >= limits.request_time)) {
+            ++server.timed_out_;
+            event(cat("--listen: ", p.address, ": no whole request within ", format_duration(limits.request_time),
+                      ": closing such connections"))
+                .timed_out++;
+        }
+        if (auto n = per_address.find(p.address); n != per_address.end() && --n->second == 0)
+            per_address.erase(n);
+        open.erase(it);
+    }
+
+    void requested(MHD_Connection *c)
+    {
+        if (const auto it = open.find(c); it != open.end() && it->second.owed) {
+            it->second.owed = false;
+            ++it->second.requests;
+        }
+    }
+
+    // Answered: the clock starts again for the next request on the connection.
+    void answered(MHD_Connection *c)
+    {
+        if (const auto it = open.find(c); it != open.end()) {
+            it->second.owed = true;
+            it->second.owed_since = Steady::now();
+        }
+    }
+
+    // A connection refused or closed: says FIRST if it starts a spell.
+    Spell &event(const std::string &first)
+    {
+        const auto now = Steady::now();
+        if (!spell) {
+            warn(first);
+            spell = Spell{now, now};
+        }
+        spell->last = now;
+        return *spell;
+    }
+
+    // Shuts down the sockets of the connections past their time; libmicrohttpd
+    // then sees the end of the stream and closes them as usual.
+    void cut_overdue()
+    {
+        const auto now = Steady::now();
+        for (auto &[c, p] : open) {
+            if (!p.owed || p.cut || now - p.owed_since < limits.request_time)
+                continue;
+            if (const MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD))
+                ::shutdown(info->connect_fd, SHUT_RDWR);
+            p.cut = true;
+        }
+    }
+
+    void end_spell(bool at_exit)
+    {
+        if (!spell || (!at_exit && Steady::now() - spell->last < spell_quiet))
+            return;
+        const auto span = std::max(std::chrono::ceil<std::chrono::seconds>(spell->last - spell->started),
+                                   std::chrono::seconds{1});
+        warn(cat("--listen: ", spell->refused, " connections refused over the limits and ", spell->timed_out,
+                 " closed without a whole request within ", format_duration(limits.request_time), ", in ",
+                 format_duration(span)));
+        spell.reset();
+    }
+
+    // How long serve() may sleep: until libmicrohttpd has work, the next
+    // connection is due or the spell may end; an hour at most.
+    int wait_ms(MHD_Daemon *daemon) const
+    {
+        const auto now = Steady::now();
+        auto due = now + std::chrono::hours(1);
+        for (const auto &[c, p] : open)
+            if (p.owed && !p.cut)
+                due = std::min(due, p.owed_since + limits.request_time);
+        if (spell)
+            due = std::min(due, spell->last + spell_quiet);
+        long long ms = std::max<long long>(std::chrono::ceil<std::chrono::milliseconds>(due - now).count(), 0);
+        if (MHD_UNSIGNED_LONG_LONG mhd = 0; MHD_get_timeout(daemon, &mhd) == MHD_YES)
+            ms = std::min<long long>(ms, static_cast<long long>(std::min<MHD_UNSIGNED_LONG_LONG>(mhd, 3'600'000)));
+        return static_cast<int>(ms);
+    }
+};
+
+namespace {
+
+MetricsServer::Guard &guard(void *cls) { return *static_cast<MetricsServer::Guard *>(cls); }
+
+MHD_Result admit(void *cls, const sockaddr *addr, socklen_t len)
+{
+    return guard(cls).admit(addr, len) ? MHD_YES : MHD_NO;
+}
+
+void notify_connection(void *cls, MHD_Connection *c, void **, MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        guard(cls).opened(c);
+    else
+        guard(cls).closed(c);
+}
+
+void notify_completed(void *cls, MHD_Connection *c, void **, MHD_RequestTerminationCode)
+{
+    guard(cls).answered(c);
+}
 
 MHD_Result reply(MHD_Connection *connection, unsigned status, const std::string &body, const char *type)
 {
@@ -25,15 +217,29 @@ MHD_Result reply(MHD_Connection *connection, unsigned status, const std::string 
     return r;
 }
 
+// The server's own counters, after the statistics.
+void append_rejected(std::string &out, std::uint64_t refused, std::uint64_t timed_out)
+{
+    out += "# HELP dht_http_rejected_total Connections to --listen refused over a connection limit (reason "
+           "\"limit\") or closed without a whole request in time (reason \"timeout\").\n"
+           "# TYPE dht_http_rejected_total counter\n";
+    out += cat("dht_http_rejected_total{reason=\"limit\"} ", refused, "\n");
+    out += cat("dht_http_rejected_total{reason=\"timeout\"} ", timed_out, "\n");
+}
+
 MHD_Result handle(void *cls, MHD_Connection *connection, const char *url, const char *method, const char *,
                   const char *, std::size_t *, void **)
 {
-    auto *server = static_cast<MetricsServer *>(cls);
+    auto &g = guard(cls);
+    g.requested(connection);
+    MetricsServer &server = g.server;
     if (std::strcmp(method, "GET") != 0 && std::strcmp(method, "HEAD") != 0)
         return reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "GET /metrics\n", "text/plain; charset=utf-8");
     if (std::strcmp(url, "/metrics") == 0) {
-        server->count_scrape();
-        return reply(connection, MHD_HTTP_OK, server->text(), "text/plain; version=0.0.4; charset=utf-8");
+        server.count_scrape();
+        std::string text = server.text();
+        append_rejected(text, server.refused(), server.timed_out());
+        return reply(connection, MHD_HTTP_OK, text, "text/plain; version=0.0.4; charset=utf-8");
     }
     if (std::strcmp(url, "/") == 0)
         return reply(connection, MHD_HTTP_OK,
@@ -44,7 +250,8 @@ MHD_Result handle(void *cls, MHD_Connection *connection, const char *url, const 
 
 }  // namespace
 
-MetricsServer::MetricsServer(const std::string &host, int port)
+MetricsServer::MetricsServer(const std::string &host, int port, ListenLimits limits)
+    : guard_(std::make_unique<Guard>(*this, limits))
 {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -54,22 +261,54 @@ MetricsServer::MetricsServer(const std::string &host, int port)
     const std::string service = std::to_string(port);
     if (const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found); rc != 0)
         usage_error(cat("--listen ", host, ":", port, ": ", gai_strerror(rc)));
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+    // epoll, run from serve(): no FD_SETSIZE ceiling, and a loop of our own
+    // to close the connections past their time.
+    unsigned flags = MHD_USE_EPOLL;
     if (found->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    daemon_ = MHD_start_daemon(flags, static_cast<std::uint16_t>(port), nullptr, nullptr, &handle, this,
-                               MHD_OPTION_SOCK_ADDR, found->ai_addr, MHD_OPTION_CONNECTION_TIMEOUT, 10U,
-                               MHD_OPTION_END);
-    const int err = errno;
+    Guard *g = guard_.get();
+    daemon_ = MHD_start_daemon(
+        flags, static_cast<std::uint16_t>(port), &admit, g, &handle, g, MHD_OPTION_SOCK_ADDR, found->ai_addr,
+        MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(limits.request_time.count()),
+        MHD_OPTION_NOTIFY_CONNECTION, &notify_connection, g, MHD_OPTION_NOTIFY_COMPLETED, &notify_completed, g,
+        MHD_OPTION_END);
+    int err = errno;
     freeaddrinfo(found);
     if (daemon_ == nullptr)
         fail(exit_unavailable, cat("cannot listen on ", host, ":", port, ": ", std::strerror(err)));
+    if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
+        err = errno;
+        MHD_stop_daemon(daemon_);
+        fail(exit_unavailable, cat("--listen: ", std::strerror(err)));
+    }
+    thread_ = std::thread([this] { serve(); });
 }
 
 MetricsServer::~MetricsServer()
 {
-    if (daemon_ != nullptr)
-        MHD_stop_daemon(daemon_);
+    const char stop = 1;
+    if (::write(wake_[1], &stop, 1) != 1)
+        warn("--listen: cannot stop the server thread");
+    thread_.join();
+    MHD_stop_daemon(daemon_);
+    guard_->end_spell(true);
+    ::close(wake_[0]);
+    ::close(wake_[1]);
+}
+
+void MetricsServer::serve()
+{
+    const MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_EPOLL_FD);
+    pollfd fds[2] = {{info->epoll_fd, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+    for (;;) {
+        if (::poll(fds, 2, guard_->wait_ms(daemon_)) < 0)
+            continue;  // EINTR; the others cannot happen with these arguments
+        if (fds[1].revents != 0)
+            return;
+        MHD_run(daemon_);
+        guard_->cut_overdue();
+        guard_->end_spell(false);
+    }
 }
 
 void MetricsServer::update(std::string text)

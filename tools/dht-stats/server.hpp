@@ -1,19 +1,35 @@
-// --listen: GET /metrics answered by libmicrohttpd on its own thread, with the
-// exposition text the main loop last published.
+// --listen: GET /metrics answered by libmicrohttpd on a thread of its own, with
+// the exposition text the main loop last published. Slow or greedy clients
+// cannot starve the scrapes: connections over a limit (in all, per client
+// address) are refused at once, and one that has not sent a whole request
+// within a deadline is closed, however slowly it trickles.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 struct MHD_Daemon;
 
 namespace dht::stats {
 
+struct ListenLimits {
+    unsigned connections = 64;  // open at once, in all
+    unsigned per_address = 8;   // open at once from one client address
+    // From accepting a connection (or answering its previous request) to
+    // having its whole next request: bytes trickled in do not extend it.
+    std::chrono::seconds request_time{10};
+};
+
 class MetricsServer {
 public:
     // Listens on HOST:PORT (a name, an IPv4 or a bracketed IPv6 address).
     // Throws Exit(69) when it cannot.
-    MetricsServer(const std::string &host, int port);
+    MetricsServer(const std::string &host, int port, ListenLimits limits = {});
     ~MetricsServer();
     MetricsServer(const MetricsServer &) = delete;
     MetricsServer &operator=(const MetricsServer &) = delete;
@@ -23,11 +39,26 @@ public:
     std::uint64_t scrapes() const;
     void count_scrape();
 
+    // Connections refused over a limit, and closed without a whole request
+    // within ListenLimits::request_time (both also in the served metrics).
+    std::uint64_t refused() const { return refused_; }
+    std::uint64_t timed_out() const { return timed_out_; }
+
+    // The book-keeping of open connections, on the server's thread only.
+    struct Guard;
+
 private:
+    void serve();
+
     MHD_Daemon *daemon_ = nullptr;
+    std::unique_ptr<Guard> guard_;
+    int wake_[2] = {-1, -1};  // a pipe: a byte in it stops serve()
+    std::thread thread_;
     mutable std::mutex mu_;
     std::string text_;
     std::uint64_t scrapes_ = 0;
+    std::atomic<std::uint64_t> refused_{0};
+    std::atomic<std::uint64_t> timed_out_{0};
 };
 
 }  // namespace dht::stats
