@@ -97,12 +97,8 @@ private:
         s.prefix = o.prefix;
         s.tags = o.tags || !o.tag.empty();
         for (const auto &kv : o.tag) {
-            const auto eq = kv.find('=');
-            if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
-                usage_error(cat("--tag: '", kv, "' is not KEY=VALUE"));
-            if (kv.substr(0, eq) == "sensor")
-                usage_error("--tag: the sensor tag comes from each record");
-            s.extra_tags.emplace_back(sanitize_tag(kv.substr(0, eq)), sanitize_tag(kv.substr(eq + 1)));
+            const auto [key, value] = parse_tag_flag(kv);
+            s.extra_tags.emplace_back(sanitize_tag(key), sanitize_tag(value));
         }
         return s;
     }

@@ -12,14 +12,8 @@ Settings settings_from(const Options &o)
     s.measurement = o.measurement;
     if (s.measurement.empty())
         usage_error("--measurement: empty");
-    for (const auto &kv : o.tag) {
-        const auto eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
-            usage_error(cat("--tag: '", kv, "' is not KEY=VALUE"));
-        if (kv.substr(0, eq) == "sensor")
-            usage_error("--tag: the sensor tag comes from each record");
-        s.tags.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-    }
+    for (const auto &kv : o.tag)
+        s.tags.push_back(parse_tag_flag(kv));
     if (!o.topic_tags.empty()) {
         std::size_t begin = 0;
         while (begin <= o.topic_tags.size()) {
