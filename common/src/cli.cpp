@@ -459,4 +459,14 @@ std::vector<const CLI::Option *> parse_command_line(CLI::App &app, int argc, cha
     return from_environment;
 }
 
+std::pair<std::string, std::string> parse_tag_flag(const std::string &text)
+{
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+        usage_error(cat("--tag: '", text, "' is not KEY=VALUE"));
+    if (text.compare(0, eq, "sensor") == 0)
+        usage_error("--tag: the sensor tag comes from each record");
+    return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
 }  // namespace dht

@@ -117,9 +117,9 @@ PathTemplate::PathTemplate(std::string_view text)
         parts_.push_back(Part{Part::Kind::literal, std::move(literal)});
 }
 
-std::string PathTemplate::expand(std::string_view sensor, std::string_view field, std::string_view topic) const
+void PathTemplate::expand(std::string &out, std::string_view sensor, std::string_view field,
+                          std::string_view topic) const
 {
-    std::string out;
     std::vector<std::string_view> lv;
     for (const auto &p : parts_) {
         switch (p.kind) {
@@ -143,12 +143,12 @@ std::string PathTemplate::expand(std::string_view sensor, std::string_view field
             break;
         }
     }
-    return out;
 }
 
 std::size_t append_lines(std::string &out, const Message &m, const PathTemplate &path, const Settings &settings)
 {
     std::vector<std::pair<std::string, double>> found;
+    found.reserve(4);  // a reading has two or three fields: one allocation
     std::string field;
     if (m.payload.is_object()) {
         walk(m.payload, field, found);
@@ -163,7 +163,7 @@ std::size_t append_lines(std::string &out, const Message &m, const PathTemplate 
             out += settings.prefix;
             out.push_back('.');
         }
-        out += path.expand(sensor, name, m.topic);
+        path.expand(out, sensor, name, m.topic);
         if (settings.tags) {
             out += ";sensor=";
             out += sanitize_tag(sensor);

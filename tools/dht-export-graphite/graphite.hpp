@@ -23,7 +23,8 @@ public:
     // Placeholders: {sensor} {field} {topic} (levels joined by '.') {topic[N]}
     // (level N from 0). Throws std::invalid_argument on an unknown one.
     explicit PathTemplate(std::string_view text);
-    std::string expand(std::string_view sensor, std::string_view field, std::string_view topic) const;
+    // Appends the path for this sensor, field and topic to `out`.
+    void expand(std::string &out, std::string_view sensor, std::string_view field, std::string_view topic) const;
 
 private:
     struct Part {

@@ -4,11 +4,10 @@
 #include "sink.hpp"
 
 #include "dht/cli.hpp"
-#include "dht/input.hpp"
 #include "dht/main.hpp"
-#include "dht/mqtt.hpp"
 #include "dht/output.hpp"
 #include "dht/signals.hpp"
+#include "dht/source.hpp"
 
 #include <unistd.h>
 
@@ -30,7 +29,7 @@ struct Options {
     bool udp = false;
     std::size_t buffer = 100000;
     std::string spool;
-    std::string flush_timeout = "10s";
+    Duration flush_timeout = std::chrono::seconds(10);
     std::string bare_topic;
 };
 
@@ -53,9 +52,9 @@ void setup(CLI::App &app, Options &o)
         ->check(CLI::Range(std::size_t{100}, std::size_t{100000000}));
     app.add_option("--spool", o.spool, "Directory for lines that cannot be sent yet; resent at the next start")
         ->type_name("DIR");
-    app.add_option("--flush-timeout", o.flush_timeout,
-                   "At the end, how long to keep trying to send before spooling (default: 10s)")
-        ->type_name("DURATION");
+    add_duration_option(app, "--flush-timeout", o.flush_timeout,
+                        "At the end, how long to keep trying to send before spooling (default: 10s)",
+                        {Duration{0}});
     app.add_option("--bare-topic", o.bare_topic, "Topic given to bare payloads read from stdin")
         ->type_name("TOPIC");
 }
@@ -98,12 +97,8 @@ private:
         s.prefix = o.prefix;
         s.tags = o.tags || !o.tag.empty();
         for (const auto &kv : o.tag) {
-            const auto eq = kv.find('=');
-            if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
-                fail(exit_usage, cat("--tag: '", kv, "' is not KEY=VALUE"));
-            if (kv.substr(0, eq) == "sensor")
-                fail(exit_usage, "--tag: the sensor tag comes from each record");
-            s.extra_tags.emplace_back(sanitize_tag(kv.substr(0, eq)), sanitize_tag(kv.substr(eq + 1)));
+            const auto [key, value] = parse_tag_flag(kv);
+            s.extra_tags.emplace_back(sanitize_tag(key), sanitize_tag(value));
         }
         return s;
     }
@@ -120,18 +115,16 @@ int run(Options &o)
 {
     set_verbosity(o.common.verbose);
     finish_mqtt_options(o.mqtt, "dht-export-graphite");
-    const auto flush_timeout = parse_duration(o.flush_timeout, std::chrono::seconds(1));
-    if (!flush_timeout)
-        fail(exit_usage, cat("--flush-timeout: '", o.flush_timeout, "' is not a duration"));
+    const auto flush_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.flush_timeout);
     if (o.carbon.empty() && (o.udp || !o.spool.empty()))
-        fail(exit_usage, "--udp and --spool go with --carbon HOST[:PORT]");
+        usage_error("--udp and --spool go with --carbon HOST[:PORT]");
     std::optional<CarbonSink> sink;
     Output out;
     std::optional<Exporter> exporter;
     try {
         exporter.emplace(o, out, sink);
     } catch (const std::invalid_argument &e) {
-        fail(exit_usage, cat("--template: ", e.what()));
+        usage_error(cat("--template: ", e.what()));
     }
     if (!o.carbon.empty()) {
         sink.emplace(SinkConfig{parse_endpoint("--carbon", o.carbon, 2003), o.udp, o.buffer, o.spool, std::chrono::seconds(30)});
@@ -140,36 +133,22 @@ int run(Options &o)
 
     int status = exit_ok;
     try {
-        if (o.mqtt.wants_broker()) {
-            MqttLibrary library;
-            Session session(o.mqtt);
-            JsonParser parser(o.common.max_depth);
-            status = consume(
-                session,
-                [&](const MqttMessage &m) {
-                    exporter->message(make_message(parser, m.topic, m.payload, m.qos, m.retain, m.received));
-                    return true;
-                },
-                [&] { exporter->tick(); });
-        } else {
-            RecordInput input(o.common);
-            input.run({[&](const json::object &record, std::string_view) {
-                           if (const auto m = input.message(record, o.bare_topic))
-                               exporter->message(*m);
-                       },
-                       [&] { exporter->tick(); },
-                       // With carbon away, wake up now and then to retry.
-                       [&] { return sink && sink->buffered() > 0 ? 200 : -1; }});
-            input.errors().summary();
-        }
+        MessageSource source(o.mqtt, o.common, o.bare_topic);
+        MessageSource::Hooks hooks;
+        hooks.message = [&](const Message &m) { exporter->message(m); };
+        hooks.idle = [&] { exporter->tick(); };
+        // With carbon away, wake up now and then to retry.
+        hooks.wait_ms = [&] { return sink && sink->buffered() > 0 ? 200 : -1; };
+        status = source.run(hooks);
+        source.summary();
     } catch (...) {
         if (sink)
-            sink->finish(std::chrono::duration_cast<std::chrono::milliseconds>(*flush_timeout));
+            sink->finish(flush_timeout);
         throw;
     }
     out.flush();
     if (sink) {
-        sink->finish(std::chrono::duration_cast<std::chrono::milliseconds>(*flush_timeout));
+        sink->finish(flush_timeout);
         warn(cat(sink->sent(), sink->sent() == 1 ? " line" : " lines", " sent to ", sink->label(), ", ",
                  sink->resent(), " resent after a reconnect, ", sink->spooled(), " spooled, ", sink->dropped(),
                  " lost"));

@@ -1,7 +1,6 @@
 #include "sink.hpp"
 
 #include "dht/diag.hpp"
-#include "dht/files.hpp"
 
 #include <netdb.h>
 #include <poll.h>
@@ -12,8 +11,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <thread>
 
 namespace dht::graphite {
@@ -21,35 +18,26 @@ namespace {
 constexpr std::size_t kReplayLines = 20000;
 constexpr std::size_t kChunk = 64 * 1024;
 constexpr std::size_t kDatagram = 1400;
-namespace fs = std::filesystem;
 }  // namespace
 
 CarbonSink::CarbonSink(SinkConfig config) : config_(std::move(config)), backoff_(config_.reconnect_max)
 {
     if (config_.spool_dir.empty())
         return;
-    std::error_code ec;
-    fs::create_directories(config_.spool_dir, ec);
-    if (ec)
-        fail(exit_ioerr, cat(config_.spool_dir, ": ", ec.message()));
+    spool_.emplace(config_.spool_dir, "graphite", config_.address.label(), ".spool");
     // What an earlier run could not send goes first.
-    std::vector<fs::path> files;
-    for (const auto &entry : fs::directory_iterator(config_.spool_dir, ec))
-        if (entry.path().extension() == ".spool")
-            files.push_back(entry.path());
-    std::sort(files.begin(), files.end());
-    std::size_t loaded = 0;
-    for (const auto &file : files) {
-        std::ifstream in(file);
-        for (std::string line; std::getline(in, line);)
-            if (!line.empty()) {
-                lines_.push_back(line + '\n');
-                ++loaded;
+    spool_->load([this](const std::string &path, std::string &text, std::size_t) {
+        for (std::size_t start = 0; start < text.size();) {
+            const auto nl = std::min(text.find('\n', start), text.size());
+            if (nl > start) {
+                std::string line = text.substr(start, nl - start);
+                line.push_back('\n');
+                lines_.push_back(std::move(line));
             }
-        loaded_spools_.push_back(file.string());
-    }
-    if (loaded > 0)
-        warn(cat(loaded, " lines to resend from ", config_.spool_dir));
+            start = nl + 1;
+        }
+        loaded_spools_.push_back(path);
+    });
 }
 
 CarbonSink::~CarbonSink()
@@ -58,31 +46,19 @@ CarbonSink::~CarbonSink()
         ::close(fd_);
 }
 
-std::string CarbonSink::spool_name() const
-{
-    const auto now = std::chrono::system_clock::now().time_since_epoch();
-    return cat(config_.spool_dir, "/graphite-", std::chrono::duration_cast<std::chrono::milliseconds>(now).count(),
-               '-', ::getpid(), '-', spool_seq_, ".spool");
-}
-
 void CarbonSink::spill(std::size_t count, bool overflow)
 {
     // The oldest lines go to disk (or, without a spool, are dropped).
     count = std::min(count, lines_.size());
-    if (!config_.spool_dir.empty()) {
-        const std::string name = spool_name();
-        ++spool_seq_;
+    if (spool_) {
         std::string text;
         for (std::size_t i = 0; i < count; ++i)
             text += lines_[i];
-        // Synced and renamed whole (a crash leaves it or nothing), owner only.
-        const auto error = write_file_atomically(name, text, 0600);
-        if (error.empty()) {
+        if (!spool_->write(text).empty()) {
             spooled_ += count;
             lines_.erase(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(count));
             return;
         }
-        warn(cat(name, ": cannot write the spool: ", error));
     }
     if (overflow && !warned_full_) {
         warn(cat("buffer full (", config_.max_lines, " lines): dropping the oldest",
@@ -245,9 +221,9 @@ std::size_t CarbonSink::finish(std::chrono::milliseconds timeout)
         spill(left, false);
     }
     // Spool files read at start are now sent, or written again just above.
-    if (dropped_ == dropped_before || config_.spool_dir.empty())
+    if (spool_ && dropped_ == dropped_before)
         for (const auto &file : loaded_spools_)
-            std::remove(file.c_str());
+            spool_->remove(file);
     return dropped_ - dropped_before;
 }
 

@@ -7,10 +7,12 @@
 
 #include "dht/cli.hpp"
 #include "dht/net.hpp"
+#include "dht/spool.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,7 +54,6 @@ private:
     void lost(const std::string &why);
     bool peer_closed();
     void spill(std::size_t count, bool overflow);
-    std::string spool_name() const;
 
     SinkConfig config_;
     int fd_ = -1;
@@ -60,8 +61,8 @@ private:
     std::chrono::steady_clock::time_point next_try_{};
     std::deque<std::string> lines_;   // waiting to be sent
     std::deque<std::string> recent_;  // sent lately: replayed after a broken connection
-    std::vector<std::string> loaded_spools_;
-    unsigned spool_seq_ = 0;
+    std::optional<Spool> spool_;
+    std::vector<std::string> loaded_spools_;  // sent, or spooled again, by finish()
     bool warned_full_ = false;
     std::uint64_t sent_ = 0, spooled_ = 0, dropped_ = 0, resent_ = 0;
 };

@@ -13,15 +13,11 @@
 #include <memory>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace dht::influx {
 
 namespace {
 
-namespace fs = std::filesystem;
 using steady = std::chrono::steady_clock;
 
 std::string escaped(CURL *h, const std::string &s)
@@ -97,8 +93,6 @@ std::string reason(const std::string &body)
     return s;
 }
 
-std::size_t count_lines(const std::string &text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
-
 }  // namespace
 
 InfluxSink::InfluxSink(SinkConfig config) : config_(std::move(config))
@@ -121,54 +115,13 @@ InfluxSink::InfluxSink(SinkConfig config) : config_(std::move(config))
             write_url_ += "&rp=" + escaped(h, config_.retention_policy);
     }
     curl_easy_cleanup(h);
-    {
-        // A short, stable name for the destination: FNV-1a of the write URL.
-        std::uint64_t fnv = 14695981039346656037ULL;
-        for (const char c : write_url_) {
-            fnv ^= static_cast<unsigned char>(c);
-            fnv *= 1099511628211ULL;
-        }
-        char hex[17];
-        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv));
-        destination_ = hex;
-    }
-
     if (!config_.spool_dir.empty()) {
-        std::error_code ec;
-        fs::create_directories(config_.spool_dir, ec);
-        if (ec)
-            fail(exit_ioerr, cat(config_.spool_dir, ": ", ec.message()));
+        // Named for the write URL: another --url or --database leaves the files be.
+        spool_.emplace(config_.spool_dir, "influx", write_url_, ".lp");
         // What an earlier run could not send goes first; it stays on disk until written.
-        std::vector<fs::path> files;
-        // Spool files name their destination: another --url or --database leaves them be.
-        const std::string mine = "influx-" + destination_ + "-";
-        std::size_t others = 0;
-        for (const auto &entry : fs::directory_iterator(config_.spool_dir, ec)) {
-            if (entry.path().extension() != ".lp")
-                continue;
-            if (entry.path().filename().string().starts_with(mine))
-                files.push_back(entry.path());
-            else
-                ++others;
-        }
-        if (others > 0)
-            warn(cat(others, " spool files in ", config_.spool_dir, " are for another destination: left alone"));
-        std::sort(files.begin(), files.end());
-        std::size_t lines = 0;
-        for (const auto &file : files) {
-            std::ifstream in(file, std::ios::binary);
-            if (!in)
-                warn(cat("cannot read the spool file ", file.string(), ": ", std::strerror(errno)));
-            std::ostringstream text;
-            text << in.rdbuf();
-            Batch b;
-            b.lines = count_lines(text.str());
-            b.file = file.string();
-            lines += b.lines;
-            queue_.push_back(std::move(b));
-        }
-        if (lines > 0)
-            warn(cat(lines, " spooled lines to send from ", config_.spool_dir));
+        spool_->load([this](const std::string &path, std::string &, std::size_t lines) {
+            queue_.push_back(Batch{{}, lines, path});
+        });
     }
     thread_ = std::thread([this] { sender(); });
 }
@@ -187,24 +140,12 @@ InfluxSink::~InfluxSink()
 
 std::string InfluxSink::label() const { return config_.url; }
 
-std::string InfluxSink::spool_name()
-{
-    const auto t = std::chrono::system_clock::now().time_since_epoch();
-    char name[96];
-    std::snprintf(name, sizeof name, "/influx-%s-%020lld-%08d-%06u.lp", destination_.c_str(),
-                  static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(t).count()),
-                  ::getpid(), spool_seq_++);
-    return config_.spool_dir + name;
-}
-
 bool InfluxSink::spill(Batch &b)
 {
-    const std::string name = spool_name();
-    if (const auto error = write_file_atomically(name, b.text, 0600); !error.empty()) {
-        warn(cat("cannot write ", name, ": ", error));
+    auto path = spool_->write(b.text);
+    if (path.empty())
         return false;
-    }
-    b.file = name;
+    b.file = std::move(path);
     in_memory_ -= b.lines;
     std::string().swap(b.text);
     return true;
@@ -234,7 +175,7 @@ void InfluxSink::enforce_memory()
             close_batch();
             continue;
         }
-        if (!config_.spool_dir.empty() && spill(*it)) {
+        if (spool_ && spill(*it)) {
             if (!warned_full_)
                 warn(cat("InfluxDB is behind: lines go to the spool in ", config_.spool_dir));
             warned_full_ = true;
@@ -389,14 +330,10 @@ bool InfluxSink::send_one(void *handle, Backoff &backoff, std::unique_lock<std::
     const std::string file = queue_.front().file;
     const std::size_t lines = queue_.front().lines;
     lk.unlock();
-    bool readable = true;
-    if (body.empty() && !file.empty()) {
-        std::ifstream in(file, std::ios::binary);
-        std::ostringstream text;
-        text << in.rdbuf();
-        readable = static_cast<bool>(in) || in.eof();
-        body = text.str();
-    }
+    std::string read_error;
+    if (body.empty() && !file.empty())
+        read_error = read_file(file, body);
+    const bool readable = read_error.empty();
     std::string error;
     std::chrono::milliseconds retry_after{0};
     const Outcome outcome = !readable       ? Outcome::unreadable
@@ -409,7 +346,7 @@ bool InfluxSink::send_one(void *handle, Backoff &backoff, std::unique_lock<std::
         if (!b.text.empty())
             in_memory_ -= b.lines;
         if (remove_file && !b.file.empty())
-            ::unlink(b.file.c_str());
+            spool_->remove(b.file);
         queue_.pop_front();
     };
     switch (outcome) {
@@ -421,7 +358,7 @@ bool InfluxSink::send_one(void *handle, Backoff &backoff, std::unique_lock<std::
         room_.notify_all();
         break;
     case Outcome::unreadable:
-        warn(cat("cannot read the spool file ", file, ": ", std::strerror(errno), " (left where it is)"));
+        warn(cat("cannot read the spool file ", file, ": ", read_error, " (left where it is)"));
         dropped_ += lines;
         done(false);
         break;
@@ -483,7 +420,7 @@ std::uint64_t InfluxSink::finish(std::chrono::milliseconds timeout)
         thread_.join();
     std::lock_guard lk(mu_);
     for (auto &b : queue_) {
-        if (!b.text.empty() && !(!config_.spool_dir.empty() && spill(b))) {
+        if (!b.text.empty() && !(spool_ && spill(b))) {
             dropped_ += b.lines;
             in_memory_ -= b.lines;
             b.lines = 0;

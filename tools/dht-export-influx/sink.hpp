@@ -9,6 +9,7 @@
 #pragma once
 
 #include "dht/net.hpp"
+#include "dht/spool.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -77,11 +78,10 @@ private:
     void close_batch();                      // with mu_ held
     void enforce_memory();                   // with mu_ held
     bool spill(Batch &b);                    // with mu_ held: to disk
-    std::string spool_name();
 
     SinkConfig config_;
     std::string write_url_;
-    std::string destination_;  // in spool file names
+    std::optional<Spool> spool_;  // with --spool
     mutable std::mutex mu_;
     std::condition_variable wake_;
     std::condition_variable room_;  // intake: the buffer has room again
@@ -94,7 +94,6 @@ private:
     bool stopping_ = false;
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
     std::optional<int> failure_;
-    unsigned spool_seq_ = 0;
     bool warned_full_ = false;
     std::uint64_t written_ = 0, retries_ = 0, rejected_ = 0, spooled_ = 0, dropped_ = 0;
     std::thread thread_;

@@ -4,9 +4,7 @@
 #include "store.hpp"
 
 #include "dht/cli.hpp"
-#include "dht/input.hpp"
 #include "dht/main.hpp"
-#include "dht/mqtt.hpp"
 #include "dht/output.hpp"
 #include "dht/signals.hpp"
 
@@ -27,7 +25,7 @@ struct Options : RecordOptions {
     Query query;
     std::string since, until;
     // prune
-    std::string older_than;
+    Duration older_than{};
     bool vacuum = false;
 };
 
@@ -43,9 +41,8 @@ void setup(CLI::App &app, Options &o, CLI::App *&query, CLI::App *&prune)
     app.add_flag("--tee", o.tee, "Also copy every stored record to stdout");
     app.add_option("--batch", o.batch, "Commit after this many records (default: 1000)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
-    app.add_option("--commit-interval", o.commit_interval,
-                   "Commit at least this often while records arrive (default: 1s)")
-        ->type_name("DURATION");
+    add_duration_option(app, "--commit-interval", o.commit_interval,
+                        "Commit at least this often while records arrive (default: 1s)");
     app.add_option("--bare-topic", o.default_topic, "Topic given to bare payloads (lines without \"kind\") read from stdin")
         ->type_name("TOPIC");
 
@@ -62,7 +59,9 @@ void setup(CLI::App &app, Options &o, CLI::App *&query, CLI::App *&prune)
     query->add_option("--kind", o.query.kind, "message (default), alert, incident, stats, …");
 
     prune = app.add_subcommand("prune", "Delete records older than an age");
-    prune->add_option("--older-than", o.older_than, "Age, e.g. 30d")->required()->type_name("DURATION");
+    add_duration_option(*prune, "--older-than", o.older_than, "Age, e.g. 30d",
+                        {Duration{0}, std::chrono::hours(24 * 36500)})
+        ->required();
     prune->add_flag("--vacuum", o.vacuum, "Give the space back to the file system");
 }
 
@@ -70,7 +69,7 @@ std::string time_flag(const char *name, const std::string &text)
 {
     const auto t = parse_time_or_age(text, now());
     if (!t)
-        fail(exit_usage, cat(name, ": '", text, "' is neither an RFC 3339 time nor an age like 24h"));
+        usage_error(cat(name, ": '", text, "' is neither an RFC 3339 time nor an age like 24h"));
     return format_rfc3339(*t);
 }
 
@@ -79,22 +78,16 @@ std::string time_flag(const char *name, const std::string &text)
     fail(code, std::string(e.what()).rfind(o.db, 0) == 0 ? e.what() : cat(o.db, ": ", e.what()));
 }
 
-
 int run_record(Options &o)
 {
     finish_mqtt_options(o.mqtt, "dht-record");
-    if (const auto d = parse_duration(o.commit_interval, std::chrono::seconds(1)); !d || d->count() <= 0)
-        fail(exit_usage, cat("--commit-interval: '", o.commit_interval, "' is not a duration (examples: 500ms, 2s)"));
     install_signal_handlers();
     Output out;
     try {
         Store store(o.db, true);
         Recorder recorder(o, store, out);
         try {
-            if (o.mqtt.wants_broker())
-                recorder.from_mqtt();
-            else
-                recorder.from_stdin();
+            recorder.run();
         } catch (...) {
             // --strict, a closed stdout or a broker given up on: what was read is stored first.
             try {
@@ -118,7 +111,7 @@ int run_query(Options &o)
     if (!o.until.empty())
         o.query.until = time_flag("--until", o.until);
     if (!o.query.topic_filter.empty() && mosquitto_sub_topic_check(o.query.topic_filter.c_str()) != MOSQ_ERR_SUCCESS)
-        fail(exit_usage, cat("--topic: invalid topic filter '", o.query.topic_filter, "'"));
+        usage_error(cat("--topic: invalid topic filter '", o.query.topic_filter, "'"));
     if (::access(o.db.c_str(), R_OK) != 0)
         fail(exit_noinput, cat(o.db, ": ", std::strerror(errno)));
     Output out;
@@ -138,17 +131,14 @@ int run_query(Options &o)
 
 int run_prune(Options &o)
 {
-    const auto age = parse_duration(o.older_than);
-    if (!age)
-        fail(exit_usage, cat("--older-than: '", o.older_than, "' is not a duration (example: 30d)"));
     if (::access(o.db.c_str(), R_OK) != 0)
         fail(exit_noinput, cat(o.db, ": ", std::strerror(errno)));
     try {
         Store store(o.db, false);
-        const auto n = store.prune(format_rfc3339(now() - *age));
+        const auto n = store.prune(format_rfc3339(now() - o.older_than));
         if (o.vacuum)
             store.vacuum();
-        debug(cat(n, n == 1 ? " record" : " records", " older than ", o.older_than, " deleted from ", o.db));
+        debug(cat(n, n == 1 ? " record" : " records", " older than ", format_duration(o.older_than), " deleted from ", o.db));
     } catch (const SqliteError &e) {
         database_error(o, e, exit_ioerr);
     }

@@ -6,10 +6,9 @@
 
 #include "dht/cli.hpp"
 #include "dht/diag.hpp"
-#include "dht/input.hpp"
-#include "dht/mqtt.hpp"
 #include "dht/output.hpp"
 #include "dht/signals.hpp"
+#include "dht/source.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -24,7 +23,7 @@ struct RecordOptions {
     std::string db = "dht.db";
     bool tee = false;
     std::size_t batch = 1000;
-    std::string commit_interval = "1s";
+    Duration commit_interval = std::chrono::seconds(1);
     std::string default_topic;
 };
 
@@ -34,46 +33,37 @@ using steady = std::chrono::steady_clock;
 class Recorder {
 public:
     Recorder(const RecordOptions &o, Store &store, Output &out)
-        : o_(o), store_(store), out_(out), parser_(o.common.max_depth), input_(o.common)
+        : o_(o), store_(store), out_(out), source_(o.mqtt, o.common, o.default_topic),
+          interval_(std::chrono::duration_cast<steady::duration>(o.commit_interval)), last_commit_(steady::now())
     {
-        interval_ = std::chrono::duration_cast<steady::duration>(*parse_duration(o.commit_interval, std::chrono::seconds(1)));
-        last_commit_ = steady::now();
     }
 
-    void from_stdin()
+    // Until the end of input or a stop; a session that failed ends in Exit.
+    void run()
     {
-        input_.run({[this](const json::object &record, std::string_view line) {
-                        take_record(record, line);
-                        maybe_commit();
-                    },
-                    [this] {
-                        out_.flush();  // about to wait for input: what is stored is visible now
-                        maybe_commit();
-                    },
-                    [this] {
-                        if (store_.pending() == 0)
-                            return -1;
-                        const auto left = last_commit_ + interval_ - steady::now();
-                        return static_cast<int>(std::max<long long>(
-                            0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()));
-                    }});
-    }
-
-    void from_mqtt()
-    {
-        MqttLibrary library;
-        Session session(o_.mqtt);
-        const int status = consume(
-            session,
-            [this](const MqttMessage &m) {
-                take(m);
-                return true;
-            },
-            [this] {
-                out_.flush();
-                maybe_commit();
-            });
-        if (status != exit_ok)
+        MessageSource::Hooks h;
+        h.message = [this](const Message &m) {
+            store_.add(row_from_message(m));
+            tee(m);  // as stored: a bare payload gains its envelope
+            ++stored_;
+            maybe_commit();
+        };
+        h.record = [this](const json::object &record, std::string_view line) {
+            take_other(record, line);
+            maybe_commit();
+        };
+        h.idle = [this] {
+            out_.flush();  // about to wait for input: what is stored is visible now
+            maybe_commit();
+        };
+        h.wait_ms = [this] {
+            if (store_.pending() == 0)
+                return -1;
+            const auto left = last_commit_ + interval_ - steady::now();
+            return static_cast<int>(
+                std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count()));
+        };
+        if (const int status = source_.run(h); status != exit_ok)
             throw Exit(status);
     }
 
@@ -88,40 +78,23 @@ public:
                 std::this_thread::sleep_for(std::chrono::milliseconds(250));
         }
         out_.flush();
-        input_.errors().summary();
+        source_.summary();
     }
 
     std::uint64_t stored() const noexcept { return stored_; }
 
 private:
-    void take(const MqttMessage &m)
+    // An alert, incident, stats… record: stored whole, with its kind and time.
+    void take_other(const json::object &record, std::string_view line)
     {
-        const Message msg = make_message(parser_, m.topic, m.payload, m.qos, m.retain, m.received);
-        tee(msg);
-        store_.add(row_from_message(msg));
-        ++stored_;
-    }
-
-    void take_record(const json::object &record, std::string_view line)
-    {
-        const RecordKind kind = record_kind(record);
-        if (kind == RecordKind::message || kind == RecordKind::bare) {
-            const auto m = input_.message(record, o_.default_topic);
-            if (!m)
-                return;  // reported
-            store_.add(row_from_message(*m));
-            tee(*m);  // as stored: a bare payload gains its envelope
-            ++stored_;
-            return;
-        }
         const auto *k = record.at("kind").if_string();
         if (k == nullptr || k->empty())
-            return input_.report("\"kind\" is not a non-empty string");
+            return source_.report("\"kind\" is not a non-empty string");
         std::optional<TimePoint> t = now();
         if (const auto *ts = record.if_contains("timestamp")) {
             t = ts->is_string() ? parse_rfc3339(ts->get_string()) : std::nullopt;
             if (!t)
-                return input_.report("\"timestamp\" is not an RFC 3339 time");
+                return source_.report("\"timestamp\" is not an RFC 3339 time");
         }
         store_.add(OtherRow{std::string(*k), format_rfc3339(*t), std::string(line)});
         tee(line);
@@ -177,9 +150,8 @@ private:
     const RecordOptions &o_;
     Store &store_;
     Output &out_;
-    JsonParser parser_;  // MQTT payloads
-    RecordInput input_;
-    steady::duration interval_{};
+    MessageSource source_;
+    steady::duration interval_;
     steady::time_point last_commit_;
     steady::time_point retry_at_{};
     steady::duration retry_delay_ = std::chrono::milliseconds(250);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dht {
@@ -125,5 +126,9 @@ std::vector<const CLI::Option *> parse_command_line(CLI::App &app, int argc, cha
 
 // "dht-sub 0.1.0 (libmosquitto 2.0.11)"
 std::string version_string();
+
+// A --tag KEY=VALUE as the exporters take it: both sides non-empty and the key
+// not "sensor" (that tag comes from each record), else a usage error.
+std::pair<std::string, std::string> parse_tag_flag(const std::string &text);
 
 }  // namespace dht

@@ -1,0 +1,56 @@
+#include "dht/source.hpp"
+
+#include "dht/diag.hpp"
+#include "dht/mqtt.hpp"
+#include "dht/signals.hpp"
+
+namespace dht {
+
+MessageSource::MessageSource(const MqttOptions &mqtt, const CommonOptions &common, std::string bare_topic)
+    : mqtt_(mqtt), max_depth_(common.max_depth), bare_topic_(std::move(bare_topic)), input_(common)
+{
+}
+
+int MessageSource::run(const Hooks &hooks)
+{
+    return mqtt_.wants_broker() ? from_broker(hooks) : from_stdin(hooks);
+}
+
+int MessageSource::from_broker(const Hooks &h)
+{
+    MqttLibrary library;
+    Session session(mqtt_);
+    JsonParser parser(max_depth_);
+    // `stop` is asked between batches: a batch received is acknowledged, so all of it is handed on.
+    return consume(
+        session,
+        [&](const MqttMessage &m) {
+            h.message(make_message(parser, m.topic, m.payload, m.qos, m.retain, m.received));
+            return true;
+        },
+        [&] {
+            if (h.idle)
+                h.idle();
+        },
+        [&]() -> std::optional<int> { return h.stop ? h.stop() : std::nullopt; });
+}
+
+int MessageSource::from_stdin(const Hooks &h)
+{
+    std::optional<int> stopped;
+    input_.run({[&](const json::object &record, std::string_view line) {
+                    if (auto m = input_.message(record, bare_topic_)) {
+                        h.message(*m);
+                    } else if (h.record) {
+                        const auto kind = record_kind(record);
+                        if (kind != RecordKind::message && kind != RecordKind::bare)
+                            h.record(record, line);
+                    }
+                    if (h.stop && !stopped && (stopped = h.stop()))
+                        request_stop();  // stop reading; what was read is kept
+                },
+                h.idle, h.wait_ms});
+    return stopped.value_or(exit_ok);
+}
+
+}  // namespace dht
