@@ -3,6 +3,7 @@
 #include "dht/diag.hpp"
 #include "dht/net.hpp"
 #include "dht/signals.hpp"
+#include "dht/tls_probe.hpp"
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
@@ -260,6 +261,8 @@ struct Session::Impl {
 
     void run();
     bool attempt(const Broker &b, steady::time_point deadline, std::string &error, bool &final_refusal);
+    void explain_lost(const Broker &b, int rc, int err, std::chrono::milliseconds budget, std::string &error,
+                      bool &final_refusal);
     void shutdown_connection();
 };
 
@@ -356,7 +359,9 @@ bool Session::Impl::attempt(const Broker &b, steady::time_point deadline, std::s
     connack_rc = -1;
     const int rc = mosquitto_connect_bind_v5(mosq, host.c_str(), b.port, opt.keepalive, nullptr, connect_props);
     if (rc != MOSQ_ERR_SUCCESS) {
+        const int err = errno;
         error = loop_error(rc);
+        explain_lost(b, rc, err, budget, error, final_refusal);
         return false;
     }
     conn = Conn::awaiting_connack;
@@ -367,7 +372,9 @@ bool Session::Impl::attempt(const Broker &b, steady::time_point deadline, std::s
             error = refusal_text(opt.protocol_version, connack_rc);
             final_refusal = refusal_is_final(opt.protocol_version, connack_rc);
         } else if (lrc != MOSQ_ERR_SUCCESS) {
+            const int err = errno;
             error = loop_error(lrc);
+            explain_lost(b, lrc, err, budget, error, final_refusal);
         } else if (steady::now() >= until) {
             error = "no CONNACK from the broker in time";
         } else if (stopping()) {
@@ -381,6 +388,38 @@ bool Session::Impl::attempt(const Broker &b, steady::time_point deadline, std::s
         return false;
     }
     return true;
+}
+
+// A connection that failed before its CONNACK (libmosquitto's `rc`, errno
+// `err`): a TLS failure or a port that speaks TLS to a plain client is looked
+// into with a handshake of our own, and when retrying cannot cure it, `error`
+// says why and which flag fixes it and `final_refusal` is set. What may pass
+// (no answer, a broker restarting) stays a plain error, retried.
+void Session::Impl::explain_lost(const Broker &b, int rc, int err, std::chrono::milliseconds budget,
+                                 std::string &error, bool &final_refusal)
+{
+    const bool closed = rc == MOSQ_ERR_CONN_LOST || (rc == MOSQ_ERR_ERRNO && (err == ECONNRESET || err == EPIPE));
+    if (opt.tls) {
+        // A client certificate refused after a TLS 1.3 handshake reads as a
+        // lost connection or as EPROTO, libmosquitto's errno for a TLS error.
+        if (rc != MOSQ_ERR_TLS && rc != MOSQ_ERR_PROTOCOL && !(rc == MOSQ_ERR_ERRNO && err == EPROTO) && !closed)
+            return;
+        if (auto why = tls_fault(b, opt, budget); !why.empty()) {
+            error = std::move(why);
+            final_refusal = true;
+        }
+        return;
+    }
+    if (!closed)
+        return;
+    if (speaks_tls(b, budget)) {
+        error = "this port speaks TLS (it closed the connection at the MQTT CONNECT): connect with --cafile, "
+                "--capath or --tls-use-os-certs, or to the broker's plain port";
+        final_refusal = true;
+    } else if (opt.protocol_version == MQTT_PROTOCOL_V5) {
+        error = cat("the broker closed the connection without a CONNACK (", error,
+                    "): it may not speak MQTT 5; try -V 311");
+    }
 }
 
 void Session::Impl::run()
@@ -441,10 +480,13 @@ void Session::Impl::run()
                 warn(cat(b.label(), ": ", error, "; trying ", opt.brokers[index].label()));
                 continue;
             }
-            if (final_refusals == n) {
-                warn(cat(b.label(), ": ", error));
-                warn(final_refusals == 1 ? "the broker refused this client; not retrying"
-                                         : "every broker refused this client; not retrying");
+            if (final_refusals == n) {  // each broker failed in a way retrying cannot cure
+                if (n == 1) {
+                    warn(cat(b.label(), ": ", error, "; not retrying"));
+                } else {
+                    warn(cat(b.label(), ": ", error));
+                    warn("every broker refused this client; not retrying");
+                }
                 set_failure(exit_config);
                 break;
             }
