@@ -2,6 +2,7 @@
 
 #include "dht/diag.hpp"
 #include "dht/files.hpp"
+#include "dht/record.hpp"
 #include "dht/time.hpp"
 
 #include <mosquitto.h>
@@ -340,6 +341,22 @@ void add_common_options(CLI::App &app, CommonOptions &o, bool input, const std::
             ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 30));
         app.add_option("--max-depth", o.max_depth, "Deepest JSON nesting accepted (default: 32)")
             ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+        app.add_option_function<std::vector<std::string>>(
+               "--shared-topic",
+               [&o](const std::vector<std::string> &filters) {
+                   o.shared_topics = filters;
+                   set_shared_topics(filters);
+               },
+               "On topics matching FILTER the payload's \"sensor\" names the sensor (repeatable; "
+               "e.g. dht11/sensor/data); elsewhere the topic does")
+            ->type_name("FILTER")
+            ->check(CLI::Validator(
+                [](std::string &filter) {
+                    return mosquitto_sub_topic_check(filter.c_str()) == MOSQ_ERR_SUCCESS
+                               ? std::string()
+                               : cat("'", filter, "' is not a topic filter");
+                },
+                ""));
     }
 }
 

@@ -27,9 +27,6 @@ namespace dht {
 
 void PropertiesDeleter::operator()(mqtt5__property *p) const noexcept { mosquitto_property_free_all(&p); }
 
-MqttLibrary::MqttLibrary() { mosquitto_lib_init(); }
-MqttLibrary::~MqttLibrary() { mosquitto_lib_cleanup(); }
-
 namespace {
 
 // libmosquitto initialised once for the process, by the first Session made

@@ -1,5 +1,11 @@
 #include "dht/record.hpp"
 
+#include "dht/diag.hpp"
+
+#include <mosquitto.h>
+
+#include <atomic>
+
 namespace dht {
 
 json::value payload_from_bytes(JsonParser &parser, std::string_view bytes, bool &base64)
@@ -123,9 +129,49 @@ std::optional<Message> message_from_record(const json::object &record, std::stri
     return m;
 }
 
-std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor) noexcept
+namespace {
+
+std::vector<std::string> g_shared_topics;
+std::atomic<std::uint64_t> g_ignored_sensors{0};
+
+bool shared_topic(std::string_view topic)
 {
-    return payload_sensor.empty() ? topic : payload_sensor;
+    thread_local std::string text;  // libmosquitto wants a C string
+    text.assign(topic);
+    for (const auto &filter : g_shared_topics) {
+        bool match = false;
+        if (mosquitto_topic_matches_sub(filter.c_str(), text.c_str(), &match) == MOSQ_ERR_SUCCESS && match)
+            return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+void set_shared_topics(std::vector<std::string> filters) { g_shared_topics = std::move(filters); }
+
+std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor)
+{
+    if (payload_sensor.empty() || payload_sensor == topic)
+        return topic;
+    if (!g_shared_topics.empty() && shared_topic(topic))
+        return payload_sensor;
+    if (g_ignored_sensors.fetch_add(1) == 0) {
+        std::string name;
+        append_json_string(name, payload_sensor.substr(0, 200));
+        warn(cat(topic, ": the payload names the sensor ", name,
+                 ", which this topic may not speak for: the topic names it (--shared-topic lets a topic's "
+                 "payloads name their sensors); said once"));
+    }
+    return topic;
+}
+
+std::uint64_t ignored_sensors() noexcept { return g_ignored_sensors.load(); }
+
+void say_ignored_sensors()
+{
+    if (const auto n = g_ignored_sensors.load(); n > 0)
+        warn(cat(n, n == 1 ? " record" : " records", " named a sensor its topic may not speak for: the topic was used"));
 }
 
 std::string_view sensor_of(const Message &message)

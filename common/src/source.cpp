@@ -18,7 +18,6 @@ int MessageSource::run(const Hooks &hooks)
 
 int MessageSource::from_broker(const Hooks &h)
 {
-    MqttLibrary library;
     Session session(mqtt_);
     JsonParser parser(max_depth_);
     // `stop` is asked between batches: a batch received is acknowledged, so all of it is handed on.

@@ -40,7 +40,7 @@ pass "the seed's paths: dht11.temperature 24.5 and dht11.humidity 65.3 at the re
 # Sanitising: a sensor called "server room.1" stays one component; nested fields nest.
 t1=$((now - 590))
 rec -t "$t1" dht11/x/data '{"sensor":"server room.1","temperature":19.5,"env":{"co2":412}}' |
-    dht-export-graphite --carbon "127.0.0.1:$PORT" --prefix home 2>/dev/null
+    dht-export-graphite --carbon "127.0.0.1:$PORT" --prefix home --shared-topic 'dht11/+/data' 2>/dev/null
 wait_point "$W/home/dht11/server_room_1/temperature.wsp" "$t1" 19.5
 wait_point "$W/home/dht11/server_room_1/env/co2.wsp" "$t1" 412
 pass "\"server room.1\" becomes one component: home.dht11.server_room_1.temperature"
@@ -48,7 +48,7 @@ pass "\"server room.1\" becomes one component: home.dht11.server_room_1.temperat
 # Tags: carbon files a tagged series under the SHA-256 of its normalised name.
 t2=$((now - 580))
 rec -t "$t2" dht11/cellar/data '{"sensor":"cellar","temperature":3.5}' |
-    dht-export-graphite --carbon "127.0.0.1:$PORT" --tag location=lab 2>/dev/null
+    dht-export-graphite --carbon "127.0.0.1:$PORT" --tag location=lab --shared-topic 'dht11/+/data' 2>/dev/null
 hash=$(printf '%s' 'dht11.temperature;location=lab;sensor=cellar' | sha256sum | cut -d' ' -f1)
 wait_point "$W/_tagged/${hash:0:3}/${hash:3:3}/$hash.wsp" "$t2" 3.5
 pass "tagged series dht11.temperature;sensor=cellar;location=lab"
@@ -92,11 +92,14 @@ pass "a carbon restart mid-stream loses nothing ($(tail -1 "$T/restart.err" | se
 # The spool: carbon away for a whole run, the lines wait on disk for the next.
 dead=$(free_port)
 t4=$((now - 560))
+stop_pid "$CARBON_PID"
 rec -t "$t4" dht11/s/data '{"temperature":-4}' |
-    dht-export-graphite --template 'spool.{field}' --carbon "127.0.0.1:$dead" --spool "$T/sp" --flush-timeout 1s \
+    dht-export-graphite --template 'spool.{field}' --carbon "127.0.0.1:$PORT" --spool "$T/sp" --flush-timeout 1s \
         2>"$T/sp.err" || fail "spooling run failed: $(cat "$T/sp.err")"
 assert_contains "spooled" "$T/sp.err" "1 spooled"
 ls "$T/sp"/*.spool >/dev/null || fail "no spool file"
+start_carbon "$T/c" "$PORT" "$UDP"
+PIDS+=("$CARBON_PID")
 dht-export-graphite --carbon "127.0.0.1:$PORT" --spool "$T/sp" </dev/null 2>"$T/sp2.err" || fail "$(cat "$T/sp2.err")"
 wait_point "$W/spool/temperature.wsp" "$t4" -4
 ! ls "$T/sp"/*.spool 2>/dev/null || fail "spool not emptied"

@@ -26,7 +26,7 @@ t0=1795500000
     rec -t $((t0 + 5000)) dht11/sensor/status '"offline"'
 } >"$T/in"
 dht-export-influx --url "$URL" --database dht --tag location=home --topic-tags _/room/_ --int-field rssi \
-    <"$T/in" 2>"$T/err" || fail "export failed: $(cat "$T/err")"
+    --shared-topic dht11/cellar/data <"$T/in" 2>"$T/err" || fail "export failed: $(cat "$T/err")"
 assert_contains "summary" "$T/err" "200 points written to $URL, 0 retries, 0 rejected, 0 spooled, 0 lost"
 assert_eq "points per sensor" '[["1970-01-01T00:00:00Z",100]]' "$(q dht "SELECT count(temperature) FROM dht11 WHERE sensor = 'cellar'")"
 assert_eq "a value at its time" '[["2026-11-24T06:00:30Z",23.5,65.3,"kitchen"]]' \
@@ -43,7 +43,7 @@ create awk
 names=('server room' 'a,b' 'k=v' 'say "hi"' 'C:\temp\x' 'back\,slash' 'küche 1' 'x = y, z')
 for n in "${names[@]}"; do
     rec -t "$t0" "dht11/x/data" "$(jq -cn --arg s "$n" '{sensor: $s, temperature: 1}')"
-done | dht-export-influx --url "$URL" --database awk --measurement 'dht 11,x' 2>"$T/err" ||
+done | dht-export-influx --url "$URL" --database awk --measurement 'dht 11,x' --shared-topic dht11/x/data 2>"$T/err" ||
     fail "awkward names: $(cat "$T/err")"
 got=$(q awk 'SHOW TAG VALUES FROM "dht 11,x" WITH KEY = sensor' | jq -r '.[][1]' | sort)
 want=$(printf '%s\n' "${names[@]}" | sort)

@@ -454,7 +454,7 @@ TEST_CASE("a notification command gets the record on stdin, DHT_ variables and n
     Notifier quick(300ms);
     REQUIRE(quick.start(5, {"sleep", "30"}, record, error));
     std::vector<Notifier::Finished> done;
-    for (int i = 0; i < 300 && done.size() < 3; ++i) {
+    for (int i = 0; i < 1500 && done.size() < 3; ++i) {
         for (auto &f : n.poll())
             done.push_back(f);
         for (auto &f : quick.poll())

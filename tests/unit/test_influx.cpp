@@ -62,8 +62,10 @@ TEST_CASE("influx: escaping in every position", "[influx]")
     CHECK(f == "\"say \\\"hi\\\" C:\\\\\"");
     Settings s;
     s.string_fields = true;
+    set_shared_topics({"t"});  // the payload names the sensor on this topic
     CHECK(line(s, "t", R"({"sensor":"a b","note":"x,y=z","on":true,"n":null})") ==
           "dht11,sensor=a\\ b note=\"x,y=z\",on=true 1795514400123456789\n");
+    set_shared_topics({});
 }
 
 TEST_CASE("influx: fields: numbers, integers by rule, nested paths, nothing to write", "[influx]")

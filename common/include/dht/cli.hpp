@@ -110,6 +110,7 @@ struct CommonOptions {
     std::size_t max_line = 1024 * 1024;
     std::string max_depth_text = "32";
     std::size_t max_depth = 32;
+    std::vector<std::string> shared_topics;  // --shared-topic
 };
 
 // -v/--verbose (or the flag spelled in `verbose_flag`), and with `input` the

@@ -4,6 +4,7 @@
 
 #include "dht/diag.hpp"
 #include "dht/output.hpp"
+#include "dht/record.hpp"
 
 #include <exception>
 #include <new>
@@ -15,8 +16,11 @@ int main_guard(const char *name, Fn &&body) noexcept
 {
     set_program(name);
     try {
-        return body();
+        const int status = body();
+        say_ignored_sensors();
+        return status;
     } catch (const Exit &e) {
+        say_ignored_sensors();
         return e.code();
     } catch (const ClosedOutput &) {
         return exit_ok;  // the reader went away: a quiet, normal end

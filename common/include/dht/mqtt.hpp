@@ -42,17 +42,6 @@ struct MqttMessage {
     Properties properties;  // v5 only; may be null
 };
 
-// mosquitto's own library initialisation. A Session initialises the library
-// itself (once per process); this is only for code that calls libmosquitto
-// before any Session exists.
-class MqttLibrary {
-public:
-    MqttLibrary();
-    ~MqttLibrary();
-    MqttLibrary(const MqttLibrary &) = delete;
-    MqttLibrary &operator=(const MqttLibrary &) = delete;
-};
-
 class Session {
 public:
     // The first Session of the process initialises libmosquitto.

@@ -5,9 +5,11 @@
 #include "dht/json.hpp"
 #include "dht/time.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dht {
 
@@ -46,11 +48,21 @@ inline constexpr std::string_view kind_not_a_string = "\"kind\" is not a string"
 std::optional<Message> message_from_record(const json::object &record, std::string_view default_topic,
                                            TimePoint received, std::string &error);
 
-// The name of the sensor a message comes from, for every tool: its payload's
-// "sensor" (`payload_sensor`: empty when the payload has none, or not as a
-// string), else its topic. What names a sensor is decided here alone, so that
-// a change to the rule is made in one place.
-std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor) noexcept;
+// The name of the sensor a message comes from, for every tool. Its topic,
+// which the broker's ACL vouches for (an account writes only its own topic):
+// a payload's "sensor" (`payload_sensor`: empty when it has none, or not as a
+// string) names the sensor only on a topic matching a filter given to
+// set_shared_topics() (--shared-topic: one account publishing for several
+// sensors, as the seed's dht11/sensor/data). Elsewhere a "sensor" other than
+// the topic is ignored, counted, and said once on stderr. What names a sensor
+// is decided here alone.
+std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor);
+// The topic filters on which a payload names its sensor (none by default).
+void set_shared_topics(std::vector<std::string> filters);
+// How many records had a "sensor" that was ignored; said once at the end
+// ("N records named a sensor their topic may not speak for") by say_ignored_sensors().
+std::uint64_t ignored_sensors() noexcept;
+void say_ignored_sensors();
 // record_sensor() of a parsed message.
 std::string_view sensor_of(const Message &message);
 
