@@ -67,23 +67,7 @@ constexpr const char *kColumns =
 
 Database open(const std::string &path, bool create)
 {
-    Database db(path, create);
-    retry_while_busy([&] {
-        db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
-        // Created once; later opens only read (a locked file can still be opened).
-        bool fresh = false;
-        {
-            auto exists =
-                db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'escalation_policy'");
-            fresh = !exists.step() || exists.integer(0) == 0;
-        }
-        if (fresh) {
-            Transaction t(db);
-            db.exec(kSchema);
-            t.commit();
-        }
-    });
-    return db;
+    return open_toolkit_database(path, create, kSchema, "escalation_policy");
 }
 
 std::string ts(TimePoint t) { return format_rfc3339(t); }

@@ -251,7 +251,7 @@ int run(Options &o, const Commands &c)
             answer_outbox->requeue(left);
         if (const auto f = session->failure(); f && status == exit_ok)
             status = *f;
-        if (left > 0 && status == exit_ok)
+        if ((left > 0 || session->refused_publishes() > 0) && status == exit_ok)
             status = exit_unavailable;
     }
     return status;

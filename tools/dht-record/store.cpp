@@ -31,25 +31,7 @@ CREATE INDEX IF NOT EXISTS records_kind_timestamp ON records (kind, timestamp);
 PRAGMA user_version = 1;
 )sql";
 
-Database open(const std::string &path, bool create)
-{
-    Database db(path, create);
-    retry_while_busy([&] {
-        // WAL: readers (dht-record query, sqlite3) never block the writer; NORMAL
-        // sync keeps every committed batch across a crash of the process.
-        db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
-        // The schema is written once; later opens only read, so that a database
-        // another writer holds locked can still be opened (and waited for).
-        bool fresh = false;
-        {
-            auto version = db.prepare("PRAGMA user_version");
-            fresh = !version.step() || version.integer(0) < 1;
-        }
-        if (fresh)
-            db.exec(kSchema);
-    });
-    return db;
-}
+Database open(const std::string &path, bool create) { return open_toolkit_database(path, create, kSchema, "messages"); }
 
 // The part of a topic filter before its first wildcard, without a trailing
 // '/' ("a/#" matches "a" too): rows outside it are skipped by the index, the

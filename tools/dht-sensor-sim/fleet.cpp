@@ -306,7 +306,7 @@ int Fleet::stop()
     std::size_t unacknowledged = 0;
     for (const auto &d : devices_)
         if (!d->dead())
-            unacknowledged += d->session().pending_publishes();
+            unacknowledged += d->session().pending_publishes() + d->session().refused_publishes();
     return unacknowledged == 0 ? exit_ok : exit_unavailable;
 }
 

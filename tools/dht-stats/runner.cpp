@@ -46,7 +46,7 @@ int Runner::run()
     if (session_) {
         if (const auto f = session_->failure(); f && status == exit_ok)
             status = *f;
-        if (session_->pending_publishes() > 0 && status == exit_ok)
+        if ((session_->pending_publishes() > 0 || session_->refused_publishes() > 0) && status == exit_ok)
             status = exit_unavailable;
     }
     return status;
