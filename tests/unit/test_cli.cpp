@@ -30,13 +30,10 @@ struct Parsed {
     int code = 0;
 };
 
-Parsed parse(std::vector<std::string> args)
+// Parses `args` as the command line of `app`: 0, or the status it exits with.
+int parse_app(CLI::App &app, std::vector<std::string> args)
 {
-    Parsed p;
     set_program("dht-test");
-    CLI::App app{"", "dht-test"};
-    add_mqtt_options(app, p.mqtt, mqtt_subscribe | mqtt_publish);
-    add_common_options(app, p.common, true);
     args.insert(args.begin(), "dht-test");
     std::vector<char *> argv;
     for (auto &a : args)
@@ -44,8 +41,18 @@ Parsed parse(std::vector<std::string> args)
     try {
         parse_command_line(app, static_cast<int>(argv.size()), argv.data());
     } catch (const Exit &e) {
-        p.code = e.code();
+        return e.code();
     }
+    return 0;
+}
+
+Parsed parse(std::vector<std::string> args)
+{
+    Parsed p;
+    CLI::App app{"", "dht-test"};
+    add_mqtt_options(app, p.mqtt, mqtt_subscribe | mqtt_publish);
+    add_common_options(app, p.common, true);
+    p.code = parse_app(app, std::move(args));
     return p;
 }
 
@@ -193,16 +200,7 @@ TEST_CASE("duration flags: one rule for every tool, checked as they are parsed")
         CLI::App app{"", "dht-test"};
         add_duration_option(app, "--wait", d, "a wait");
         add_duration_option(app, "--limit", opt, "a limit", {Duration{0}, std::chrono::hours(1)});
-        args.insert(args.begin(), "dht-test");
-        std::vector<char *> argv;
-        for (auto &a : args)
-            argv.push_back(a.data());
-        try {
-            parse_command_line(app, static_cast<int>(argv.size()), argv.data());
-        } catch (const Exit &e) {
-            return e.code();
-        }
-        return 0;
+        return parse_app(app, std::move(args));
     };
     Duration d = std::chrono::seconds(7);
     std::optional<Duration> opt;

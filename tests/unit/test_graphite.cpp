@@ -44,6 +44,7 @@ TEST_CASE("the seed's lines and the default template")
 
 TEST_CASE("sensor, nested fields, topic levels, prefix and tags")
 {
+    set_shared_topics({"dht11/+/data"});  // payloads here name their sensors
     const auto m = message("dht11/lab/data", R"({"sensor":"server room.1","env":{"t":21,"a b":2}})");
     CHECK(lines(m) == "dht11.server_room_1.env.t 21 1795515330\ndht11.server_room_1.env.a_b 2 1795515330\n");
     CHECK(lines(message("dht11/lab/data", R"({"t":1})"), "{topic[1]}.{topic[0]}.{topic[9]}.{topic}.{field}") ==
@@ -54,6 +55,7 @@ TEST_CASE("sensor, nested fields, topic levels, prefix and tags")
     s.extra_tags = {{"location", "server_room"}};
     CHECK(lines(message("dht11/c/data", R"({"sensor":"cellar 2","t":3.5})"), "dht11.{field}", s) ==
           "home.dht11.t;sensor=cellar_2;location=server_room 3.5 1795515330\n");
+    set_shared_topics({});
 }
 
 TEST_CASE("a bare number is the field named by the last topic level; text is skipped")

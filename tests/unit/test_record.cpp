@@ -80,7 +80,13 @@ TEST_CASE("sensor and fields")
     Message m;
     m.topic = "dht11/kitchen/data";
     m.payload = json::parse(R"({"sensor":"k1","env":{"temperature":21,"deep":{"x":1.5}},"a.b":2,"s":"no"})");
+    // The topic names the sensor: the ACL vouches for it, not for the payload.
+    const auto ignored = ignored_sensors();
+    CHECK(sensor_of(m) == "dht11/kitchen/data");
+    CHECK(ignored_sensors() == ignored + 1);
+    set_shared_topics({"dht11/+/data"});  // one account publishing for several sensors
     CHECK(sensor_of(m) == "k1");
+    CHECK(ignored_sensors() == ignored + 1);
     CHECK(numeric_field(m.payload, "env.temperature") == 21.0);
     CHECK(numeric_field(m.payload, "env.deep.x") == 1.5);
     CHECK(numeric_field(m.payload, "a.b") == 2.0);
@@ -94,4 +100,8 @@ TEST_CASE("sensor and fields")
     CHECK(sensor_of(m) == "dht11/kitchen/data");
     CHECK(record_sensor("dht11/kitchen/data", "k1") == "k1");
     CHECK(record_sensor("dht11/kitchen/data", "") == "dht11/kitchen/data");
+    CHECK(record_sensor("dht11/kitchen/status", "k1") == "dht11/kitchen/status");  // not a shared topic
+    set_shared_topics({});
+    CHECK(record_sensor("dht11/kitchen/data", "k1") == "dht11/kitchen/data");
+    CHECK(record_sensor("dht11/kitchen/data", "dht11/kitchen/data") == "dht11/kitchen/data");
 }

@@ -162,11 +162,5 @@ int run(Options &o)
 
 int main(int argc, char **argv)
 {
-    return dht::main_guard("dht-export-graphite", [&] {
-        CLI::App app{"", "dht-export-graphite"};
-        Options options;
-        setup(app, options);
-        dht::parse_command_line(app, argc, argv);
-        return run(options);
-    });
+    return dht::tool_main<Options>("dht-export-graphite", argc, argv, setup, run);
 }

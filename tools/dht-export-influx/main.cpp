@@ -153,11 +153,5 @@ int run(Options &o)
 
 int main(int argc, char **argv)
 {
-    return dht::main_guard("dht-export-influx", [&] {
-        CLI::App app{"", "dht-export-influx"};
-        Options options;
-        setup(app, options);
-        dht::parse_command_line(app, argc, argv);
-        return run(options);
-    });
+    return dht::tool_main<Options>("dht-export-influx", argc, argv, setup, run);
 }

@@ -74,11 +74,5 @@ int run(Options &o)
 
 int main(int argc, char **argv)
 {
-    return dht::main_guard("dht-rules", [&] {
-        CLI::App app{"", "dht-rules"};
-        Options options;
-        setup(app, options);
-        dht::parse_command_line(app, argc, argv);
-        return run(options);
-    });
+    return dht::tool_main<Options>("dht-rules", argc, argv, setup, run);
 }

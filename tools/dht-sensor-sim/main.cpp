@@ -212,11 +212,5 @@ int run(Options &o)
 
 int main(int argc, char **argv)
 {
-    return dht::main_guard("dht-sensor-sim", [&] {
-        CLI::App app{"", "dht-sensor-sim"};
-        Options options;
-        setup(app, options);
-        dht::parse_command_line(app, argc, argv);
-        return run(options);
-    });
+    return dht::tool_main<Options>("dht-sensor-sim", argc, argv, setup, run);
 }

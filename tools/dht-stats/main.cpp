@@ -53,11 +53,5 @@ int run(Options &o)
 
 int main(int argc, char **argv)
 {
-    return dht::main_guard("dht-stats", [&] {
-        CLI::App app{"", "dht-stats"};
-        Options options;
-        setup(app, options);
-        dht::parse_command_line(app, argc, argv);
-        return run(options);
-    });
+    return dht::tool_main<Options>("dht-stats", argc, argv, setup, run);
 }

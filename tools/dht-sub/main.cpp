@@ -133,11 +133,5 @@ int run(Options &o)
 
 int main(int argc, char **argv)
 {
-    return dht::main_guard("dht-sub", [&] {
-        CLI::App app{"", "dht-sub"};
-        Options options;
-        setup(app, options);
-        dht::parse_command_line(app, argc, argv);
-        return run(options);
-    });
+    return dht::tool_main<Options>("dht-sub", argc, argv, setup, run);
 }

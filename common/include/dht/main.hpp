@@ -2,6 +2,7 @@
 // escapes into an exit status (never 0 for an error).
 #pragma once
 
+#include "dht/cli.hpp"
 #include "dht/diag.hpp"
 #include "dht/output.hpp"
 #include "dht/record.hpp"
@@ -34,6 +35,20 @@ int main_guard(const char *name, Fn &&body) noexcept
         warn("internal error");
         return exit_software;
     }
+}
+
+// The whole main() of a tool: its flags set up by setup(app, options), the
+// command line, environment and config files parsed, then run(options).
+template <class Options, class Setup, class Run>
+int tool_main(const char *name, int argc, char **argv, Setup setup, Run run) noexcept
+{
+    return main_guard(name, [&] {
+        CLI::App app{"", name};
+        Options options;
+        setup(app, options);
+        parse_command_line(app, argc, argv);
+        return run(options);
+    });
 }
 
 }  // namespace dht
