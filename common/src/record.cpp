@@ -154,6 +154,8 @@ std::string_view record_sensor(std::string_view topic, std::string_view payload_
 {
     if (payload_sensor.empty() || payload_sensor == topic)
         return topic;
+    if (topic.empty())
+        return payload_sensor;  // a bare payload without --bare-topic: no topic, no account to speak for
     if (!g_shared_topics.empty() && shared_topic(topic))
         return payload_sensor;
     if (g_ignored_sensors.fetch_add(1) == 0) {

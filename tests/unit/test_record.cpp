@@ -104,4 +104,5 @@ TEST_CASE("sensor and fields")
     set_shared_topics({});
     CHECK(record_sensor("dht11/kitchen/data", "k1") == "dht11/kitchen/data");
     CHECK(record_sensor("dht11/kitchen/data", "dht11/kitchen/data") == "dht11/kitchen/data");
+    CHECK(record_sensor("", "k1") == "k1");  // a bare payload without a topic names itself
 }

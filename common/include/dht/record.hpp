@@ -53,7 +53,8 @@ std::optional<Message> message_from_record(const json::object &record, std::stri
 // a payload's "sensor" (`payload_sensor`: empty when it has none, or not as a
 // string) names the sensor only on a topic matching a filter given to
 // set_shared_topics() (--shared-topic: one account publishing for several
-// sensors, as the seed's dht11/sensor/data). Elsewhere a "sensor" other than
+// sensors, as the seed's dht11/sensor/data), or when there is no topic (a
+// bare payload on stdin without --bare-topic). Elsewhere a "sensor" other than
 // the topic is ignored, counted, and said once on stderr. What names a sensor
 // is decided here alone.
 std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor);
