@@ -1,6 +1,7 @@
 #include "dht/record.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/text.hpp"
 
 #include <mosquitto.h>
 
@@ -161,7 +162,7 @@ std::string_view record_sensor(std::string_view topic, std::string_view payload_
     if (g_ignored_sensors.fetch_add(1) == 0) {
         std::string name;
         append_json_string(name, payload_sensor.substr(0, 200));
-        warn(cat(topic, ": the payload names the sensor ", name,
+        warn(cat(printable(topic), ": the payload names the sensor ", printable(name),
                  ", which this topic may not speak for: the topic names it (--shared-topic lets a topic's "
                  "payloads name their sensors); said once"));
     }

@@ -6,6 +6,7 @@
 #include "incidents.hpp"
 #include "policy.hpp"
 
+#include "dht/text.hpp"
 #include "dht/time.hpp"
 
 #include <string>
@@ -15,8 +16,6 @@ namespace dht::escalate {
 
 std::string render_table(const std::vector<Incident> &incidents, TimePoint now);
 std::string describe_policy(const EscalationPolicy &policy);
-// Control characters and invalid UTF-8 as \xNN, the rest as it is.
-std::string printable(std::string_view text);
 // "250ms", "90s", "15m", "1h", "2d": as a policy file would spell it
 std::string duration_text(std::chrono::nanoseconds d);
 // "45s", "12m", "3h", "2d"

@@ -1,0 +1,40 @@
+#include "dht/text.hpp"
+
+#include "dht/json.hpp"
+
+namespace dht {
+
+std::string printable(std::string_view text)
+{
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    const bool utf8 = valid_utf8(text);
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        const auto next = [&](std::size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0U; };
+        if (c < 0x20 || c == 0x7f || (!utf8 && c >= 0x80)) {
+            out += "\\x";
+            out += hex[c >> 4U];
+            out += hex[c & 15U];
+        } else if (utf8 && c == 0xC2 && next(1) >= 0x80 && next(1) <= 0x9F) {
+            // C1 controls (U+0080-U+009F): U+009B starts a terminal sequence.
+            out += "\\u00";
+            out += hex[next(1) >> 4U];
+            out += hex[next(1) & 15U];
+            ++i;
+        } else if (utf8 && c == 0xE2 && ((next(1) == 0x80 && next(2) >= 0xAA && next(2) <= 0xAE) ||
+                                         (next(1) == 0x81 && next(2) >= 0xA6 && next(2) <= 0xA9))) {
+            // Bidirectional overrides and isolates would reorder the table's text.
+            const unsigned cp = 0x2000U + ((next(1) & 0x3FU) << 6U) + (next(2) & 0x3FU);
+            out += "\\u";
+            for (int shift = 12; shift >= 0; shift -= 4)
+                out += hex[(cp >> static_cast<unsigned>(shift)) & 15U];
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+}  // namespace dht
