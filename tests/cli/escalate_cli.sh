@@ -274,7 +274,13 @@ assert_eq "a config file's host: a broker" 69 \
     "$(exit_code quiet dht-escalate --config "$T/asked.conf" --db "$T/asked.db" tick)"
 assert_eq "DHT_MQTT_HOST over the config file's host: no broker" 0 \
     "$(DHT_MQTT_HOST=$down exit_code quiet dht-escalate --config "$T/asked.conf" --db "$T/asked.db" tick)"
-pass "-h on the command line or in a config file asks for a broker; DHT_MQTT_HOST alone does not"
+assert_eq "-p alone: a broker on localhost, unreachable" 69 \
+    "$(exit_code quiet dht-escalate -p "${down#*:}" --connect-timeout 1 --db "$T/asked.db" tick)"
+assert_eq "-p and -u: a broker on localhost" 69 \
+    "$(exit_code quiet dht-escalate -p "${down#*:}" -u ana --connect-timeout 1 --db "$T/asked.db" tick)"
+assert_eq "DHT_MQTT_PORT alone: no broker" 0 \
+    "$(DHT_MQTT_PORT=${down#*:} exit_code quiet dht-escalate --db "$T/asked.db" tick)"
+pass "-h, -p or -u on the command line or in a config file asks for a broker; the environment alone does not"
 
 # tick, for cron: the due climbs of a database nobody watches.
 alert cold firing shed | dht-escalate --db "$T/cron.db" --escalate-after 1s >/dev/null

@@ -33,7 +33,7 @@ struct Options {
     PolicyFlags flags;
     bool no_auto_resolve = false;
     std::string min_severity = "info";
-    bool hosts_from_environment = false;  // DHT_MQTT_HOST, no -h: no broker asked for
+    bool broker_flag = false;  // -h, -p or -u given as a flag or in a config file
 };
 
 struct Commands {
@@ -146,9 +146,8 @@ int run(Options &o, const Commands &c)
     // SIGPIPE ignored from the start: `list | head` ends quietly.
     install_signal_handlers();
     const bool subcommand = c.ack->parsed() || c.resolve->parsed() || c.tick->parsed();
-    // -h asks for a broker, on the command line or in a config file; hosts from
-    // DHT_MQTT_HOST alone do not (SPEC 4: a flag does).
-    const bool broker = o.mqtt.wants_broker() || (!o.mqtt.hosts.empty() && !o.hosts_from_environment);
+    // A flag asks for a broker (SPEC 4), the environment alone does not.
+    const bool broker = o.mqtt.wants_broker() || o.broker_flag;
     if (subcommand) {
         // One-shot commands take no subscription and never the daemon's session.
         o.mqtt.topics.clear();
@@ -266,7 +265,14 @@ int main(int argc, char **argv)
         Options options;
         const auto commands = setup(app, options);
         const auto from_environment = dht::parse_command_line(app, argc, argv);
-        options.hosts_from_environment = std::ranges::count(from_environment, app.get_option("--host")) != 0;
+        // -h, -p or -u on the command line or in a config file: a broker is
+        // asked for (-p alone means localhost, as in every tool); the
+        // environment alone (DHT_MQTT_HOST, …) does not ask for one.
+        for (const char *flag : {"--host", "--port", "--username"}) {
+            const auto *opt = app.get_option(flag);
+            if (opt->count() > 0 && std::ranges::count(from_environment, opt) == 0)
+                options.broker_flag = true;
+        }
         try {
             return run(options, commands);
         } catch (const dht::SqliteError &e) {
