@@ -3,7 +3,8 @@
 # numeric keys is over --max-payload, reported with its topic and skipped; a
 # reading after it still counts and SIGTERM still stops the tool. With the
 # payload limit raised, --max-fields reports it instead; a stdin line with
-# 105,000 keys is reported by --max-fields the same way.
+# 105,000 keys is reported by --max-fields the same way. dht-rules skips a
+# payload over its --max-payload too.
 source "$(dirname "$0")/../lib/testlib.sh"
 use_tools dht-stats
 cd "$T"
@@ -75,3 +76,19 @@ timeout 60 dht-stats --format json <lines >stdin.out 2>err || fail "stdin: exit 
 assert_contains "stdin over --max-fields" err "stdin:1: 105000 numeric fields, over --max-fields (1000) (skipped)"
 assert_eq "stdin: the reading counts" "1 1" "$(jq -r '"\(.total_received) \(.errors)"' stdin.out)"
 pass "a stdin line with 105,000 fields is skipped by --max-fields (default 1000)"
+
+# dht-rules reads MQTT messages too: a payload over its --max-payload fires nothing.
+use_tools dht-rules
+padding=$(printf '%0200d' 0)
+dht-rules -h 127.0.0.1 -p "$PORT" -i rules -t 'dht11/+/data' --max-payload 100 \
+    -r "$DHT_SRC/scripts/rules/seed.rules" >rules.out 2>err &
+pid=$!
+PIDS+=("$pid")
+wait_subscribed rules
+pub -t dht11/big/data -m "{\"temperature\":-10,\"note\":\"$padding\"}"
+pub -t dht11/kitchen/data -m '{"temperature":-10}'
+wait_lines rules.out 1
+exits_after_term "$pid" rules
+assert_contains "dht-rules over --max-payload" err "dht11/big/data: payload of 229 bytes is over --max-payload (100 bytes) (skipped)"
+assert_eq "alerts from the small payload only" dht11/kitchen/data "$(jq -r .sensor rules.out | sort -u)"
+pass "dht-rules skips a payload over --max-payload, naming its topic"
