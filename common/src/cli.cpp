@@ -339,6 +339,9 @@ void add_common_options(CLI::App &app, CommonOptions &o, bool input, const std::
         app.add_flag("--strict", o.strict, "Stop at the first bad input line (exit 65)");
         app.add_option("--max-line", o.max_line, "Longest input line in bytes (default: 1048576)")
             ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 30));
+        app.add_option("--max-payload", o.max_payload,
+                       "Longest MQTT payload in bytes; a longer message is reported and skipped (default: 1048576)")
+            ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 30));
         app.add_option("--max-depth", o.max_depth, "Deepest JSON nesting accepted (default: 32)")
             ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
         app.add_option_function<std::vector<std::string>>(

@@ -5,6 +5,14 @@
 
 namespace dht {
 
+bool payload_too_long(const CommonOptions &options, std::string_view topic, std::size_t size)
+{
+    if (size <= options.max_payload)
+        return false;
+    warn(cat(topic, ": payload of ", size, " bytes is over --max-payload (", options.max_payload, " bytes) (skipped)"));
+    return true;
+}
+
 LineInput::LineInput(const CommonOptions &options, int fd, std::string name)
     : reader_(fd, std::move(name), options.max_line), errors_(options.strict), max_line_(options.max_line)
 {

@@ -7,7 +7,7 @@
 namespace dht {
 
 MessageSource::MessageSource(const MqttOptions &mqtt, const CommonOptions &common, std::string bare_topic)
-    : mqtt_(mqtt), max_depth_(common.max_depth), bare_topic_(std::move(bare_topic)), input_(common)
+    : mqtt_(mqtt), common_(common), max_depth_(common.max_depth), bare_topic_(std::move(bare_topic)), input_(common)
 {
 }
 
@@ -24,7 +24,8 @@ int MessageSource::from_broker(const Hooks &h)
     return consume(
         session,
         [&](const MqttMessage &m) {
-            h.message(make_message(parser, m.topic, m.payload, m.qos, m.retain, m.received));
+            if (!payload_too_long(common_, m.topic, m.payload.size()))
+                h.message(make_message(parser, m.topic, m.payload, m.qos, m.retain, m.received));
             return true;
         },
         [&] {

@@ -143,3 +143,39 @@ TEST_CASE("plot: downsampled in fixed memory, min and max kept, names escaped", 
     CHECK_THAT(svg, Catch::Contains(">-40<"));  // the one cold reading still sets the axis
     CHECK_THAT(svg, Catch::StartsWith("<?xml"));
 }
+
+TEST_CASE("aggregate: a sensor's fields found by path, kept in the order first seen", "[stats]")
+{
+    SensorStats s;
+    FieldStats &b = s.field("b");
+    b.last = 1;
+    s.field("a").last = 2;
+    CHECK(&s.field("b") == &s.fields[0]);
+    CHECK(s.field("a").last == 2);
+    // Many fields, added in one order and met again in another: each found once.
+    const std::size_t n = 20000;
+    std::vector<std::string> paths;
+    for (std::size_t i = 0; i < n; ++i)
+        paths.push_back("f" + std::to_string(i));
+    std::vector<Number> first, again;
+    for (const auto &p : paths)
+        first.push_back({p, 1});
+    again = first;
+    std::mt19937 random(7);
+    std::shuffle(again.begin(), again.end(), random);
+    Aggregate a;
+    const TimePoint t0 = *parse_rfc3339("2026-11-24T10:00:00Z");
+    a.message("x", t0, first.data(), first.size());
+    a.message("x", t0 + 1s, again.data(), again.size());
+    const SensorStats &x = *a.sorted()[0];
+    REQUIRE(x.fields.size() == n);
+    CHECK(x.fields[0].path == "f0");
+    CHECK(x.fields[n - 1].path == paths[n - 1]);
+    CHECK(std::all_of(x.fields.begin(), x.fields.end(), [](const FieldStats &f) { return f.sketch.count() == 2; }));
+
+    Aggregate merged;
+    merged.merge(a);
+    merged.merge(a);
+    REQUIRE(merged.sorted()[0]->fields.size() == n);
+    CHECK(merged.sorted()[0]->fields[n / 2].sketch.count() == 4);
+}

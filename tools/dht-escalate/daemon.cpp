@@ -142,6 +142,10 @@ void Daemon::mqtt_message(const MqttMessage &m)
         ++bad_messages_;
         warn(cat(m.topic, ": ", what, " (skipped)"));
     };
+    if (payload_too_long(o_.common, m.topic, m.payload.size())) {
+        ++bad_messages_;
+        return;
+    }
     if (!parser_.parse(m.payload, v, error))
         return is_answer ? bad(error) : debug(cat(m.topic, ": not an alert (", error, ")"));
     const auto *o = v.if_object();

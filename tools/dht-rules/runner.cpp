@@ -153,6 +153,8 @@ int Runner::run_mqtt()
     return consume(
         *session_,
         [&](const MqttMessage &m) {
+            if (payload_too_long(o_.common, m.topic, m.payload.size()))
+                return true;
             if (o_.pass) {
                 record.clear();
                 append_message_record(record, make_message(parser, m.topic, m.payload, m.qos, m.retain, m.received));

@@ -33,6 +33,9 @@ void setup(CLI::App &app, Options &o)
     app.add_option("--plot", o.plot, "At the end, draw the readings over time in FILE.svg")->type_name("FILE");
     app.add_option("--plot-field", o.plot_fields, "A field to plot (repeatable; default: temperature and humidity)")
         ->type_name("FIELD");
+    app.add_option("--max-fields", o.max_fields,
+                   "Most numeric fields in one message; a message with more is reported and skipped (default: 1000)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
     app.add_option("--bare-topic", o.bare_topic, "Topic given to bare payloads (lines without \"kind\")")
         ->type_name("TOPIC");
 }

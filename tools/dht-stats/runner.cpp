@@ -180,6 +180,16 @@ void Runner::message(std::string_view topic, TimePoint time)
                 plot_->add(sensor, f, time, n.value);
 }
 
+// What is wrong with a payload that has more numeric fields than --max-fields,
+// or empty: each field is a sketch kept for the rest of the run.
+std::string Runner::too_many_fields() const
+{
+    const std::size_t n = scanner_.payload_is_object() ? scanner_.numbers().size() : 0;
+    if (n <= o_.max_fields)
+        return {};
+    return cat(n, " numeric fields, over --max-fields (", o_.max_fields, ")");
+}
+
 // A bad input line counts as an error of the run and of the window.
 void Runner::bad_line()
 {
@@ -202,6 +212,8 @@ void Runner::line(LineInput &input, std::string_view text)
         }
         return;
     }
+    if (const auto error = too_many_fields(); !error.empty())
+        return input.report(error);
     message(from.topic, from.time ? *from.time : now());
 }
 
@@ -241,7 +253,16 @@ int Runner::run_mqtt()
     return consume(
         *session_,
         [&](const MqttMessage &m) {
+            if (payload_too_long(o_.common, m.topic, m.payload.size())) {
+                bad_line();
+                return true;
+            }
             scanner_.scan_payload(m.payload);
+            if (const auto error = too_many_fields(); !error.empty()) {
+                warn(cat(m.topic, ": ", error, " (skipped)"));
+                bad_line();
+                return true;
+            }
             message(m.topic, m.received);
             return true;
         },

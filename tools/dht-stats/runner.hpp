@@ -31,6 +31,7 @@ struct Options {
     std::string plot;
     std::vector<std::string> plot_fields;
     std::string bare_topic;
+    std::size_t max_fields = 1000;  // numeric fields in one message
 };
 
 class Runner {
@@ -50,6 +51,7 @@ private:
     void advance(TimePoint t);
     TimePoint floor_to(TimePoint t) const;
     void message(std::string_view topic, TimePoint time);
+    std::string too_many_fields() const;
     void bad_line();
     void line(LineInput &input, std::string_view text);
     void idle(bool live);

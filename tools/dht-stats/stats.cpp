@@ -11,9 +11,9 @@ namespace dht::stats {
 
 FieldStats &SensorStats::field(std::string_view path)
 {
-    for (auto &f : fields)
-        if (f.path == path)
-            return f;
+    if (const auto it = index_.find(path); it != index_.end())
+        return fields[it->second];
+    index_.emplace(std::string(path), fields.size());
     fields.push_back({std::string(path), Sketch(), 0, {}});
     return fields.back();
 }

@@ -27,13 +27,22 @@ struct FieldStats {
     TimePoint last_time{};
 };
 
+struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
 struct SensorStats {
     std::string name;
     std::uint64_t messages = 0;
     TimePoint last_seen{};
-    std::vector<FieldStats> fields;
+    std::vector<FieldStats> fields;  // in the order first seen
 
+    // The field at `path`, added when new: one hash lookup, however many fields.
     FieldStats &field(std::string_view path);
+
+private:
+    std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>> index_;  // path -> fields[i]
 };
 
 using Number = RecordScanner::Number;
@@ -61,13 +70,9 @@ public:
     TimePoint last() const noexcept { return last_; }
 
 private:
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
     SensorStats &sensor(std::string_view name);
 
-    std::unordered_map<std::string, std::unique_ptr<SensorStats>, Hash, std::equal_to<>> sensors_;
+    std::unordered_map<std::string, std::unique_ptr<SensorStats>, StringHash, std::equal_to<>> sensors_;
     SensorStats *last_sensor_ = nullptr;
     std::uint64_t received_ = 0, published_ = 0, errors_ = 0;
     TimePoint first_ = TimePoint::max(), last_ = TimePoint::min();

@@ -108,13 +108,14 @@ struct CommonOptions {
     int verbose = 0;
     bool strict = false;
     std::size_t max_line = 1024 * 1024;
+    std::size_t max_payload = 1024 * 1024;  // an MQTT message's payload
     std::string max_depth_text = "32";
     std::size_t max_depth = 32;
     std::vector<std::string> shared_topics;  // --shared-topic
 };
 
 // -v/--verbose (or the flag spelled in `verbose_flag`), and with `input` the
-// input checks --strict, --max-line, --max-depth.
+// input checks --strict, --max-line, --max-payload, --max-depth.
 void add_common_options(CLI::App &app, CommonOptions &options, bool input,
                         const std::string &verbose_flag = "-v,--verbose");
 

@@ -18,6 +18,11 @@
 
 namespace dht {
 
+// An MQTT message whose payload is longer than --max-payload is bad input:
+// reported ("TOPIC: payload of N bytes is over --max-payload (M bytes)
+// (skipped)") and true, for the caller to skip it.
+bool payload_too_long(const CommonOptions &options, std::string_view topic, std::size_t size);
+
 class LineInput {
 public:
     struct Hooks {

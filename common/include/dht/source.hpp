@@ -54,6 +54,7 @@ private:
     int from_stdin(const Hooks &hooks);
 
     const MqttOptions &mqtt_;
+    const CommonOptions &common_;
     std::size_t max_depth_;
     std::string bare_topic_;
     RecordInput input_;
