@@ -184,3 +184,12 @@ wait "$sub" || fail "nothing published on dht11/stats"
 assert_eq "MQTT readings" "4 21.5 0" "$(jq -r '"\(.total_received) \(.sensors["dht11/kitchen/data"].fields.temperature.mean) \(.errors)"' "$T/mqtt.out")"
 assert_eq "published on dht11/stats" "$(jq -c . "$T/mqtt.out")" "$(jq -c . "$T/published")"
 pass "MQTT in (-t), stats records out on dht11/stats at QoS 1"
+
+# A table shows names from the sensors with terminal controls escaped: an
+# escape sequence, a C1 control or a bidi override cannot act on the terminal.
+printf '{"kind":"message","topic":"dht11/\\u001b[2Jx\\u202e/data","payload":{"te\\u009bmp":1}}\n' |
+    dht-stats --format table >"$T/table" 2>/dev/null
+assert_contains "an escape sequence, escaped" "$T/table" 'dht11/\x1b[2Jx\u202e/data'
+assert_contains "a C1 control, escaped" "$T/table" 'te\u009bmp'
+[ "$(tr -d '\n -~' <"$T/table" | wc -c)" = 0 ] || fail "raw controls or non-ASCII bytes in the table"
+pass "--format table escapes control characters and bidi overrides in names"

@@ -2,6 +2,7 @@
 
 #include "dht/json.hpp"
 #include "dht/record.hpp"
+#include "dht/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -206,10 +207,11 @@ void render_table(std::string &out, const Aggregate &a, const Report &r)
         std::string seen;
         append_rfc3339(seen, s->last_seen);
         if (s->fields.empty())
-            rows.push_back({s->name, "-", std::to_string(s->messages), "", "", "", "", "", "", "", "", seen});
+            rows.push_back({printable(s->name), "-", std::to_string(s->messages), "", "", "", "", "", "", "", "", seen});
         for (const FieldStats *f : sorted_fields(*s)) {
             const Sketch &k = f->sketch;
-            rows.push_back({s->name, f->path, std::to_string(k.count()), fixed(k.min()), fixed(k.mean()),
+            // Names come from the sensors: shown with control characters and bidi overrides escaped.
+            rows.push_back({printable(s->name), printable(f->path), std::to_string(k.count()), fixed(k.min()), fixed(k.mean()),
                             fixed(k.max()), fixed(k.stddev()), fixed(k.quantile(0.5)), fixed(k.quantile(0.95)),
                             fixed(k.quantile(0.99)), fixed(f->last), seen});
         }
