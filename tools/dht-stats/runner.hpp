@@ -31,6 +31,7 @@ struct Options {
     std::string plot;
     std::vector<std::string> plot_fields;
     std::string bare_topic;
+    Duration max_skew = std::chrono::hours(1);  // 0: no limit
 };
 
 class Runner {

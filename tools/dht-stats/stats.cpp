@@ -14,7 +14,7 @@ FieldStats &SensorStats::field(std::string_view path)
     for (auto &f : fields)
         if (f.path == path)
             return f;
-    fields.push_back({std::string(path), Sketch(), 0, {}});
+    fields.push_back({std::string(path), Sketch(), 0});
     return fields.back();
 }
 

@@ -24,13 +24,13 @@ struct FieldStats {
     std::string path;
     Sketch sketch;
     double last = 0;
-    TimePoint last_time{};
+    TimePoint last_time = TimePoint::min();  // any record, also before 1970, is later
 };
 
 struct SensorStats {
     std::string name;
     std::uint64_t messages = 0;
-    TimePoint last_seen{};
+    TimePoint last_seen = TimePoint::min();
     std::vector<FieldStats> fields;
 
     FieldStats &field(std::string_view path);
