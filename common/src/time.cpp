@@ -38,6 +38,29 @@ bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 TimePoint now() { return TimePoint(Clock::now().time_since_epoch()); }
 
+TimePoint saturating_add(TimePoint t, std::chrono::nanoseconds d) noexcept
+{
+    std::chrono::nanoseconds::rep sum;
+    if (__builtin_add_overflow(t.time_since_epoch().count(), d.count(), &sum))
+        return d.count() > 0 ? TimePoint::max() : TimePoint::min();
+    return TimePoint(std::chrono::nanoseconds(sum));
+}
+
+TimePoint saturating_sub(TimePoint t, std::chrono::nanoseconds d) noexcept
+{
+    std::chrono::nanoseconds::rep difference;
+    if (__builtin_sub_overflow(t.time_since_epoch().count(), d.count(), &difference))
+        return d.count() > 0 ? TimePoint::min() : TimePoint::max();
+    return TimePoint(std::chrono::nanoseconds(difference));
+}
+
+std::string check_skew(TimePoint t, std::chrono::nanoseconds max_skew, TimePoint clock)
+{
+    if (max_skew.count() <= 0 || t <= saturating_add(clock, max_skew))
+        return {};
+    return "timestamp " + format_rfc3339(t) + " is more than " + format_duration(max_skew) + " ahead of the clock";
+}
+
 void append_rfc3339(std::string &out, TimePoint t)
 {
     using namespace std::chrono;
@@ -208,7 +231,7 @@ std::optional<TimePoint> parse_time_or_age(std::string_view text, TimePoint refe
     if (auto t = parse_rfc3339(text))
         return t;
     if (auto age = parse_duration(text))
-        return reference - *age;
+        return saturating_sub(reference, *age);
     return std::nullopt;
 }
 

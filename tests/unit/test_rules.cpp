@@ -291,6 +291,29 @@ TEST_CASE("engine: --repeat re-sends while firing", "[engine]")
     CHECK(h.alerts.size() == 3);  // resolved; no more repeats
 }
 
+TEST_CASE("engine: timers past the end of 64-bit time never come due, and do not overflow", "[engine]")
+{
+    const TimePoint late = *parse_rfc3339("2261-12-31T00:00:00Z");
+    Harness h("silent: no data for 200d -> alert", 200 * 24h);
+    h.read("s", late, {});
+    h.engine.advance(late + 1h);
+    CHECK(h.alerts.empty());  // 200 days after 2261 cannot be said: never
+    h.read("t", late - 300 * 24h, {});
+    h.engine.advance(late + 2h);
+    REQUIRE(h.alerts.size() == 1);  // the other sensor's deadline passed
+    CHECK(h.last("sensor") == "\"t\"");
+    CHECK(h.last("timestamp") == "\"2261-09-22T00:00:00.000Z\"");
+}
+
+TEST_CASE("engine: for DURATION across the whole range of time", "[engine]")
+{
+    Harness h("hot: temperature > 30 for 200d -> alert");
+    h.read("s", *parse_rfc3339("1678-01-01T00:00:00Z"), {num(31)});
+    h.read("s", *parse_rfc3339("2261-12-31T00:00:00Z"), {num(31)});
+    REQUIRE(h.alerts.size() == 1);
+    CHECK(h.last("timestamp") == "\"2261-12-31T00:00:00.000Z\"");
+}
+
 TEST_CASE("engine: state saved and restored; changed rules start afresh", "[engine]")
 {
     std::string saved;

@@ -62,3 +62,32 @@ TEST_CASE("times outside what 64-bit nanoseconds hold are refused", "[time]")
     CHECK(dht::parse_rfc3339("1970-01-01T00:00:00Z"));
     CHECK(dht::parse_rfc3339("2261-12-31T23:59:59Z"));
 }
+
+TEST_CASE("Time arithmetic saturates at the ends of 64-bit nanoseconds")
+{
+    const TimePoint late = *parse_rfc3339("2261-12-01T00:00:00Z");
+    const TimePoint early = *parse_rfc3339("1678-01-01T00:00:00Z");
+    CHECK(saturating_add(late, hours(24 * 200)) == TimePoint::max());
+    CHECK(saturating_add(late, hours(24)) == late + hours(24));
+    CHECK(saturating_add(early, -hours(24 * 200)) == TimePoint::min());
+    CHECK(saturating_sub(early, hours(24 * 200)) == TimePoint::min());
+    CHECK(saturating_sub(late, -hours(24 * 200)) == TimePoint::max());
+    CHECK(saturating_sub(late, hours(24)) == late - hours(24));
+    CHECK(saturating_add(TimePoint::max(), nanoseconds(1)) == TimePoint::max());
+    CHECK(saturating_sub(TimePoint::min(), nanoseconds(1)) == TimePoint::min());
+    // An age longer than the time since 1677 is the earliest time there is.
+    CHECK(parse_time_or_age("3650d", early) == TimePoint::min());
+}
+
+TEST_CASE("A record's time may be ahead of the clock by at most the skew")
+{
+    const TimePoint clock = *parse_rfc3339("2026-11-24T10:00:00Z");
+    CHECK(check_skew(clock + minutes(60), hours(1), clock).empty());
+    CHECK(check_skew(clock + minutes(61), hours(1), clock) ==
+          "timestamp 2026-11-24T11:01:00.000Z is more than 1h ahead of the clock");
+    CHECK(check_skew(*parse_rfc3339("2099-01-01T00:00:00Z"), seconds(90), clock) ==
+          "timestamp 2099-01-01T00:00:00.000Z is more than 90s ahead of the clock");
+    CHECK(check_skew(*parse_rfc3339("1969-07-20T20:17:40Z"), hours(1), clock).empty());  // history passes
+    CHECK(check_skew(*parse_rfc3339("2261-01-01T00:00:00Z"), nanoseconds(0), clock).empty());  // 0: no limit
+    CHECK_FALSE(check_skew(*parse_rfc3339("2261-01-01T00:00:00Z"), hours(24 * 3650), clock).empty());
+}

@@ -75,7 +75,7 @@ Engine::Sensor &Engine::sensor(std::string_view name, TimePoint time)
         it = sensors_.emplace(s->name, std::move(s)).first;
         for (const auto &r : rules_.rules)
             if (r.no_data)
-                note_deadline(time + r.silence);
+                note_deadline(saturating_add(time, r.silence));
         dirty_ = true;
     }
     last_ = it->second.get();
@@ -132,7 +132,7 @@ void Engine::reading(const Reading &r)
         if (rule.no_data) {
             if (st.firing)
                 resolve(rule, s, st, r.time, nullptr);
-            note_deadline(s.last_seen + rule.silence);
+            note_deadline(saturating_add(s.last_seen, rule.silence));
             continue;
         }
         const Truth t = evaluate(*rule.when, r.values);
@@ -155,7 +155,7 @@ void Engine::reading(const Reading &r)
                 st.since = r.time;
             }
             const bool due = rule.readings > 0 ? st.count >= rule.readings
-                             : rule.hold.count() > 0 ? r.time - st.since >= rule.hold
+                             : rule.hold.count() > 0 ? r.time >= saturating_add(st.since, rule.hold)
                                                      : true;
             if (due)
                 fire(rule, s, st, r.time, &r.values[rule.field], false, {});
@@ -196,7 +196,7 @@ void Engine::status(std::string_view topic, std::string_view state, TimePoint ti
                 s->last_seen = time;
             for (const auto &r : rules_.rules)
                 if (r.no_data)
-                    note_deadline(s->last_seen + r.silence);
+                    note_deadline(saturating_add(s->last_seen, r.silence));
             continue;
         }
         for (std::size_t i = 0; i < rules_.rules.size(); ++i)
@@ -224,18 +224,18 @@ void Engine::scan_timers()
             const Rule &rule = rules_.rules[i];
             RuleState &st = s.states[i];
             if (rule.no_data && !st.firing) {
-                const TimePoint deadline = s.last_seen + rule.silence;
+                const TimePoint deadline = saturating_add(s.last_seen, rule.silence);
                 if (clock_ >= deadline)
                     fire(rule, s, st, deadline, nullptr, false, "silent");
                 else
                     note_deadline(deadline);
             }
             if (st.firing && repeat_.count() > 0) {
-                const TimePoint due = st.last_sent + repeat_;
+                const TimePoint due = saturating_add(st.last_sent, repeat_);
                 if (clock_ >= due) {
                     st.last_sent = clock_;
                     write(rule, s, st, true, clock_, &st.value, true, st.reason);
-                    note_deadline(clock_ + repeat_);
+                    note_deadline(saturating_add(clock_, repeat_));
                 } else {
                     note_deadline(due);
                 }
@@ -255,7 +255,7 @@ void Engine::fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, co
     ++fired_;
     dirty_ = alerted_ = true;
     if (repeat_.count() > 0)
-        note_deadline(time + repeat_);
+        note_deadline(saturating_add(time, repeat_));
     write(rule, s, st, true, time, &st.value, repeat, reason);
 }
 

@@ -110,6 +110,10 @@ void Runner::line(LineInput &input, std::string_view text)
     const auto kind = scanner_->scan_message(text, o_.bare_topic, from, error_);
     if (kind == RecordScanner::Kind::invalid)
         return input.report(error_);
+    // A record from the future would hold the timers' clock there.
+    if (kind != RecordScanner::Kind::other && from.time)
+        if (auto ahead = check_skew(*from.time, o_.max_skew, now()); !ahead.empty())
+            return input.report(ahead);
     if (o_.pass)
         pass(text);
     if (kind != RecordScanner::Kind::other)

@@ -32,6 +32,7 @@ struct Options {
     bool pass = false;
     std::string clock = "auto";
     std::string bare_topic;
+    Duration max_skew = std::chrono::hours(1);  // 0: no limit
 };
 
 enum class ClockMode { automatic, records, wall };

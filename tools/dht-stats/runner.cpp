@@ -62,7 +62,7 @@ void Runner::expire()
     if (!expire_)
         return;
     // History is judged by its own times; live MQTT input by the wall clock.
-    const TimePoint edge = (live_ ? now() : clock()) - *expire_;
+    const TimePoint edge = saturating_sub(live_ ? now() : clock(), *expire_);
     run_.expire(edge);
 }
 
@@ -120,7 +120,7 @@ void Runner::close_window()
 {
     if (!window_ || window_->empty())
         return;
-    report(*window_, "window", window_start_, window_start_ + *every_);
+    report(*window_, "window", window_start_, saturating_add(window_start_, *every_));
     window_->clear();
     refresh(true);
 }
@@ -135,7 +135,7 @@ void Runner::advance(TimePoint t)
         window_start_ = floor_to(t);
         return;
     }
-    if (t >= window_start_ + *every_) {
+    if (t >= saturating_add(window_start_, *every_)) {
         close_window();
         window_start_ = floor_to(t);
     }
@@ -144,7 +144,11 @@ void Runner::advance(TimePoint t)
 TimePoint Runner::floor_to(TimePoint t) const
 {
     const auto n = t.time_since_epoch().count(), d = every_->count();
-    return TimePoint(std::chrono::nanoseconds((n / d - (n % d < 0 ? 1 : 0)) * d));
+    std::chrono::nanoseconds::rep start;
+    // The window holding a time near 1677 may begin before nanoseconds can say.
+    if (__builtin_mul_overflow(n / d - (n % d < 0 ? 1 : 0), d, &start))
+        return TimePoint::min();
+    return TimePoint(std::chrono::nanoseconds(start));
 }
 
 void Runner::message(std::string_view topic, TimePoint time)
@@ -212,6 +216,10 @@ void Runner::line(LineInput &input, std::string_view text)
         }
         return;
     }
+    // A record from the future would close every window up to its time.
+    if (from.time)
+        if (auto ahead = check_skew(*from.time, o_.max_skew, now()); !ahead.empty())
+            return input.report(ahead);
     if (const auto error = too_many_fields(); !error.empty())
         return input.report(error);
     message(from.topic, from.time ? *from.time : now());
@@ -221,7 +229,7 @@ void Runner::line(LineInput &input, std::string_view text)
 // a window. Records on stdin may be history: only a later record closes one.
 void Runner::idle(bool live)
 {
-    if (live && window_ && now() >= window_start_ + *every_ + std::chrono::seconds(1))
+    if (live && window_ && now() >= saturating_add(window_start_, *every_ + std::chrono::seconds(1)))
         close_window();
     refresh(false);
     out_.flush();

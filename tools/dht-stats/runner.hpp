@@ -32,6 +32,7 @@ struct Options {
     std::vector<std::string> plot_fields;
     std::string bare_topic;
     std::size_t max_fields = 1000;  // numeric fields in one message
+    Duration max_skew = std::chrono::hours(1);  // 0: no limit
 };
 
 class Runner {

@@ -15,7 +15,7 @@ FieldStats &SensorStats::field(std::string_view path)
     if (const auto it = index_.find(path); it != index_.end())
         return fields[it->second];
     index_.emplace(std::string(path), fields.size());
-    fields.push_back({std::string(path), Sketch(), 0, {}});
+    fields.push_back({std::string(path), Sketch(), 0});
     return fields.back();
 }
 

@@ -24,7 +24,7 @@ struct FieldStats {
     std::string path;
     Sketch sketch;
     double last = 0;
-    TimePoint last_time{};
+    TimePoint last_time = TimePoint::min();  // any record, also before 1970, is later
 };
 
 struct StringHash {
@@ -35,7 +35,7 @@ struct StringHash {
 struct SensorStats {
     std::string name;
     std::uint64_t messages = 0;
-    TimePoint last_seen{};
+    TimePoint last_seen = TimePoint::min();
     std::vector<FieldStats> fields;  // in the order first seen
 
     // The field at `path`, added when new: one hash lookup, however many fields.

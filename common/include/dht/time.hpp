@@ -14,6 +14,17 @@ using TimePoint = std::chrono::time_point<Clock, std::chrono::nanoseconds>;
 
 TimePoint now();
 
+// t + d and t - d, held at TimePoint::min() or max() where the sum would leave
+// 64-bit nanoseconds (1677..2262): a deadline past the end is "never".
+TimePoint saturating_add(TimePoint t, std::chrono::nanoseconds d) noexcept;
+TimePoint saturating_sub(TimePoint t, std::chrono::nanoseconds d) noexcept;
+
+// A record's own time checked against the clock: "" when `t` is at most
+// `max_skew` ahead of `clock` (or max_skew is 0: no limit), else what is wrong
+// ("timestamp 2099-01-01T00:00:00.000Z is more than 1h ahead of the clock").
+// Times long past are history and always pass.
+std::string check_skew(TimePoint t, std::chrono::nanoseconds max_skew, TimePoint clock);
+
 // 2026-11-24T10:15:30.123Z
 void append_rfc3339(std::string &out, TimePoint t);
 std::string format_rfc3339(TimePoint t);
