@@ -1,6 +1,7 @@
 #include "dht/files.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,6 +69,39 @@ std::string write_file_atomically(const std::string &path, std::string_view text
         return std::strerror(error);
     }
     return {};
+}
+
+std::optional<FileLock> FileLock::acquire(const std::string &path, std::string &error)
+{
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        error = std::strerror(errno);
+        return std::nullopt;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
+        char pid[32] = {};
+        const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+        ::close(fd);
+        std::string holder(pid, n > 0 ? static_cast<std::size_t>(n) : 0);
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0'))
+            holder.pop_back();
+        error = e == EWOULDBLOCK ? (holder.empty() ? std::string("held by another process")
+                                                   : "held by process " + holder)
+                                 : std::strerror(e);
+        return std::nullopt;
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+        // The lock holds all the same; only the message of a second process is poorer.
+    }
+    return FileLock(fd);
+}
+
+FileLock::~FileLock()
+{
+    if (fd_ >= 0)
+        ::close(fd_);  // releases the lock
 }
 
 }  // namespace dht

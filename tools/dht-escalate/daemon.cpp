@@ -355,4 +355,15 @@ int Daemon::run()
     return undelivered_ ? exit_unavailable : status;
 }
 
+FileLock lock_daemon(const std::string &db)
+{
+    std::string error;
+    auto lock = FileLock::acquire(db + ".daemon-lock", error);
+    if (!lock)
+        fail(exit_unavailable, cat(db, ".daemon-lock: ", error,
+                                   ": another dht-escalate daemon runs on this database (one only: two would "
+                                   "count every alert twice); tick, ack, list and show may run beside it"));
+    return std::move(*lock);
+}
+
 }  // namespace dht::escalate

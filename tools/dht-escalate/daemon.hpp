@@ -7,6 +7,7 @@
 #include "notify.hpp"
 
 #include "dht/cli.hpp"
+#include "dht/files.hpp"
 #include "dht/input.hpp"
 #include "dht/mqtt.hpp"
 #include "dht/output.hpp"
@@ -108,5 +109,10 @@ private:
     bool waited_ = false;       // the broker was given its time already
     bool undelivered_ = false;  // the broker never came: events left in the outbox
 };
+
+// One daemon per database (a second would count every alert twice): a lock
+// beside the database file, DB.daemon-lock, held for the daemon's life.
+// Exits 69, saying who holds it, when another daemon does.
+FileLock lock_daemon(const std::string &db);
 
 }  // namespace dht::escalate

@@ -182,6 +182,9 @@ int run(Options &o, const Commands &c)
         return show(o.command);
 
     const bool answering = c.ack->parsed() || c.resolve->parsed();
+    std::optional<FileLock> daemon_lock;  // the daemon's alone: one per database
+    if (!answering && !c.tick->parsed())
+        daemon_lock.emplace(lock_daemon(o.command.db));
     std::optional<IncidentStore> store;
     if (answering)
         store.emplace(open_existing(o.command.db));
