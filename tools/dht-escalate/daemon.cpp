@@ -349,7 +349,6 @@ int Daemon::run()
     };
     h.wait_ms = [] { return 100; };
     input_->run(h);
-    input_->errors().summary();
     guard.armed = false;
     finish();
     return undelivered_ ? exit_unavailable : status;

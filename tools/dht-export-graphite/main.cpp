@@ -140,7 +140,6 @@ int run(Options &o)
         // With carbon away, wake up now and then to retry.
         hooks.wait_ms = [&] { return sink && sink->buffered() > 0 ? 200 : -1; };
         status = source.run(hooks);
-        source.summary();
     } catch (...) {
         if (sink)
             sink->finish(flush_timeout);

@@ -139,7 +139,6 @@ int run(Options &o)
     try {
         MessageSource source(o.mqtt, o.common, o.bare_topic);
         status = source.run(hooks);
-        source.summary();
     } catch (...) {
         finish();
         throw;

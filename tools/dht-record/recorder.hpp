@@ -78,7 +78,6 @@ public:
                 std::this_thread::sleep_for(std::chrono::milliseconds(250));
         }
         out_.flush();
-        source_.summary();
     }
 
     std::uint64_t stored() const noexcept { return stored_; }

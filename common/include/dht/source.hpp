@@ -46,8 +46,6 @@ public:
 
     // Reports the stdin record being handled as bad ("stdin:42: WHAT (skipped)").
     void report(std::string_view what) { input_.report(what); }
-    // "N bad input lines skipped" when there were any.
-    void summary() { input_.errors().summary(); }
 
 private:
     int from_broker(const Hooks &hooks);
