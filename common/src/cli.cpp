@@ -174,6 +174,14 @@ CLI::Option *add_duration_option(CLI::App &app, const std::string &names, std::o
     return duration_option(app, names, target, help, range);
 }
 
+CLI::Option *add_max_skew_option(CLI::App &app, Duration &max_skew)
+{
+    return add_duration_option(app, "--max-skew", max_skew,
+                               "Skip input records timed more than DURATION ahead of the clock (default: 1h; 0: no "
+                               "limit)",
+                               {Duration{0}});
+}
+
 std::string read_secret(const std::string &given, const std::string &file, const char *env, std::string_view flag)
 {
     if (!given.empty())

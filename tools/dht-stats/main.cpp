@@ -38,9 +38,7 @@ void setup(CLI::App &app, Options &o)
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
     app.add_option("--bare-topic", o.bare_topic, "Topic given to bare payloads (lines without \"kind\")")
         ->type_name("TOPIC");
-    add_duration_option(app, "--max-skew", o.max_skew,
-                        "Skip input records timed more than DURATION ahead of the clock (default: 1h; 0: no limit)",
-                        {Duration{0}});
+    add_max_skew_option(app, o.max_skew);
 }
 
 int run(Options &o)

@@ -39,6 +39,10 @@ CLI::Option *add_duration_option(CLI::App &app, const std::string &names, Durati
                                  const std::string &help, DurationRange range = {});
 CLI::Option *add_duration_option(CLI::App &app, const std::string &names, std::optional<Duration> &target,
                                  const std::string &help, DurationRange range = {});
+// --max-skew DURATION, for the tools that judge records by their own time:
+// input records timed further ahead of the clock are skipped (0: no limit).
+CLI::Option *add_max_skew_option(CLI::App &app, Duration &max_skew);
+
 // The same rule for a duration that is not a flag; nullopt with `error` set
 // ("'10x' is not a duration (…)") when it is not one.
 std::optional<Duration> parse_duration_arg(std::string_view text, DurationRange range, std::string &error);
