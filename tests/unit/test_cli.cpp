@@ -1,3 +1,4 @@
+#include "dht/bounds.hpp"
 #include "dht/cli.hpp"
 #include "dht/diag.hpp"
 #include "dht/time.hpp"
@@ -345,4 +346,39 @@ TEST_CASE("default client ids fit MQTT 3.1's 23 bytes")
     finish_mqtt_options(o, "dht-export-influx");
     CHECK(o.client_id.size() <= 23);
     CHECK(o.client_id.ends_with(std::to_string(::getpid())));
+}
+
+TEST_CASE("--max-sensors and --forget-after: defaults, checks, the cap")
+{
+    {
+        CLI::App app{"", "dht-test"};
+        SensorBounds b;
+        add_sensor_bounds_options(app, b);
+        REQUIRE(parse_app(app, {}) == 0);
+        CHECK(b.max_sensors == 10000);
+        CHECK_FALSE(b.forget_after);
+    }
+    {
+        CLI::App app{"", "dht-test"};
+        SensorBounds b;
+        add_sensor_bounds_options(app, b);
+        REQUIRE(parse_app(app, {"--max-sensors", "3", "--forget-after", "2h"}) == 0);
+        CHECK(b.max_sensors == 3);
+        CHECK(b.forget_after == std::chrono::hours(2));
+    }
+    for (const char *bad : {"0", "-1", "x"}) {
+        CLI::App app{"", "dht-test"};
+        SensorBounds b;
+        add_sensor_bounds_options(app, b);
+        CHECK(parse_app(app, {"--max-sensors", bad}) == 64);
+    }
+
+    SensorCap cap(2);
+    CHECK(cap.admit(0, "a"));
+    CHECK(cap.admit(1, "b"));
+    CHECK_FALSE(cap.admit(2, "c"));
+    CHECK_FALSE(cap.admit(2, "d"));
+    CHECK(cap.refused() == 2);
+    CHECK(cap.admit(1, "e"));  // room again once one was forgotten
+    CHECK(cap.refused() == 2);
 }
