@@ -1,5 +1,7 @@
 #include "dht/cli.hpp"
 
+#include "config.hpp"
+
 #include "dht/diag.hpp"
 #include "dht/files.hpp"
 #include "dht/record.hpp"
@@ -422,6 +424,8 @@ std::vector<const CLI::Option *> parse_command_line(CLI::App &app, int argc, cha
     app.set_version_flag("--version", version_string(), "Print the version and exit");
     auto *config = app.set_config("--config", "", "Read options from FILE (long option names as keys)");
     config->type_name("FILE")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    bool print_config = false;
+    app.add_flag("--print-config", print_config, "Print the options in effect, and where each came from; exit");
 
     // Values from the environment are given to their options here, once the
     // command line and the config files are parsed, rather than by CLI11: so
@@ -460,6 +464,15 @@ std::vector<const CLI::Option *> parse_command_line(CLI::App &app, int argc, cha
         args.push_back(xdg);
         args.emplace_back("--config");
     }
+    // Config files are checked line by line first: a misspelt key or a
+    // malformed line is an error naming FILE:LINE, never ignored.
+    std::vector<std::string> files;
+    if (!xdg.empty() && ::stat(xdg.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        files.push_back(xdg);
+    for (auto &f : config::named_files(argc, argv))
+        files.push_back(std::move(f));
+    const auto settings = config::check_files(app, files);
+    const auto flags = config::given_as_flags(app, argc, argv);
     std::vector<const CLI::Option *> from_environment;
     try {
         app.parse(args);
@@ -482,7 +495,17 @@ std::vector<const CLI::Option *> parse_command_line(CLI::App &app, int argc, cha
             fail(exit_noinput, e.what());
         if (dynamic_cast<const CLI::ConfigError *>(&e) != nullptr)
             fail(exit_config, cat("config: ", e.what()));
-        usage_error(e.what());
+        // A bad value from a config file: where it was written.
+        const std::string what = e.what();
+        for (auto it = settings.rbegin(); it != settings.rend(); ++it)
+            if (flags.count(it->option) == 0 && what.starts_with(it->option->get_name() + ":"))
+                fail(exit_config, cat(it->file, ':', it->line, ": ", what));
+        usage_error(what);
+    }
+    if (print_config) {
+        config::print(app, settings, flags, from_environment, std::cout);
+        std::cout.flush();
+        throw Exit(exit_ok);
     }
     return from_environment;
 }

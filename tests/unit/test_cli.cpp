@@ -1,6 +1,7 @@
 #include "dht/bounds.hpp"
 #include "dht/cli.hpp"
 #include "dht/diag.hpp"
+#include "dht/text.hpp"
 #include "dht/time.hpp"
 
 #include <catch2/catch.hpp>
@@ -348,7 +349,7 @@ TEST_CASE("default client ids fit MQTT 3.1's 23 bytes")
     CHECK(o.client_id.ends_with(std::to_string(::getpid())));
 }
 
-TEST_CASE("--max-sensors and --forget-after: defaults, checks, the cap")
+TEST_CASE("sensor bounds: --max-sensors and --forget-after, defaults, checks, the cap")
 {
     {
         CLI::App app{"", "dht-test"};
@@ -381,4 +382,31 @@ TEST_CASE("--max-sensors and --forget-after: defaults, checks, the cap")
     CHECK(cap.refused() == 2);
     CHECK(cap.admit(1, "e"));  // room again once one was forgotten
     CHECK(cap.refused() == 2);
+}
+
+TEST_CASE("config files: a misspelt key, a malformed line or a bad value is an error at FILE:LINE")
+{
+    TempDir dir;
+    const auto code_of = [&](const std::string &text) {
+        Parsed p;
+        CLI::App app{"", "dht-test"};
+        add_mqtt_options(app, p.mqtt, mqtt_subscribe | mqtt_publish);
+        add_common_options(app, p.common, true);
+        return parse_app(app, {"--config", dir.write("t.conf", text)});
+    };
+    CHECK(code_of("# a comment\n; another\n\nhost = \"127.0.0.1\"\nport = 1884\ntopic = \"a/#\"\n") == 0);
+    CHECK(code_of("hots = 127.0.0.1\n") == 78);
+    CHECK(code_of("host: 127.0.0.1\n") == 78);
+    CHECK(code_of("[dht-sub]\nhost = x\n") == 78);
+    CHECK(code_of("port = abc\n") == 78);
+    CHECK(code_of("= 3\n") == 78);
+    CHECK(code_of("config = other.conf\n") == 78);
+}
+
+TEST_CASE("config files: the edit distance behind 'did you mean'")
+{
+    CHECK(edit_distance("hots", "host") == 2);
+    CHECK(edit_distance("pubish", "publish") == 1);
+    CHECK(edit_distance("", "abc") == 3);
+    CHECK(edit_distance("state", "state") == 0);
 }

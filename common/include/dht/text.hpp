@@ -3,6 +3,7 @@
 // start an escape sequence nor reorder the line.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -12,5 +13,8 @@ namespace dht {
 // from 0x80 as \xNN or \u00NN; bidirectional overrides and isolates as
 // \uNNNN; the rest as it is.
 std::string printable(std::string_view text);
+
+// The Levenshtein distance of two short words: behind every "did you mean".
+std::size_t edit_distance(std::string_view a, std::string_view b);
 
 }  // namespace dht
