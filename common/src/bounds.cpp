@@ -11,9 +11,11 @@ void add_sensor_bounds_options(CLI::App &app, SensorBounds &bounds)
     app.add_option("--max-sensors", bounds.max_sensors,
                    "Track at most N sensors; records from more are skipped and counted (default: 10000)")
         ->type_name("N")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
+        ->group("Input");
     add_duration_option(app, "--forget-after", bounds.forget_after,
-                        "Forget sensors silent for DURATION (default: never)");
+                        "Forget sensors silent for DURATION (default: never)")
+        ->group("Input");
 }
 
 bool SensorCap::admit(std::size_t known, std::string_view name)

@@ -1,6 +1,7 @@
 #include "dht/cli.hpp"
 
 #include "config.hpp"
+#include "help.hpp"
 
 #include "dht/diag.hpp"
 #include "dht/files.hpp"
@@ -88,26 +89,29 @@ void add_mqtt_options(CLI::App &app, MqttOptions &o, unsigned roles)
     app.add_option("--password-file", o.password_file, "Read the password from the first line of FILE")
         ->type_name("FILE")
         ->group(g);
+    const std::string tls = "TLS";
     app.add_option("--cafile", o.cafile, "CA certificates (PEM) to verify the broker; enables TLS")
         ->type_name("FILE")
-        ->group(g);
-    app.add_option("--capath", o.capath, "Directory of CA certificates; enables TLS")->type_name("DIR")->group(g);
-    app.add_option("--cert", o.certfile, "Client certificate (PEM), with --key")->type_name("FILE")->group(g);
-    app.add_option("--key", o.keyfile, "Client private key (PEM), with --cert")->type_name("FILE")->group(g);
+        ->group(tls);
+    app.add_option("--capath", o.capath, "Directory of CA certificates; enables TLS")->type_name("DIR")->group(tls);
+    app.add_option("--cert", o.certfile, "Client certificate (PEM), with --key")->type_name("FILE")->group(tls);
+    app.add_option("--key", o.keyfile, "Client private key (PEM), with --cert")->type_name("FILE")->group(tls);
     app.add_option("--tls-version", o.tls_version, "tlsv1.3, tlsv1.2 or tlsv1.1")
         ->check(CLI::IsMember({"tlsv1.3", "tlsv1.2", "tlsv1.1"}))
-        ->group(g);
+        ->group(tls);
     app.add_flag("--insecure", o.insecure, "Do not check that the broker's certificate matches its host name")
-        ->group(g);
+        ->group(tls);
     app.add_flag("--tls-use-os-certs", o.tls_use_os_certs, "Trust the system's CA certificates; enables TLS")
-        ->group(g);
+        ->group(tls);
     app.add_option("-V,--protocol-version", o.protocol, "MQTT version: 31, 311 or 5 (default: 311)")
+        ->type_name("VERSION")
         ->check(CLI::IsMember({"31", "311", "5", "mqttv31", "mqttv311", "mqttv5"}))
         ->group(g);
-    app.add_option("--will-topic", o.will_topic, "Last will topic")->type_name("TOPIC")->group(g);
-    app.add_option("--will-payload", o.will_payload, "Last will payload")->type_name("TEXT")->group(g);
-    app.add_option("--will-qos", o.will_qos, "Last will QoS")->check(CLI::Range(0, 2))->group(g);
-    app.add_flag("--will-retain", o.will_retain, "Retain the last will")->group(g);
+    const std::string will = "Last will";
+    app.add_option("--will-topic", o.will_topic, "Last will topic")->type_name("TOPIC")->group(will);
+    app.add_option("--will-payload", o.will_payload, "Last will payload")->type_name("TEXT")->group(will);
+    app.add_option("--will-qos", o.will_qos, "Last will QoS")->check(CLI::Range(0, 2))->group(will);
+    app.add_flag("--will-retain", o.will_retain, "Retain the last will")->group(will);
     add_duration_option(app, "--connect-timeout", o.connect_timeout,
                         "Give up (exit 69) when no broker answers within DURATION (default: never)")
         ->group(g);
@@ -181,7 +185,8 @@ CLI::Option *add_max_skew_option(CLI::App &app, Duration &max_skew)
     return add_duration_option(app, "--max-skew", max_skew,
                                "Skip input records timed more than DURATION ahead of the clock (default: 1h; 0: no "
                                "limit)",
-                               {Duration{0}});
+                               {Duration{0}})
+        ->group("Input");
 }
 
 std::string read_secret(const std::string &given, const std::string &file, const char *env, std::string_view flag)
@@ -346,14 +351,15 @@ void add_common_options(CLI::App &app, CommonOptions &o, bool input, const std::
     use_long_help(app);
     app.add_flag(verbose_flag, o.verbose, "More diagnostics on stderr (repeat for more)");
     if (input) {
-        app.add_flag("--strict", o.strict, "Stop at the first bad input line (exit 65)");
+        const std::string in = "Input";
+        app.add_flag("--strict", o.strict, "Stop at the first bad input line (exit 65)")->group(in);
         app.add_option("--max-line", o.max_line, "Longest input line in bytes (default: 1048576)")
-            ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 30));
+            ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 30))->group(in);
         app.add_option("--max-payload", o.max_payload,
                        "Longest MQTT payload in bytes; a longer message is reported and skipped (default: 1048576)")
-            ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 30));
+            ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 30))->group(in);
         app.add_option("--max-depth", o.max_depth, "Deepest JSON nesting accepted (default: 32)")
-            ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+            ->check(CLI::Range(std::size_t{1}, std::size_t{1000}))->group(in);
         app.add_option_function<std::vector<std::string>>(
                "--shared-topic",
                [&o](const std::vector<std::string> &filters) {
@@ -369,7 +375,8 @@ void add_common_options(CLI::App &app, CommonOptions &o, bool input, const std::
                                ? std::string()
                                : cat("'", filter, "' is not a topic filter");
                 },
-                ""));
+                ""))
+            ->group(in);
     }
 }
 
@@ -424,6 +431,7 @@ std::vector<const CLI::Option *> parse_command_line(CLI::App &app, int argc, cha
     app.set_version_flag("--version", version_string(), "Print the version and exit");
     auto *config = app.set_config("--config", "", "Read options from FILE (long option names as keys)");
     config->type_name("FILE")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    use_plain_help(app);
     bool print_config = false;
     app.add_flag("--print-config", print_config, "Print the options in effect, and where each came from; exit");
 
@@ -500,7 +508,7 @@ std::vector<const CLI::Option *> parse_command_line(CLI::App &app, int argc, cha
         for (auto it = settings.rbegin(); it != settings.rend(); ++it)
             if (flags.count(it->option) == 0 && what.starts_with(it->option->get_name() + ":"))
                 fail(exit_config, cat(it->file, ':', it->line, ": ", what));
-        usage_error(what);
+        usage_error(plain_error(app, what));
     }
     if (print_config) {
         config::print(app, settings, flags, from_environment, std::cout);

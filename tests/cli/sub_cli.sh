@@ -22,7 +22,7 @@ check_usage() {  # check_usage EXPECTED_TEXT ARGS...
     assert_contains "message for dht-sub $*" "$T/err" "$want"
     [ "$(head -1 "$T/err" | cut -c1-9)" = "dht-sub: " ] || fail "error not prefixed: $(cat "$T/err")"
 }
-check_usage "not expected" --no-such-flag -t x
+check_usage "unknown option '--no-such-flag'" --no-such-flag -t x
 check_usage "give a topic" -p 1883
 check_usage "--qos" -t x -q 3
 check_usage "invalid subscription topic" -t 'a/#/b'
