@@ -15,7 +15,7 @@ for u in "${units[@]}"; do
     [ "$(printf '%s\n' "$exec_start" | grep -c .)" = 1 ] || fail "$u: expected one ExecStart, got [$exec_start]"
     for want in "Restart=on-failure" "RestartSec=" "Wants=network-online.target mosquitto.service" \
         "After=network-online.target mosquitto.service" "LoadCredential=mqtt-password:/etc/dht/mqtt-password" \
-        "NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \
+        "RestartPreventExitStatus=64 78" "NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "SystemCallFilter=@system-service" "UMask=0077" \
         "WantedBy=multi-user.target"; do
         grep -qxF -- "$want" "$f" || grep -q "^${want}" "$f" || fail "$u: no $want"
