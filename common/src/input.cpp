@@ -24,7 +24,7 @@ void LineInput::report(std::string_view what)
 {
     if (hooks_ != nullptr && hooks_->bad)
         hooks_->bad();
-    errors_.report(reader_.name(), reader_.line_number(), what);
+    errors_.report(reader_.name(), reader_.line_number(), what, current_.substr(0, 200));
 }
 
 void LineInput::run(const Hooks &h)
@@ -50,8 +50,11 @@ void LineInput::run(const Hooks &h)
         const auto status = reader_.next(line, wait);
         if (status == LineReader::Status::eof)
             break;
-        if (status == LineReader::Status::line)
+        if (status == LineReader::Status::line) {
+            current_ = line;
             h.line(line);
+            current_ = {};
+        }
         else if (status == LineReader::Status::too_long)
             report(cat("line longer than --max-line (", max_line_, " bytes)"));
         else if (status == LineReader::Status::timeout && h.timeout)

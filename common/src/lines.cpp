@@ -125,12 +125,54 @@ LineReader::Status LineReader::next(std::string_view &line, int timeout_ms)
     }
 }
 
-void InputErrors::report(std::string_view source, std::uint64_t line, std::string_view what)
+namespace {
+
+// "dht11/x/data {...}": a topic, a space, a payload, as `dht-sub -v` prints.
+bool looks_like_topic_and_payload(std::string_view text)
+{
+    const auto space = text.find(' ');
+    if (space == std::string_view::npos || space == 0)
+        return false;
+    const auto topic = text.substr(0, space);
+    return topic.find('/') != std::string_view::npos && topic.find_first_of("{\"") == std::string_view::npos &&
+           space + 1 < text.size();
+}
+
+}  // namespace
+
+void InputErrors::report(std::string_view source, std::uint64_t line, std::string_view what, std::string_view text)
 {
     ++count_;
     if (strict_)
         fail(exit_dataerr, cat(source, ":", line, ": ", what));
-    warn(cat(source, ":", line, ": ", what, " (skipped)"));
+    if (!hinted_ && looks_like_topic_and_payload(text)) {
+        hinted_ = true;
+        warn(cat(source, ":", line, ": ", what,
+                 " (skipped; this is 'topic payload', as dht-sub -v or mosquitto_sub -v print: drop -v, dht-sub "
+                 "prints records)"));
+        told_ = std::chrono::steady_clock::now();
+        return;
+    }
+    if (count_ <= shown) {
+        warn(cat(source, ":", line, ": ", what, " (skipped)"));
+        if (count_ == shown)
+            warn(cat("more bad input lines are counted every ", every.count(), " s and in the total at the end"));
+        told_ = std::chrono::steady_clock::now();
+        return;
+    }
+    ++held_;
+    latest_ = cat(source, ":", line, ": ", what);
+    if (const auto now = std::chrono::steady_clock::now(); now - told_ >= every)
+        tell_held(now);
+}
+
+void InputErrors::tell_held(std::chrono::steady_clock::time_point now)
+{
+    if (held_ > 0)
+        warn(cat(held_, held_ == 1 ? " more bad input line" : " more bad input lines", " skipped (the latest: ", latest_,
+                 ")"));
+    held_ = 0;
+    told_ = now;
 }
 
 void InputErrors::summary()
@@ -138,8 +180,10 @@ void InputErrors::summary()
     if (summarized_)
         return;
     summarized_ = true;
-    if (count_ > 0 && !strict_)  // with --strict the one bad line has been named already
+    if (count_ > 0 && !strict_) {  // with --strict the one bad line has been named already
+        tell_held(std::chrono::steady_clock::now());
         warn(cat(count_, count_ == 1 ? " bad input line" : " bad input lines", " skipped"));
+    }
 }
 
 }  // namespace dht

@@ -625,6 +625,7 @@ void Session::start()
 {
     if (impl_->thread.joinable())
         return;  // started already
+    set_log_time(true);  // a daemon from here on: its log lines say when
     if (impl_->opt.protocol_version != MQTT_PROTOCOL_V5)
         debug("MQTT 3.1.1: a broker drops a publish it refuses (its ACL) without a word; -V 5 hears of it");
     // The network thread takes no signals: they go to the thread that polls the flags.

@@ -56,3 +56,21 @@ rc=$(exit_code dht-sub -t x -u u --password-file "$T/none" 2>"$T/err")
 assert_eq "unreadable password file" 66 "$rc"
 assert_contains "password file message" "$T/err" "$T/none"
 pass "an unreadable password file exits 66"
+
+# A daemon's log lines say when; under systemd (stderr is $JOURNAL_STREAM)
+# they carry journald's priority prefix instead.
+dead=$(free_port)
+rc=$(exit_code dht-sub -t x -p "$dead" --connect-timeout 1 2>"$T/daemon.err")
+assert_eq "no broker" 69 "$rc"
+grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z dht-sub: localhost:'"$dead"': Connection refused' \
+    "$T/daemon.err" || fail "no time on a daemon's line: $(head -n 2 "$T/daemon.err")"
+touch "$T/journal.err"
+rc=$(JOURNAL_STREAM=$(stat -L -c '%d:%i' "$T/journal.err") exit_code dht-sub -t x -p "$dead" --connect-timeout 1 \
+    2>>"$T/journal.err")
+assert_eq "no broker, journald" 69 "$rc"
+grep -q "^<4>dht-sub: localhost:$dead: Connection refused" "$T/journal.err" ||
+    fail "no journald priority: $(head -n 2 "$T/journal.err")"
+# A JOURNAL_STREAM that is not stderr (inherited by a child) changes nothing.
+rc=$(JOURNAL_STREAM=1:2 exit_code dht-sub -t x -p "$dead" --connect-timeout 1 2>"$T/other.err")
+! grep -q '^<' "$T/other.err" || fail "a priority prefix on a stream that is not the journal"
+pass "daemon log lines: the time, or journald priorities"

@@ -138,3 +138,18 @@ kind_check dht-export-graphite cat dht-export-graphite
 kind_check dht-export-influx cat dht-export-influx
 kind_check dht-stats "jq -c .sensors" dht-stats --format json
 kind_check dht-rules cat dht-rules -e 'cold: temperature < 10 -> alert'
+
+# A stream of bad lines (dht-sub -v piped into a tool) does not bury stderr:
+# ten reported one by one, the rest counted, the hint said once, the total.
+for i in $(seq 2000); do echo "dht11/x/data {\"temperature\":$i}"; done >"$T/verbose"
+for tool in "dht-rules -e c:temperature<5->alert" "dht-stats --format json" dht-export-influx; do
+    # shellcheck disable=SC2086
+    $tool <"$T/verbose" >/dev/null 2>"$T/v.err" || true
+    lines=$(wc -l <"$T/v.err")
+    [ "$lines" -le 15 ] || fail "$tool: $lines stderr lines for 2000 bad lines"
+    assert_contains "$tool: the hint" "$T/v.err" "drop -v"
+    assert_eq "$tool: the hint once" 1 "$(grep -c 'drop -v' "$T/v.err")"
+    assert_contains "$tool: the rest counted" "$T/v.err" "more bad input lines skipped (the latest: stdin:2000:"
+    assert_contains "$tool: the total" "$T/v.err" "2000 bad input lines skipped"
+done
+pass "2000 bad lines: 10 reported, the rest counted, one hint"

@@ -39,8 +39,13 @@ const std::string &program();
 void set_verbosity(int level);
 int verbosity();
 
-// "PROGRAM: message\n" on stderr in a single write, so lines from threads never interleave.
+// "PROGRAM: message\n" on stderr in a single write, so lines from threads never
+// interleave. Under systemd, when stderr is the journal's stream
+// ($JOURNAL_STREAM), with a priority prefix ("<4>", "<3>" for fail(), "<7>"
+// for debug()) that journald reads; otherwise, once set_log_time(true) (a
+// tool that runs as a daemon), preceded by the UTC time.
 void warn(std::string_view message);
+void set_log_time(bool on);
 // Printed only with -v/-d.
 void debug(std::string_view message);
 // warn() then throw Exit(code).

@@ -59,6 +59,7 @@ public:
 private:
     LineReader reader_;
     InputErrors errors_;
+    std::string_view current_;  // the line being handled, for reports
     std::size_t max_line_;
     const Hooks *hooks_ = nullptr;  // while run() runs
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -46,22 +47,35 @@ private:
     std::uint64_t line_no_ = 0;
 };
 
-// Counts bad input lines and reports each one on stderr:
+// Counts bad input lines and reports them on stderr:
 //   dht-rules: stdin:42: invalid JSON: syntax error (skipped)
+// The first ten one by one; then, so that a stream of bad input does not
+// bury everything else, a count every ten seconds with the latest of them,
+// and the total at the end. Lines that look like `topic payload` (the -v
+// output of dht-sub or mosquitto_sub) get a hint, once.
 // With strict set, the first one ends the program with status 65.
 class InputErrors {
 public:
     explicit InputErrors(bool strict) : strict_(strict) {}
-    void report(std::string_view source, std::uint64_t line, std::string_view what);
+    // `text`: the bad line (or its start), for the hint.
+    void report(std::string_view source, std::uint64_t line, std::string_view what, std::string_view text = {});
     std::uint64_t count() const noexcept { return count_; }
     // "N bad input lines skipped" when there were any; said once however
     // often it is called.
     void summary();
 
+    static constexpr std::uint64_t shown = 10;                     // reported one by one
+    static constexpr std::chrono::seconds every{10};               // then a count this often
+
 private:
+    void tell_held(std::chrono::steady_clock::time_point now);
+
     bool strict_;
-    bool summarized_ = false;
+    bool summarized_ = false, hinted_ = false;
     std::uint64_t count_ = 0;
+    std::uint64_t held_ = 0;  // bad lines not reported one by one and not counted aloud yet
+    std::string latest_;      // the latest of them
+    std::chrono::steady_clock::time_point told_{};
 };
 
 }  // namespace dht
