@@ -394,11 +394,13 @@ void render_prometheus(std::string &out, const Aggregate &a, const Report &r)
     sample(out, "dht_published_total", {}, {}, {}, static_cast<double>(a.published_count()));
     header(out, "dht_errors_total", "counter", "Bad input lines and payloads that are not JSON.");
     sample(out, "dht_errors_total", {}, {}, {}, static_cast<double>(a.errors()));
-    header(out, "dht_records_skipped_total", "counter", "Message records skipped, by reason: max-sensors, from sensors beyond --max-sensors.");
+    header(out, "dht_records_skipped_total", "counter",
+           "Message records skipped, by reason: max-sensors, from sensors beyond --max-sensors.");
     out += "dht_records_skipped_total{reason=\"max-sensors\"} ";
     prom_number(out, static_cast<double>(a.cap().refused()));
     out += '\n';
-    header(out, "dht_values_skipped_total", "counter", "Field values skipped, by reason: max-fields, of fields beyond --max-fields per sensor.");
+    header(out, "dht_values_skipped_total", "counter",
+           "Field values skipped, by reason: max-fields, of fields beyond --max-fields per sensor.");
     out += "dht_values_skipped_total{reason=\"max-fields\"} ";
     prom_number(out, static_cast<double>(a.skipped_values()));
     out += '\n';
