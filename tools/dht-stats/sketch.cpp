@@ -32,6 +32,14 @@ double Sketch::value_of(int index) const noexcept
 void Sketch::Store::put(int index, std::uint64_t n)
 {
     constexpr std::uint64_t full = std::numeric_limits<std::uint32_t>::max();
+    if (n == 0)
+        return;
+    // Readings drift: most fall in the bucket of the value before.
+    if (last < bins.size() && bins[last].index == index && n <= full - bins[last].count &&
+        (last + 1 == bins.size() || bins[last + 1].index != index)) {
+        bins[last].count += static_cast<std::uint32_t>(n);
+        return;
+    }
     auto it = std::upper_bound(bins.begin(), bins.end(), index, [](int i, const Bin &b) { return i < b.index; });
     if (it != bins.begin() && std::prev(it)->index == index) {
         Bin &b = *std::prev(it);
@@ -44,6 +52,7 @@ void Sketch::Store::put(int index, std::uint64_t n)
         it = std::next(bins.insert(it, Bin{index, static_cast<std::uint32_t>(take)}));
         n -= take;
     }
+    last = static_cast<std::size_t>(std::prev(it) - bins.begin());
 }
 
 void Sketch::Store::add(int index, std::uint64_t n, std::size_t max_buckets)

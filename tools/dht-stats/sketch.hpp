@@ -42,6 +42,7 @@ private:
             std::uint32_t count;
         };
         std::vector<Bin> bins;
+        std::size_t last = 0;  // the bin added to last
         void add(int index, std::uint64_t n, std::size_t max_buckets);
 
     private:
