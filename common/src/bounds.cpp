@@ -6,14 +6,14 @@
 
 namespace dht {
 
-void add_sensor_bounds_options(CLI::App &app, SensorBounds &bounds)
+void add_sensor_bounds_options(CLI::App &app, SensorBounds &bounds, const std::string &older)
 {
     app.add_option("--max-sensors", bounds.max_sensors,
                    "Track at most N sensors; records from more are skipped and counted (default: 10000)")
         ->type_name("N")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
         ->group("Input");
-    add_duration_option(app, "--forget-after", bounds.forget_after,
+    add_duration_option(app, "--forget-after" + older, bounds.forget_after,
                         "Forget sensors silent for DURATION (default: never)")
         ->group("Input");
 }

@@ -113,6 +113,8 @@ assert_eq "kitchen's numbers are unchanged" "$(jq -c '.sensors["dht11/kitchen/da
     "$(jq -c '.sensors["dht11/kitchen/data"]' "$T/dirty.json")"
 assert_eq "--expire judges history by its own times" 3 "$(dht-stats --expire 1h <day | jq '.sensors | length')"
 assert_eq "--expire drops the two sensors silent for longer" 1 "$( (cat day; rec_late) 2>/dev/null | dht-stats --expire 30m | jq '.sensors | length')"
+assert_eq "--forget-after, of which --expire is the older name" 1 "$( (cat day; rec_late) 2>/dev/null | dht-stats --forget-after 30m | jq '.sensors | length')"
+assert_eq "one option under two names: not both" 64 "$(exit_code dht-stats --expire 1h --forget-after 2h </dev/null 2>/dev/null)"
 pass "bad lines: reported with their numbers, counted in errors, the readings around them unchanged; --expire"
 
 # The plot: well-formed, renders, names every sensor.

@@ -87,6 +87,85 @@ TEST_CASE("sketch: a bucket cap keeps the top accurate", "[stats]")
     CHECK(empty.count() == 0);
 }
 
+TEST_CASE("sketch: memory grows with the buckets that hold values, not with their spread", "[stats]")
+{
+    Sketch s;
+    for (const double v : {1e-3, -1e-3, 1e5, -1e5})  // far apart: a dense array would span 2 x 1850 buckets
+        s.add(v);
+    CHECK(s.buckets() == 4);
+    CHECK(s.quantile(0) == -1e5);
+    CHECK(s.quantile(1) == 1e5);
+    CHECK(s.quantile(0.5) == Approx(-1e-3).epsilon(0.005));
+    // Within the cap, the highest bucket's neighbours below it all kept.
+    // Past the cap, the lowest buckets merge and the top stays accurate.
+    Sketch wide(0.01, 100);
+    const double gamma = 1.01 / 0.99;
+    for (int i = 1; i <= 1000; ++i)
+        wide.add(std::pow(gamma, i - 0.5));  // the middle of bucket i: 1000 buckets
+    CHECK(wide.buckets() == 100);
+    CHECK(wide.quantile(0.99) == Approx(std::pow(gamma, 989.5)).epsilon(0.01));
+    CHECK(wide.quantile(0.5) < std::pow(gamma, 901));  // buckets 1 to 901 merged into 901
+}
+
+TEST_CASE("sketch: a bucket's count past 2^32 stays exact", "[stats]")
+{
+    Sketch s;
+    s.add(1);
+    s.add(1);
+    s.add(100);
+    for (int i = 0; i < 33; ++i) {  // 2^34 ones and 2^33 hundreds
+        const Sketch half = s;
+        s.merge(half);
+    }
+    CHECK(s.count() == 3ull << 33);
+    CHECK(s.buckets() == 5 + 3);  // 2^34 in five bins of at most 2^32 - 1, 2^33 in three
+    CHECK(s.quantile(0.5) == Approx(1).epsilon(0.005));
+    CHECK(s.quantile(0.7) == Approx(100).epsilon(0.005));
+}
+
+TEST_CASE("aggregate: --max-sensors and --max-fields bound what is kept; forgotten sensors make room", "[stats]")
+{
+    Aggregate a(Limits{2, 3});
+    const TimePoint t0 = *parse_rfc3339("2026-11-24T10:00:00Z");
+    const std::vector<Number> five{{"a", 1}, {"b", 2}, {"c", 3}, {"d", 4}, {"e", 5}};
+    CHECK(a.message("x", t0, five.data(), 2) == Aggregate::Taken::all);
+    CHECK(a.message("y", t0, five.data(), 1) == Aggregate::Taken::all);
+    CHECK(a.message("z", t0 + 1s, five.data(), 1) == Aggregate::Taken::none);  // a third sensor
+    CHECK(a.message("z", t0 + 1s, five.data(), 1) == Aggregate::Taken::none);
+    CHECK(a.sensors() == 2);
+    CHECK(a.cap().refused() == 2);
+    CHECK(a.received() == 2);
+    // A known sensor is still served: its first three fields kept, the others skipped.
+    CHECK(a.message("x", t0 + 2s, five.data(), five.size()) == Aggregate::Taken::some);
+    const SensorStats *x = a.find("x");
+    REQUIRE(x != nullptr);
+    CHECK(x->fields.size() == 3);
+    CHECK(x->has("c"));
+    CHECK_FALSE(x->has("d"));
+    CHECK(a.skipped_values() == 2);
+    const std::vector<Number> later{{"e", 5}, {"a", 7}};  // a known field after an unknown one
+    CHECK(a.message("x", t0 + 3s, later.data(), later.size()) == Aggregate::Taken::some);
+    CHECK(x->fields[0].last == 7);
+    CHECK(a.skipped_values() == 3);
+
+    std::string prom;
+    render_prometheus(prom, a, {"summary", t0, t0, t0 + 3s, 1});
+    for (const char *line : {"dht_records_skipped_total{reason=\"max-sensors\"} 2\n",
+                             "dht_values_skipped_total{reason=\"max-fields\"} 3\n", "dht_sensors 2\n",
+                             "dht_sensors_forgotten_total 0\n"})
+        CHECK_THAT(prom, Catch::Contains(line));
+
+    // y, silent since t0, is forgotten: z takes its place.
+    CHECK(a.expire(t0 + 1s) == 1);
+    CHECK(a.forgotten() == 1);
+    CHECK(a.message("z", t0 + 4s, five.data(), 1) == Aggregate::Taken::all);
+    CHECK(a.find("y") == nullptr);
+    CHECK(a.sensors() == 2);
+    prom.clear();
+    render_prometheus(prom, a, {"summary", t0, t0, t0 + 4s, 1});
+    CHECK_THAT(prom, Catch::Contains("dht_sensors_forgotten_total 1\n"));
+}
+
 TEST_CASE("aggregate: per sensor and field, and what a report shows", "[stats]")
 {
     Aggregate a;

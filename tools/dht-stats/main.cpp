@@ -3,6 +3,7 @@
 // textfile for node_exporter, or served on /metrics), and a plot.
 #include "runner.hpp"
 
+#include "dht/bounds.hpp"
 #include "dht/cli.hpp"
 #include "dht/main.hpp"
 #include "dht/signals.hpp"
@@ -29,12 +30,12 @@ void setup(CLI::App &app, Options &o)
         ->type_name("FILE");
     app.add_option("--listen", o.listen, "Serve Prometheus metrics on http://ADDR:PORT/metrics while running")
         ->type_name("ADDR:PORT");
-    add_duration_option(app, "--expire", o.expire, "Forget sensors silent for DURATION (they leave the metrics)");
+    add_sensor_bounds_options(app, o.bounds, ",--expire");
     app.add_option("--plot", o.plot, "At the end, draw the readings over time in FILE.svg")->type_name("FILE");
     app.add_option("--plot-field", o.plot_fields, "A field to plot (repeatable; default: temperature and humidity)")
         ->type_name("FIELD");
-    app.add_option("--max-fields", o.max_fields,
-                   "Most numeric fields in one message; a message with more is reported and skipped (default: 1000)")
+    app.add_option("--max-fields", o.max_fields, "Numeric fields kept per sensor (default: 16)")
+        ->type_name("N")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
     app.add_option("--bare-topic", o.bare_topic, "Topic given to bare payloads (lines without \"kind\")")
         ->type_name("TOPIC");

@@ -11,7 +11,8 @@ namespace dht::stats {
 
 Runner::Runner(const Options &o)
     : o_(o), started_wall_(now()), started_(std::chrono::steady_clock::now()),
-      scanner_({}, o.common.max_depth, true), every_(o.every), expire_(o.expire)
+      scanner_({}, o.common.max_depth, true), every_(o.every), expire_(o.bounds.forget_after),
+      run_(Limits{o.bounds.max_sensors, o.max_fields})
 {
     format_ = o.format;
     if (format_ == "auto")
@@ -170,9 +171,20 @@ void Runner::message(std::string_view topic, TimePoint time)
     const auto &numbers = scanner_.payload_is_object() ? scanner_.numbers() : none;
     // A record older than the open window counts in the summary only.
     const bool in_window = window_ && time >= window_start_;
-    run_.message(sensor, time, numbers.data(), numbers.size());
-    if (in_window)
+    const auto taken = run_.message(sensor, time, numbers.data(), numbers.size());
+    if (taken == Aggregate::Taken::none)
+        return;  // a sensor beyond --max-sensors
+    if (in_window && taken == Aggregate::Taken::all) {
         window_->message(sensor, time, numbers.data(), numbers.size());
+    } else if (in_window) {
+        // The window keeps the fields the run keeps, no others.
+        const SensorStats *s = run_.find(sensor);
+        kept_.clear();
+        for (const auto &n : numbers)
+            if (s->has(n.path))
+                kept_.push_back(n);
+        window_->message(sensor, time, kept_.data(), kept_.size());
+    }
     if (scanner_.payload_is_text() && !topic.ends_with("/status")) {
         run_.error();  // a payload that is not JSON, off a status topic
         if (in_window)
@@ -185,7 +197,7 @@ void Runner::message(std::string_view topic, TimePoint time)
 }
 
 // What is wrong with a payload that has more numeric fields than --max-fields,
-// or empty: each field is a sketch kept for the rest of the run.
+// or empty: no sensor keeps that many.
 std::string Runner::too_many_fields() const
 {
     const std::size_t n = scanner_.payload_is_object() ? scanner_.numbers().size() : 0;
@@ -291,6 +303,7 @@ bool Runner::finish()
     try {
         close_window();
         expire();
+        run_.summary();
         if (!run_.empty() || !every_)
             report(run_, "summary", run_.received() > 0 ? run_.first() : started_wall_,
                    run_.received() > 0 ? run_.last() : now());

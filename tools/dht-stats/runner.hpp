@@ -7,6 +7,7 @@
 #include "server.hpp"
 #include "stats.hpp"
 
+#include "dht/bounds.hpp"
 #include "dht/cli.hpp"
 #include "dht/input.hpp"
 #include "dht/mqtt.hpp"
@@ -27,11 +28,11 @@ struct Options {
     std::string format = "auto";
     std::string prom_file;
     std::string listen;
-    std::optional<Duration> expire;
+    SensorBounds bounds;  // --max-sensors, --forget-after (or --expire)
     std::string plot;
     std::vector<std::string> plot_fields;
     std::string bare_topic;
-    std::size_t max_fields = 1000;  // numeric fields in one message
+    std::size_t max_fields = 16;  // numeric fields per sensor, and so in one message
     Duration max_skew = std::chrono::hours(1);  // 0: no limit
 };
 
@@ -65,6 +66,7 @@ private:
     std::chrono::steady_clock::time_point started_;
     RecordScanner scanner_;
     std::optional<Duration> every_, expire_;
+    std::vector<Number> kept_;  // a message's numbers that the run's fields took
     std::string format_;
     Output out_;
     Aggregate run_;

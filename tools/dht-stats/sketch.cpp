@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <limits>
 
 namespace dht::stats {
 
@@ -26,42 +28,49 @@ double Sketch::value_of(int index) const noexcept
     return 2 * std::pow(gamma_, index) / (gamma_ + 1);
 }
 
+// Adds `n` to the last bin of `index`, or to new ones after it.
+void Sketch::Store::put(int index, std::uint64_t n)
+{
+    constexpr std::uint64_t full = std::numeric_limits<std::uint32_t>::max();
+    if (n == 0)
+        return;
+    // Readings drift: most fall in the bucket of the value before.
+    if (last < bins.size() && bins[last].index == index && n <= full - bins[last].count &&
+        (last + 1 == bins.size() || bins[last + 1].index != index)) {
+        bins[last].count += static_cast<std::uint32_t>(n);
+        return;
+    }
+    auto it = std::upper_bound(bins.begin(), bins.end(), index, [](int i, const Bin &b) { return i < b.index; });
+    if (it != bins.begin() && std::prev(it)->index == index) {
+        Bin &b = *std::prev(it);
+        const std::uint64_t take = std::min(n, full - b.count);
+        b.count += static_cast<std::uint32_t>(take);
+        n -= take;
+    }
+    while (n > 0) {
+        const std::uint64_t take = std::min(n, full);
+        it = std::next(bins.insert(it, Bin{index, static_cast<std::uint32_t>(take)}));
+        n -= take;
+    }
+    last = static_cast<std::size_t>(std::prev(it) - bins.begin());
+}
+
 void Sketch::Store::add(int index, std::uint64_t n, std::size_t max_buckets)
 {
-    if (counts.empty()) {
-        offset = index;
-        counts.assign(1, 0);
+    const int span = static_cast<int>(std::min<std::size_t>(max_buckets, 1u << 30));
+    if (!bins.empty() && index > bins.back().index && bins.front().index <= index - span) {
+        // A new highest bucket: the ones that fall out of the cap merge into the lowest kept.
+        const int low = index - span + 1;
+        std::uint64_t merged = 0;
+        auto it = bins.begin();
+        for (; it != bins.end() && it->index < low; ++it)
+            merged += it->count;
+        bins.erase(bins.begin(), it);
+        put(low, merged);
     }
-    if (index < offset) {
-        // Grow downwards, unless that passes the cap: then the lowest bucket takes it.
-        const std::size_t grow = static_cast<std::size_t>(offset - index);
-        if (counts.size() + grow > max_buckets) {
-            const std::size_t room = max_buckets > counts.size() ? max_buckets - counts.size() : 0;
-            counts.insert(counts.begin(), room, 0);
-            offset -= static_cast<int>(room);
-            counts.front() += n;
-            return;
-        }
-        counts.insert(counts.begin(), grow, 0);
-        offset = index;
-    } else if (index >= offset + static_cast<int>(counts.size())) {
-        const std::size_t need = static_cast<std::size_t>(index - offset) + 1;
-        if (need > max_buckets) {
-            // Keep the top: merge the lowest buckets so that the new one fits.
-            const std::size_t drop = need - max_buckets;
-            const std::size_t merged = std::min(drop, counts.size());
-            std::uint64_t low = 0;
-            for (std::size_t i = 0; i < merged; ++i)
-                low += counts[i];
-            counts.erase(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(merged));
-            offset += static_cast<int>(drop);
-            if (counts.empty())
-                counts.assign(1, 0);
-            counts.front() += low;
-        }
-        counts.resize(static_cast<std::size_t>(index - offset) + 1, 0);
-    }
-    counts[static_cast<std::size_t>(index - offset)] += n;
+    if (!bins.empty())
+        index = std::max(index, bins.back().index - span + 1);  // below the cap: the lowest bucket
+    put(index, n);
 }
 
 void Sketch::add(double x)
@@ -106,12 +115,10 @@ void Sketch::merge(const Sketch &o)
     count_ += o.count_;
     sum_ += o.sum_;
     zeros_ += o.zeros_;
-    for (std::size_t i = 0; i < o.positive_.counts.size(); ++i)
-        if (o.positive_.counts[i] > 0)
-            positive_.add(o.positive_.offset + static_cast<int>(i), o.positive_.counts[i], max_buckets_);
-    for (std::size_t i = 0; i < o.negative_.counts.size(); ++i)
-        if (o.negative_.counts[i] > 0)
-            negative_.add(o.negative_.offset + static_cast<int>(i), o.negative_.counts[i], max_buckets_);
+    for (const auto &b : o.positive_.bins)
+        positive_.add(b.index, b.count, max_buckets_);
+    for (const auto &b : o.negative_.bins)
+        negative_.add(b.index, b.count, max_buckets_);
 }
 
 double Sketch::stddev() const noexcept
@@ -130,10 +137,10 @@ double Sketch::quantile(double q) const
     double result = 0;
     bool found = false;
     // Negative values first, the largest magnitude (the lowest value) first.
-    for (std::size_t i = negative_.counts.size(); i-- > 0 && !found;) {
-        seen += static_cast<double>(negative_.counts[i]);
+    for (auto b = negative_.bins.rbegin(); b != negative_.bins.rend() && !found; ++b) {
+        seen += static_cast<double>(b->count);
         if (seen > rank) {
-            result = -value_of(negative_.offset + static_cast<int>(i));
+            result = -value_of(b->index);
             found = true;
         }
     }
@@ -144,10 +151,10 @@ double Sketch::quantile(double q) const
             found = true;
         }
     }
-    for (std::size_t i = 0; i < positive_.counts.size() && !found; ++i) {
-        seen += static_cast<double>(positive_.counts[i]);
+    for (auto b = positive_.bins.begin(); b != positive_.bins.end() && !found; ++b) {
+        seen += static_cast<double>(b->count);
         if (seen > rank) {
-            result = value_of(positive_.offset + static_cast<int>(i));
+            result = value_of(b->index);
             found = true;
         }
     }

@@ -3,7 +3,9 @@
 // VLDB 2019): values fall in logarithmic buckets, so any quantile comes back
 // within a relative error of `alpha` of a value of the right rank, whatever
 // the number of values. Buckets are capped; past the cap the smallest
-// magnitudes merge (accuracy is kept where the values are).
+// magnitudes merge (accuracy is kept where the values are). Only the buckets
+// that hold values take memory, 8 bytes each: a field with a few values costs
+// a few buckets, whatever their spread.
 #pragma once
 
 #include <cstdint>
@@ -27,14 +29,24 @@ public:
     double mean() const noexcept { return mean_; }
     // The population standard deviation.
     double stddev() const noexcept;
-    std::size_t buckets() const noexcept { return positive_.counts.size() + negative_.counts.size(); }
+    // The buckets held, each 8 bytes (the memory the sketch grows by).
+    std::size_t buckets() const noexcept { return positive_.bins.size() + negative_.bins.size(); }
 
 private:
-    // Counts for consecutive bucket indices starting at `offset`.
+    // The buckets that hold values, by increasing index, within the
+    // `max_buckets` indices below the highest; a count past 2^32 - 1 goes on
+    // in a second bin of the same index.
     struct Store {
-        int offset = 0;
-        std::vector<std::uint64_t> counts;
+        struct Bin {
+            int index;
+            std::uint32_t count;
+        };
+        std::vector<Bin> bins;
+        std::size_t last = 0;  // the bin added to last
         void add(int index, std::uint64_t n, std::size_t max_buckets);
+
+    private:
+        void put(int index, std::uint64_t n);
     };
 
     int index_of(double magnitude) const noexcept;

@@ -1,5 +1,6 @@
 #include "stats.hpp"
 
+#include "dht/diag.hpp"
 #include "dht/json.hpp"
 #include "dht/record.hpp"
 #include "dht/text.hpp"
@@ -10,6 +11,18 @@
 
 namespace dht::stats {
 
+namespace {
+
+// A name from a sensor, quoted for a diagnostic and cut short.
+std::string quote_name(std::string_view name)
+{
+    std::string q;
+    append_json_string(q, name.substr(0, 200));
+    return q;
+}
+
+}  // namespace
+
 FieldStats &SensorStats::field(std::string_view path)
 {
     if (const auto it = index_.find(path); it != index_.end())
@@ -19,40 +32,55 @@ FieldStats &SensorStats::field(std::string_view path)
     return fields.back();
 }
 
-SensorStats &Aggregate::sensor(std::string_view name)
+SensorStats *Aggregate::sensor(std::string_view name)
 {
     if (last_sensor_ != nullptr && last_sensor_->name == name)
-        return *last_sensor_;
+        return last_sensor_;
     auto it = sensors_.find(name);
     if (it == sensors_.end()) {
+        if (!cap_.admit(sensors_.size(), name))
+            return nullptr;
         auto s = std::make_unique<SensorStats>();
         s->name = std::string(name);
         it = sensors_.emplace(s->name, std::move(s)).first;
     }
     last_sensor_ = it->second.get();
-    return *last_sensor_;
+    return last_sensor_;
 }
 
-void Aggregate::message(std::string_view name, TimePoint time, const Number *numbers, std::size_t n)
+Aggregate::Taken Aggregate::message(std::string_view name, TimePoint time, const Number *numbers, std::size_t n)
 {
+    SensorStats *const sp = sensor(name);
+    if (sp == nullptr)
+        return Taken::none;
+    SensorStats &s = *sp;
     ++received_;
     first_ = std::min(first_, time);
     last_ = std::max(last_, time);
-    SensorStats &s = sensor(name);
     ++s.messages;
     s.last_seen = std::max(s.last_seen, time);
+    Taken taken = Taken::all;
     for (std::size_t i = 0; i < n; ++i) {
         if (!std::isfinite(numbers[i].value))
             continue;
         // A sensor's payloads keep their shape: the i-th number is usually the i-th field.
-        FieldStats &f = i < s.fields.size() && s.fields[i].path == numbers[i].path ? s.fields[i]
-                                                                                  : s.field(numbers[i].path);
+        const bool same = i < s.fields.size() && s.fields[i].path == numbers[i].path;
+        if (!same && s.fields.size() >= max_fields_ && !s.has(numbers[i].path)) {
+            if (skipped_values_++ == 0)
+                warn(cat("sensor ", printable(quote_name(s.name)), " field ", printable(quote_name(numbers[i].path)),
+                         " skipped: the sensor has --max-fields ", max_fields_,
+                         " fields already (said once; see --max-fields)"));
+            taken = Taken::some;
+            continue;
+        }
+        FieldStats &f = same ? s.fields[i] : s.field(numbers[i].path);
         f.sketch.add(numbers[i].value);
         if (time >= f.last_time) {
             f.last = numbers[i].value;
             f.last_time = time;
         }
     }
+    return taken;
 }
 
 void Aggregate::merge(const Aggregate &o)
@@ -63,7 +91,10 @@ void Aggregate::merge(const Aggregate &o)
     first_ = std::min(first_, o.first_);
     last_ = std::max(last_, o.last_);
     for (const auto &[name, os] : o.sensors_) {
-        SensorStats &s = sensor(name);
+        SensorStats *const sp = sensor(name);
+        if (sp == nullptr)
+            continue;
+        SensorStats &s = *sp;
         s.messages += os->messages;
         s.last_seen = std::max(s.last_seen, os->last_seen);
         for (const auto &of : os->fields) {
@@ -82,6 +113,8 @@ void Aggregate::clear()
     sensors_.clear();
     last_sensor_ = nullptr;
     received_ = published_ = errors_ = 0;
+    cap_ = SensorCap(cap_.max());
+    skipped_values_ = forgotten_ = 0;
     first_ = TimePoint::max();
     last_ = TimePoint::min();
 }
@@ -99,7 +132,22 @@ std::size_t Aggregate::expire(TimePoint before)
             ++it;
         }
     }
+    forgotten_ += dropped;
     return dropped;
+}
+
+const SensorStats *Aggregate::find(std::string_view sensor) const
+{
+    const auto it = sensors_.find(sensor);
+    return it != sensors_.end() ? it->second.get() : nullptr;
+}
+
+void Aggregate::summary() const
+{
+    cap_.summary();
+    if (skipped_values_ > 0)
+        warn(cat(skipped_values_, skipped_values_ == 1 ? " value" : " values",
+                 " of fields beyond --max-fields ", max_fields_, " per sensor skipped"));
 }
 
 std::vector<const SensorStats *> Aggregate::sorted() const
@@ -346,6 +394,20 @@ void render_prometheus(std::string &out, const Aggregate &a, const Report &r)
     sample(out, "dht_published_total", {}, {}, {}, static_cast<double>(a.published_count()));
     header(out, "dht_errors_total", "counter", "Bad input lines and payloads that are not JSON.");
     sample(out, "dht_errors_total", {}, {}, {}, static_cast<double>(a.errors()));
+    header(out, "dht_records_skipped_total", "counter",
+           "Message records skipped, by reason: max-sensors, from sensors beyond --max-sensors.");
+    out += "dht_records_skipped_total{reason=\"max-sensors\"} ";
+    prom_number(out, static_cast<double>(a.cap().refused()));
+    out += '\n';
+    header(out, "dht_values_skipped_total", "counter",
+           "Field values skipped, by reason: max-fields, of fields beyond --max-fields per sensor.");
+    out += "dht_values_skipped_total{reason=\"max-fields\"} ";
+    prom_number(out, static_cast<double>(a.skipped_values()));
+    out += '\n';
+    header(out, "dht_sensors", "gauge", "Sensors tracked (at most --max-sensors).");
+    sample(out, "dht_sensors", {}, {}, {}, static_cast<double>(a.sensors()));
+    header(out, "dht_sensors_forgotten_total", "counter", "Sensors forgotten, silent longer than --forget-after.");
+    sample(out, "dht_sensors_forgotten_total", {}, {}, {}, static_cast<double>(a.forgotten()));
     if (a.received() > 0) {
         header(out, "dht_last_message_timestamp_seconds", "gauge", "Time of the latest message, in Unix seconds.");
         sample(out, "dht_last_message_timestamp_seconds", {}, {}, {}, seconds(a.last()));

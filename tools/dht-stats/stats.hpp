@@ -1,17 +1,20 @@
 // The seed's statistics over a stream of records: totals (received,
 // published, errors, last message, uptime) and, per sensor and numeric field,
 // count, min, max, mean, standard deviation, last value and percentiles, in
-// memory that does not grow with the number of messages; written as stats
+// memory that does not grow with the number of messages and is bounded by
+// the sensors and fields kept (--max-sensors, --max-fields); written as stats
 // records, an aligned table, or Prometheus exposition text.
 #pragma once
 
 #include "sketch.hpp"
 
+#include "dht/bounds.hpp"
 #include "dht/scan.hpp"
 #include "dht/time.hpp"
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +43,7 @@ struct SensorStats {
 
     // The field at `path`, added when new: one hash lookup, however many fields.
     FieldStats &field(std::string_view path);
+    bool has(std::string_view path) const { return index_.contains(path); }
 
 private:
     std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>> index_;  // path -> fields[i]
@@ -47,10 +51,22 @@ private:
 
 using Number = RecordScanner::Number;
 
+// What an aggregate keeps at most (none: no bound).
+struct Limits {
+    std::size_t max_sensors = std::numeric_limits<std::size_t>::max();
+    std::size_t max_fields = std::numeric_limits<std::size_t>::max();  // per sensor
+};
+
 class Aggregate {
 public:
-    // A message from `sensor` at `time` with its numeric payload fields.
-    void message(std::string_view sensor, TimePoint time, const Number *numbers, std::size_t n);
+    explicit Aggregate(Limits limits = {}) : max_fields_(limits.max_fields), cap_(limits.max_sensors) {}
+
+    enum class Taken { all, some, none };
+    // A message from `sensor` at `time` with its numeric payload fields. A
+    // sensor beyond max_sensors is refused (none), and a field beyond a
+    // sensor's max_fields skipped (some): the first time each is said on
+    // stderr, every time counted.
+    Taken message(std::string_view sensor, TimePoint time, const Number *numbers, std::size_t n);
     // A record the toolkit published (an alert, an incident), read or carried by MQTT.
     void published() noexcept { ++published_; }
     void error() noexcept { ++errors_; }
@@ -58,6 +74,7 @@ public:
     void clear();
     // Drops the sensors last seen before `before`.
     std::size_t expire(TimePoint before);
+    const SensorStats *find(std::string_view sensor) const;
 
     // Sensors sorted by name.
     std::vector<const SensorStats *> sorted() const;
@@ -68,13 +85,24 @@ public:
     bool empty() const noexcept { return received_ == 0 && published_ == 0 && errors_ == 0; }
     TimePoint first() const noexcept { return first_; }
     TimePoint last() const noexcept { return last_; }
+    const SensorCap &cap() const noexcept { return cap_; }
+    std::size_t max_fields() const noexcept { return max_fields_; }
+    // Values of fields beyond max_fields, skipped.
+    std::uint64_t skipped_values() const noexcept { return skipped_values_; }
+    std::uint64_t forgotten() const noexcept { return forgotten_; }
+    // Says on stderr what the caps skipped, when they did.
+    void summary() const;
 
 private:
-    SensorStats &sensor(std::string_view name);
+    // The sensor `name`, added when new; null when the cap refuses it.
+    SensorStats *sensor(std::string_view name);
 
     std::unordered_map<std::string, std::unique_ptr<SensorStats>, StringHash, std::equal_to<>> sensors_;
     SensorStats *last_sensor_ = nullptr;
     std::uint64_t received_ = 0, published_ = 0, errors_ = 0;
+    std::size_t max_fields_;
+    SensorCap cap_;
+    std::uint64_t skipped_values_ = 0, forgotten_ = 0;
     TimePoint first_ = TimePoint::max(), last_ = TimePoint::min();
 };
 

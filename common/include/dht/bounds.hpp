@@ -19,8 +19,9 @@ struct SensorBounds {
     std::optional<Duration> forget_after;  // none: kept while the cap allows
 };
 
-// --max-sensors N (1 or more) and --forget-after DURATION.
-void add_sensor_bounds_options(CLI::App &app, SensorBounds &bounds);
+// --max-sensors N (1 or more) and --forget-after DURATION; `older` adds an
+// older name the tool accepts for --forget-after (",--expire").
+void add_sensor_bounds_options(CLI::App &app, SensorBounds &bounds, const std::string &older = {});
 
 // Admission of new sensors under --max-sensors. A record from a sensor that
 // would be one too many is refused: the first refusal is said on stderr
