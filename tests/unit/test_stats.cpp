@@ -258,3 +258,15 @@ TEST_CASE("aggregate: a sensor's fields found by path, kept in the order first s
     REQUIRE(merged.sorted()[0]->fields.size() == n);
     CHECK(merged.sorted()[0]->fields[n / 2].sketch.count() == 4);
 }
+
+TEST_CASE("table: extreme values print in exponent form, within the cell's buffer", "[stats]")
+{
+    Aggregate a;
+    const TimePoint t0 = *parse_rfc3339("2026-11-24T10:00:00Z");
+    const std::vector<Number> huge{{"temperature", 1e308}, {"humidity", -1e300}};
+    a.message("x", t0, huge.data(), huge.size());
+    std::string table;
+    render_table(table, a, {"summary", t0, t0, t0, 1});
+    CHECK_THAT(table, Catch::Contains("1e+308"));
+    CHECK_THAT(table, Catch::Contains("-1e+300"));
+}

@@ -52,6 +52,8 @@ struct MetricsServer::Guard {
         std::uint64_t refused = 0, timed_out = 0;
     };
 
+    Guard(MetricsServer &s, ListenLimits l) : server(s), limits(l) {}  // clang 14 lacks (aggregate) init
+
     MetricsServer &server;
     ListenLimits limits;
     std::unordered_map<MHD_Connection *, Peer> open;

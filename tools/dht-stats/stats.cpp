@@ -222,8 +222,10 @@ namespace {
 std::string fixed(double v, int decimals = 2)
 {
     char buf[64];
-    const int n = std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-    std::string s(buf, static_cast<std::size_t>(n > 0 ? n : 0));
+    int n = std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    if (n < 0 || n >= static_cast<int>(sizeof buf))  // 1e308 has 309 digits: in exponent form
+        n = std::snprintf(buf, sizeof buf, "%.6g", v);
+    std::string s(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
     if (s == "-0.00")
         s = "0.00";
     return s;
