@@ -1,0 +1,153 @@
+// CarbonSink's replay window against a carbon stand-in: a listening socket on
+// 127.0.0.1 whose connections the test reads and closes.
+#include "sink.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+using namespace dht;
+using namespace dht::graphite;
+
+namespace {
+
+struct Carbon {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int port = 0;
+    Carbon()
+    {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        REQUIRE(::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+        REQUIRE(::listen(fd, 4) == 0);
+        REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) == 0);
+        port = ntohs(a.sin_port);
+    }
+    ~Carbon() { ::close(fd); }
+    SinkConfig config() const
+    {
+        SinkConfig c;
+        c.address = Endpoint{"127.0.0.1", port};
+        return c;
+    }
+    // The next connection, once the sink has made it.
+    int accept_one(CarbonSink &sink) const
+    {
+        pollfd p{fd, POLLIN, 0};
+        for (int i = 0; i < 200 && ::poll(&p, 1, 10) == 0; ++i)
+            sink.pump();
+        return ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    }
+};
+
+// Reads `size` bytes from a connection (up to 2 s).
+std::string read_bytes(int conn, std::size_t size)
+{
+    std::string out;
+    char buf[4096];
+    pollfd p{conn, POLLIN, 0};
+    while (out.size() < size && ::poll(&p, 1, 2000) > 0) {
+        const auto n = ::read(conn, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+// Pumps until `done()` or 2 s pass: acknowledgements come in their own time.
+template <class Done>
+bool pump_until(CarbonSink &sink, Done done)
+{
+    for (int i = 0; i < 200 && !done(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        sink.pump();
+    }
+    return done();
+}
+
+}  // namespace
+
+TEST_CASE("after a broken connection the replay window is sent again before new lines")
+{
+    Carbon carbon;
+    auto config = carbon.config();
+    config.replay_window = std::chrono::hours(1);
+    CarbonSink sink(config);
+    sink.add("a 1 10\nb 2 10\n");
+    const int first = carbon.accept_one(sink);
+    REQUIRE(first >= 0);
+    CHECK(read_bytes(first, 14) == "a 1 10\nb 2 10\n");
+    CHECK(pump_until(sink, [&] { return sink.replayable() == 2; }));
+    ::close(first);  // read and acknowledged, yet a carbon killed now never writes them
+    sink.add("c 3 10\n");
+    const int second = carbon.accept_one(sink);
+    REQUIRE(second >= 0);
+    CHECK(read_bytes(second, 21) == "a 1 10\nb 2 10\nc 3 10\n");
+    CHECK(sink.resent() == 2);
+    CHECK(sink.sent() == 5);
+    ::close(second);
+}
+
+TEST_CASE("lines acknowledged longer than --replay-window ago are not sent again")
+{
+    Carbon carbon;
+    auto config = carbon.config();
+    config.replay_window = std::chrono::nanoseconds(0);
+    CarbonSink sink(config);
+    sink.add("a 1 10\n");
+    const int first = carbon.accept_one(sink);
+    REQUIRE(first >= 0);
+    CHECK(read_bytes(first, 7) == "a 1 10\n");
+    CHECK(pump_until(sink, [&] { return sink.replayable() == 0; }));
+    ::close(first);
+    sink.add("c 3 10\n");
+    const int second = carbon.accept_one(sink);
+    REQUIRE(second >= 0);
+    CHECK(read_bytes(second, 7) == "c 3 10\n");
+    CHECK(sink.resent() == 0);
+    ::close(second);
+}
+
+TEST_CASE("a replay window over --buffer lines spills its oldest lines to the spool")
+{
+    char dir[] = "/tmp/dht-graphite-sink-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    Carbon carbon;
+    auto config = carbon.config();
+    config.max_lines = 2;
+    config.spool_dir = dir;
+    {
+        CarbonSink sink(config);
+        sink.add("a 1 10\n");
+        const int conn = carbon.accept_one(sink);
+        REQUIRE(conn >= 0);
+        for (const char *line : {"b 2 10\n", "c 3 10\n", "d 4 10\n"}) {
+            sink.add(line);
+            sink.pump();  // one write, one piece of the window, each
+        }
+        CHECK(read_bytes(conn, 28) == "a 1 10\nb 2 10\nc 3 10\nd 4 10\n");
+        CHECK(pump_until(sink, [&] { return sink.replayable() == 2; }));
+        CHECK(sink.spooled() == 2);
+        ::close(conn);
+    }
+    std::string spooled;
+    for (const auto &file : std::filesystem::directory_iterator(dir)) {
+        std::ifstream in(file.path());
+        spooled += (std::ostringstream() << in.rdbuf()).str();
+    }
+    std::filesystem::remove_all(dir);
+    CHECK(spooled == "a 1 10\nb 2 10\n");
+}
