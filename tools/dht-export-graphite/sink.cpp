@@ -168,6 +168,7 @@ void CarbonSink::lost(const std::string &why)
 {
     warn(cat(config_.address.label(), ": ", why, "; reconnecting, ", window_lines_, " recent lines to resend"));
     disconnect();
+    window_spools_.clear();  // those lines were not resent: their files wait for the next start
     resent_ += window_lines_;
     unsend();
     next_try_ = Clock::now();
@@ -177,7 +178,8 @@ void CarbonSink::trim_window()
 {
     // Over --buffer lines: the oldest acknowledged text, a tenth of the
     // buffer more than needed, goes to the spool (sent again at the next
-    // start) or is let go before its time.
+    // start, unless carbon confirms at the end, on this connection, that it
+    // read it) or is let go before its time.
     const std::size_t target = config_.max_lines - config_.max_lines / 10;
     std::size_t chunks = 0, lines = 0;
     std::string text;
@@ -186,8 +188,9 @@ void CarbonSink::trim_window()
         if (spool_)
             text += window_[chunks].text;
     }
-    if (spool_ && !spool_->write(text).empty()) {
+    if (auto path = spool_ ? spool_->write(text) : std::string(); !path.empty()) {
         spooled_ += lines;
+        window_spools_.emplace_back(std::move(path), lines);
     } else if (!warned_window_) {
         warn(cat("replay window over ", config_.max_lines, " lines: the oldest lines sent, acknowledged ",
                  seconds_text(Clock::now() - window_.front().acked), " ago, can no longer be resent",
@@ -282,9 +285,13 @@ std::size_t CarbonSink::finish(std::chrono::milliseconds timeout)
         if (!confirmed && window_lines_ > 0)
             warn(cat(config_.address.label(), ": no confirmation that carbon read the last ", window_lines_,
                      " lines; keeping them"));
-        if (confirmed)
+        if (confirmed) {
             clear_window();
-        else
+            for (const auto &[path, lines] : window_spools_) {
+                spool_->remove(path);
+                spooled_ -= lines;
+            }
+        } else
             unsend();
         disconnect();
     }

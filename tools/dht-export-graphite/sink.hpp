@@ -19,6 +19,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dht::graphite {
@@ -88,6 +89,9 @@ private:
     std::uint64_t written_ = 0;      // bytes written on this connection
     std::optional<Spool> spool_;
     std::vector<std::string> loaded_spools_;  // sent, or spooled again, by finish()
+    // Spooled from the window of this connection, with their lines: carbon's
+    // confirmation at the end makes them needless.
+    std::vector<std::pair<std::string, std::size_t>> window_spools_;
     bool warned_full_ = false, warned_window_ = false;
     std::uint64_t sent_ = 0, spooled_ = 0, dropped_ = 0, resent_ = 0;
 };
