@@ -62,10 +62,10 @@ private:
     using Clock = std::chrono::steady_clock;
     // Text written to carbon and kept for replay.
     struct Sent {
-        std::string text;  // whole lines
+        std::string text;           // whole lines
         std::size_t lines;
-        std::uint64_t end;             // bytes written on this connection up to its end
-        Clock::time_point acked{};     // when carbon's host had acknowledged it all
+        std::uint64_t end;          // bytes written on this connection up to its end
+        Clock::time_point acked{};  // when carbon's host had acknowledged it all (zero: not yet)
     };
 
     bool connect();
