@@ -30,6 +30,7 @@ struct Options {
     std::size_t buffer = 100000;
     std::string spool;
     Duration flush_timeout = std::chrono::seconds(10);
+    Duration replay_window = std::chrono::seconds(60);
     std::string bare_topic;
 };
 
@@ -48,10 +49,15 @@ void setup(CLI::App &app, Options &o)
     app.add_option("--carbon", o.carbon, "Send to carbon at HOST[:PORT] (default port 2003)")
         ->type_name("HOST[:PORT]");
     app.add_flag("--udp", o.udp, "Send over UDP instead of TCP (no delivery guarantee)");
-    app.add_option("--buffer", o.buffer, "Lines held in memory while carbon is away (default: 100000)")
+    app.add_option("--buffer", o.buffer,
+                   "Lines held in memory while carbon is away, and lines kept for replay (default: 100000)")
         ->check(CLI::Range(std::size_t{100}, std::size_t{100000000}));
     app.add_option("--spool", o.spool, "Directory for lines that cannot be sent yet; resent at the next start")
         ->type_name("DIR");
+    add_duration_option(app, "--replay-window", o.replay_window,
+                        "Keep lines sent for this long after carbon's host acknowledged them, to send them "
+                        "again after a broken connection (default: 60s)",
+                        {Duration{0}});
     add_duration_option(app, "--flush-timeout", o.flush_timeout,
                         "At the end, how long to keep trying to send before spooling (default: 10s)",
                         {Duration{0}});
@@ -127,7 +133,8 @@ int run(Options &o)
         usage_error(cat("--template: ", e.what()));
     }
     if (!o.carbon.empty()) {
-        sink.emplace(SinkConfig{parse_endpoint("--carbon", o.carbon, 2003), o.udp, o.buffer, o.spool, std::chrono::seconds(30)});
+        sink.emplace(SinkConfig{parse_endpoint("--carbon", o.carbon, 2003), o.udp, o.buffer, o.spool,
+                                std::chrono::seconds(30), o.replay_window});
     }
     install_signal_handlers();
 

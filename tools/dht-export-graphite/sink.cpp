@@ -2,8 +2,10 @@
 
 #include "dht/diag.hpp"
 
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -15,7 +17,6 @@
 
 namespace dht::graphite {
 namespace {
-constexpr std::size_t kReplayLines = 20000;
 constexpr std::size_t kChunk = 64 * 1024;
 constexpr std::size_t kDatagram = 1400;
 }  // namespace
@@ -84,7 +85,7 @@ void CarbonSink::add(std::string_view text)
 
 bool CarbonSink::connect()
 {
-    if (std::chrono::steady_clock::now() < next_try_)
+    if (Clock::now() < next_try_)
         return false;
     std::string error;
     if (config_.udp) {
@@ -114,7 +115,7 @@ bool CarbonSink::connect()
     }
     if (fd_ < 0) {
         const auto delay = backoff_.next();
-        next_try_ = std::chrono::steady_clock::now() + delay;
+        next_try_ = Clock::now() + delay;
         warn(cat(config_.address.label(), ": ", error, "; next try in ", seconds_text(delay), " (", lines_.size(),
                  lines_.size() == 1 ? " line waiting)" : " lines waiting)"));
         return false;
@@ -135,19 +136,99 @@ bool CarbonSink::peer_closed()
     return ::recv(fd_, &c, 1, MSG_DONTWAIT | MSG_PEEK) <= 0;
 }
 
-void CarbonSink::lost(const std::string &why)
+void CarbonSink::unsend()
 {
-    warn(cat(config_.address.label(), ": ", why, "; reconnecting, ", recent_.size(), " recent lines to resend"));
+    // The window goes back in front of what waits, oldest first, line by line.
+    std::deque<std::string> lines;
+    for (const auto &sent : window_)
+        for (std::size_t start = 0; start < sent.text.size();) {
+            const auto nl = sent.text.find('\n', start);
+            const auto end = nl == std::string::npos ? sent.text.size() : nl + 1;
+            lines.emplace_back(sent.text, start, end - start);
+            start = end;
+        }
+    lines_.insert(lines_.begin(), std::make_move_iterator(lines.begin()), std::make_move_iterator(lines.end()));
+    clear_window();
+}
+
+void CarbonSink::clear_window()
+{
+    window_.clear();
+    window_lines_ = acked_chunks_ = 0;
+}
+
+void CarbonSink::disconnect()
+{
     ::close(fd_);
     fd_ = -1;
-    resent_ += recent_.size();
-    lines_.insert(lines_.begin(), std::make_move_iterator(recent_.begin()), std::make_move_iterator(recent_.end()));
-    recent_.clear();
-    next_try_ = std::chrono::steady_clock::now();
+    written_ = 0;
+}
+
+void CarbonSink::lost(const std::string &why)
+{
+    warn(cat(config_.address.label(), ": ", why, "; reconnecting, ", window_lines_, " recent lines to resend"));
+    disconnect();
+    window_spools_.clear();  // those lines were not resent: their files wait for the next start
+    resent_ += window_lines_;
+    unsend();
+    next_try_ = Clock::now();
+}
+
+void CarbonSink::trim_window()
+{
+    // Over --buffer lines: the oldest acknowledged text, a tenth of the
+    // buffer more than needed, goes to the spool (sent again at the next
+    // start, unless carbon confirms at the end, on this connection, that it
+    // read it) or is let go before its time.
+    const std::size_t target = config_.max_lines - config_.max_lines / 10;
+    std::size_t chunks = 0, lines = 0;
+    std::string text;
+    for (; chunks < acked_chunks_ && window_lines_ - lines > target; ++chunks) {
+        lines += window_[chunks].lines;
+        if (spool_)
+            text += window_[chunks].text;
+    }
+    if (auto path = spool_ ? spool_->write(text) : std::string(); !path.empty()) {
+        spooled_ += lines;
+        window_spools_.emplace_back(std::move(path), lines);
+    } else if (!warned_window_) {
+        warn(cat("replay window over ", config_.max_lines, " lines: the oldest lines sent, acknowledged ",
+                 seconds_text(Clock::now() - window_.front().acked), " ago, can no longer be resent",
+                 config_.spool_dir.empty() ? " (--spool DIR would keep them)" : ""));
+        warned_window_ = true;
+    }
+    window_.erase(window_.begin(), window_.begin() + static_cast<std::ptrdiff_t>(chunks));
+    window_lines_ -= lines;
+    acked_chunks_ -= chunks;
+}
+
+void CarbonSink::settle()
+{
+    // Stamp what carbon's host has acknowledged (all but the bytes still in
+    // the socket's send queue), then let go of what was acknowledged more
+    // than replay_window ago, but only while the queue is empty: bytes left
+    // unacknowledged mean a carbon that stopped reading, whose receive buffer
+    // holds lines it may never read. Unacknowledged text always stays: the
+    // kernel bounds it by the socket's send buffer.
+    int queued = 0;
+    if (fd_ < 0 || config_.udp || ::ioctl(fd_, SIOCOUTQ, &queued) != 0 || queued < 0)
+        return;
+    const std::uint64_t acked = written_ - static_cast<std::uint64_t>(queued);
+    const auto now = Clock::now();
+    for (; acked_chunks_ < window_.size() && window_[acked_chunks_].end <= acked; ++acked_chunks_)
+        window_[acked_chunks_].acked = now;
+    while (queued == 0 && acked_chunks_ > 0 && now - window_.front().acked >= config_.replay_window) {
+        window_lines_ -= window_.front().lines;
+        window_.pop_front();
+        --acked_chunks_;
+    }
+    if (acked_chunks_ > 0 && window_lines_ > config_.max_lines)
+        trim_window();
 }
 
 void CarbonSink::pump()
 {
+    settle();  // before writing: what was written at the last pump has had time to be acknowledged
     while (!lines_.empty()) {
         if (fd_ < 0 && !connect())
             return;
@@ -160,38 +241,37 @@ void CarbonSink::pump()
         const std::size_t limit = config_.udp ? kDatagram : kChunk;
         while (n < lines_.size() && (n == 0 || chunk.size() + lines_[n].size() <= limit))
             chunk += lines_[n++];
+        lines_.erase(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(n));
         std::size_t done = 0;
         while (done < chunk.size()) {
             const ssize_t w = ::send(fd_, chunk.data() + done, chunk.size() - done, MSG_NOSIGNAL);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0 && config_.udp)
+                break;  // a datagram lost is lost; carry on
             if (w < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (config_.udp) {
-                    done = chunk.size();  // a datagram lost is lost; carry on
-                    break;
-                }
-                recent_.insert(recent_.end(), lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(n));
-                lines_.erase(lines_.begin(), lines_.begin() + static_cast<std::ptrdiff_t>(n));
-                lost(std::strerror(errno));
+                const int error = errno;
+                window_.push_back(Sent{std::move(chunk), n, written_, {}});
+                window_lines_ += n;
+                lost(std::strerror(error));
                 return;
             }
             done += static_cast<std::size_t>(w);
         }
         sent_ += n;
-        for (std::size_t i = 0; i < n; ++i) {
-            recent_.push_back(std::move(lines_.front()));
-            lines_.pop_front();
+        written_ += chunk.size();
+        if (!config_.udp) {
+            window_.push_back(Sent{std::move(chunk), n, written_, {}});
+            window_lines_ += n;
         }
-        while (recent_.size() > kReplayLines)
-            recent_.pop_front();
     }
 }
 
 std::size_t CarbonSink::finish(std::chrono::milliseconds timeout)
 {
-    const auto until = std::chrono::steady_clock::now() + timeout;
+    const auto until = Clock::now() + timeout;
     pump();
-    while (!lines_.empty() && std::chrono::steady_clock::now() < until) {
+    while (!lines_.empty() && Clock::now() < until) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         pump();
     }
@@ -202,15 +282,18 @@ std::size_t CarbonSink::finish(std::chrono::milliseconds timeout)
         pollfd p{fd_, POLLIN, 0};
         char c;
         const bool confirmed = ::poll(&p, 1, 2000) > 0 && ::recv(fd_, &c, 1, MSG_DONTWAIT) == 0;
-        if (!confirmed && !recent_.empty()) {
-            warn(cat(config_.address.label(), ": no confirmation that carbon read the last ", recent_.size(),
+        if (!confirmed && window_lines_ > 0)
+            warn(cat(config_.address.label(), ": no confirmation that carbon read the last ", window_lines_,
                      " lines; keeping them"));
-            lines_.insert(lines_.begin(), std::make_move_iterator(recent_.begin()),
-                          std::make_move_iterator(recent_.end()));
-        }
-        recent_.clear();
-        ::close(fd_);
-        fd_ = -1;
+        if (confirmed) {
+            clear_window();
+            for (const auto &[path, lines] : window_spools_) {
+                spool_->remove(path);
+                spooled_ -= lines;
+            }
+        } else
+            unsend();
+        disconnect();
     }
     const std::size_t left = lines_.size();
     const auto dropped_before = dropped_;
