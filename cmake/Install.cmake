@@ -1,8 +1,9 @@
 # What `cmake --install` puts beside the binaries and manual pages, and the
 # Debian package made of the same set (`cpack -G DEB` in the build directory,
 # or scripts/package): the notifiers, the rules and policy examples, the
-# systemd units and their sysusers file, the cron jobs, a default /etc/dht,
-# the database location for login shells, and shell completion.
+# operator's page, the systemd units and their sysusers file, the cron jobs,
+# a default /etc/dht, the database location for login shells, and shell
+# completion.
 #
 # The files that name installed paths (/usr/local/bin/…, /etc/dht/…) are
 # written at install time, for the prefix of that install: /usr/bin and /etc
@@ -15,6 +16,7 @@ install(FILES scripts/rules/seed.rules DESTINATION ${CMAKE_INSTALL_DATADIR}/dht-
 install(DIRECTORY scripts/homeassistant scripts/mosquitto DESTINATION ${CMAKE_INSTALL_DATADIR}/dht-tools
         USE_SOURCE_PERMISSIONS)
 install(FILES scripts/systemd/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/dht-tools/systemd)
+include(cmake/Page.cmake)
 foreach(tool dht-sub dht-record dht-rules dht-stats dht-escalate dht-export-influx dht-export-graphite
              dht-sensor-sim)
   install(FILES scripts/completion/dht-tools.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions

@@ -80,12 +80,13 @@ escalation='{"incident_id":7,"event":"escalation","from_level":1,"to_level":2,"t
 
 # The ACL -------------------------------------------------------------------
 # The server reads all of dht11/, the operator subscribes to all of it too but
-# may read only alerts, incidents and stats, and a sensor reads nothing.
+# may read only alerts, incidents, stats, readings and statuses (the
+# operator's page), not the answers, and a sensor reads nothing.
 bg dht-sub -h 127.0.0.1 -p "$CP" -u server -P server-pw -i srv -q 1 -t 'dht11/#' -C 6 -W 10 -F '%t %p' \
     >"$T/srv" 2>"$T/srv.err"
 srv=$BG_PID
 bg dht-sub -h localhost -p "$CP" -u operator --password-file "$T/auth/operator.pw" -i op -q 1 -t 'dht11/#' \
-    -C 3 -W 10 -F '%t %p' >"$T/op" 2>"$T/op.err"
+    -C 5 -W 10 -F '%t %p' >"$T/op" 2>"$T/op.err"
 op=$BG_PID
 bg mosquitto_sub -h 127.0.0.1 -p "$CP" -u cellar -P cellar-pw -i sens -q 1 -t dht11/alerts \
     -t dht11/alerts/escalation -t 'dht11/#' -C 1 -W 2 -v >"$T/sens" 2>"$T/sens.err"
@@ -124,6 +125,8 @@ wait "$op" || fail "operator subscriber: $(cat "$T/op.err")"
 assert_eq "what the operator account reads of dht11/#" \
 "dht11/alerts {\"rule\":\"cold\",\"state\":\"firing\",\"sensor\":\"dht11/cellar/data\"}
 dht11/alerts/escalation $escalation
+dht11/cellar/data {\"temperature\":24.50,\"humidity\":65.30}
+dht11/cellar/status online
 dht11/stats {\"received\":1}" "$(cat "$T/op")"
 rc=0; wait "$sens" || rc=$?
 assert_eq "the sensor's subscription times out (mosquitto_sub -W: 27)" 27 "$rc"
@@ -132,7 +135,7 @@ for id in x1 x2 x3 x4 x5 x6 x7; do denied "$id" || fail "no 'Denied PUBLISH from
 for id in c1 c2 c3 s1 s2 s3 o1; do ! denied "$id" || fail "publish $id was denied"; done
 pass "ACL: sensor cellar writes dht11/cellar/{data,status} and its discovery, not another sensor's topic, alerts or answers"
 pass "ACL: the sensor reads nothing (dht11/alerts, dht11/alerts/escalation: mosquitto_sub -C 1 -W 2 gets no message)"
-pass "ACL: the operator reads escalations, alerts and stats but no readings, answers on dht11/incidents/response, forges nothing"
+pass "ACL: the operator reads escalations, alerts, stats, readings and statuses but no answers, answers on dht11/incidents/response, forges nothing"
 pass "ACL: the server reads dht11/#, writes alerts, escalations and stats, and cannot pose as a sensor"
 
 rc=$(exit_code mosquitto_pub -h 127.0.0.1 -p "$CP" -u operator -P wrong -t dht11/incidents/response -m x 2>"$T/wrong.err")

@@ -69,6 +69,22 @@ for t in dht-rules dht-stats dht-record dht-escalate dht-export-influx dht-expor
 done
 pass "seed.rules, /etc/dht/rules, escalate.policy and every /etc/dht/*.conf check"
 
+# The operator's page: installed, and served by dht-stats --listen without --www.
+for f in index.html operator.js operator.css; do
+    [ -f "/usr/share/dht-tools/www/$f" ] || fail "not installed: /usr/share/dht-tools/www/$f"
+done
+port=$(free_port)
+mkfifo "$T/stats-in"
+/usr/bin/dht-stats --listen "127.0.0.1:$port" <"$T/stats-in" >/dev/null 2>"$T/stats.err" &
+stats=$!
+exec 7>"$T/stats-in"
+wait_port "$port"
+cmp -s <(curl -sS "http://127.0.0.1:$port/") /usr/share/dht-tools/www/index.html ||
+    fail "dht-stats --listen does not serve the installed page: $(curl -sS "http://127.0.0.1:$port/")"
+exec 7>&-
+wait "$stats" || fail "dht-stats: $(cat "$T/stats.err")"
+pass "the operator's page in /usr/share/dht-tools/www, served by dht-stats --listen"
+
 # A login shell finds the service's database: records stored as dht, then
 # listed and queried without --db.
 {

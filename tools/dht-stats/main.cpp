@@ -30,6 +30,9 @@ void setup(CLI::App &app, Options &o)
         ->type_name("FILE");
     app.add_option("--listen", o.listen, "Serve Prometheus metrics on http://ADDR:PORT/metrics while running")
         ->type_name("ADDR:PORT");
+    app.add_option("--www", o.www,
+                   "Serve the operator's page from DIR at / with --listen (default: the installed one)")
+        ->type_name("DIR");
     add_sensor_bounds_options(app, o.bounds, ",--expire");
     app.add_option("--plot", o.plot, "At the end, draw the readings over time in FILE.svg")->type_name("FILE");
     app.add_option("--plot-field", o.plot_fields, "A field to plot (repeatable; default: temperature and humidity)")
@@ -49,6 +52,8 @@ int run(Options &o)
     if (o.format == "prometheus" && o.every)
         usage_error("--every writes a report per window, Prometheus text is one exposition: "
                     "use --prom-file or --listen for the metrics");
+    if (!o.www.empty() && o.listen.empty())
+        usage_error("--www serves the page with --listen: give --listen ADDR:PORT too");
     install_signal_handlers();
     Runner runner(o);
     return runner.run();

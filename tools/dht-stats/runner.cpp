@@ -22,7 +22,7 @@ Runner::Runner(const Options &o)
     if (!o.listen.empty()) {
         // ":9464" listens on every address.
         const Endpoint b = parse_endpoint("--listen", o.listen, 0, true);
-        server_.emplace(b.host, b.port);
+        server_.emplace(b.host, b.port, page_directory(o.www));
         server_->update(prometheus());
     }
     if (o.mqtt.wants_broker())

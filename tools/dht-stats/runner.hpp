@@ -28,6 +28,7 @@ struct Options {
     std::string format = "auto";
     std::string prom_file;
     std::string listen;
+    std::string www;  // the operator's page served by --listen
     SensorBounds bounds;  // --max-sensors, --forget-after (or --expire)
     std::string plot;
     std::vector<std::string> plot_fields;

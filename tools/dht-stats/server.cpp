@@ -5,10 +5,12 @@
 #include "dht/time.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -207,16 +209,76 @@ void notify_completed(void *cls, MHD_Connection *c, void **, MHD_RequestTerminat
     guard(cls).answered(c);
 }
 
-MHD_Result reply(MHD_Connection *connection, unsigned status, const std::string &body, const char *type)
+// The page's own files only: no inline script or style, no framing, and the
+// broker over ws:// or wss:// wherever the operator says it is. MQTT.js keeps
+// its keepalive timer in a worker of its own making (a blob: URL), which
+// background tabs do not slow down.
+constexpr const char *page_policy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; "
+    "worker-src 'self' blob:; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+MHD_Result reply(MHD_Connection *connection, unsigned status, const std::string &body, const char *type,
+                 bool page = false)
 {
     MHD_Response *response =
         MHD_create_response_from_buffer(body.size(), const_cast<char *>(body.data()), MHD_RESPMEM_MUST_COPY);
     if (response == nullptr)
         return MHD_NO;
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    if (page) {
+        MHD_add_response_header(response, "Content-Security-Policy", page_policy);
+        MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    }
     const MHD_Result r = MHD_queue_response(connection, status, response);
     MHD_destroy_response(response);
     return r;
+}
+
+// The Content-Type of a page file by its name's ending; nullptr: not served.
+const char *page_type(std::string_view name)
+{
+    static constexpr std::pair<std::string_view, const char *> types[] = {
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
+        {".png", "image/png"},                 {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+    };
+    for (const auto &[ending, type] : types)
+        if (name.size() > ending.size() && name.ends_with(ending))
+            return type;
+    return nullptr;
+}
+
+// A file the page is made of: a plain name in the directory ("/" is
+// index.html), no subdirectory, no dot file, a regular file of at most 16 MiB.
+std::optional<std::string> page_file(const std::string &dir, std::string_view url)
+{
+    std::string_view name = url == "/" ? "index.html" : url.substr(1);
+    if (name.empty() || name.front() == '.' || name.find_first_of("/\\") != std::string_view::npos)
+        return std::nullopt;
+    const std::string path = cat(dir, "/", name);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return std::nullopt;
+    std::optional<std::string> body;
+    if (struct stat st{}; ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= (16 << 20)) {
+        std::string text(static_cast<std::size_t>(st.st_size), '\0');
+        std::size_t got = 0;
+        while (got < text.size()) {
+            const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            got += static_cast<std::size_t>(n);
+        }
+        if (got == text.size())
+            body = std::move(text);
+    }
+    ::close(fd);
+    return body;
 }
 
 // The server's own counters, after the statistics.
@@ -243,17 +305,23 @@ MHD_Result handle(void *cls, MHD_Connection *connection, const char *url, const 
         append_rejected(text, server.refused(), server.timed_out());
         return reply(connection, MHD_HTTP_OK, text, "text/plain; version=0.0.4; charset=utf-8");
     }
-    if (std::strcmp(url, "/") == 0)
+    if (!server.www().empty()) {
+        const std::string_view path = url;
+        if (const char *type = page_type(path == "/" ? "index.html" : path))
+            if (auto body = page_file(server.www(), path))
+                return reply(connection, MHD_HTTP_OK, *body, type, true);
+    } else if (std::strcmp(url, "/") == 0) {
         return reply(connection, MHD_HTTP_OK,
                      "<html><body><a href=\"/metrics\">dht-stats metrics</a></body></html>\n",
-                     "text/html; charset=utf-8");
+                     "text/html; charset=utf-8", true);
+    }
     return reply(connection, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n", "text/plain; charset=utf-8");
 }
 
 }  // namespace
 
-MetricsServer::MetricsServer(const std::string &host, int port, ListenLimits limits)
-    : guard_(std::make_unique<Guard>(*this, limits))
+MetricsServer::MetricsServer(const std::string &host, int port, std::string www, ListenLimits limits)
+    : www_(std::move(www)), guard_(std::make_unique<Guard>(*this, limits))
 {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -335,6 +403,24 @@ void MetricsServer::count_scrape()
 {
     std::lock_guard lk(mu_);
     ++scrapes_;
+}
+
+std::string page_directory(const std::string &given)
+{
+    const auto has_page = [](const std::string &dir) { return ::access(cat(dir, "/index.html").c_str(), R_OK) == 0; };
+    if (!given.empty()) {
+        if (!has_page(given))
+            fail(exit_noinput, cat("--www ", given, ": no readable index.html there"));
+        return given;
+    }
+    char exe[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return {};
+    std::string dir(exe, static_cast<std::size_t>(n));
+    dir = dir.substr(0, dir.rfind('/'));  // BINDIR
+    dir = cat(dir.substr(0, dir.rfind('/')), "/share/dht-tools/www");
+    return has_page(dir) ? dir : std::string{};
 }
 
 }  // namespace dht::stats

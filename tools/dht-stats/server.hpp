@@ -1,5 +1,6 @@
 // --listen: GET /metrics answered by libmicrohttpd on a thread of its own, with
-// the exposition text the main loop last published. Slow or greedy clients
+// the exposition text the main loop last published, and the operator's page
+// (--www: a directory's files, read-only, at / and /NAME). Slow or greedy clients
 // cannot starve the scrapes: connections over a limit (in all, per client
 // address) are refused at once, and one that has not sent a whole request
 // within a deadline is closed, however slowly it trickles.
@@ -27,9 +28,10 @@ struct ListenLimits {
 
 class MetricsServer {
 public:
-    // Listens on HOST:PORT (a name, an IPv4 or a bracketed IPv6 address).
-    // Throws Exit(69) when it cannot.
-    MetricsServer(const std::string &host, int port, ListenLimits limits = {});
+    // Listens on HOST:PORT (a name, an IPv4 or a bracketed IPv6 address),
+    // serving the files of WWW too unless it is empty. Throws Exit(69) when it
+    // cannot listen.
+    MetricsServer(const std::string &host, int port, std::string www = {}, ListenLimits limits = {});
     ~MetricsServer();
     MetricsServer(const MetricsServer &) = delete;
     MetricsServer &operator=(const MetricsServer &) = delete;
@@ -38,6 +40,7 @@ public:
     std::string text() const;
     std::uint64_t scrapes() const;
     void count_scrape();
+    const std::string &www() const { return www_; }
 
     // Connections refused over a limit, and closed without a whole request
     // within ListenLimits::request_time (both also in the served metrics).
@@ -50,6 +53,7 @@ public:
 private:
     void serve();
 
+    std::string www_;
     MHD_Daemon *daemon_ = nullptr;
     std::unique_ptr<Guard> guard_;
     int wake_[2] = {-1, -1};  // a pipe: a byte in it stops serve()
@@ -60,5 +64,10 @@ private:
     std::atomic<std::uint64_t> refused_{0};
     std::atomic<std::uint64_t> timed_out_{0};
 };
+
+// The directory --www names, checked (it must hold index.html: Exit(66)
+// otherwise); without --www, the page installed beside the program
+// (BINDIR/../share/dht-tools/www) when there is one, else "" (no page).
+std::string page_directory(const std::string &given);
 
 }  // namespace dht::stats
