@@ -46,6 +46,8 @@ for path in /package.json /../CMakeCache.txt /%2e%2e/CMakeCache.txt /.hidden.htm
     assert_eq "GET $path" 404 "$(curl -sS -o /dev/null -w '%{http_code}' --path-as-is "http://127.0.0.1:$http$path")"
 done
 assert_eq "POST /" 405 "$(curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$http/")"
+assert_eq "--www without index.html" 66 "$(exit_code dht-stats --listen "127.0.0.1:$(free_port)" --www "$T" </dev/null 2>/dev/null)"
+assert_eq "--www without --listen" 64 "$(exit_code dht-stats --www "$www" </dev/null 2>/dev/null)"
 curl -sS "http://127.0.0.1:$http/metrics" | grep -q '^dht_http_rejected_total{reason="limit"} 0$' ||
     fail "/metrics changed"
 pass "the page served read-only with its types, a strict Content-Security-Policy and nosniff; /metrics as before"
@@ -84,6 +86,7 @@ assert_eq "the password is nowhere in the page, the user remembered" '"operator"
 # The cold snap in the cellar, from 10 °C to -3 °C in 16 readings.
 bg dht-sensor-sim -h "127.0.0.1:$PORT" -u cellar -P cellar-pw --names cellar --profile cold --interval 1s --count 16 \
     --seed 7 2>"$T/sim.err"
+sim=$BG_PID
 expect "a reading of the cellar, online" 10 "$(q '[data-sensor=cellar] .temperature').textContent.endsWith('°C') && $(q '[data-sensor=cellar] .status').textContent === 'online'"
 expect "the freeze alert firing" 25 "[...document.querySelectorAll('#alerts li[data-kind=firing] .rule')].some(e => e.textContent === 'freeze')"
 expect "an escalation of the freeze" 10 "[...document.querySelectorAll('#escalations li .rule')].some(e => e.textContent === 'freeze')"
@@ -97,7 +100,18 @@ freeze=$(jq -r .value <<<"$ANSWER")
 acked() { [ "$(dht-escalate --db "$db" list --json | jq -r "select(.incident_id == $freeze) | .acknowledged_by")" = operator ]; }
 wait_for acked || fail "not acknowledged by the operator: $(dht-escalate --db "$db" list --json)"
 expect "the page shows the acknowledgement" 10 "$(q "[data-incident=\"$freeze\"] .answer").textContent === 'acknowledged by operator'"
-pass "Acknowledge publishes the answer on dht11/incidents/response: dht-escalate records it as the operator's"
+# Resolve the cold incident: recorded, and off the list of open ones.
+page eval "(() => { const li = [...document.querySelectorAll('#incidents li')].find(li => li.querySelector('.rule').textContent === 'cold'); li.querySelector('button.resolve').click(); return Number(li.dataset.incident); })()"
+cold=$(jq -r .value <<<"$ANSWER")
+[[ $cold =~ ^[0-9]+$ ]] || fail "no cold incident to resolve: $ANSWER"
+resolved() { [ "$(dht-escalate --db "$db" list --json | jq -r "select(.incident_id == $cold) | \"\(.state) \(.resolved_by)\"")" = "resolved operator" ]; }
+wait_for resolved || fail "not resolved by the operator: $(dht-escalate --db "$db" list --json)"
+expect "the resolved incident leaves the page's list" 10 "$(q "[data-incident=\"$cold\"]") === null"
+pass "Acknowledge and Resolve publish the answers on dht11/incidents/response: dht-escalate records the operator"
+
+# The simulator stops: its sensor says offline, and so does the page.
+wait "$sim" || fail "dht-sensor-sim: $(cat "$T/sim.err")"
+expect "the cellar offline" 10 "$(q '[data-sensor=cellar] .status').textContent === 'offline'"
 
 # A sensor account named like markup: its name shows as text, nothing runs.
 pub -u "$evil" -P "$evil-pw" -t "dht11/$evil/data" -m '{"temperature":21.5,"humidity":40}'
