@@ -102,10 +102,10 @@ struct Session::Impl {
     std::atomic<std::size_t> pending{0};
     std::atomic<std::size_t> refused{0};
 
-    // Publishes in flight by message id: each QoS 1/2 one under MQTT 5 (to
-    // name a refused one) and each with a token. An answer heard before send()
-    // noted its id waits in `early` (libmosquitto's network thread may answer
-    // before mosquitto_publish returns); `noting` counts sends in between.
+    // Every publish libmosquitto took, by message id, until it is answered:
+    // its topic names a refused one, its token goes to take_outcomes(). An
+    // answer heard before send() noted its id (libmosquitto's network thread
+    // may answer before mosquitto_publish returns) waits in `early`.
     struct InFlight {
         std::string topic;
         std::uint64_t token = 0;
@@ -113,7 +113,6 @@ struct Session::Impl {
     std::mutex mids_mu;
     std::unordered_map<int, InFlight> in_flight;
     std::unordered_map<int, int> early;
-    std::atomic<int> noting{0};
     std::vector<Session::Outcome> outcomes;
 
     void refused_publish(const std::string &topic, int reason)
@@ -210,20 +209,12 @@ struct Session::Impl {
     void send(Outgoing &m)
     {
         int mid = 0;
-        const bool noted = m.token != 0 || (m.qos > 0 && opt.protocol_version == MQTT_PROTOCOL_V5);
-        if (noted)
-            noting.fetch_add(1);
         const int rc = mosquitto_publish_v5(mosq, &mid, m.topic.c_str(), static_cast<int>(m.payload.size()),
                                             m.payload.data(), m.qos, m.retain, nullptr);
         if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && m.qos > 0)) {
-            if (noted) {
-                note_mid(mid, m);
-                noting.fetch_sub(1);
-            }
+            note_mid(mid, m);
             return;
         }
-        if (noted)
-            noting.fetch_sub(1);
         if (rc == MOSQ_ERR_NO_CONN) {
             std::lock_guard lk(mu);
             outbox.push_back(std::move(m));
@@ -266,8 +257,7 @@ struct Session::Impl {
             std::lock_guard lk(mids_mu);
             const auto t = in_flight.find(mid);
             if (t == in_flight.end()) {
-                if (reason >= 0x80 || noting.load() > 0)
-                    early[mid] = reason;  // answered before send() noted it
+                early[mid] = reason;  // answered before send() noted it
                 return;
             }
             m = std::move(t->second);

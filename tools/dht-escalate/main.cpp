@@ -84,7 +84,7 @@ Commands setup(CLI::App &app, Options &o)
         ->type_name("FILE");
     app.add_option("--policy", o.policy_file, "Escalation policy file (dht-escalate(5)); SIGHUP reads it again")
         ->type_name("FILE");
-    app.add_flag("--check", o.check, "Check the policy and the flags, print what is in force, exit: 0 or 78");
+    app.add_flag("--check", o.check, "Check the policy and its commands, exit 0 or 78");
     const std::string g = "Escalation (flags win over the policy file)";
     auto &f = o.flags;
     add_duration_option(app, "--escalate-after", f.escalate_after,
