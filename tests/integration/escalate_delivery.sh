@@ -4,8 +4,10 @@
 # (-9) with events written but never acknowledged, the broker comes back and
 # the daemon starts again: it sends what was not acknowledged, and a
 # subscriber that was there before gets every level, 1 to 5, at least once.
-# An event the broker refuses (MQTT 5, its ACL) stays unpublished and is
-# published by the next process the broker lets write.
+# The broker dies with events in flight: the daemon connects to the next
+# one, sends them again and marks them once acknowledged. An event the broker
+# refuses (MQTT 5, its ACL) stays unpublished and is published by the next
+# process the broker lets write.
 source "$(dirname "$0")/../lib/testlib.sh"
 esc=$DHT_BIN/dht-escalate/dht-escalate
 broker "$T/b"
@@ -56,3 +58,34 @@ assert_eq "published now" 0 "$(sqlite3 "$T/r.db" 'SELECT count(*) FROM incident_
 wait_lines "$T/seen2" 1
 assert_contains "the subscriber has it" "$T/seen2" '"event":"opened"'
 pass "an event the broker refuses stays unpublished (69) and goes out with the next process allowed to write"
+
+# The broker hangs, then dies (-9) with events unread in its socket: the
+# daemon sends them again to the broker started in its place, and each is
+# marked published once that one acknowledged it.
+broker "$T/c"
+mkfifo "$T/in3"
+exec 4<>"$T/in3"
+"$esc" --db "$T/c.db" -h 127.0.0.1 -p "$PORT" --escalate-after 1s --max-level 3 <"$T/in3" >/dev/null 2>"$T/third.err" 4>&- &
+third=$!
+PIDS+=("$third")
+echo "$alert" >&4
+published() { [ "$(sqlite3 "$T/c.db" "SELECT count(*) FROM incident_events WHERE published = 1" 2>/dev/null)" = "$1" ]; }
+wait_for published 1 || fail "the opened event was never acknowledged: $(cat "$T/third.err")"
+kill -STOP "$BROKER_PID"
+dead=$BROKER_PID
+wait_for eval '[ "$(sqlite3 "$T/c.db" "SELECT count(*) FROM incident_events" 2>/dev/null)" = 3 ]' ||
+    fail "no escalation to level 3 while the broker hung"
+kill -9 "$dead"
+kill -CONT "$dead" 2>/dev/null || true
+{ wait "$dead"; } 2>/dev/null || true
+start_broker "$T/c" "$PORT" 2>/dev/null 4>&-  # not holding the daemon's input open
+PIDS+=("$BROKER_PID")
+exec 4>&-
+rc=0
+wait "$third" || rc=$?
+assert_eq "the daemon's end" 0 "$rc"
+assert_contains "it reconnected" "$T/third.err" "connected to 127.0.0.1:$PORT"
+assert_eq "every event acknowledged and marked" 3 "$(sqlite3 "$T/c.db" 'SELECT count(*) FROM incident_events WHERE published = 1')"
+assert_eq "no claim left" 0 "$(sqlite3 "$T/c.db" 'SELECT count(*) FROM incident_event_claims')"
+assert_contains "the new broker had them" "$T/c/mosquitto.log" "dht11/alerts/escalation"
+pass "events in flight when the broker died are sent again on reconnect and marked once acknowledged"
