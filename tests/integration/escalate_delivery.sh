@@ -24,12 +24,13 @@ PIDS+=("$first")
 echo "$alert" >&3
 wait_for grep -q '"to_level":2' "$T/seen" || fail "level 2 never reached the subscriber: $(cat "$T/first.err")"
 kill -STOP "$BROKER_PID"
-sleep 7  # levels 3, 4 and 5 are written while the broker hangs
+# Levels 3, 4 and 5 are written (and sent) while the broker hangs.
+for _ in $(seq 300); do grep -q '"to_level":5' "$T/first.out" && break; sleep 0.1; done
+grep -q '"to_level":5' "$T/first.out" || fail "the first daemon never reached level 5: $(cat "$T/first.out")"
 kill -9 "$first"
 { wait "$first"; } 2>/dev/null || true
 exec 3>&-
 kill -CONT "$BROKER_PID"
-grep -q '"to_level":5' "$T/first.out" || fail "the first daemon never reached level 5: $(cat "$T/first.out")"
 "$esc" "${flags[@]}" </dev/null >/dev/null 2>"$T/second.err" || fail "the second daemon failed: $(cat "$T/second.err")"
 wait_for grep -q '"to_level":5' "$T/seen" || true
 grep -q '"event":"opened"' "$T/seen" || fail "level 1 (opened) never reached the subscriber"
