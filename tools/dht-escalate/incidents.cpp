@@ -589,8 +589,6 @@ std::vector<EventRow> IncidentStore::claim_unpublished(std::size_t limit)
     const auto stands = [&](const Statement &s) {
         if (s.is_null(4))
             return false;  // not claimed
-        if (s.integer(5) == claim_token_)
-            return true;  // ours: in flight, or refused by the broker
         const auto pid = s.integer(4);
         if (pid == me || pid <= 0 || pid > INT32_MAX || s.text(6) < expired)
             return false;
@@ -600,10 +598,11 @@ std::vector<EventRow> IncidentStore::claim_unpublished(std::size_t limit)
     db_.exec(kClaimsSchema);
     auto s = db_.prepare(
         "SELECT e.id, e.incident_id, e.event, e.record, c.pid, c.token, c.claimed_at FROM incident_events e LEFT JOIN "
-        "incident_event_claims c ON c.event_id = e.id WHERE e.published = 0 AND e.id > ? ORDER BY e.id LIMIT 256");
+        "incident_event_claims c ON c.event_id = e.id WHERE e.published = 0 AND e.id > ? AND (c.token IS NULL OR "
+        "c.token <> ?) ORDER BY e.id LIMIT 256");  // ours are in flight, or refused by the broker
     std::int64_t after = 0;
     for (bool more = true; more && out.size() < limit;) {
-        s.bind(1, after);
+        s.bind(1, after).bind(2, claim_token_);
         more = false;
         while (s.step() && out.size() < limit) {
             more = true;
