@@ -40,7 +40,7 @@ struct AnswerOutlet {
 };
 
 // `ack` and `resolve`: the answer written, its record printed; with a broker
-// this process publishes what waits (through `outbox`, left for requeueing),
+// this process publishes what waits (through `outbox`, left to be settled),
 // else the daemon (or the next tick) does.
 int answer(const CommandOptions &o, bool resolve, IncidentStore &store, const AnswerOutlet &outlet,
            std::optional<Outbox> &outbox);

@@ -55,7 +55,7 @@ std::string render_table(const std::vector<Incident> &incidents, TimePoint now)
     if (incidents.empty())
         return "no incidents\n";
     std::vector<std::vector<std::string>> rows;
-    rows.push_back({"ID", "STATE", "LEVEL", "SEVERITY", "RULE", "SENSOR", "OPENED", "AGE", "ALERTS", "BY"});
+    rows.push_back({"ID", "STATE", "LEVEL", "SEVERITY", "RULE", "SENSOR", "OPENED", "AGE", "ALERTS", "BY", "FAILED"});
     for (const auto &i : incidents) {
         const auto opened = parse_rfc3339(i.opened_at);
         std::string opened_text = i.opened_at.substr(0, std::min<std::size_t>(i.opened_at.size(), 19));
@@ -63,7 +63,8 @@ std::string render_table(const std::vector<Incident> &incidents, TimePoint now)
         const std::string &by = i.state == "resolved" ? i.resolved_by : i.acknowledged_by;
         rows.push_back({std::to_string(i.id), i.state, std::to_string(i.level), i.severity, printable(i.rule),
                         printable(i.sensor), opened_text, opened ? age_text(now - *opened) : "-",
-                        std::to_string(i.alerts), by.empty() ? "-" : printable(by)});
+                        std::to_string(i.alerts), by.empty() ? "-" : printable(by),
+                        i.notify_failed > 0 ? std::to_string(i.notify_failed) : "-"});
     }
     std::vector<std::size_t> widths(rows.front().size(), 0);
     for (const auto &r : rows)
