@@ -5,53 +5,183 @@
 #include "dht/json.hpp"
 #include "dht/record.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace dht::rules {
 
-void StateFile::load(Engine &engine) const
+namespace {
+
+// The journal's lines over the state in `root`: {"clock":T} sets the clock,
+// {"sensor":{...}} replaces or adds a sensor, {"forget":NAME} drops one. The
+// journal applies only to the state it follows (its first line names it); a
+// last line without its newline was cut short by a crash and is left out.
+void apply_journal(json::object &root, std::string_view journal)
+{
+    const auto *generation = root.if_contains("journal");
+    if (generation == nullptr || !generation->is_int64())
+        return;
+    const std::string header = cat("{\"snapshot\":", generation->get_int64(), "}\n");
+    if (!journal.starts_with(header))
+        return;  // from before the latest FILE: FILE has all of it
+    journal.remove_prefix(header.size());
+    auto &sensors = root["sensors"].as_array();
+    std::unordered_map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < sensors.size(); ++i)
+        if (const auto *o = sensors[i].if_object(); o != nullptr)
+            if (const auto *name = o->if_contains("name"); name != nullptr && name->is_string())
+                index.emplace(std::string(name->get_string()), i);
+    JsonParser parser(64);
+    json::value line;
+    std::string error;
+    for (std::size_t n = 2; !journal.empty(); ++n) {
+        const auto end = journal.find('\n');
+        if (end == std::string_view::npos)
+            break;
+        const std::string_view text = journal.substr(0, end);
+        journal.remove_prefix(end + 1);
+        if (!parser.parse(text, line, error) || !line.is_object())
+            throw std::runtime_error(cat("journal line ", n, ": ", error.empty() ? "not an object" : error));
+        auto &o = line.as_object();
+        if (auto *clock = o.if_contains("clock")) {
+            root["clock"] = std::move(*clock);
+        } else if (auto *sensor = o.if_contains("sensor")) {
+            const auto *name = sensor->is_object() ? sensor->as_object().if_contains("name") : nullptr;
+            if (name == nullptr || !name->is_string())
+                throw std::runtime_error(cat("journal line ", n, ": a sensor without a name"));
+            const auto [at, added] = index.emplace(std::string(name->get_string()), sensors.size());
+            if (added)
+                sensors.emplace_back(std::move(*sensor));
+            else
+                sensors[at->second] = std::move(*sensor);
+        } else if (const auto *forget = o.if_contains("forget"); forget != nullptr && forget->is_string()) {
+            if (const auto at = index.find(std::string(forget->get_string())); at != index.end())
+                sensors[at->second] = nullptr;
+        } else {
+            throw std::runtime_error(cat("journal line ", n, ": neither clock, sensor nor forget"));
+        }
+    }
+    sensors.erase(std::remove_if(sensors.begin(), sensors.end(), [](const json::value &v) { return v.is_null(); }),
+                  sensors.end());
+}
+
+// Appends `text` to the file at `path`, which must exist, and syncs it.
+std::string append_file(const std::string &path, std::string_view text)
+{
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return std::strerror(errno);
+    std::string error;
+    while (!text.empty() && error.empty()) {
+        const ssize_t n = ::write(fd, text.data(), text.size());
+        if (n < 0 && errno != EINTR)
+            error = std::strerror(errno);
+        else if (n > 0)
+            text.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (error.empty() && ::fdatasync(fd) != 0)
+        error = std::strerror(errno);
+    ::close(fd);
+    return error;
+}
+
+}  // namespace
+
+void StateFile::load(Engine &engine)
 {
     if (!enabled())
         return;
     std::error_code ec;
     if (!std::filesystem::exists(path_, ec))
         return;  // the first run
-    std::string text;
+    std::string text, journal;
     if (const auto error = read_file(path_, text); !error.empty())
         fail(exit_noinput, cat(path_, ": cannot read the state file: ", error));
+    if (std::filesystem::exists(journal_path_, ec))
+        if (const auto error = read_file(journal_path_, journal); !error.empty())
+            fail(exit_noinput, cat(journal_path_, ": cannot read the state journal: ", error));
     JsonParser parser(64);
     json::value v;
     std::string error;
     try {
         if (!parser.parse(text, v, error))
             throw std::runtime_error(error);
+        if (auto *root = v.if_object(); root != nullptr && root->contains("sensors") && root->at("sensors").is_array())
+            apply_journal(*root, journal);
         engine.restore(v);
         debug(cat("state from ", path_, ": ", engine.sensors(), " sensors"));
     } catch (const std::runtime_error &e) {
         const std::string bad = path_ + ".bad";
         std::rename(path_.c_str(), bad.c_str());
+        std::remove(journal_path_.c_str());
         warn(cat(path_, ": not a usable state file (", e.what(), "); starting afresh, the file is kept as ", bad));
     }
 }
 
-void StateFile::save(Engine &engine) const
+void StateFile::save_changes(Engine &engine)
 {
     if (!enabled())
         return;
-    if (const auto error = write_file_atomically(path_, engine.save()); !error.empty())
-        warn(cat("cannot write the state to ", path_, ": ", error));
-    else
-        engine.saved();
+    if (generation_ == 0 || journal_size_ > std::max<std::size_t>(snapshot_size_, 64 * 1024))
+        return save(engine);
+    const std::string text = engine.save_changes();
+    if (const auto error = append_file(journal_path_, text); !error.empty()) {
+        warn(cat("cannot write the state to ", journal_path_, ": ", error));
+        generation_ = 0;  // the whole state next time
+        return;
+    }
+    written_ += text.size();
+    journal_size_ += text.size();
+    engine.saved();
 }
 
-// {"version":1,"clock":T,"rules":{NAME:TEXT,...},"sensors":[
+void StateFile::save(Engine &engine, bool last)
+{
+    if (!enabled())
+        return;
+    // A number of its own for each journal: one left from an earlier FILE is
+    // not read over a later one.
+    const auto now_ns = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+    const std::uint64_t generation = last ? 0 : std::max(now_ns & INT64_MAX, generation_ + 1);
+    const std::string text = engine.save(generation);
+    if (const auto error = write_file_atomically(path_, text); !error.empty()) {
+        warn(cat("cannot write the state to ", path_, ": ", error));
+        return;
+    }
+    written_ += text.size();
+    snapshot_size_ = text.size();
+    engine.saved();
+    generation_ = 0;
+    journal_size_ = 0;
+    if (last) {
+        std::remove(journal_path_.c_str());
+        return;
+    }
+    const std::string header = cat("{\"snapshot\":", generation, "}\n");
+    if (const auto error = write_file_atomically(journal_path_, header); !error.empty()) {
+        warn(cat("cannot write the state to ", journal_path_, ": ", error));
+        return;
+    }
+    written_ += header.size();
+    journal_size_ = header.size();
+    generation_ = generation;
+}
+
+// {"version":1,"clock":T,"rules":{NAME:TEXT,...},["journal":G,]"sensors":[
 // {"name":…,"topic":…,"last_seen":T,"rules":{NAME:{"count":N,…}}},
 // ...
 // ]}
-std::string Engine::save() const
+std::string Engine::save(std::uint64_t journal) const
 {
     std::string out;
     ObjectWriter root(out);
@@ -61,44 +191,71 @@ std::string Engine::save() const
     for (const auto &rule : rules_.rules)
         rules.string(rule.name, rule.source);
     rules.close();
+    if (journal != 0)
+        root.integer("journal", static_cast<long long>(journal));
     root.key("sensors").out() += '[';
     bool first = true;
     for (const auto &[name, s] : sensors_) {
         out += first ? "\n" : ",\n";
         first = false;
-        ObjectWriter sensor(out);
-        sensor.string("name", s->name).string("topic", s->topic);
-        time_member(sensor, "last_seen", s->last_seen);
-        if (s->offline)
-            sensor.boolean("offline", true);
-        if (s->placeholder)
-            sensor.boolean("placeholder", true);
-        ObjectWriter states(sensor.key("rules").out());
-        for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
-            const RuleState &st = s->states[i];
-            if (st.idle())
-                continue;
-            ObjectWriter state(states.key(rules_.rules[i].name).out());
-            state.integer("count", st.count);
-            if (st.pending)
-                time_member(state, "pending_since", st.since);
-            if (st.firing) {
-                state.boolean("firing", true);
-                time_member(state, "fired_at", st.fired_at);
-                time_member(state, "last_sent", st.last_sent);
-                append_value(state.key("value").out(), st.value, st.value_text);
-                if (!st.reason.empty())
-                    state.string("reason", st.reason);
-            }
-            state.close();
-        }
-        states.close();
-        sensor.close();
+        append_sensor(out, *s);
     }
     out += "\n]";
     root.close();
     out += '\n';
     return out;
+}
+
+std::string Engine::save_changes() const
+{
+    std::string out;
+    ObjectWriter clock(out);
+    time_member(clock, "clock", clock_);
+    clock.close();
+    out += '\n';
+    for (const auto &name : changed_) {
+        if (const auto it = sensors_.find(name); it == sensors_.end()) {
+            ObjectWriter(out).string("forget", name).close();
+        } else {
+            out += R"({"sensor":)";
+            append_sensor(out, *it->second);
+            out += '}';
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+void Engine::append_sensor(std::string &out, const Sensor &s) const
+{
+    ObjectWriter sensor(out);
+    sensor.string("name", s.name).string("topic", s.topic);
+    time_member(sensor, "last_seen", s.last_seen);
+    if (s.offline)
+        sensor.boolean("offline", true);
+    if (s.placeholder)
+        sensor.boolean("placeholder", true);
+    ObjectWriter states(sensor.key("rules").out());
+    for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
+        const RuleState &st = s.states[i];
+        if (st.idle())
+            continue;
+        ObjectWriter state(states.key(rules_.rules[i].name).out());
+        state.integer("count", st.count);
+        if (st.pending)
+            time_member(state, "pending_since", st.since);
+        if (st.firing) {
+            state.boolean("firing", true);
+            time_member(state, "fired_at", st.fired_at);
+            time_member(state, "last_sent", st.last_sent);
+            append_value(state.key("value").out(), st.value, st.value_text);
+            if (!st.reason.empty())
+                state.string("reason", st.reason);
+        }
+        state.close();
+    }
+    states.close();
+    sensor.close();
 }
 
 namespace {
@@ -193,18 +350,51 @@ void Engine::restore(const json::value &state)
     };
     if (clock > clock_)
         clock_ = clock;
-    for (auto &sv : saved) {
-        Sensor &s = sensor(sv.name, sv.last_seen);
+    // Under --max-sensors, those with a firing alert first, then the latest
+    // heard of; the others are forgotten, their alerts resolved.
+    const std::size_t room = cap_.max() > sensors_.size() ? cap_.max() - sensors_.size() : 0;
+    if (saved.size() > room) {
+        const auto firing = [](const Saved &sv) {
+            return std::any_of(sv.states.begin(), sv.states.end(), [](const auto &p) { return p.second.firing; });
+        };
+        std::stable_sort(saved.begin(), saved.end(), [&](const Saved &a, const Saved &b) {
+            const bool fa = firing(a), fb = firing(b);
+            return fa != fb ? fa : a.last_seen > b.last_seen;
+        });
+        const std::size_t n = saved.size() - room;
+        warn(cat(n, n == 1 ? " sensor" : " sensors", " of the saved state beyond --max-sensors ", cap_.max(),
+                 " forgotten"));
+    }
+    for (std::size_t k = 0; k < saved.size(); ++k) {
+        auto &sv = saved[k];
+        Sensor gone;
+        const bool kept = k < room;
+        const auto known = sensors_.find(sv.name);
+        Sensor &s = !kept                    ? gone
+                    : known != sensors_.end() ? *known->second
+                                              : add(sv.name, sv.last_seen);
         s.last_seen = sv.last_seen;
-        if (sv.placeholder != s.placeholder)
-            placeholders_ += sv.placeholder ? 1 : -1;
-        s.placeholder = sv.placeholder;
-        s.matched = false;
-        match_topic(s, sv.topic);
+        if (kept) {
+            if (sv.placeholder != s.placeholder)
+                placeholders_ += sv.placeholder ? 1 : -1;
+            s.placeholder = sv.placeholder;
+            s.matched = false;
+            match_topic(s, sv.topic);
+        } else {
+            s.name = sv.name;
+            s.topic = sv.topic;
+        }
         s.offline = sv.offline;
         for (auto &[name, st] : sv.states) {
             if (const auto index = same_rule(name)) {
-                s.states[*index] = std::move(st);
+                if (kept) {
+                    s.states[*index] = std::move(st);
+                } else if (st.firing) {
+                    ++resolved_;
+                    alerted_ = true;
+                    write(rules_.rules[*index], s, st, false, std::max(clock_, st.fired_at), &st.value, false,
+                          "forgotten");
+                }
                 continue;
             }
             if (!st.firing)
