@@ -3,6 +3,8 @@
 #include "state.hpp"
 #include "testfile.hpp"
 
+#include "temp_dir.hpp"
+
 #include "dht/files.hpp"
 #include "dht/json.hpp"
 #include "dht/scan.hpp"
@@ -10,11 +12,9 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <unistd.h>
 
 using namespace dht;
 using namespace dht::rules;
@@ -420,17 +420,6 @@ std::map<std::string, std::string> sensors_of(const std::string &saved)
     return out;
 }
 
-struct TempDir {
-    std::string path;
-    TempDir()
-    {
-        char tmpl[] = "/tmp/dht-rules-test.XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 std::uintmax_t size_of(const std::string &path) { return std::filesystem::file_size(path); }
 
 std::string contents(const std::string &path)
@@ -548,7 +537,7 @@ TEST_CASE("engine: a status topic finds its sensors by their prefix, among many"
 
 TEST_CASE("state: an alert appends its sensor to the journal; file and journal restore the state", "[engine]")
 {
-    TempDir dir;
+    test::TempDir dir("dht-rules-test");
     const std::string path = dir.path + "/rules.state";
     const char *rules = "cold: temperature < 5 -> alert\nsilent: no data for 10m -> alert";
     Harness h(rules, {}, bounds(10000, 1h));
@@ -595,6 +584,15 @@ TEST_CASE("state: an alert appends its sensor to the journal; file and journal r
         StateFile(path).load(stale.engine);
         CHECK(sensors_of(stale.engine.save()) == sensors_of(snapshot));
     }
+    // A journal wrong in its middle: FILE alone is used, the journal is kept aside.
+    {
+        const auto generation = json::parse(snapshot).as_object().at("journal").as_int64();
+        std::ofstream(path + ".journal") << "{\"snapshot\":" << generation << "}\n{\"clock\":1}\nnot json\n";
+        Harness bad(rules, {}, bounds(10000));
+        StateFile(path).load(bad.engine);
+        CHECK(sensors_of(bad.engine.save()) == sensors_of(snapshot));
+        CHECK(std::filesystem::exists(path + ".journal.bad"));
+    }
     // At the end: the whole state, no journal; a file of the first format is read as before.
     state.save(h.engine, true);
     CHECK(!std::filesystem::exists(path + ".journal"));
@@ -606,7 +604,7 @@ TEST_CASE("state: an alert appends its sensor to the journal; file and journal r
 
 TEST_CASE("state: the journal is folded into the file once it outgrows it", "[engine]")
 {
-    TempDir dir;
+    test::TempDir dir("dht-rules-test");
     const std::string path = dir.path + "/rules.state";
     Harness h("cold: temperature < 5 -> alert");
     h.engine.track_changes();
@@ -623,7 +621,7 @@ TEST_CASE("state: the journal is folded into the file once it outgrows it", "[en
 
 TEST_CASE("state: forgotten sensors leave the journal too", "[engine]")
 {
-    TempDir dir;
+    test::TempDir dir("dht-rules-test");
     const std::string path = dir.path + "/rules.state";
     Harness h("cold: temperature < 5 -> alert", {}, bounds(10, 1h));
     h.engine.track_changes();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace dht::rules {
 
@@ -128,19 +129,16 @@ Engine::Sensors::iterator Engine::erase(Sensors::iterator it)
 
 void Engine::unindex(Sensor &s)
 {
-    const std::size_t slot = s.slot;
-    if (slot == SIZE_MAX)
-        return;
-    const auto it = by_prefix_.find(s.prefix);
-    s.slot = SIZE_MAX;
+    const std::size_t slot = std::exchange(s.slot, SIZE_MAX);
+    const auto it = slot == SIZE_MAX ? by_prefix_.end() : by_prefix_.find(s.prefix);
     if (it == by_prefix_.end())
         return;
     auto &under = it->second;
     under[slot] = under.back();
-    under[slot]->slot = slot;
     under.pop_back();
-    s.slot = SIZE_MAX;  // when it was the last, the line above gave it back its slot
-    if (under.empty())
+    if (slot < under.size())
+        under[slot]->slot = slot;
+    else if (under.empty())
         by_prefix_.erase(it);
 }
 

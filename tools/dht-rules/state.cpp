@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <unordered_map>
+#include <vector>
 
 namespace dht::rules {
 
@@ -26,6 +27,7 @@ namespace {
 // {"sensor":{...}} replaces or adds a sensor, {"forget":NAME} drops one. The
 // journal applies only to the state it follows (its first line names it); a
 // last line without its newline was cut short by a crash and is left out.
+// Throws std::runtime_error, `root` unchanged, on a journal that is wrong.
 void apply_journal(json::object &root, std::string_view journal)
 {
     const auto *generation = root.if_contains("journal");
@@ -35,40 +37,41 @@ void apply_journal(json::object &root, std::string_view journal)
     if (!journal.starts_with(header))
         return;  // from before the latest FILE: FILE has all of it
     journal.remove_prefix(header.size());
+    std::vector<json::object> lines;
+    JsonParser parser(64);
+    json::value line;
+    std::string error;
+    for (std::size_t end; (end = journal.find('\n')) != std::string_view::npos; journal.remove_prefix(end + 1)) {
+        const std::string where = cat("line ", lines.size() + 2, ": ");
+        if (!parser.parse(journal.substr(0, end), line, error) || !line.is_object())
+            throw std::runtime_error(where + (error.empty() ? "not an object" : error));
+        auto &o = line.as_object();
+        const auto *sensor = o.if_contains("sensor");
+        const auto *name = sensor != nullptr && sensor->is_object() ? sensor->as_object().if_contains("name") : nullptr;
+        const auto *forget = o.if_contains("forget");
+        if (!o.contains("clock") && (name == nullptr || !name->is_string()) &&
+            (forget == nullptr || !forget->is_string()))
+            throw std::runtime_error(where + "neither a clock, a named sensor nor a sensor to forget");
+        lines.push_back(std::move(o));
+    }
     auto &sensors = root["sensors"].as_array();
     std::unordered_map<std::string, std::size_t> index;
     for (std::size_t i = 0; i < sensors.size(); ++i)
         if (const auto *o = sensors[i].if_object(); o != nullptr)
             if (const auto *name = o->if_contains("name"); name != nullptr && name->is_string())
                 index.emplace(std::string(name->get_string()), i);
-    JsonParser parser(64);
-    json::value line;
-    std::string error;
-    for (std::size_t n = 2; !journal.empty(); ++n) {
-        const auto end = journal.find('\n');
-        if (end == std::string_view::npos)
-            break;
-        const std::string_view text = journal.substr(0, end);
-        journal.remove_prefix(end + 1);
-        if (!parser.parse(text, line, error) || !line.is_object())
-            throw std::runtime_error(cat("journal line ", n, ": ", error.empty() ? "not an object" : error));
-        auto &o = line.as_object();
+    for (auto &o : lines) {
         if (auto *clock = o.if_contains("clock")) {
             root["clock"] = std::move(*clock);
         } else if (auto *sensor = o.if_contains("sensor")) {
-            const auto *name = sensor->is_object() ? sensor->as_object().if_contains("name") : nullptr;
-            if (name == nullptr || !name->is_string())
-                throw std::runtime_error(cat("journal line ", n, ": a sensor without a name"));
-            const auto [at, added] = index.emplace(std::string(name->get_string()), sensors.size());
+            const auto [at, added] =
+                index.emplace(std::string(sensor->as_object().at("name").get_string()), sensors.size());
             if (added)
                 sensors.emplace_back(std::move(*sensor));
             else
                 sensors[at->second] = std::move(*sensor);
-        } else if (const auto *forget = o.if_contains("forget"); forget != nullptr && forget->is_string()) {
-            if (const auto at = index.find(std::string(forget->get_string())); at != index.end())
-                sensors[at->second] = nullptr;
-        } else {
-            throw std::runtime_error(cat("journal line ", n, ": neither clock, sensor nor forget"));
+        } else if (const auto at = index.find(std::string(o.at("forget").get_string())); at != index.end()) {
+            sensors[at->second] = nullptr;
         }
     }
     sensors.erase(std::remove_if(sensors.begin(), sensors.end(), [](const json::value &v) { return v.is_null(); }),
@@ -117,13 +120,19 @@ void StateFile::load(Engine &engine)
         if (!parser.parse(text, v, error))
             throw std::runtime_error(error);
         if (auto *root = v.if_object(); root != nullptr && root->contains("sensors") && root->at("sensors").is_array())
-            apply_journal(*root, journal);
+            try {
+                apply_journal(*root, journal);
+            } catch (const std::runtime_error &e) {
+                const std::string bad = journal_path_ + ".bad";
+                std::rename(journal_path_.c_str(), bad.c_str());
+                warn(cat(journal_path_, ": not a usable journal (", e.what(), "); the state of ", path_,
+                         " alone is used, the journal is kept as ", bad));
+            }
         engine.restore(v);
         debug(cat("state from ", path_, ": ", engine.sensors(), " sensors"));
     } catch (const std::runtime_error &e) {
         const std::string bad = path_ + ".bad";
         std::rename(path_.c_str(), bad.c_str());
-        std::remove(journal_path_.c_str());
         warn(cat(path_, ": not a usable state file (", e.what(), "); starting afresh, the file is kept as ", bad));
     }
 }
