@@ -5,7 +5,8 @@
 # topics included; readings and statuses beyond are skipped, said once and
 # counted at the end, while the known sensors are still served. --state while
 # running: the whole state once, then a journal line per change; at the end
-# the whole state and no journal, and a restart goes on from it. Then
+# the whole state and no journal, and a restart goes on from it, as it does
+# after SIGKILL from the state file and its journal. Then
 # --forget-after over replayed records: a forgotten sensor's alert resolves,
 # saying why, and the sensor leaves the state file.
 source "$(dirname "$0")/../lib/testlib.sh"
@@ -65,6 +66,26 @@ stop_pid "$rules_pid"
 assert_eq "after a restart: s2's alert resolves, s4 is still beyond the cap" "cold resolved dht11/s2/data" "$(alerts)"
 assert_contains "counted" "$T/err" "1 record from sensors beyond --max-sensors 3 skipped"
 pass "a restart goes on from the state file"
+
+# A crash: the alerts written before it are in the state file (the first
+# save of a run) and its journal (the later ones), and the next run reads both.
+start_rules
+as s1 -t dht11/s1/data -m '{"temperature":2}'
+wait_lines "$T/alerts" 1
+as s2 -t dht11/s2/data -m '{"temperature":2}'
+wait_lines "$T/alerts" 2
+wait_for grep -q '"name":"dht11/s2/data".*"firing":true' "$T/state.journal" ||
+    fail "s2's alert is not in the journal: $(cat "$T/state.journal")"
+kill -KILL "$rules_pid"
+wait "$rules_pid" 2>/dev/null || true
+start_rules
+for who in s1 s2; do as $who -t dht11/$who/data -m '{"temperature":3}'; done
+for who in s1 s2; do as $who -t dht11/$who/data -m '{"temperature":9}'; done
+wait_lines "$T/alerts" 2
+stop_pid "$rules_pid"
+assert_eq "after SIGKILL: s1 and s2 fire still, and resolve" "cold resolved dht11/s1/data
+cold resolved dht11/s2/data" "$(alerts)"
+pass "after a crash, the state file and its journal give the alerts written before it"
 
 # --forget-after, over history: a silent from 10:00, forgotten at 12:00; b
 # silent from 10:00 too, but speaking again at 11:30 and 12:20.
