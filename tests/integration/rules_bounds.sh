@@ -30,8 +30,11 @@ start_rules() {
 alerts() { jq -r '"\(.rule) \(.state) \(.sensor)"' "$T/alerts"; }
 
 start_rules
+# One at a time: the first alert writes the state file, the others the journal.
 as s1 -t dht11/s1/data -m '{"temperature":1}'
+wait_lines "$T/alerts" 1
 as s2 -t dht11/s2/data -m '{"temperature":1}'
+wait_lines "$T/alerts" 2
 as s3 -t dht11/s3/status -m offline  # known from its status only: the third sensor
 wait_lines "$T/alerts" 3
 wait_for test -s "$T/state.journal" || fail "no journal: $(ls "$T")"
@@ -67,8 +70,8 @@ assert_eq "after a restart: s2's alert resolves, s4 is still beyond the cap" "co
 assert_contains "counted" "$T/err" "1 record from sensors beyond --max-sensors 3 skipped"
 pass "a restart goes on from the state file"
 
-# A crash: the alerts written before it are in the state file (the first
-# save of a run) and its journal (the later ones), and the next run reads both.
+# A crash: the alerts written before it are in the journal after the state
+# file, and the next run reads both.
 start_rules
 as s1 -t dht11/s1/data -m '{"temperature":2}'
 wait_lines "$T/alerts" 1

@@ -545,9 +545,10 @@ TEST_CASE("state: an alert appends its sensor to the journal; file and journal r
     for (int i = 0; i < 2000; ++i)
         h.read("s" + std::to_string(i), t0, {num(20)});
     StateFile state(path);
-    state.save_changes(h.engine);  // the first save of a run: the whole state
+    state.save_changes(h.engine);  // no file yet: the whole state
     const auto whole = state.written();
-    CHECK(whole == size_of(path) + size_of(path + ".journal"));
+    CHECK(whole == size_of(path));
+    CHECK(!std::filesystem::exists(path + ".journal"));
     CHECK(whole > 2000 * 50);
     const std::string snapshot = contents(path);
     for (int i = 0; i < 100; ++i) {
@@ -593,13 +594,69 @@ TEST_CASE("state: an alert appends its sensor to the journal; file and journal r
         CHECK(sensors_of(bad.engine.save()) == sensors_of(snapshot));
         CHECK(std::filesystem::exists(path + ".journal.bad"));
     }
-    // At the end: the whole state, no journal; a file of the first format is read as before.
-    state.save(h.engine, true);
+    // At the end: the whole state, no journal.
+    state.save(h.engine);
     CHECK(!std::filesystem::exists(path + ".journal"));
-    CHECK(json::parse(contents(path)).as_object().if_contains("journal") == nullptr);
     Harness again(rules, {}, bounds(10000));
     StateFile(path).load(again.engine);
     CHECK(sensors_of(again.engine.save()) == sensors_of(h.engine.save()));
+    // A file of the first format, without "journal", is read as before, a journal beside it ignored.
+    std::ofstream(path) << h.engine.save();
+    std::ofstream(path + ".journal") << "{\"snapshot\":0}\n{\"forget\":\"s0\"}\n";
+    Harness first(rules, {}, bounds(10000));
+    StateFile(path).load(first.engine);
+    CHECK(sensors_of(first.engine.save()) == sensors_of(h.engine.save()));
+}
+
+TEST_CASE("state: the next run goes on with a journal after the file, unless the rules changed", "[engine]")
+{
+    test::TempDir dir("dht-rules-test");
+    const std::string path = dir.path + "/rules.state";
+    const char *rules = "cold: temperature < 5 -> alert";
+    {
+        Harness h(rules);
+        h.engine.track_changes();
+        for (int i = 0; i < 1000; ++i)
+            h.read("s" + std::to_string(i), t0, {num(20)});
+        StateFile state(path);
+        state.save(h.engine);
+    }
+    const std::string whole = contents(path);
+    {
+        Harness h(rules);
+        h.engine.track_changes();
+        StateFile state(path);
+        state.load(h.engine);
+        h.read("s1", t0 + 1s, {num(1)});
+        state.save_changes(h.engine);  // the file holds the rest: a journal of one sensor
+        CHECK(state.written() < 1000);
+        CHECK(contents(path) == whole);
+        h.read("s2", t0 + 2s, {num(1)});
+        state.save_changes(h.engine);
+        CHECK(state.written() < 2000);
+    }
+    {
+        Harness crashed(rules);
+        StateFile(path).load(crashed.engine);
+        crashed.read("s1", t0 + 3s, {num(2)});
+        crashed.read("s2", t0 + 3s, {num(2)});
+        CHECK(crashed.alerts.empty());  // both fire already
+        crashed.read("s3", t0 + 3s, {num(2)});
+        CHECK(crashed.alerts.size() == 1);
+    }
+    // After a journal was read, or with other rules, the first save writes the file whole.
+    for (const char *next : {rules, "cold: temperature < 4 -> alert"}) {
+        Harness h(next);
+        h.engine.track_changes();
+        StateFile state(path);
+        state.load(h.engine);
+        h.read("s1", t0 + 4s, {num(9)});
+        state.save_changes(h.engine);
+        CHECK(state.written() == size_of(path));
+        CHECK(!std::filesystem::exists(path + ".journal"));
+        h.read("s1", t0 + 5s, {num(9)});
+        state.save(h.engine);
+    }
 }
 
 TEST_CASE("state: the journal is folded into the file once it outgrows it", "[engine]")
@@ -612,7 +669,7 @@ TEST_CASE("state: the journal is folded into the file once it outgrows it", "[en
     for (int i = 0; i < 2000; ++i) {
         h.read("s", t0 + std::chrono::seconds(i), {num(i % 2 == 0 ? 1 : 20)});
         state.save_changes(h.engine);
-        CHECK(size_of(path + ".journal") < 70 * 1024);
+        CHECK((!std::filesystem::exists(path + ".journal") || size_of(path + ".journal") < 70 * 1024));
     }
     Harness again("cold: temperature < 5 -> alert");
     StateFile(path).load(again.engine);

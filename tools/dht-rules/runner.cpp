@@ -65,7 +65,7 @@ void Runner::finish()
     finished_ = true;
     if (clock_ == ClockMode::wall)
         engine_.advance(now());
-    state_.save(engine_, true);
+    state_.save(engine_);
     try {
         out_.flush();
     } catch (const ClosedOutput &) {

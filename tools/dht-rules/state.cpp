@@ -27,15 +27,16 @@ namespace {
 // {"sensor":{...}} replaces or adds a sensor, {"forget":NAME} drops one. The
 // journal applies only to the state it follows (its first line names it); a
 // last line without its newline was cut short by a crash and is left out.
-// Throws std::runtime_error, `root` unchanged, on a journal that is wrong.
-void apply_journal(json::object &root, std::string_view journal)
+// Whether there was a journal to apply; throws std::runtime_error, `root`
+// unchanged, on a journal that is wrong.
+bool apply_journal(json::object &root, std::string_view journal)
 {
     const auto *generation = root.if_contains("journal");
     if (generation == nullptr || !generation->is_int64())
-        return;
+        return false;
     const std::string header = cat("{\"snapshot\":", generation->get_int64(), "}\n");
     if (!journal.starts_with(header))
-        return;  // from before the latest FILE: FILE has all of it
+        return false;  // from before the latest FILE: FILE has all of it
     journal.remove_prefix(header.size());
     std::vector<json::object> lines;
     JsonParser parser(64);
@@ -76,6 +77,20 @@ void apply_journal(json::object &root, std::string_view journal)
     }
     sensors.erase(std::remove_if(sensors.begin(), sensors.end(), [](const json::value &v) { return v.is_null(); }),
                   sensors.end());
+    return true;
+}
+
+// Whether the rules saved in a state file are `rules`, the same names with
+// the same text: the states a journal would add are then read as written.
+bool same_rules(const json::object &root, const RuleSet &rules)
+{
+    const auto *saved = root.if_contains("rules");
+    if (saved == nullptr || !saved->is_object() || saved->get_object().size() != rules.rules.size())
+        return false;
+    return std::all_of(rules.rules.begin(), rules.rules.end(), [&](const Rule &r) {
+        const auto *text = saved->get_object().if_contains(r.name);
+        return text != nullptr && text->is_string() && text->get_string() == r.source;
+    });
 }
 
 // Appends `text` to the file at `path`, which must exist, and syncs it.
@@ -119,9 +134,11 @@ void StateFile::load(Engine &engine)
     try {
         if (!parser.parse(text, v, error))
             throw std::runtime_error(error);
-        if (auto *root = v.if_object(); root != nullptr && root->contains("sensors") && root->at("sensors").is_array())
+        bool applied = false;
+        auto *root = v.if_object();
+        if (root != nullptr && root->contains("sensors") && root->at("sensors").is_array())
             try {
-                apply_journal(*root, journal);
+                applied = apply_journal(*root, journal);
             } catch (const std::runtime_error &e) {
                 const std::string bad = journal_path_ + ".bad";
                 std::rename(journal_path_.c_str(), bad.c_str());
@@ -129,7 +146,17 @@ void StateFile::load(Engine &engine)
                          " alone is used, the journal is kept as ", bad));
             }
         engine.restore(v);
-        debug(cat("state from ", path_, ": ", engine.sensors(), " sensors"));
+        debug(cat("state from ", path_, applied ? " and its journal: " : ": ", engine.sensors(), " sensors"));
+        // FILE as it is holds the state read: a journal can follow it at once,
+        // without writing it whole again. After a journal (and maybe a line
+        // cut short), FILE is written whole first.
+        if (const auto *g = root->if_contains("journal");
+            g != nullptr && g->is_int64() && g->get_int64() > 0 && !applied && !engine.dirty() &&
+            same_rules(*root, engine.rules())) {
+            generation_ = static_cast<std::uint64_t>(g->get_int64());
+            snapshot_size_ = text.size();
+            engine.saved();
+        }
     } catch (const std::runtime_error &e) {
         const std::string bad = path_ + ".bad";
         std::rename(path_.c_str(), bad.c_str());
@@ -143,8 +170,16 @@ void StateFile::save_changes(Engine &engine)
         return;
     if (generation_ == 0 || journal_size_ > std::max<std::size_t>(snapshot_size_, 64 * 1024))
         return save(engine);
-    const std::string text = engine.save_changes();
-    if (const auto error = append_file(journal_path_, text); !error.empty()) {
+    std::string text = engine.save_changes();
+    std::string error;
+    if (journal_size_ > 0) {
+        error = append_file(journal_path_, text);
+    } else {
+        // The first lines after FILE: a new journal, written whole.
+        text.insert(0, cat("{\"snapshot\":", generation_, "}\n"));
+        error = write_file_atomically(journal_path_, text);
+    }
+    if (!error.empty()) {
         warn(cat("cannot write the state to ", journal_path_, ": ", error));
         generation_ = 0;  // the whole state next time
         return;
@@ -154,15 +189,16 @@ void StateFile::save_changes(Engine &engine)
     engine.saved();
 }
 
-void StateFile::save(Engine &engine, bool last)
+void StateFile::save(Engine &engine)
 {
     if (!enabled())
         return;
-    // A number of its own for each journal: one left from an earlier FILE is
-    // not read over a later one.
+    // A number of its own for each FILE, which the journal that follows it
+    // names: one left from an earlier FILE is not read over a later one.
     const auto now_ns = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
-    const std::uint64_t generation = last ? 0 : std::max(now_ns & INT64_MAX, generation_ + 1);
+    const std::uint64_t generation = std::max(now_ns & INT64_MAX, generation_ + 1);
     const std::string text = engine.save(generation);
+    generation_ = 0;
     if (const auto error = write_file_atomically(path_, text); !error.empty()) {
         warn(cat("cannot write the state to ", path_, ": ", error));
         return;
@@ -170,20 +206,10 @@ void StateFile::save(Engine &engine, bool last)
     written_ += text.size();
     snapshot_size_ = text.size();
     engine.saved();
-    generation_ = 0;
-    journal_size_ = 0;
-    if (last) {
-        std::remove(journal_path_.c_str());
-        return;
-    }
-    const std::string header = cat("{\"snapshot\":", generation, "}\n");
-    if (const auto error = write_file_atomically(journal_path_, header); !error.empty()) {
-        warn(cat("cannot write the state to ", journal_path_, ": ", error));
-        return;
-    }
-    written_ += header.size();
-    journal_size_ = header.size();
     generation_ = generation;
+    journal_size_ = 0;
+    // The journal of the FILE before goes; the next changes start a new one.
+    std::remove(journal_path_.c_str());
 }
 
 // {"version":1,"clock":T,"rules":{NAME:TEXT,...},["journal":G,]"sensors":[
@@ -423,7 +449,7 @@ void Engine::restore(const json::value &state)
     }
     last_ = nullptr;
     next_deadline_ = TimePoint::min();
-    dirty_ = alerted_;
+    dirty_ = alerted_ || saved.size() > room;
 }
 
 }  // namespace dht::rules
