@@ -8,7 +8,8 @@
 # the whole state and no journal, and a restart goes on from it, as it does
 # after SIGKILL from the state file and its journal. Then
 # --forget-after over replayed records: a forgotten sensor's alert resolves,
-# saying why, and the sensor leaves the state file.
+# saying why, and the sensor leaves the state file; a `no data` rule as long
+# as --forget-after is refused at the start and on SIGHUP.
 source "$(dirname "$0")/../lib/testlib.sh"
 use_tools dht-rules
 
@@ -115,3 +116,26 @@ assert_eq "--forget-after no longer than a no data rule" 64 \
 assert_contains "says why" "$T/err" "--forget-after 1h is not longer than rule 'silent' (no data for 1h)"
 assert_eq "--max-sensors 0" 64 "$(exit_code dht-rules --max-sensors 0 -e 'a: t < 1 -> alert' </dev/null 2>/dev/null)"
 pass "--forget-after: a forgotten sensor's alert resolves with a reason, and the sensor leaves the state"
+
+# SIGHUP with a `no data` rule that --forget-after would cut short: refused,
+# the rules in force stay.
+mkfifo "$T/in"
+printf 'cold: temperature < 5 -> alert\n' >"$T/live.rules"
+exec 3<>"$T/in"  # a writer first, so that opening the FIFO to read does not block
+dht-rules -r "$T/live.rules" --forget-after 1h --bare-topic dht11/x/data <"$T/in" >"$T/live.out" 2>"$T/live.err" 3>&- &
+pid=$!
+PIDS+=("$pid")
+echo '{"temperature":1}' >&3
+wait_lines "$T/live.out" 1 5
+printf 'cold: temperature < 5 -> alert\nsilent: no data for 2h -> alert\n' >"$T/live.rules"
+kill -HUP "$pid"
+wait_for grep -q "keeping the rules in force" "$T/live.err" || fail "the rules were not refused: $(cat "$T/live.err")"
+assert_contains "why" "$T/live.err" "--forget-after 1h is not longer than rule 'silent' (no data for 2h)"
+echo '{"temperature":9}' >&3
+wait_lines "$T/live.out" 2 5
+kill -TERM "$pid"
+wait "$pid" || fail "SIGTERM: exit status $?"
+exec 3>&-
+assert_eq "the rules in force still ran" "cold firing
+cold resolved" "$(jq -r '"\(.rule) \(.state)"' "$T/live.out")"
+pass "SIGHUP: rules whose no data is not shorter than --forget-after are refused"
