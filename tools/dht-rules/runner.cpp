@@ -7,12 +7,15 @@
 namespace dht::rules {
 
 Runner::Runner(const Options &o, RuleSet rules)
-    : o_(o), state_(o.state_file), engine_(std::move(rules), o.repeat, [this](std::string_view r) { emit(r); }),
+    : o_(o), state_(o.state_file),
+      engine_(std::move(rules), o.repeat, [this](std::string_view r) { emit(r); }, o.bounds),
       scanner_(std::make_unique<RecordScanner>(engine_.rules().fields, o.common.max_depth)),
       clock_(o.clock == "records" ? ClockMode::records : o.clock == "wall" ? ClockMode::wall : ClockMode::automatic)
 {
     if (o.mqtt.wants_broker())
         session_.emplace(o.mqtt);
+    if (state_.enabled())
+        engine_.track_changes();
     state_.load(engine_);
 }
 
@@ -69,7 +72,9 @@ void Runner::finish()
     }
     if (session_)
         session_->stop();
-    debug(cat(engine_.fired(), " alerts fired, ", engine_.resolved(), " resolved, ", engine_.sensors(), " sensors"));
+    engine_.cap().summary();
+    debug(cat(engine_.fired(), " alerts fired, ", engine_.resolved(), " resolved, ", engine_.sensors(), " sensors, ",
+              engine_.forgotten(), " forgotten; ", state_.written(), " bytes of state written"));
 }
 
 void Runner::idle()
@@ -78,7 +83,7 @@ void Runner::idle()
     if (state_.enabled() && engine_.dirty()) {
         const auto t = std::chrono::steady_clock::now();
         if (engine_.alerted() || t - last_save_ >= std::chrono::seconds(5)) {
-            state_.save(engine_);
+            state_.save_changes(engine_);
             last_save_ = t;
         }
     }
@@ -93,6 +98,11 @@ void Runner::reload()
     } catch (const Exit &) {
         // A rule file that cannot be read (said already): the rules in force stay.
     }
+    if (rules)
+        if (const auto why = check_bounds(*rules, o_.bounds); !why.empty()) {
+            warn(why);
+            rules.reset();
+        }
     if (!rules) {
         warn("keeping the rules in force");
         return;

@@ -33,6 +33,7 @@ struct Options {
     std::string clock = "auto";
     std::string bare_topic;
     Duration max_skew = std::chrono::hours(1);  // 0: no limit
+    SensorBounds bounds;
 };
 
 enum class ClockMode { automatic, records, wall };
