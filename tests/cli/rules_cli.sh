@@ -198,3 +198,26 @@ for i in $(seq 0 12); do rec -t $((REC_T0 + i * 60)) dht11/c/data "$mild"; done 
 dht-rules -e 'silent: no data for 10m -> alert' --clock wall <"$T/backlog" >"$T/out"
 assert_eq "--clock wall on a backlog" "firing" "$(jq -r .state "$T/out" | paste -sd' ')"
 pass "--clock: replays stay in record time; --clock wall checks against now at the end"
+
+# Rules that cannot fire: no rule at all is an error, a field no reading has is told.
+: >"$T/empty.rules"
+printf '# comments only\n\n' >"$T/comments.rules"
+for f in "$T/empty.rules" "$T/comments.rules"; do
+    rc=$(exit_code dht-rules -r "$f" --check 2>"$T/err")
+    assert_eq "$(basename "$f"): exit status" 78 "$rc"
+    assert_contains "$(basename "$f")" "$T/err" "$f:1:1: no rules in this file"
+done
+rc=$(exit_code dht-rules -r "$T/comments.rules" -e 'cold: temperature < 5 -> alert' --check 2>"$T/err")
+assert_eq "a file without rules beside good rules" 78 "$rc"
+rc=$(exit_code dht-rules -r /etc --check 2>"$T/err")
+assert_eq "-r a directory" 66 "$rc"
+assert_contains "-r a directory" "$T/err" "/etc: Is a directory"
+for i in $(seq 1 25); do rec -t $((REC_T0 + i)) dht11/k/data "{\"temperature\":$i,\"humidity\":40}"; done >"$T/typo.in"
+dht-rules -e 'cold: temprature < 5 -> alert' -e 'wet: humidity > 90 -> alert' <"$T/typo.in" >/dev/null 2>"$T/err"
+assert_eq "the misspelt field, told once" 1 "$(grep -c "the field 'temprature'" "$T/err")"
+assert_contains "with the fields seen and the nearest" "$T/err" \
+    "(numeric fields seen: humidity, temperature); did you mean 'temperature'?"
+assert_not_contains "a field the readings have is not told" "$T/err" "'humidity'"
+head -n 19 "$T/typo.in" | dht-rules -e 'cold: temprature < 5 -> alert' >/dev/null 2>"$T/err"
+assert_not_contains "judged after 20 readings, not before" "$T/err" "temprature"
+pass "no rules is an error; a field no reading has is told, with 'did you mean'"

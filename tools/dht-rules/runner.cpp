@@ -10,6 +10,7 @@ Runner::Runner(const Options &o, RuleSet rules)
     : o_(o), state_(o.state_file),
       engine_(std::move(rules), o.repeat, [this](std::string_view r) { emit(r); }, o.bounds),
       scanner_(std::make_unique<RecordScanner>(engine_.rules().fields, o.common.max_depth)),
+      fields_(o.common.max_depth),
       clock_(o.clock == "records" ? ClockMode::records : o.clock == "wall" ? ClockMode::wall : ClockMode::automatic)
 {
     if (o.mqtt.wants_broker())
@@ -17,6 +18,14 @@ Runner::Runner(const Options &o, RuleSet rules)
     if (state_.enabled())
         engine_.track_changes();
     state_.load(engine_);
+    fields_.reset(engine_.rules());
+}
+
+void Runner::message(std::string_view topic, TimePoint time, const std::function<void(RecordScanner &)> &rescan)
+{
+    feed(engine_, *scanner_, topic, time);
+    if (!fields_.done())
+        fields_.message(engine_.rules(), *scanner_, rescan);
 }
 
 int Runner::run()
@@ -109,6 +118,7 @@ void Runner::reload()
     }
     engine_.replace(std::move(*rules));
     scanner_ = std::make_unique<RecordScanner>(engine_.rules().fields, o_.common.max_depth);
+    fields_.reset(engine_.rules());
     const std::size_t n = engine_.rules().rules.size();
     warn(cat(n, n == 1 ? " rule" : " rules", " in force"));
     state_.save(engine_);
@@ -127,7 +137,10 @@ void Runner::line(LineInput &input, std::string_view text)
     if (o_.pass)
         pass(text);
     if (kind != RecordScanner::Kind::other)
-        message(from.topic, from.time ? *from.time : now());
+        message(from.topic, from.time ? *from.time : now(), [&](RecordScanner &again) {
+            RecordScanner::Origin unused;
+            again.scan_message(text, o_.bare_topic, unused, error_);
+        });
     out_.maybe_flush();
 }
 
@@ -175,7 +188,7 @@ int Runner::run_mqtt()
                 pass(record);
             }
             scanner_->scan_payload(m.payload);
-            message(m.topic, m.received);
+            message(m.topic, m.received, [&](RecordScanner &again) { again.scan_payload(m.payload); });
             return true;
         },
         [&] { idle(); },
