@@ -526,12 +526,17 @@ void Session::Impl::run()
                 warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), "; reconnecting"));
                 continue;
             }
-            const bool protocol = rc == MOSQ_ERR_PROTOCOL || rc == MOSQ_ERR_MALFORMED_PACKET;
+            // A broker that answers what this client sends by closing the
+            // connection (a protocol error; or a QoS it does not allow, which
+            // mosquitto's max_qos answers with a bare close while a publish
+            // is in flight) does the same on every connection.
+            const bool protocol = rc == MOSQ_ERR_PROTOCOL || rc == MOSQ_ERR_MALFORMED_PACKET || pending.load() > 0;
             protocol_drops = protocol ? protocol_drops + 1 : 0;
             if (protocol_drops >= most_protocol_drops) {
                 warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), " right after connecting, ",
-                         protocol_drops, " times in a row: the broker does not accept what this client sends "
-                         "(try another -V or QoS); not retrying"));
+                         protocol_drops, " times in a row", pending.load() > 0 ? ", with a publish in flight" : "",
+                         ": the broker does not accept what this client sends (try another -V or QoS); not "
+                         "retrying"));
                 set_failure(exit_unavailable);
                 break;
             }
