@@ -50,7 +50,7 @@ std::size_t width(std::string_view s)
 
 }  // namespace
 
-std::string render_table(const std::vector<Incident> &incidents, TimePoint now)
+std::string render_table(const std::vector<Incident> &incidents, TimePoint now, bool wide)
 {
     if (incidents.empty())
         return "no incidents\n";
@@ -64,6 +64,13 @@ std::string render_table(const std::vector<Incident> &incidents, TimePoint now)
         rows.push_back({std::to_string(i.id), i.state, std::to_string(i.level), i.severity, printable(i.rule),
                         printable(i.sensor), opened_text, opened ? age_text(now - *opened) : "-",
                         std::to_string(i.alerts), by.empty() ? "-" : printable(by)});
+    }
+    if (!wide) {
+        constexpr std::size_t opened_column = 6, alerts_column = 8;
+        for (auto &r : rows) {
+            r.erase(r.begin() + alerts_column);
+            r.erase(r.begin() + opened_column);
+        }
     }
     std::vector<std::size_t> widths(rows.front().size(), 0);
     for (const auto &r : rows)
