@@ -78,7 +78,7 @@ private:
 };
 }  // namespace
 
-TEST_CASE("a time is RFC 3339 or an age")
+TEST_CASE("a time is RFC 3339, an age or now, and no other word")
 {
     const TimePoint ref{hours(1000)};
     CHECK(parse_time_or_age("24h", ref) == ref - hours(24));
