@@ -21,6 +21,7 @@ struct CommandOptions {
     bool open_only = false;  // list --open
     bool json = false;       // list --json
     std::int64_t limit = 0;  // list --limit; 0: all
+    bool wide = false;       // list --wide
 };
 
 // Opens the database for reading what is there: a missing file exits 66.

@@ -134,6 +134,7 @@ Commands setup(CLI::App &app, Options &o)
     cmd.list->add_flag("--open", c.open_only, "Only those not resolved");
     cmd.list->add_flag("--json", c.json, "Incident records (JSON lines) instead of a table");
     cmd.list->add_option("--limit", c.limit, "The newest N only")->check(CLI::Range(std::int64_t{1}, INT64_MAX));
+    cmd.list->add_flag("--wide", c.wide, "The table with OPENED (the time) and ALERTS (the count) too");
     cmd.show = app.add_subcommand("show", "Print the event records of incident ID, oldest first");
     cmd.show->add_option("ID", c.id, "Incident id")->required()->check(CLI::Range(std::int64_t{1}, INT64_MAX));
     cmd.tick = app.add_subcommand("tick", "Do what is due (climbs, reminders, notifications, unsent events) and exit: for cron");

@@ -25,6 +25,7 @@ void setup(CLI::App &app, Options &o)
     app.add_option("--format", o.format,
                    "json (stats records), table, or prometheus (default: table on a terminal, else json)")
         ->check(CLI::IsMember({"auto", "json", "table", "prometheus"}));
+    app.add_flag("--wide", o.wide, "The table with every column: STDDEV, P50, P99 and LAST SEEN too");
     app.add_option("--prom-file", o.prom_file,
                    "Also write Prometheus metrics to FILE, replaced atomically (node_exporter's textfile collector)")
         ->type_name("FILE");
@@ -49,6 +50,8 @@ int run(Options &o)
     if (o.format == "prometheus" && o.every)
         usage_error("--every writes a report per window, Prometheus text is one exposition: "
                     "use --prom-file or --listen for the metrics");
+    if (o.wide && o.format != "auto" && o.format != "table")
+        usage_error(cat("--wide is for the table; --format ", o.format, " has every value"));
     install_signal_handlers();
     Runner runner(o);
     return runner.run();

@@ -26,6 +26,7 @@ struct Options {
     CommonOptions common;
     std::optional<Duration> every;
     std::string format = "auto";
+    bool wide = false;  // --wide: every column of the table
     std::string prom_file;
     std::string listen;
     SensorBounds bounds;  // --max-sensors, --forget-after (or --expire)
