@@ -88,6 +88,7 @@ struct Session::Impl {
         std::string topic, payload;
         int qos;
         bool retain;
+        std::uint64_t token = 0;  // Session::Outcome's; 0: none wanted
     };
     std::deque<Outgoing> outbox;
     std::atomic<bool> outbox_waiting{false};
@@ -101,11 +102,18 @@ struct Session::Impl {
     std::atomic<std::size_t> pending{0};
     std::atomic<std::size_t> refused{0};
 
-    // The topic of each QoS 1/2 publish in flight, by message id, to name a
-    // refused one; a refusal seen before its id was noted waits in `refusals`.
+    // Every publish libmosquitto took, by message id, until it is answered:
+    // its topic names a refused one, its token goes to take_outcomes(). An
+    // answer heard before send() noted its id (libmosquitto's network thread
+    // may answer before mosquitto_publish returns) waits in `early`.
+    struct InFlight {
+        std::string topic;
+        std::uint64_t token = 0;
+    };
     std::mutex mids_mu;
-    std::unordered_map<int, std::string> mid_topics;
-    std::unordered_map<int, int> refusals;
+    std::unordered_map<int, InFlight> in_flight;
+    std::unordered_map<int, int> early;
+    std::vector<Session::Outcome> outcomes;
 
     void refused_publish(const std::string &topic, int reason)
     {
@@ -204,8 +212,7 @@ struct Session::Impl {
         const int rc = mosquitto_publish_v5(mosq, &mid, m.topic.c_str(), static_cast<int>(m.payload.size()),
                                             m.payload.data(), m.qos, m.retain, nullptr);
         if (rc == MOSQ_ERR_SUCCESS || (rc == MOSQ_ERR_NO_CONN && m.qos > 0)) {
-            if (m.qos > 0 && opt.protocol_version == MQTT_PROTOCOL_V5)
-                note_mid(mid, m.topic);
+            note_mid(mid, m);
             return;
         }
         if (rc == MOSQ_ERR_NO_CONN) {
@@ -216,44 +223,50 @@ struct Session::Impl {
         }
         pending.fetch_sub(1);
         warn(cat("publish to ", m.topic, ": ", mosquitto_strerror(rc)));
+        if (m.token != 0) {
+            std::lock_guard lk(mids_mu);
+            outcomes.push_back({m.token, false});
+        }
     }
 
-    void note_mid(int mid, const std::string &topic)
+    void note_mid(int mid, const Outgoing &m)
     {
-        int reason = 0;
+        std::optional<int> reason;
         {
             std::lock_guard lk(mids_mu);
-            if (const auto r = refusals.find(mid); r != refusals.end()) {
+            if (const auto r = early.find(mid); r != early.end()) {
                 reason = r->second;
-                refusals.erase(r);
+                early.erase(r);
+                if (m.token != 0)
+                    outcomes.push_back({m.token, *reason < 0x80});
             } else {
-                mid_topics[mid] = topic;
+                in_flight[mid] = {m.topic, m.token};
             }
         }
-        if (reason != 0)
-            refused_publish(topic, reason);
+        if (reason && *reason >= 0x80)
+            refused_publish(m.topic, *reason);
     }
 
-    // A PUBACK or PUBREC/PUBCOMP for `mid`: MQTT 5 says in `reason` whether
-    // the broker took the message (below 0x80) or refused it.
+    // A PUBACK or PUBCOMP for `mid` (or a QoS 0 publish written): MQTT 5 says
+    // in `reason` whether the broker took the message (below 0x80) or refused
+    // it; MQTT 3.1.1 always says 0.
     void acknowledged(int mid, int reason)
     {
-        if (opt.protocol_version != MQTT_PROTOCOL_V5)
-            return;
-        std::string topic;
+        InFlight m;
         {
             std::lock_guard lk(mids_mu);
-            const auto t = mid_topics.find(mid);
-            if (t == mid_topics.end()) {
-                if (reason >= 0x80)
-                    refusals[mid] = reason;  // acknowledged before send() noted it
+            const auto t = in_flight.find(mid);
+            if (t == in_flight.end()) {
+                early[mid] = reason;  // answered before send() noted it
                 return;
             }
-            topic = std::move(t->second);
-            mid_topics.erase(t);
+            m = std::move(t->second);
+            in_flight.erase(t);
+            if (m.token != 0)
+                outcomes.push_back({m.token, reason < 0x80});
         }
         if (reason >= 0x80)
-            refused_publish(topic, reason);
+            refused_publish(m.topic, reason);
     }
 
     void run();
@@ -513,12 +526,17 @@ void Session::Impl::run()
                 warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), "; reconnecting"));
                 continue;
             }
-            const bool protocol = rc == MOSQ_ERR_PROTOCOL || rc == MOSQ_ERR_MALFORMED_PACKET;
+            // A broker that answers what this client sends by closing the
+            // connection (a protocol error; or a QoS it does not allow, which
+            // mosquitto's max_qos answers with a bare close while a publish
+            // is in flight) does the same on every connection.
+            const bool protocol = rc == MOSQ_ERR_PROTOCOL || rc == MOSQ_ERR_MALFORMED_PACKET || pending.load() > 0;
             protocol_drops = protocol ? protocol_drops + 1 : 0;
             if (protocol_drops >= most_protocol_drops) {
                 warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), " right after connecting, ",
-                         protocol_drops, " times in a row: the broker does not accept what this client sends "
-                         "(try another -V or QoS); not retrying"));
+                         protocol_drops, " times in a row", pending.load() > 0 ? ", with a publish in flight" : "",
+                         ": the broker does not accept what this client sends (try another -V or QoS); not "
+                         "retrying"));
                 set_failure(exit_unavailable);
                 break;
             }
@@ -667,9 +685,14 @@ bool Session::receive(std::vector<MqttMessage> &out, std::chrono::milliseconds t
 
 void Session::publish(const std::string &topic, std::string_view payload, int qos, bool retain)
 {
+    publish(topic, payload, qos, retain, 0);
+}
+
+void Session::publish(const std::string &topic, std::string_view payload, int qos, bool retain, std::uint64_t token)
+{
     auto &s = *impl_;
     s.pending.fetch_add(1);
-    Impl::Outgoing m{topic, std::string(payload), qos, retain};
+    Impl::Outgoing m{topic, std::string(payload), qos, retain, token};
     if (!s.is_connected) {
         std::lock_guard lk(s.mu);
         s.outbox.push_back(std::move(m));
@@ -724,6 +747,14 @@ bool Session::connected() const { return impl_->is_connected.load(); }
 std::uint64_t Session::connects() const { return impl_->connect_count.load(); }
 std::size_t Session::pending_publishes() const { return impl_->pending.load(); }
 std::size_t Session::refused_publishes() const { return impl_->refused.load(); }
+
+std::vector<Session::Outcome> Session::take_outcomes()
+{
+    std::vector<Outcome> out;
+    std::lock_guard lk(impl_->mids_mu);
+    out.swap(impl_->outcomes);
+    return out;
+}
 
 void Session::notify()
 {

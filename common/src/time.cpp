@@ -34,6 +34,85 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int &value)
 
 bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
+struct Civil {
+    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+};
+
+// "YYYY-MM-DD" at the start of `s`: a real day.
+bool read_date(std::string_view s, Civil &c)
+{
+    static constexpr int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!digits(s, 0, 4, c.year) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, c.month) || s[7] != '-' ||
+        !digits(s, 8, 2, c.day))
+        return false;
+    // Nanoseconds since 1970 in 64 bits reach from 1677 to 2262: beyond, a
+    // time cannot be held (an offset may still push an edge year over).
+    if (c.year < 1678 || c.year > 2261 || c.month < 1 || c.month > 12)
+        return false;
+    return c.day >= 1 && c.day <= month_days[c.month - 1] + (c.month == 2 && leap(c.year) ? 1 : 0);
+}
+
+bool date_time_separator(char c) { return c == 'T' || c == 't' || c == ' '; }
+
+// "HH:MM:SS" at `pos` (":SS" may be left out unless `need_seconds`): the
+// position after it, or 0 when there is none.
+std::size_t read_clock(std::string_view s, std::size_t pos, Civil &c, bool need_seconds)
+{
+    if (!digits(s, pos, 2, c.hour) || pos + 2 >= s.size() || s[pos + 2] != ':' || !digits(s, pos + 3, 2, c.minute))
+        return 0;
+    pos += 5;
+    c.second = 0;
+    if (pos < s.size() && s[pos] == ':') {
+        if (!digits(s, pos + 1, 2, c.second))
+            return 0;
+        pos += 3;
+    } else if (need_seconds) {
+        return 0;
+    }
+    return c.hour <= 23 && c.minute <= 59 && c.second <= 60 ? pos : 0;
+}
+
+// A wall-clock time in the local time zone (TZ), as mktime(3) reads it: a
+// time skipped when the clocks go forward counts from before the change.
+std::optional<TimePoint> local_time(std::tm tm)
+{
+    tm.tm_isdst = -1;
+    tm.tm_wday = -1;  // mktime sets it when it succeeds: -1 is also a valid time_t
+    const std::time_t t = std::mktime(&tm);
+    if ((t == -1 && tm.tm_wday == -1) || t < -9'223'372'036 || t > 9'223'372'036)  // 64-bit nanoseconds
+        return std::nullopt;
+    return TimePoint(std::chrono::seconds(t));
+}
+
+std::optional<TimePoint> parse_local_time(std::string_view s)
+{
+    Civil c;
+    if (!read_date(s, c))
+        return std::nullopt;
+    if (s.size() > 10 && (!date_time_separator(s[10]) || read_clock(s, 11, c, false) != s.size()))
+        return std::nullopt;
+    std::tm tm{};
+    tm.tm_year = c.year - 1900;
+    tm.tm_mon = c.month - 1;
+    tm.tm_mday = c.day;
+    tm.tm_hour = c.hour;
+    tm.tm_min = c.minute;
+    tm.tm_sec = c.second == 60 ? 59 : c.second;
+    return local_time(tm);
+}
+
+// The local midnight that starts the day `days_back` days before `reference`'s.
+std::optional<TimePoint> local_midnight(TimePoint reference, int days_back)
+{
+    const std::time_t t = std::chrono::floor<std::chrono::seconds>(reference).time_since_epoch().count();
+    std::tm tm{};
+    if (localtime_r(&t, &tm) == nullptr)
+        return std::nullopt;
+    tm.tm_mday -= days_back;
+    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+    return local_time(tm);
+}
+
 }  // namespace
 
 TimePoint now() { return TimePoint(Clock::now().time_since_epoch()); }
@@ -114,21 +193,12 @@ std::string format_rfc3339(TimePoint t)
 
 std::optional<TimePoint> parse_rfc3339(std::string_view s)
 {
-    int year, month, day, hour, minute, second;
-    if (!digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, month) || s[7] != '-' ||
-        !digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, hour) ||
-        s[13] != ':' || !digits(s, 14, 2, minute) || s[16] != ':' || !digits(s, 17, 2, second))
+    Civil c;
+    if (!read_date(s, c) || s.size() < 11 || !date_time_separator(s[10]))
         return std::nullopt;
-    static constexpr int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    // Nanoseconds since 1970 in 64 bits reach from 1677 to 2262: beyond, a
-    // time cannot be held (an offset may still push an edge year over).
-    if (year < 1678 || year > 2261)
+    std::size_t pos = read_clock(s, 11, c, true);
+    if (pos == 0)
         return std::nullopt;
-    if (month < 1 || month > 12 || day < 1 ||
-        day > month_days[month - 1] + (month == 2 && leap(year) ? 1 : 0) || hour > 23 || minute > 59 ||
-        second > 60)
-        return std::nullopt;
-    std::size_t pos = 19;
     long long nanos = 0;
     if (pos < s.size() && s[pos] == '.') {
         ++pos;
@@ -164,8 +234,9 @@ std::optional<TimePoint> parse_rfc3339(std::string_view s)
     }
     if (pos != s.size())
         return std::nullopt;
-    const long long days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-    const long long secs = days * 86400 + hour * 3600LL + minute * 60LL + (second == 60 ? 59 : second) - offset;
+    const long long days = days_from_civil(c.year, static_cast<unsigned>(c.month), static_cast<unsigned>(c.day));
+    const long long secs =
+        days * 86400 + c.hour * 3600LL + c.minute * 60LL + (c.second == 60 ? 59 : c.second) - offset;
     return TimePoint(std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos));
 }
 
@@ -230,6 +301,14 @@ std::optional<TimePoint> parse_time_or_age(std::string_view text, TimePoint refe
 {
     if (auto t = parse_rfc3339(text))
         return t;
+    if (auto t = parse_local_time(text))
+        return t;
+    if (text == "now")
+        return reference;
+    if (text == "today")
+        return local_midnight(reference, 0);
+    if (text == "yesterday")
+        return local_midnight(reference, 1);
     if (auto age = parse_duration(text))
         return saturating_sub(reference, *age);
     return std::nullopt;

@@ -39,8 +39,12 @@ for tool in $tools; do
     man_flags "$man/$tool.1" >"$T/mt"
     stale=$(comm -13 "$T/h" "$T/mt" | tr '\n' ' ')
     [ -z "$stale" ] || fail "$tool.1 lists flags its --help does not: $stale"
+    # dht-tools(7) names every tool of this version, and says what it does.
+    sed -n '/^\.Sh THE TOOLS/,/^\.Sh THE RECORDS/p' "$man/dht-tools.7" >"$T/tools7"
+    grep -Eq "^\.Xr $tool 1( [,;.])?$" "$T/tools7" || fail "dht-tools.7: THE TOOLS does not list $tool"
+    grep -qx ".It Nm $tool" "$T/tools7" || fail "dht-tools.7: THE TOOLS does not describe $tool"
 done
-pass "--help: 80 columns, own options first, every flag in a man page and back"
+pass "--help: 80 columns, own options first, every flag in a man page and back; every tool in dht-tools(7)"
 
 usage() {  # usage EXPECTED TOOL ARGS...: the first line of a usage error
     local want=$1 rc

@@ -26,15 +26,20 @@ assert_eq "a bad --repeat" 64 "$(exit_code dht-rules -e 'a: t < 1 -> alert' --re
 pass "--check: 0 on good rules, 78 with FILE:LINE:COL and a hint for each error"
 
 # The seed's rules over a cold snap: cold after 5 readings below 5, freeze below 0
-# at once, humid above 90; each alert once when it starts and once when it ends.
+# at once, humid above 90 until down to 85; each alert once when it starts and
+# once when it ends.
 {
     i=0
     for t in 8 6 4.5 4 3 2 1 -0.5 -1 0.5 2 6 7; do
         rec -t $((REC_T0 + i * 10)) dht11/sensor/data "{\"temperature\":$t,\"humidity\":80}"
         i=$((i + 1))
     done
-    rec -t $((REC_T0 + 200)) dht11/sensor/data '{"temperature":7,"humidity":91}'
-    rec -t $((REC_T0 + 210)) dht11/sensor/data '{"temperature":7,"humidity":85}'
+    # humid's clear: wavering around 90 neither resolves nor fires again.
+    i=20
+    for h in 91 90 91 88 91 85; do
+        rec -t $((REC_T0 + i * 10)) dht11/sensor/data "{\"temperature\":7,\"humidity\":$h}"
+        i=$((i + 1))
+    done
 } >"$T/snap"
 dht-rules -r "$seed" <"$T/snap" >"$T/out" 2>"$T/err" || fail "dht-rules failed: $(cat "$T/err")"
 assert_eq "the seed's rules over a cold snap" \
@@ -51,7 +56,7 @@ assert_eq "alert records carry the SPEC's keys" \
     "$(head -n 1 "$T/out" | jq -c 'keys')"
 assert_eq "freeze escalates, critical" "escalate critical" \
     "$(jq -r 'select(.rule == "freeze") | "\(.action) \(.severity)"' "$T/out" | head -n 1)"
-pass "cold after 5 readings, freeze at once, humid: one record when each starts and one when it ends"
+pass "cold after 5 readings, freeze at once, humid with hysteresis: one record when each starts and one when it ends"
 
 # Bare payloads, as mosquitto_sub prints them.
 printf '{"temperature":24.50,"humidity":65.30}\n{"temperature":-1,"humidity":65}\n' |
@@ -99,7 +104,7 @@ pass "bad lines: one numbered error each, the good lines around them unaffected;
 
 # --pass: every record, each before the alerts it causes.
 dht-rules -r "$seed" --pass <"$T/snap" >"$T/out"
-assert_eq "--pass forwards every input record" 15 "$(jq -r 'select(.kind == "message")' "$T/out" | jq -s length)"
+assert_eq "--pass forwards every input record" 19 "$(jq -r 'select(.kind == "message")' "$T/out" | jq -s length)"
 assert_eq "--pass: the alert follows its record" \
     "message 2026-11-24T10:01:00.000Z
 alert 2026-11-24T10:01:00.000Z" "$(jq -r '"\(.kind) \(.timestamp)"' "$T/out" | sed -n 7,8p)"
@@ -198,3 +203,26 @@ for i in $(seq 0 12); do rec -t $((REC_T0 + i * 60)) dht11/c/data "$mild"; done 
 dht-rules -e 'silent: no data for 10m -> alert' --clock wall <"$T/backlog" >"$T/out"
 assert_eq "--clock wall on a backlog" "firing" "$(jq -r .state "$T/out" | paste -sd' ')"
 pass "--clock: replays stay in record time; --clock wall checks against now at the end"
+
+# Rules that cannot fire: no rule at all is an error, a field no reading has is told.
+: >"$T/empty.rules"
+printf '# comments only\n\n' >"$T/comments.rules"
+for f in "$T/empty.rules" "$T/comments.rules"; do
+    rc=$(exit_code dht-rules -r "$f" --check 2>"$T/err")
+    assert_eq "$(basename "$f"): exit status" 78 "$rc"
+    assert_contains "$(basename "$f")" "$T/err" "$f:1:1: no rules in this file"
+done
+rc=$(exit_code dht-rules -r "$T/comments.rules" -e 'cold: temperature < 5 -> alert' --check 2>"$T/err")
+assert_eq "a file without rules beside good rules" 78 "$rc"
+rc=$(exit_code dht-rules -r /etc --check 2>"$T/err")
+assert_eq "-r a directory" 66 "$rc"
+assert_contains "-r a directory" "$T/err" "/etc: Is a directory"
+for i in $(seq 1 25); do rec -t $((REC_T0 + i)) dht11/k/data "{\"temperature\":$i,\"humidity\":40}"; done >"$T/typo.in"
+dht-rules -e 'cold: temprature < 5 -> alert' -e 'wet: humidity > 90 -> alert' <"$T/typo.in" >/dev/null 2>"$T/err"
+assert_eq "the misspelt field, told once" 1 "$(grep -c "the field 'temprature'" "$T/err")"
+assert_contains "with the fields seen and the nearest" "$T/err" \
+    "(numeric fields seen: humidity, temperature); did you mean 'temperature'?"
+assert_not_contains "a field the readings have is not told" "$T/err" "'humidity'"
+head -n 19 "$T/typo.in" | dht-rules -e 'cold: temprature < 5 -> alert' >/dev/null 2>"$T/err"
+assert_not_contains "judged after 20 readings, not before" "$T/err" "temprature"
+pass "no rules is an error; a field no reading has is told, with 'did you mean'"

@@ -47,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     dht::stats::Report report{"summary", t, run.first(), run.last(), 1.0};
     std::string out;
     dht::stats::render_json(out, run, report);
-    dht::stats::render_table(out, run, report);
+    dht::stats::render_table(out, run, report, false);
+    dht::stats::render_table(out, run, report, true);
     dht::stats::render_prometheus(out, run, report);
     run.expire(t);
     if (run.sensors() != 0)

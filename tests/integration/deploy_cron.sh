@@ -61,7 +61,7 @@ assert_eq "prune: the old message goes, the recent stays" "0 1" \
     "$(count "SELECT count(*) FROM messages WHERE topic = 'dht11/old/data'") $(count "SELECT count(*) FROM messages WHERE topic = 'dht11/kitchen/data'")"
 [ -f "$T/mail.body" ] || fail "the report job never ran mail"
 assert_contains "the report is a table" "$T/mail.body" "SENSOR"
-grep -qE '^dht11/kitchen/data +temperature +1 +-1\.50 ' "$T/mail.body" || fail "the report lacks the kitchen's temperature: $(cat "$T/mail.body")"
+grep -qE '^dht11/kitchen/data +temperature +1 +-1\.5 ' "$T/mail.body" || fail "the report lacks the kitchen's temperature: $(cat "$T/mail.body")"
 assert_not_contains "the report is readings only" "$T/mail.body" "dht11/alerts"
 assert_contains "the report's subject" "$T/mail.args" "-s"
 grep -h '"event":"escalation"' "$T"/cron.*.out | jq -e -s 'map(select(.rule == "freeze" and .from_level == 2 and .to_level == 3)) | length == 1' >/dev/null ||

@@ -81,7 +81,9 @@ done <"$T/seed.rules"
 [ "$(grep -c . "$etc/mqtt-password")" = 1 ] || fail "mqtt-password: one line expected"
 grep -qi 'change' "$etc/mqtt-password" || fail "mqtt-password does not look like a placeholder"
 "$DHT_BIN/dht-rules/dht-rules" -r "$etc/rules" --check 2>"$T/check.err" || fail "rules: $(cat "$T/check.err")"
-"$DHT_BIN/dht-escalate/dht-escalate" --policy "$etc/escalate.policy" --check 2>"$T/check.err" ||
+# --check finds every command; the notifiers are where the README installs them.
+sed "s|/usr/local/bin/notify-|$src/scripts/notify-|" "$etc/escalate.policy" >"$T/escalate.policy"
+"$DHT_BIN/dht-escalate/dht-escalate" --policy "$T/escalate.policy" --check 2>"$T/check.err" ||
     fail "escalate.policy: $(cat "$T/check.err")"
 grep -q '^level [0-9].* notify /usr/local/bin/notify-slack ' "$etc/escalate.policy" &&
     grep -q '^level [0-9].* notify /usr/local/bin/notify-telegram ' "$etc/escalate.policy" ||

@@ -33,6 +33,14 @@ assert_eq "--since/--until" 3 "$(q --since 2026-11-24T10:00:10Z --until 2026-11-
 assert_eq "--since with an offset" 1 "$(q --since 2026-11-24T12:30:00+01:00 | wc -l)"
 assert_eq "--limit" "dht11/sensor/data 2026-11-24T10:00:00.000Z" "$(q --limit 1)"
 assert_eq "--since as an age" 0 "$(q --since 1h | wc -l)"
+# A date, or a date and a time of day with no zone, is local time (TZ).
+assert_eq "--since a date: its midnight in UTC" 5 "$(TZ=UTC0 q --since 2026-11-24 | wc -l)"
+assert_eq "--since a date: its midnight twelve hours behind UTC" 1 "$(TZ=UTC+12 q --since 2026-11-24 | wc -l)"
+assert_eq "--since a time of day in UTC" 0 "$(TZ=UTC0 q --since '2026-11-24 13:00' | wc -l)"
+assert_eq "--since a time of day two hours ahead of UTC" 1 "$(TZ=UTC-2 q --since '2026-11-24 13:00' | wc -l)"
+assert_eq "--until a date and time with seconds" 2 "$(TZ=UTC0 q --until 2026-11-24T10:00:20 | wc -l)"
+assert_eq "--since yesterday --until today" 0 "$(exit_code dht-record query --db "$db" --since yesterday --until today)"
+assert_eq "--until today" 5 "$(q --until today | wc -l)"
 printf '%s\n' '{"kind":"message","timestamp":"2026-11-24T10:00:00.000Z","topic":"dht11","payload":1}' \
     '{"kind":"message","timestamp":"2026-11-24T10:00:01.000Z","topic":"dht11x/a","payload":2}' \
     '{"kind":"message","timestamp":"2026-11-24T10:00:02.000Z","topic":"küche/a/data","payload":3}' \

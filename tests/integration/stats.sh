@@ -49,15 +49,20 @@ for sensor in {r["topic"] for r in rows}:
         srt = sorted(v)
         checks = [("count", s["count"], n, 0), ("min", s["min"], min(v), 0), ("max", s["max"], max(v), 0),
                   ("last", s["last"], v[-1], 0), ("mean", s["mean"], mean, 1e-9), ("stddev", s["stddev"], sd, 1e-9)]
+        # Percentiles have the decimals of the values: within 0.5 % and half a unit of the last one.
+        dec = next(d for d in range(7) if all(abs(x * 10**d - round(x * 10**d)) < 1e-6 for x in v) or d == 6)
         for q in (50, 95, 99):
             checks.append((f"p{q}", s[f"p{q}"], srt[math.floor(q / 100 * (n - 1))], 0.005))
+            if abs(s[f"p{q}"] * 10**dec - round(s[f"p{q}"] * 10**dec)) > 1e-6:
+                print(f"{sensor} {field} p{q}: {s[f'p{q}']} has more than {dec} decimals", file=sys.stderr)
+                bad += 1
         for name, a, b, rel in checks:
-            if abs(a - b) > rel * abs(b) + 1e-9:
+            if abs(a - b) > rel * abs(b) + (0.5 / 10**dec if name[0] == "p" else 0) + 1e-9:
                 print(f"{sensor} {field} {name}: dht-stats {a}, Python {b}", file=sys.stderr)
                 bad += 1
 sys.exit(1 if bad else 0)
 PY
-pass "count, min, max, mean, stddev and last exact; p50, p95, p99 within 0.5 % of Python's"
+pass "count, min, max, mean, stddev and last exact; p50, p95, p99 within 0.5 % of Python's, with the values' decimals"
 
 # Prometheus text: clean under promtool, the seed's names, a file for node_exporter.
 dht-stats --format prometheus <day >"$T/metrics.txt"
@@ -73,13 +78,24 @@ pass "Prometheus text clean under promtool check metrics, the seed's metric name
 
 # The table, aligned.
 dht-stats --format table <day >"$T/table"
-assert_eq "one row per sensor and field, a header and a title" 11 "$(wc -l <"$T/table")"
-assert_eq "the header" "SENSOR FIELD COUNT MIN MEAN MAX STDDEV P50 P95 P99 LAST LAST SEEN" "$(sed -n 2p "$T/table" | tr -s ' ')"
+assert_eq "one row per sensor and field, a header and a title of two lines" 12 "$(wc -l <"$T/table")"
+assert_eq "the header" "SENSOR FIELD COUNT MIN MEAN MAX P95 LAST" "$(sed -n 3p "$T/table" | tr -s ' ')"
 # Numbers are right-aligned under their heading: MIN's last letter sits over each minimum's last digit.
-col=$(awk 'NR == 2 { print index($0, " MIN ") + 3 }' "$T/table")
-awk -v c="$col" 'NR > 2 && (substr($0, c, 1) !~ /[0-9]/ || substr($0, c + 1, 1) != " ") { exit 1 }' "$T/table" ||
+col=$(awk 'NR == 3 { print index($0, " MIN ") + 3 }' "$T/table")
+awk -v c="$col" 'NR > 3 && (substr($0, c, 1) !~ /[0-9]/ || substr($0, c + 1, 1) != " ") { exit 1 }' "$T/table" ||
     fail "the MIN column is not aligned: $(cat "$T/table")"
-pass "--format table: a title, a header, aligned columns"
+width=$(awk '{ if (length > m) m = length } END { print m }' "$T/table")
+[ "$width" -le 80 ] || fail "the table is $width columns wide: $(cat "$T/table")"
+dht-stats --format table --wide <day >"$T/wide"
+assert_eq "--wide: every column" "SENSOR FIELD COUNT MIN MEAN MAX STDDEV P50 P95 P99 LAST LAST SEEN" \
+    "$(sed -n 3p "$T/wide" | tr -s ' ')"
+assert_eq "--wide: the same rows" "$(cut -c1-30 "$T/table" | tail -n +4)" "$(cut -c1-30 "$T/wide" | tail -n +4)"
+assert_eq "--wide with another format" 64 "$(exit_code dht-stats --format json --wide </dev/null 2>/dev/null)"
+# Whole numbers (env.co2: 400 to 440) show as whole numbers, their mean with one decimal.
+assert_eq "decimals of the values: count, min, mean, max, last" "1440 400 420.0 440 440" \
+    "$(awk '$1 == "dht11/kitchen/data" && $2 == "env.co2" { print $3, $4, $5, $6, $8 }' "$T/table")"
+awk '$2 == "env.co2" && $7 !~ /^[0-9]+$/ { exit 1 }' "$T/table" || fail "a percentile of whole numbers has decimals"
+pass "--format table: a title, a header, aligned columns, 80 columns wide, every column with --wide"
 
 # Windows: records per hour; their counts add up to the summary's.
 dht-stats --every 1h <day >"$T/windows"
@@ -124,7 +140,12 @@ rsvg-convert -o "$T/day.png" "$T/day.svg" || fail "the SVG does not render"
 [ "$(head -c 8 "$T/day.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] || fail "no PNG came out"
 for s in kitchen cellar attic; do assert_contains "legend" "$T/day.svg" "dht11/$s/data"; done
 assert_contains "units" "$T/day.svg" "temperature (°C)"
-pass "--plot: well-formed SVG (xmllint) that renders to PNG (rsvg-convert), a legend and units"
+assert_eq "the default fields are there: no warning" "" "$(dht-stats --plot "$T/day.svg" <day 2>&1 >/dev/null)"
+dht-stats --plot "$T/typo.svg" --plot-field temprature --plot-field humidity <day >/dev/null 2>"$T/err"
+assert_eq "a field no reading has: one warning, the fields seen and the nearest" \
+    "dht-stats: --plot-field 'temprature': no reading has this field, its panel is empty (fields seen: env.co2, humidity, temperature; did you mean 'temperature'?)" \
+    "$(cat "$T/err")"
+pass "--plot: well-formed SVG (xmllint) that renders to PNG (rsvg-convert), a legend and units; a field no reading has is named"
 
 # A real Prometheus scraping --listen while the stream runs.
 sport=$(free_port)

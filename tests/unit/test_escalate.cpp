@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <filesystem>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -485,23 +486,42 @@ TEST_CASE("a notification command gets the record on stdin, DHT_ variables and n
     CHECK_FALSE(std::filesystem::exists("pwned"));
 }
 
-TEST_CASE("the outbox: claimed once across processes, put back when unacknowledged", "[escalate]")
+TEST_CASE("the outbox: claimed by one process, published once acknowledged, taken over from one gone", "[escalate]")
 {
     TempDb tmp;
     IncidentStore a(tmp.path, true);
     a.set_policy(EscalationPolicy{});
     const auto t0 = at("2026-11-24T10:00:00Z");
     apply(a, firing("freeze", "kitchen", "escalate"), t0);
-    IncidentStore b(tmp.path, false);
-    CHECK(b.has_unpublished());
     const auto claimed = a.claim_unpublished(256);
     REQUIRE(claimed.size() == 2);
-    CHECK(b.claim_unpublished(256).empty());  // another process gets nothing twice
-    CHECK_FALSE(b.has_unpublished());
-    b.unpublish({claimed[1].id});  // the broker never acknowledged the escalation
-    const auto again = b.claim_unpublished(256);
+    CHECK(a.claim_unpublished(256).empty());  // in flight: not sent twice
+    CHECK(a.has_unpublished());               // claimed is not published
+    // Another store under this process id: the claims of an earlier process
+    // that had our id (a container's pid 1 restarted) are taken over.
+    IncidentStore b(tmp.path, false);
+    REQUIRE(b.claim_unpublished(256).size() == 2);
+    b.mark_published({claimed[0].id});  // the broker acknowledged "opened"
+    b.release({claimed[1].id});         // the escalation was never acknowledged
+    const auto again = a.claim_unpublished(256);
     REQUIRE(again.size() == 1);
     CHECK(again[0].event == "escalation");
+    // Held by another live process, fresh: it stands.
+    a.db().exec(cat("UPDATE incident_event_claims SET pid = ", ::getppid(), ", token = 42"));
+    CHECK(b.claim_unpublished(256).empty());
+    // Held by a live process for too long: taken over.
+    a.db().exec("UPDATE incident_event_claims SET claimed_at = '2000-01-01T00:00:00.000Z'");
+    CHECK(b.claim_unpublished(256).size() == 1);
+    // Held by a process that is gone: taken over at once.
+    const pid_t child = ::fork();
+    if (child == 0)
+        ::_exit(0);
+    ::waitpid(child, nullptr, 0);
+    a.db().exec(cat("UPDATE incident_event_claims SET pid = ", child, ", token = 42"));
+    CHECK(a.claim_unpublished(256).size() == 1);
+    a.mark_published({claimed[1].id});
+    CHECK_FALSE(b.has_unpublished());
+    CHECK(b.claim_unpublished(256).empty());
     CHECK(b.last_event_id() == claimed[1].id);
     CHECK(b.events_after(claimed[0].id, 10).size() == 1);
 }

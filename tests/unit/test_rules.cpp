@@ -1,12 +1,20 @@
 #include "engine.hpp"
 #include "rules.hpp"
+#include "state.hpp"
 #include "testfile.hpp"
 
+#include "temp_dir.hpp"
+
+#include "dht/files.hpp"
 #include "dht/json.hpp"
 #include "dht/scan.hpp"
 #include "dht/time.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
 
 using namespace dht;
 using namespace dht::rules;
@@ -56,10 +64,10 @@ struct Harness {
     std::vector<json::object> alerts;
     Engine engine;
 
-    explicit Harness(std::string_view rules, Duration repeat = {})
-        : engine(parse_ok(rules), repeat, [this](std::string_view r) {
-              alerts.push_back(json::parse(r).as_object());
-          })
+    explicit Harness(std::string_view rules, Duration repeat = {}, SensorBounds bounds = {})
+        : engine(
+              parse_ok(rules), repeat, [this](std::string_view r) { alerts.push_back(json::parse(r).as_object()); },
+              bounds)
     {
     }
 
@@ -388,4 +396,326 @@ TEST_CASE("test files: expected alerts match by subset, numbers by value, times 
     CHECK_FALSE(alert_matches(want, json::parse(R"({"rule":"cold","value":3.5,"timestamp":"2026-11-24T10:00:00.000Z"})")
                                         .as_object()));
     CHECK_FALSE(alert_matches(want, json::parse(R"({"rule":"cold","value":3})").as_object()));
+}
+
+namespace {
+
+SensorBounds bounds(std::size_t max, std::optional<Duration> forget = std::nullopt)
+{
+    SensorBounds b;
+    b.max_sensors = max;
+    b.forget_after = forget;
+    return b;
+}
+
+// The sensors of a saved state by name, and its clock: what two states must
+// share to be the same, whatever the order of the sensors.
+std::map<std::string, std::string> sensors_of(const std::string &saved)
+{
+    std::map<std::string, std::string> out;
+    const auto root = json::parse(saved).as_object();
+    out["clock"] = json::serialize(root.at("clock"));
+    for (const auto &s : root.at("sensors").as_array())
+        out[std::string(s.at("name").as_string())] = json::serialize(s);
+    return out;
+}
+
+std::uintmax_t size_of(const std::string &path) { return std::filesystem::file_size(path); }
+
+std::string contents(const std::string &path)
+{
+    std::string text;
+    REQUIRE(read_file(path, text).empty());
+    return text;
+}
+
+}  // namespace
+
+TEST_CASE("engine: --max-sensors: readings and statuses from sensors beyond it are skipped and counted", "[engine]")
+{
+    Harness h("cold: temperature < 5 -> alert\nsilent: no data for 10m -> alert", {}, bounds(2));
+    h.read("a", t0, {num(20)}, "dht11/a/data");
+    h.read("b", t0, {num(20)}, "dht11/b/data");
+    h.read("c", t0, {num(1)}, "dht11/c/data");
+    CHECK(h.alerts.empty());  // c is not tracked: no alert
+    CHECK(h.engine.sensors() == 2);
+    CHECK(h.engine.cap().refused() == 1);
+    h.engine.status("dht11/d/status", "offline", t0 + 1s);  // its placeholder would be a third
+    CHECK(h.alerts.empty());
+    CHECK(h.engine.cap().refused() == 2);
+    h.read("a", t0 + 2s, {num(1)}, "dht11/a/data");  // the known ones are served
+    REQUIRE(h.alerts.size() == 1);
+    CHECK(h.last("sensor") == "\"a\"");
+    h.engine.status("dht11/b/status", "offline", t0 + 3s);
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.last("reason") == "\"offline\"");
+    CHECK(h.engine.cap().refused() == 2);
+
+    // Placeholders count: two statuses fill a cap of two.
+    Harness p("silent: no data for 10m -> alert", {}, bounds(2));
+    p.engine.status("dht11/x/status", "offline", t0);
+    p.engine.status("dht11/y/status", "offline", t0);
+    p.read("z", t0 + 1s, {}, "dht11/z/data");
+    CHECK(p.engine.sensors() == 2);
+    CHECK(p.engine.cap().refused() == 1);
+    p.read("dht11/x/data", t0 + 2s, {}, "dht11/x/data");  // the placeholder's own sensor
+    CHECK(p.last("state") == "\"resolved\"");
+}
+
+TEST_CASE("engine: --forget-after forgets silent sensors, and resolves their alerts with a reason", "[engine]")
+{
+    Harness h("silent: no data for 10m -> alert\ncold: temperature < 5 -> alert", {}, bounds(2, 1h));
+    h.read("a", t0, {num(1)}, "dht11/a/data");
+    REQUIRE(h.alerts.size() == 1);  // cold
+    h.read("b", t0, {num(20)}, "dht11/b/data");
+    h.read("c", t0, {num(20)}, "dht11/c/data");
+    CHECK(h.engine.cap().refused() == 1);
+    h.engine.advance(t0 + 10min);
+    REQUIRE(h.alerts.size() == 3);  // silent, for a and b
+    h.read("b", t0 + 55min, {num(20)}, "dht11/b/data");
+    REQUIRE(h.alerts.size() == 4);  // b's silent resolves
+    h.engine.advance(t0 + 59min);
+    CHECK(h.engine.sensors() == 2);
+    h.engine.advance(t0 + 61min);
+    // a was silent for an hour: both its alerts resolve, saying why.
+    REQUIRE(h.alerts.size() == 6);
+    CHECK(h.engine.sensors() == 1);
+    CHECK(h.engine.forgotten() == 1);
+    for (std::size_t i = 4; i < 6; ++i) {
+        CHECK(json::serialize(h.alerts[i].at("sensor")) == "\"a\"");
+        CHECK(json::serialize(h.alerts[i].at("state")) == "\"resolved\"");
+        CHECK(json::serialize(h.alerts[i].at("reason")) == "\"forgotten\"");
+        CHECK(json::serialize(h.alerts[i].at("timestamp")) == "\"2026-11-24T11:00:00.000Z\"");
+    }
+    CHECK(json::serialize(h.alerts[4].at("message")).find("no longer watching a") != std::string::npos);
+    CHECK(h.engine.save().find("\"a\"") == std::string::npos);  // it leaves the saved state
+    // It made room: c is tracked now, and a starts afresh when it speaks again.
+    h.read("c", t0 + 62min, {num(1)}, "dht11/c/data");
+    REQUIRE(h.alerts.size() == 7);
+    CHECK(h.last("sensor") == "\"c\"");
+    CHECK(h.engine.cap().refused() == 1);
+    h.read("a", t0 + 63min, {num(20)}, "dht11/a/data");
+    CHECK(h.engine.cap().refused() == 2);  // full again: b and c
+
+    // A sensor that is forgotten before a `no data` rule could fire is refused at the start.
+    CHECK(check_bounds(parse_ok("silent: no data for 1h -> alert"), bounds(10, 1h)) ==
+          "--forget-after 1h is not longer than rule 'silent' (no data for 1h): "
+          "a silent sensor would be forgotten before it is said silent");
+    CHECK(check_bounds(parse_ok("silent: no data for 1h -> alert"), bounds(10, 61min)).empty());
+    CHECK(check_bounds(parse_ok("silent: no data for 1h -> alert"), bounds(10)).empty());
+}
+
+TEST_CASE("engine: a status topic finds its sensors by their prefix, among many", "[engine]")
+{
+    Harness h("silent: no data for 10m -> alert critical", {}, bounds(100000));
+    for (int i = 0; i < 20000; ++i) {
+        const std::string topic = "dht11/s" + std::to_string(i) + "/data";
+        h.read(topic, t0, {}, topic);
+    }
+    // Statuses for 20000 devices never heard of: each its placeholder, each an alert.
+    for (int i = 0; i < 20000; ++i)
+        h.engine.status("dht11/new" + std::to_string(i) + "/status", "offline", t0 + 1s);
+    CHECK(h.alerts.size() == 20000);
+    CHECK(h.engine.sensors() == 40000);
+    h.engine.status("dht11/s123/status", "offline", t0 + 2s);
+    REQUIRE(h.alerts.size() == 20001);
+    CHECK(h.last("sensor") == "\"dht11/s123/data\"");
+
+    // Several sensors under one prefix (a shared topic), and one that moves away.
+    h.read("k1", t0 + 3s, {}, "dht11/shared/data");
+    h.read("k2", t0 + 3s, {}, "dht11/shared/data");
+    h.read("k3", t0 + 3s, {}, "dht11/shared/data");
+    h.read("k2", t0 + 4s, {}, "dht11/moved/data");
+    h.engine.status("dht11/shared/status", "offline", t0 + 5s);
+    REQUIRE(h.alerts.size() == 20003);
+    CHECK(json::serialize(h.alerts[20001].at("sensor")) != "\"k2\"");
+    CHECK(h.last("sensor") != "\"k2\"");
+    h.engine.status("dht11/moved/status", "offline", t0 + 6s);
+    REQUIRE(h.alerts.size() == 20004);
+    CHECK(h.last("sensor") == "\"k2\"");
+}
+
+TEST_CASE("state: an alert appends its sensor to the journal; file and journal restore the state", "[engine]")
+{
+    test::TempDir dir("dht-rules-test");
+    const std::string path = dir.path + "/rules.state";
+    const char *rules = "cold: temperature < 5 -> alert\nsilent: no data for 10m -> alert";
+    Harness h(rules, {}, bounds(10000, 1h));
+    h.engine.track_changes();
+    for (int i = 0; i < 2000; ++i)
+        h.read("s" + std::to_string(i), t0, {num(20)});
+    StateFile state(path);
+    state.save_changes(h.engine);  // no file yet: the whole state
+    const auto whole = state.written();
+    CHECK(whole == size_of(path));
+    CHECK(!std::filesystem::exists(path + ".journal"));
+    CHECK(whole > 2000 * 50);
+    const std::string snapshot = contents(path);
+    for (int i = 0; i < 100; ++i) {
+        h.read("s" + std::to_string(i), t0 + 1s, {num(i % 2 == 0 ? 1 : 20)});
+        h.read("s" + std::to_string(i + 1000), t0 + 1s, {num(i % 2 == 0 ? 20 : 1)});
+        CHECK(h.engine.alerted());
+        state.save_changes(h.engine);
+    }
+    CHECK(h.alerts.size() == 100);
+    // A few hundred bytes an alert, not the whole state each time.
+    CHECK(state.written() - whole < 100 * 1000);
+    CHECK(contents(path) == snapshot);
+    // Sensors change without alerts; a crash cuts the last line.
+    h.read("s1999", t0 + 2s, {num(20)});
+    h.read("s5", t0 + 3s, {num(20)});
+    state.save_changes(h.engine);
+    {
+        Harness crashed(rules, {}, bounds(10000));
+        std::ofstream(path + ".journal", std::ios::app) << R"({"sensor":{"name":"s7","topic":)";
+        StateFile(path).load(crashed.engine);
+        CHECK(sensors_of(crashed.engine.save()) == sensors_of(h.engine.save()));
+        crashed.read("s0", t0 + 4s, {num(1)});
+        CHECK(crashed.alerts.empty());  // s0's cold fires already
+        crashed.read("s0", t0 + 5s, {num(20)});
+        CHECK(crashed.alerts.size() == 1);
+    }
+    // A journal that follows another state is not read over this one.
+    {
+        std::string old = contents(path + ".journal");
+        char &digit = old.at(old.find(':') + 1);
+        digit = digit == '9' ? '8' : '9';
+        std::ofstream(path + ".journal") << old;
+        Harness stale(rules, {}, bounds(10000));
+        StateFile(path).load(stale.engine);
+        CHECK(sensors_of(stale.engine.save()) == sensors_of(snapshot));
+    }
+    // A journal wrong in its middle: FILE alone is used, the journal is kept aside.
+    {
+        const auto generation = json::parse(snapshot).as_object().at("journal").as_int64();
+        std::ofstream(path + ".journal") << "{\"snapshot\":" << generation << "}\n{\"clock\":1}\nnot json\n";
+        Harness bad(rules, {}, bounds(10000));
+        StateFile(path).load(bad.engine);
+        CHECK(sensors_of(bad.engine.save()) == sensors_of(snapshot));
+        CHECK(std::filesystem::exists(path + ".journal.bad"));
+    }
+    // At the end: the whole state, no journal.
+    state.save(h.engine);
+    CHECK(!std::filesystem::exists(path + ".journal"));
+    Harness again(rules, {}, bounds(10000));
+    StateFile(path).load(again.engine);
+    CHECK(sensors_of(again.engine.save()) == sensors_of(h.engine.save()));
+    // A file of the first format, without "journal", is read as before, a journal beside it ignored.
+    std::ofstream(path) << h.engine.save();
+    std::ofstream(path + ".journal") << "{\"snapshot\":0}\n{\"forget\":\"s0\"}\n";
+    Harness first(rules, {}, bounds(10000));
+    StateFile(path).load(first.engine);
+    CHECK(sensors_of(first.engine.save()) == sensors_of(h.engine.save()));
+}
+
+TEST_CASE("state: the next run goes on with a journal after the file, unless the rules changed", "[engine]")
+{
+    test::TempDir dir("dht-rules-test");
+    const std::string path = dir.path + "/rules.state";
+    const char *rules = "cold: temperature < 5 -> alert";
+    {
+        Harness h(rules);
+        h.engine.track_changes();
+        for (int i = 0; i < 1000; ++i)
+            h.read("s" + std::to_string(i), t0, {num(20)});
+        StateFile state(path);
+        state.save(h.engine);
+    }
+    const std::string whole = contents(path);
+    {
+        Harness h(rules);
+        h.engine.track_changes();
+        StateFile state(path);
+        state.load(h.engine);
+        h.read("s1", t0 + 1s, {num(1)});
+        state.save_changes(h.engine);  // the file holds the rest: a journal of one sensor
+        CHECK(state.written() < 1000);
+        CHECK(contents(path) == whole);
+        h.read("s2", t0 + 2s, {num(1)});
+        state.save_changes(h.engine);
+        CHECK(state.written() < 2000);
+    }
+    {
+        Harness crashed(rules);
+        StateFile(path).load(crashed.engine);
+        crashed.read("s1", t0 + 3s, {num(2)});
+        crashed.read("s2", t0 + 3s, {num(2)});
+        CHECK(crashed.alerts.empty());  // both fire already
+        crashed.read("s3", t0 + 3s, {num(2)});
+        CHECK(crashed.alerts.size() == 1);
+    }
+    // After a journal was read, or with other rules, the first save writes the file whole.
+    for (const char *next : {rules, "cold: temperature < 4 -> alert"}) {
+        Harness h(next);
+        h.engine.track_changes();
+        StateFile state(path);
+        state.load(h.engine);
+        h.read("s1", t0 + 4s, {num(9)});
+        state.save_changes(h.engine);
+        CHECK(state.written() == size_of(path));
+        CHECK(!std::filesystem::exists(path + ".journal"));
+        h.read("s1", t0 + 5s, {num(9)});
+        state.save(h.engine);
+    }
+}
+
+TEST_CASE("state: the journal is folded into the file once it outgrows it", "[engine]")
+{
+    test::TempDir dir("dht-rules-test");
+    const std::string path = dir.path + "/rules.state";
+    Harness h("cold: temperature < 5 -> alert");
+    h.engine.track_changes();
+    StateFile state(path);
+    for (int i = 0; i < 600; ++i) {  // some 100 KiB of journal without folding
+        h.read("s", t0 + std::chrono::seconds(i), {num(i % 2 == 0 ? 1 : 20)});
+        state.save_changes(h.engine);
+        CHECK((!std::filesystem::exists(path + ".journal") || size_of(path + ".journal") < 70 * 1024));
+    }
+    Harness again("cold: temperature < 5 -> alert");
+    StateFile(path).load(again.engine);
+    CHECK(sensors_of(again.engine.save()) == sensors_of(h.engine.save()));
+}
+
+TEST_CASE("state: forgotten sensors leave the journal too", "[engine]")
+{
+    test::TempDir dir("dht-rules-test");
+    const std::string path = dir.path + "/rules.state";
+    Harness h("cold: temperature < 5 -> alert", {}, bounds(10, 1h));
+    h.engine.track_changes();
+    StateFile state(path);
+    h.read("x", t0, {num(20)});
+    h.read("y", t0, {num(20)});
+    state.save_changes(h.engine);
+    h.read("y", t0 + 50min, {num(20)});
+    h.engine.advance(t0 + 61min);
+    CHECK(h.engine.sensors() == 1);
+    state.save_changes(h.engine);
+    CHECK(contents(path + ".journal").find(R"({"forget":"x"})") != std::string::npos);
+    Harness again("cold: temperature < 5 -> alert");
+    StateFile(path).load(again.engine);
+    CHECK(again.engine.sensors() == 1);
+    CHECK(sensors_of(again.engine.save()) == sensors_of(h.engine.save()));
+}
+
+TEST_CASE("state: a saved state beyond --max-sensors keeps firing sensors first, resolves the rest", "[engine]")
+{
+    Harness h("cold: temperature < 5 -> alert");
+    h.read("old", t0, {num(20)});
+    h.read("firing", t0, {num(1)});
+    h.read("new", t0 + 1s, {num(20)});
+    h.read("gone", t0, {num(1)});
+    const std::string saved = h.engine.save();
+    Harness three("cold: temperature < 5 -> alert", {}, bounds(3));
+    three.engine.restore(json::parse(saved));
+    CHECK(three.alerts.empty());
+    const auto kept = sensors_of(three.engine.save());
+    CHECK(kept.size() == 4);  // the clock and three sensors
+    CHECK(kept.count("old") == 0);
+    CHECK(kept.count("new") == 1);
+    Harness one("cold: temperature < 5 -> alert", {}, bounds(1));
+    one.engine.restore(json::parse(saved));
+    CHECK(one.engine.sensors() == 1);
+    REQUIRE(one.alerts.size() == 1);  // one of the two firing ones had no room
+    CHECK(one.last("reason") == "\"forgotten\"");
+    CHECK(one.last("state") == "\"resolved\"");
 }

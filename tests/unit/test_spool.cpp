@@ -2,6 +2,8 @@
 #include "dht/files.hpp"
 #include "dht/spool.hpp"
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -18,15 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir()
-    {
-        char tmpl[] = "/tmp/dht-spool-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { fs::remove_all(path); }
+struct TempDir : dht::test::TempDir {
+    TempDir() : dht::test::TempDir("dht-spool") {}
     std::vector<std::string> names() const
     {
         std::vector<std::string> out;

@@ -40,7 +40,8 @@ TEST_CASE("sketch: quantiles within the relative accuracy, moments exact", "[sta
     for (const double q : {0.0, 0.01, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0}) {
         const double want = exact_quantile(values, q);
         INFO("q = " << q << ", exact " << want << ", sketch " << s.quantile(q));
-        CHECK(std::abs(s.quantile(q) - want) <= 0.005 * std::abs(want) + 1e-9);
+        // Rounded to the values' decimals (6 here): half a millionth more.
+        CHECK(std::abs(s.quantile(q) - want) <= 0.005 * std::abs(want) + 5e-7 + 1e-12);
     }
     double sum = 0;
     for (const double v : values)
@@ -55,6 +56,43 @@ TEST_CASE("sketch: quantiles within the relative accuracy, moments exact", "[sta
     CHECK(s.min() == *std::min_element(values.begin(), values.end()));
     CHECK(s.max() == *std::max_element(values.begin(), values.end()));
     CHECK(s.buckets() <= 2 * 2048);  // memory bounded by the cap, not by the number of values
+}
+
+TEST_CASE("sketch: quantiles have the decimals of the values", "[stats]")
+{
+    Sketch whole;  // humidity from a DHT11: whole numbers
+    for (const int h : {47, 48, 49, 49, 50, 51, 49, 48})
+        whole.add(h);
+    CHECK(whole.decimals() == 0);
+    CHECK(whole.quantile(0.5) == 49);
+    for (const double q : {0.0, 0.25, 0.5, 0.95, 0.99, 1.0})
+        CHECK(whole.quantile(q) == std::round(whole.quantile(q)));
+
+    Sketch tenths;  // a DHT22 as the firmware writes it: 65.30
+    for (const double h : {65.3, 65.30, 61.2, 70.0, 64.9})
+        tenths.add(h);
+    CHECK(tenths.decimals() == 1);
+    const double median = tenths.quantile(0.5);  // 65.3, within 0.5 % and half a tenth
+    CHECK(std::abs(median - 65.3) <= 0.005 * 65.3 + 0.05);
+    CHECK(std::abs(median * 10 - std::round(median * 10)) < 1e-9);
+
+    Sketch mixed;
+    mixed.add(20);
+    mixed.add(-20.25);
+    CHECK(mixed.decimals() == 2);
+    mixed.add(0.123456789);
+    CHECK(mixed.decimals() == 6);  // at most 6
+    mixed.add(1e300);
+    CHECK(mixed.decimals() == 6);
+
+    whole.merge(tenths);
+    CHECK(whole.decimals() == 1);  // the most decimals of either
+    Sketch huge;
+    huge.add(1e300);
+    huge.add(-1e300);
+    CHECK(huge.decimals() == 0);
+    CHECK(huge.quantile(1.0) == Approx(1e300).epsilon(0.005));  // no rounding past a double's decimals
+    CHECK(huge.quantile(0.0) == Approx(-1e300).epsilon(0.005));
 }
 
 TEST_CASE("sketch: merging two halves gives the sketch of the whole", "[stats]")
@@ -200,7 +238,7 @@ TEST_CASE("aggregate: per sensor and field, and what a report shows", "[stats]")
     CHECK_THAT(prom, Catch::Contains("# TYPE dht_field summary\n"));
 
     std::string table;
-    render_table(table, a, {"summary", t0, t0, t0 + 2s, 1.5});
+    render_table(table, a, {"summary", t0, t0, t0 + 2s, 1.5}, false);
     CHECK_THAT(table, Catch::Contains("3 received, 1 published, 1 errors"));
 
     CHECK(a.expire(t0 + 1500ms) == 1);  // kit"chen, last seen at t0 + 1 s
@@ -259,6 +297,52 @@ TEST_CASE("aggregate: a sensor's fields found by path, kept in the order first s
     CHECK(merged.sorted()[0]->fields[n / 2].sketch.count() == 4);
 }
 
+TEST_CASE("table: 80 columns with the usual names, every column with wide; values with their decimals",
+          "[stats]")
+{
+    Aggregate a;
+    const TimePoint t0 = *parse_rfc3339("2026-11-24T10:00:00Z");
+    for (int i = 0; i < 1440; ++i) {
+        const std::vector<Number> n{{"temperature", -12.5 + i % 30}, {"humidity", 40.0 + i % 51}};
+        a.message("dht11/living-room/data", t0 + std::chrono::minutes(i), n.data(), n.size());
+    }
+    const Report r{"summary", t0, t0, t0 + std::chrono::hours(24), 86400};
+    std::string narrow, wide;
+    render_table(narrow, a, r, false);
+    render_table(wide, a, r, true);
+    const auto widest = [](const std::string &text) {
+        std::size_t w = 0, start = 0;
+        for (std::size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1)
+            w = std::max(w, end - start);
+        return w;
+    };
+    INFO(narrow);
+    CHECK(widest(narrow) <= 80);
+    // Humidity in whole numbers, temperature in tenths; the mean and the deviation one decimal more.
+    CHECK(narrow == "summary 2026-11-24T10:00:00.000Z .. 2026-11-25T10:00:00.000Z\n"
+                    "1440 received, 0 published, 0 errors, uptime 86400 s\n"
+                    "SENSOR                  FIELD        COUNT    MIN  MEAN   MAX   P95  LAST\n"
+                    "dht11/living-room/data  humidity      1440     40  64.8    90    88    51\n"
+                    "dht11/living-room/data  temperature   1440  -12.5  2.00  16.5  15.6  16.5\n");
+    CHECK_THAT(wide, Catch::Contains("SENSOR                  FIELD        COUNT    MIN  MEAN   MAX  STDDEV  P50   P95"
+                                     "   P99  LAST  LAST SEEN\n"));
+    CHECK_THAT(wide, Catch::Contains("    51  2026-11-25T09:59:00.000Z\n"));
+}
+
+TEST_CASE("plot: a field no reading has is named, with the fields seen and the nearest", "[stats]")
+{
+    Plot p({"temprature", "humidity"});
+    p.add("kitchen", p.field_index("humidity"), TimePoint{}, 50);
+    CHECK(p.empty_fields() == std::vector<std::string>{"temprature"});
+    CHECK(empty_field_warning("temprature", {"temperature", "humidity", "temperature"}) ==
+          "--plot-field 'temprature': no reading has this field, its panel is empty "
+          "(fields seen: humidity, temperature; did you mean 'temperature'?)");
+    CHECK(empty_field_warning("co2", {"temperature", "humidity"}) ==
+          "--plot-field 'co2': no reading has this field, its panel is empty (fields seen: humidity, temperature)");
+    CHECK(empty_field_warning("co2", {}) ==
+          "--plot-field 'co2': no reading has this field, its panel is empty (no numeric field seen)");
+}
+
 TEST_CASE("table: extreme values print in exponent form, within the cell's buffer", "[stats]")
 {
     Aggregate a;
@@ -266,7 +350,7 @@ TEST_CASE("table: extreme values print in exponent form, within the cell's buffe
     const std::vector<Number> huge{{"temperature", 1e308}, {"humidity", -1e300}};
     a.message("x", t0, huge.data(), huge.size());
     std::string table;
-    render_table(table, a, {"summary", t0, t0, t0, 1});
+    render_table(table, a, {"summary", t0, t0, t0, 1}, true);
     CHECK_THAT(table, Catch::Contains("1e+308"));
     CHECK_THAT(table, Catch::Contains("-1e+300"));
 }

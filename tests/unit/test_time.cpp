@@ -2,6 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <ctime>
+#include <optional>
+#include <string>
+
 using namespace dht;
 using namespace std::chrono;
 
@@ -46,12 +51,69 @@ TEST_CASE("durations are a number and a unit")
     CHECK_FALSE(parse_duration("99999999999999d"));
 }
 
-TEST_CASE("a time is RFC 3339 or an age")
+namespace {
+// TZ set for one test, then put back. POSIX TZ strings need no tz database.
+class LocalZone {
+public:
+    explicit LocalZone(const char *tz)
+    {
+        if (const char *old = std::getenv("TZ"))
+            old_ = old;
+        ::setenv("TZ", tz, 1);
+        ::tzset();
+    }
+    ~LocalZone()
+    {
+        if (old_)
+            ::setenv("TZ", old_->c_str(), 1);
+        else
+            ::unsetenv("TZ");
+        ::tzset();
+    }
+    LocalZone(const LocalZone &) = delete;
+    LocalZone &operator=(const LocalZone &) = delete;
+
+private:
+    std::optional<std::string> old_;
+};
+}  // namespace
+
+TEST_CASE("a time is RFC 3339, an age or now, and no other word")
 {
     const TimePoint ref{hours(1000)};
     CHECK(parse_time_or_age("24h", ref) == ref - hours(24));
     CHECK(parse_time_or_age("1970-01-01T00:00:01Z", ref) == TimePoint{seconds(1)});
-    CHECK_FALSE(parse_time_or_age("yesterday", ref));
+    CHECK(parse_time_or_age("now", ref) == ref);
+    CHECK_FALSE(parse_time_or_age("tomorrow", ref));
+    CHECK_FALSE(parse_time_or_age("", ref));
+}
+
+TEST_CASE("a date, or a date and time without a zone, is local time (TZ)")
+{
+    const LocalZone zone("UTC-2");  // two hours ahead of UTC
+    const TimePoint ref = *parse_rfc3339("2026-12-05T01:30:00Z");  // 03:30 local
+    CHECK(parse_time_or_age("2026-12-04", ref) == parse_rfc3339("2026-12-04T00:00:00+02:00"));
+    CHECK(parse_time_or_age("2026-12-04 10:00", ref) == parse_rfc3339("2026-12-04T08:00:00Z"));
+    CHECK(parse_time_or_age("2026-12-04T10:00:30", ref) == parse_rfc3339("2026-12-04T08:00:30Z"));
+    CHECK(parse_time_or_age("today", ref) == parse_rfc3339("2026-12-04T22:00:00Z"));
+    CHECK(parse_time_or_age("yesterday", ref) == parse_rfc3339("2026-12-03T22:00:00Z"));
+    CHECK_FALSE(parse_time_or_age("2026-12-04 10:00Z", ref));  // a zone needs the seconds (RFC 3339)
+    CHECK_FALSE(parse_time_or_age("2026-02-30", ref));
+    CHECK_FALSE(parse_time_or_age("2026-12-04 25:00", ref));
+    CHECK_FALSE(parse_time_or_age("2026-12-04 10", ref));
+    CHECK_FALSE(parse_time_or_age("2026-12-04 10:00 junk", ref));
+    CHECK_FALSE(parse_time_or_age("2026-12-4", ref));
+}
+
+TEST_CASE("today and yesterday follow the local calendar across a clock change")
+{
+    const LocalZone zone("CET-1CEST,M3.5.0,M10.5.0/3");
+    // 2026-03-29 is the day central Europe moves to summer time: 23 hours long.
+    const TimePoint ref = *parse_rfc3339("2026-03-30T12:00:00Z");
+    CHECK(parse_time_or_age("today", ref) == parse_rfc3339("2026-03-30T00:00:00+02:00"));
+    CHECK(parse_time_or_age("yesterday", ref) == parse_rfc3339("2026-03-29T00:00:00+01:00"));
+    CHECK(parse_time_or_age("2026-03-29 12:00", ref) == parse_rfc3339("2026-03-29T12:00:00+02:00"));
+    CHECK(parse_time_or_age("2026-01-10 12:00", ref) == parse_rfc3339("2026-01-10T12:00:00+01:00"));
 }
 
 TEST_CASE("times outside what 64-bit nanoseconds hold are refused", "[time]")

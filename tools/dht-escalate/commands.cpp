@@ -43,7 +43,7 @@ int list(const CommandOptions &o)
         for (const auto &i : incidents)
             out.write(incident_state_record(i) + "\n");
     } else {
-        out.write(render_table(incidents, now()));
+        out.write(render_table(incidents, now(), o.wide));
     }
     out.flush();
     return exit_ok;

@@ -21,6 +21,7 @@ struct CommandOptions {
     bool open_only = false;  // list --open
     bool json = false;       // list --json
     std::int64_t limit = 0;  // list --limit; 0: all
+    bool wide = false;       // list --wide
 };
 
 // Opens the database for reading what is there: a missing file exits 66.
@@ -40,7 +41,7 @@ struct AnswerOutlet {
 };
 
 // `ack` and `resolve`: the answer written, its record printed; with a broker
-// this process publishes what waits (through `outbox`, left for requeueing),
+// this process publishes what waits (through `outbox`, left to be settled),
 // else the daemon (or the next tick) does.
 int answer(const CommandOptions &o, bool resolve, IncidentStore &store, const AnswerOutlet &outlet,
            std::optional<Outbox> &outbox);

@@ -3,7 +3,6 @@
 #include "dht/diag.hpp"
 #include "dht/signals.hpp"
 
-#include <map>
 #include <thread>
 
 namespace dht::escalate {
@@ -30,38 +29,75 @@ Outbox::Outbox(IncidentStore &store, Session *session, const Topics &topics, int
 {
 }
 
+void Outbox::acknowledgements()
+{
+    for (const auto &o : session_->take_outcomes()) {
+        const auto id = static_cast<std::int64_t>(o.token);
+        const auto e = in_flight_.find(id);
+        if (e == in_flight_.end())
+            continue;
+        if (o.acknowledged) {
+            acknowledged_.push_back(id);
+            if (id <= started_at_)  // older than this process: printed as it is published
+                to_print_.emplace(id, std::move(e->second));
+        } else {
+            refused_.push_back(id);  // said already; it waits for the next process
+        }
+        in_flight_.erase(e);
+    }
+    if (!acknowledged_.empty()) {
+        store_.mark_published(acknowledged_);  // a busy database: kept for the next turn
+        acknowledged_.clear();
+    }
+}
+
 void Outbox::flush()
 {
-    std::map<std::int64_t, std::string> print;
-    if (session_ != nullptr && session_->connected()) {
-        for (auto rows = store_.claim_unpublished(256); !rows.empty(); rows = store_.claim_unpublished(256)) {
-            for (const auto &row : rows) {
-                session_->publish(row.event == "escalation" ? topics_.escalation : topics_.incidents, row.record, qos_,
-                                  false);
-                sent_.push_back(row.id);
-                // Older than this process: printed here, as it is published.
-                // Newer ones are printed as they are written (events_after).
-                if (out_ != nullptr && row.id <= started_at_)
-                    print.emplace(row.id, row.record);
+    if (session_ != nullptr) {
+        acknowledgements();
+        if (session_->connected()) {
+            // A QoS 0 event not yet written when a connection ended is lost
+            // with it (libmosquitto sends QoS 1 and 2 again itself): sent again.
+            if (const auto connects = session_->connects(); connects != connects_) {
+                if (qos_ == 0 && !in_flight_.empty()) {
+                    std::vector<std::int64_t> lost;
+                    for (const auto &[id, record] : in_flight_)
+                        lost.push_back(id);
+                    store_.release(lost);
+                    in_flight_.clear();
+                }
+                connects_ = connects;
             }
-            while (sent_.size() > 65536)
-                sent_.pop_front();
+            for (auto rows = store_.claim_unpublished(256); !rows.empty(); rows = store_.claim_unpublished(256)) {
+                for (auto &row : rows) {
+                    session_->publish(row.event == "escalation" ? topics_.escalation : topics_.incidents, row.record,
+                                      qos_, false, static_cast<std::uint64_t>(row.id));
+                    in_flight_.emplace(row.id, row.id <= started_at_ ? std::move(row.record) : std::string());
+                }
+            }
         }
     }
+    print();
+}
+
+void Outbox::print()
+{
     if (out_ == nullptr)
         return;
+    // Newer events are printed as they are written (events_after).
     for (auto rows = store_.events_after(printed_up_to_, 256); !rows.empty();
          rows = store_.events_after(printed_up_to_, 256)) {
         for (auto &row : rows)
-            print.emplace(row.id, std::move(row.record));
+            to_print_.emplace(row.id, std::move(row.record));
         printed_up_to_ = rows.back().id;
     }
     try {
-        for (const auto &[id, record] : print) {
+        for (const auto &[id, record] : to_print_) {
             auto &buf = out_->buffer();
             buf += record;
             buf += '\n';
         }
+        to_print_.clear();
         out_->flush();
     } catch (const ClosedOutput &) {
         // Nobody reads stdout any more: a quiet end, the broker still served.
@@ -70,13 +106,21 @@ void Outbox::flush()
     }
 }
 
-void Outbox::requeue(std::size_t unacknowledged)
+void Outbox::settle()
 {
-    if (unacknowledged == 0 || sent_.empty())
+    if (session_ == nullptr)
         return;
-    const auto n = std::min(unacknowledged, sent_.size());
-    store_.unpublish(std::vector<std::int64_t>(sent_.end() - static_cast<std::ptrdiff_t>(n), sent_.end()));
-    warn(cat(n, n == 1 ? " event waits" : " events wait", " in the database for the next run"));
+    acknowledgements();
+    std::vector<std::int64_t> left = refused_;
+    for (const auto &[id, record] : in_flight_)
+        left.push_back(id);
+    if (!left.empty())
+        store_.release(left);
+    if (const auto n = in_flight_.size(); n > 0)
+        warn(cat(n, n == 1 ? " event waits" : " events wait", " in the database for the next run"));
+    in_flight_.clear();
+    refused_.clear();
+    print();
 }
 
 bool Outbox::waiting() { return store_.has_unpublished(); }
@@ -215,11 +259,13 @@ void Daemon::finished(const std::vector<Notifier::Finished> &done, TimePoint now
             auto s = store_.db().prepare("SELECT attempts FROM incident_notifications WHERE id = ?");
             s.bind(1, f.id);
             const int attempts = s.step() ? static_cast<int>(s.integer(0)) : 1;
-            if (store_.notification_failed(f.id, attempts, f.error, now))
+            if (store_.notification_failed(f.id, attempts, f.error, now)) {
                 warn(cat("notification ", f.id, ": ", f.error, "; trying again later"));
-            else
+            } else {
                 warn(cat("notification ", f.id, ": ", f.error, "; giving up after ", attempts,
                          attempts == 1 ? " try" : " tries"));
+                ++given_up_;
+            }
         }
         unrecorded_.erase(unrecorded_.begin());
     }
@@ -278,9 +324,17 @@ void Daemon::finish()
     if (notifier_.running() > 0) {
         const auto limit = std::min<std::chrono::nanoseconds>(store_.policy().notify_timeout, std::chrono::seconds(10));
         finished(notifier_.wait_all(limit), dht::now());
+        try {
+            outbox_.flush();  // the notify-failed events of the last commands
+        } catch (const SqliteError &e) {
+            if (!e.busy())
+                throw;
+        }
     }
     if (bad_messages_ > 0)
         warn(cat(bad_messages_, bad_messages_ == 1 ? " bad message" : " bad messages", " skipped"));
+    if (given_up_ > 0)
+        warn(cat(given_up_, given_up_ == 1 ? " notification" : " notifications", " given up (notify-failed events)"));
 }
 
 int Daemon::tick()
@@ -297,7 +351,7 @@ int Daemon::tick()
         finished(notifier_.poll(), dht::now());
     }
     finish();
-    return undelivered_ ? exit_unavailable : exit_ok;
+    return undelivered_ || given_up_ > 0 ? exit_unavailable : exit_ok;
 }
 
 int Daemon::run()

@@ -12,8 +12,8 @@
 #include "dht/mqtt.hpp"
 #include "dht/output.hpp"
 
-#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,19 +46,23 @@ bool wait_connected(Session &session, std::chrono::nanoseconds limit);
 
 // The events going out of one process: those written since it started are
 // printed (its own and those of `ack` run beside it); with a connected
-// broker, every unpublished one is claimed and published.
+// broker, every unpublished one is claimed and published, and marked
+// published once the broker acknowledged it.
 class Outbox {
 public:
     // `out` may be null: nothing printed.
     Outbox(IncidentStore &store, Session *session, const Topics &topics, int qos, Output *out);
     void flush();
-    // After the session stopped: the last `unacknowledged` events published
-    // (the broker acknowledges in order) wait again for the next process.
-    void requeue(std::size_t unacknowledged);
+    // After the session stopped: the last acknowledgements marked, and the
+    // events never acknowledged (or refused) left to wait for the next process.
+    void settle();
     // Unpublished events remain (nothing reached a broker).
     bool waiting();
 
 private:
+    void acknowledgements();
+    void print();
+
     IncidentStore &store_;
     Session *session_;
     Topics topics_;
@@ -66,7 +70,13 @@ private:
     Output *out_;
     std::int64_t started_at_;    // the last event written before this process began
     std::int64_t printed_up_to_;
-    std::deque<std::int64_t> sent_;
+    // Claimed and sent, not acknowledged yet: the record of an event older
+    // than this process, printed once it is published ("" for the others).
+    std::map<std::int64_t, std::string> in_flight_;
+    std::vector<std::int64_t> acknowledged_;  // to be marked published
+    std::vector<std::int64_t> refused_;       // kept claimed: not sent again by this process
+    std::map<std::int64_t, std::string> to_print_;
+    std::uint64_t connects_ = 0;
 };
 
 class Daemon {
@@ -105,6 +115,7 @@ private:
     std::vector<Work> pending_;
     std::vector<Notifier::Finished> unrecorded_;  // results a busy database did not take yet
     std::uint64_t bad_messages_ = 0;
+    std::uint64_t given_up_ = 0;  // notifications given up on in this run
     bool finishing_ = false;    // no new notification commands
     bool waited_ = false;       // the broker was given its time already
     bool undelivered_ = false;  // the broker never came: events left in the outbox

@@ -3,8 +3,13 @@
 #include "dht/diag.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
 #include <cmath>
+#include <csignal>
 #include <ctime>
+#include <random>
+#include <unistd.h>
 
 namespace dht::escalate {
 namespace {
@@ -36,7 +41,7 @@ CREATE INDEX IF NOT EXISTS incidents_next_at ON incidents (next_at) WHERE next_a
 CREATE TABLE IF NOT EXISTS incident_events (
   id INTEGER PRIMARY KEY,
   incident_id INTEGER NOT NULL REFERENCES incidents (id),
-  event TEXT NOT NULL,             -- opened, escalation, acknowledged, resolved, reminder
+  event TEXT NOT NULL,             -- opened, escalation, acknowledged, resolved, reminder, notify-failed
   timestamp TEXT NOT NULL,
   record TEXT NOT NULL,            -- the incident record, JSON
   published INTEGER NOT NULL DEFAULT 0  -- sent to the broker (0: waiting for one)
@@ -61,9 +66,25 @@ CREATE TABLE IF NOT EXISTS escalation_policy (
 );
 )sql";
 
+// Events sent and waiting for the broker's acknowledgement, by the process
+// that sent them. Made by the first process that publishes (a database of an
+// older version has none yet).
+constexpr const char *kClaimsSchema = R"sql(
+CREATE TABLE IF NOT EXISTS incident_event_claims (
+  event_id INTEGER PRIMARY KEY REFERENCES incident_events (id),
+  pid INTEGER NOT NULL,            -- the process that sent it
+  token INTEGER NOT NULL,          -- that process's random number (process ids are reused)
+  claimed_at TEXT NOT NULL
+);
+)sql";
+
+// A claim older than this is taken over even from a live process.
+constexpr auto kClaimLease = std::chrono::minutes(10);
+
 constexpr const char *kColumns =
     "id, rule, sensor, field, severity, state, level, value, message, alerts, opened_at, updated_at, "
-    "acknowledged_at, acknowledged_by, resolved_at, resolved_by, cleared_at, next_at, action";
+    "acknowledged_at, acknowledged_by, resolved_at, resolved_by, cleared_at, next_at, action, "
+    "(SELECT count(*) FROM incident_events e WHERE e.incident_id = incidents.id AND e.event = 'notify-failed')";
 
 Database open(const std::string &path, bool create)
 {
@@ -95,6 +116,7 @@ Incident read_incident(const Statement &s)
     i.cleared_at = s.text(16);
     i.next_at = s.text(17);
     i.action = s.text(18);
+    i.notify_failed = s.integer(19);
     return i;
 }
 
@@ -233,6 +255,8 @@ std::string incident_state_record(const Incident &i)
     w.string("kind", "incident").string("timestamp", i.updated_at).integer("incident_id", i.id);
     append_incident(w, i);
     w.string("action", i.action).integer("alerts", i.alerts).string("opened_at", i.opened_at);
+    if (i.notify_failed > 0)
+        w.integer("notify_failed", i.notify_failed);
     for (const auto &[name, value] : {std::pair<const char *, const std::string *>{"acknowledged_at", &i.acknowledged_at},
                                       {"acknowledged_by", &i.acknowledged_by},
                                       {"resolved_at", &i.resolved_at},
@@ -245,7 +269,11 @@ std::string incident_state_record(const Incident &i)
     return out;
 }
 
-IncidentStore::IncidentStore(const std::string &path, bool create) : db_(open(path, create)) {}
+IncidentStore::IncidentStore(const std::string &path, bool create)
+    : db_(open(path, create)),
+      claim_token_(static_cast<std::int64_t>((std::uint64_t{std::random_device{}()} << 31U) ^ std::random_device{}()))
+{
+}
 
 std::optional<Incident> IncidentStore::find(std::int64_t id)
 {
@@ -553,27 +581,69 @@ std::vector<EventRow> IncidentStore::claim_unpublished(std::size_t limit)
         if (!peek.step())
             return out;  // nothing waits: no write lock taken
     }
+    const auto now = dht::now();
+    const std::string expired = ts(now - kClaimLease);
+    const auto me = static_cast<std::int64_t>(::getpid());
+    // Another process's claim stands while it lives and the claim is fresh;
+    // one under our own process id but not our token is an earlier process's.
+    const auto stands = [&](const Statement &s) {
+        if (s.is_null(4))
+            return false;  // not claimed
+        const auto pid = s.integer(4);
+        if (pid == me || pid <= 0 || pid > INT32_MAX || s.text(6) < expired)
+            return false;
+        return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;
+    };
     Transaction t(db_);
-    auto s = db_.prepare("SELECT id, incident_id, event, record FROM incident_events WHERE published = 0 ORDER BY id LIMIT ?");
-    s.bind(1, static_cast<std::int64_t>(limit));
-    while (s.step())
-        out.push_back({s.integer(0), s.integer(1), std::string(s.text(2)), std::string(s.text(3))});
-    auto mark = db_.prepare("UPDATE incident_events SET published = 1 WHERE id = ?");
+    db_.exec(kClaimsSchema);
+    auto s = db_.prepare(
+        "SELECT e.id, e.incident_id, e.event, e.record, c.pid, c.token, c.claimed_at FROM incident_events e LEFT JOIN "
+        "incident_event_claims c ON c.event_id = e.id WHERE e.published = 0 AND e.id > ? AND (c.token IS NULL OR "
+        "c.token <> ?) ORDER BY e.id LIMIT 256");  // ours are in flight, or refused by the broker
+    std::int64_t after = 0;
+    for (bool more = true; more && out.size() < limit;) {
+        s.bind(1, after).bind(2, claim_token_);
+        more = false;
+        while (s.step() && out.size() < limit) {
+            more = true;
+            after = s.integer(0);
+            if (!stands(s))
+                out.push_back({s.integer(0), s.integer(1), std::string(s.text(2)), std::string(s.text(3))});
+        }
+        s.reset();
+    }
+    auto claim = db_.prepare(
+        "INSERT INTO incident_event_claims (event_id, pid, token, claimed_at) VALUES (?, ?, ?, ?) ON CONFLICT "
+        "(event_id) DO UPDATE SET pid = excluded.pid, token = excluded.token, claimed_at = excluded.claimed_at");
     for (const auto &e : out) {
-        mark.bind(1, e.id);
-        mark.run();
+        claim.bind(1, e.id).bind(2, me).bind(3, claim_token_).bind(4, ts(now));
+        claim.run();
     }
     t.commit();
     return out;
 }
 
-void IncidentStore::unpublish(const std::vector<std::int64_t> &ids)
+void IncidentStore::mark_published(const std::vector<std::int64_t> &ids)
 {
     Transaction t(db_);
-    auto s = db_.prepare("UPDATE incident_events SET published = 0 WHERE id = ?");
+    auto mark = db_.prepare("UPDATE incident_events SET published = 1 WHERE id = ?");
+    auto drop = db_.prepare("DELETE FROM incident_event_claims WHERE event_id = ?");
     for (const auto id : ids) {
-        s.bind(1, id);
-        s.run();
+        mark.bind(1, id);
+        mark.run();
+        drop.bind(1, id);
+        drop.run();
+    }
+    t.commit();
+}
+
+void IncidentStore::release(const std::vector<std::int64_t> &ids)
+{
+    Transaction t(db_);
+    auto drop = db_.prepare("DELETE FROM incident_event_claims WHERE event_id = ? AND token = ?");
+    for (const auto id : ids) {
+        drop.bind(1, id).bind(2, claim_token_);
+        drop.run();
     }
     t.commit();
 }
@@ -663,9 +733,37 @@ bool IncidentStore::notification_failed(std::int64_t id, int attempts, const std
                            std::pow(2.0, std::clamp(attempts - 1, 0, 30));
     const auto delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(std::min(seconds, 7 * 86400.0)));
-    s.bind(1, again ? "pending" : "failed").bind(2, error).bind(3, ts(now + delay)).bind(4, id);
+    if (again) {
+        s.bind(1, "pending").bind(2, error).bind(3, ts(now + delay)).bind(4, id);
+        s.run();
+        return true;
+    }
+    Transaction t(db_);
+    s.bind(1, "failed").bind(2, error).bind(3, ts(now)).bind(4, id);
     s.run();
-    return again;
+    auto q = db_.prepare(
+        "SELECT e.incident_id, n.argv FROM incident_notifications n JOIN incident_events e ON e.id = n.event_id "
+        "WHERE n.id = ?");
+    q.bind(1, id);
+    if (q.step()) {
+        const auto incident = find(q.integer(0));
+        std::string command;
+        JsonParser parser(4);
+        json::value v;
+        std::string why;
+        if (parser.parse(q.text(1), v, why) && v.is_array() && !v.get_array().empty() && v.get_array()[0].is_string())
+            command = v.get_array()[0].get_string();
+        // The error names the command first ("notify-slack: exit status 69"): said once.
+        std::string_view reason = error;
+        if (reason.starts_with(command + ": "))
+            reason.remove_prefix(command.size() + 2);
+        if (incident)
+            add_event(*incident, Event::notify_failed, now, [&](ObjectWriter &w) {
+                w.string("command", command).string("reason", reason).integer("attempts", attempts);
+            });
+    }
+    t.commit();
+    return false;
 }
 
 std::vector<Incident> IncidentStore::list(bool open_only, std::size_t limit)

@@ -54,6 +54,7 @@ struct Incident {
     int level = 1;
     std::optional<double> value;
     std::int64_t alerts = 0;
+    std::int64_t notify_failed = 0;  // notifications given up on
     std::string opened_at, updated_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, cleared_at,
         next_at;
 };
@@ -101,13 +102,18 @@ public:
 
     // The outbox. Every event is written here first; a process prints the
     // events written since it started (events_after) and, with a broker,
-    // claims and publishes the unpublished ones (claim_unpublished marks them
-    // in a transaction, so two processes never send one twice; unpublish()
-    // puts back those the broker never acknowledged).
+    // claims the unpublished ones and publishes them. An event is marked
+    // published only once the broker acknowledged it (mark_published); until
+    // then it is claimed by the process sending it, so that two processes do
+    // not send it twice. A claim is this store's alone (a process id and a
+    // random number); the claim of a process that is gone, or older than ten
+    // minutes, is taken over, so an event a crash left unacknowledged is sent
+    // again. release() gives up this store's claims on `ids`.
     std::int64_t last_event_id();
     std::vector<EventRow> events_after(std::int64_t id, std::size_t limit);
     std::vector<EventRow> claim_unpublished(std::size_t limit);
-    void unpublish(const std::vector<std::int64_t> &ids);
+    void mark_published(const std::vector<std::int64_t> &ids);
+    void release(const std::vector<std::int64_t> &ids);
     bool has_unpublished();
 
     // The policy the daemon runs, kept for ack, resolve and tick run without one.
@@ -119,7 +125,8 @@ public:
     std::vector<PendingNotification> claim_notifications(TimePoint now, std::chrono::nanoseconds lease,
                                                          std::size_t limit);
     void notification_done(std::int64_t id);
-    // A failed try: again after `delay`, or given up (false) past the retries.
+    // A failed try: again after `delay`, or given up (false) past the retries,
+    // which writes a notify-failed event for the incident.
     bool notification_failed(std::int64_t id, int attempts, const std::string &error, TimePoint now);
 
     std::optional<Incident> find(std::int64_t id);
@@ -138,6 +145,7 @@ private:
 
     Database db_;
     EscalationPolicy policy_;
+    std::int64_t claim_token_;  // random: tells this store's claims from those of a process gone
 };
 
 }  // namespace dht::escalate

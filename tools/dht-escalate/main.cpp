@@ -84,7 +84,7 @@ Commands setup(CLI::App &app, Options &o)
         ->type_name("FILE");
     app.add_option("--policy", o.policy_file, "Escalation policy file (dht-escalate(5)); SIGHUP reads it again")
         ->type_name("FILE");
-    app.add_flag("--check", o.check, "Check the policy and the flags, print what is in force, exit: 0 or 78");
+    app.add_flag("--check", o.check, "Check the policy and its commands, exit 0 or 78");
     const std::string g = "Escalation (flags win over the policy file)";
     auto &f = o.flags;
     add_duration_option(app, "--escalate-after", f.escalate_after,
@@ -134,6 +134,7 @@ Commands setup(CLI::App &app, Options &o)
     cmd.list->add_flag("--open", c.open_only, "Only those not resolved");
     cmd.list->add_flag("--json", c.json, "Incident records (JSON lines) instead of a table");
     cmd.list->add_option("--limit", c.limit, "The newest N only")->check(CLI::Range(std::int64_t{1}, INT64_MAX));
+    cmd.list->add_flag("--wide", c.wide, "The table with OPENED (the time) and ALERTS (the count) too");
     cmd.show = app.add_subcommand("show", "Print the event records of incident ID, oldest first");
     cmd.show->add_option("ID", c.id, "Incident id")->required()->check(CLI::Range(std::int64_t{1}, INT64_MAX));
     cmd.tick = app.add_subcommand("tick", "Do what is due (climbs, reminders, notifications, unsent events) and exit: for cron");
@@ -174,6 +175,10 @@ int run(Options &o, const Commands &c)
         if (policy->levels.size() > static_cast<std::size_t>(policy->max_level))
             warn(cat("levels above max-level ", policy->max_level, " are never reached"));
         warn(describe_policy(*policy));
+        if (const auto bad = report_unrunnable(*policy); bad > 0) {
+            warn(cat(bad, bad == 1 ? " notification command" : " notification commands", " cannot be run"));
+            return exit_config;
+        }
         return exit_ok;
     }
     if (c.list->parsed())
@@ -248,9 +253,9 @@ int run(Options &o, const Commands &c)
         // What the broker never acknowledged waits for the next process.
         const auto left = session->pending_publishes();
         if (daemon)
-            daemon->outbox().requeue(left);
+            daemon->outbox().settle();
         else if (answer_outbox)
-            answer_outbox->requeue(left);
+            answer_outbox->settle();
         if (const auto f = session->failure(); f && status == exit_ok)
             status = *f;
         if ((left > 0 || session->refused_publishes() > 0) && status == exit_ok)

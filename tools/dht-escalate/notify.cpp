@@ -6,9 +6,11 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -37,7 +39,65 @@ std::string describe_status(int status)
     return "ended abnormally";
 }
 
+// An executable regular file, as execve() would take it: "" or why not.
+std::string executable(const std::string &path)
+{
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return std::strerror(errno);
+    if (!S_ISREG(st.st_mode))
+        return "not a regular file";
+    if (::access(path.c_str(), X_OK) != 0)
+        return "not executable";
+    return {};
+}
+
 }  // namespace
+
+std::string unrunnable(const Command &argv)
+{
+    if (argv.empty())
+        return "empty command";
+    const auto &name = argv.front();
+    if (name.find('/') != std::string::npos) {
+        const auto why = executable(name);
+        return why.empty() ? why : cat(name, ": ", why);
+    }
+    std::string path;
+    if (const char *p = std::getenv("PATH"))
+        path = p;
+    else {
+        path.resize(::confstr(_CS_PATH, nullptr, 0));
+        ::confstr(_CS_PATH, path.data(), path.size());
+        path.resize(std::strlen(path.c_str()));
+    }
+    for (std::size_t from = 0;;) {
+        const auto colon = path.find(':', from);
+        std::string dir = path.substr(from, colon == std::string::npos ? std::string::npos : colon - from);
+        if (executable(cat(dir.empty() ? "." : dir, "/", name)).empty())
+            return {};
+        if (colon == std::string::npos)
+            break;
+        from = colon + 1;
+    }
+    return cat(name, ": not found in PATH (", path, ")");
+}
+
+std::size_t report_unrunnable(const EscalationPolicy &policy)
+{
+    std::size_t bad = 0;
+    for (const auto &c : policy.origins) {
+        const auto why = unrunnable(c.argv);
+        if (why.empty())
+            continue;
+        ++bad;
+        if (c.line > 0)
+            warn(cat(c.file, ":", c.line, ": notify: ", why));
+        else
+            warn(cat(c.file, " ", join_command(c.argv), ": ", why));
+    }
+    return bad;
+}
 
 std::vector<std::string> Notifier::environment(const std::string &record)
 {

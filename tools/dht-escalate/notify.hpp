@@ -14,6 +14,14 @@
 
 namespace dht::escalate {
 
+// Why `argv` would not start as posix_spawnp() runs it ("" when it would): a
+// name with a slash must be an executable file; a bare name is looked up in
+// PATH (the system's default path when PATH is unset).
+std::string unrunnable(const Command &argv);
+// Each command of `policy` that would not start, said with the FILE:LINE
+// that gave it; returns how many.
+std::size_t report_unrunnable(const EscalationPolicy &policy);
+
 class Notifier {
 public:
     // Ignores SIGPIPE (as every tool does): a command that exits without

@@ -111,6 +111,7 @@ std::string_view event_name(Event e) noexcept
     case Event::acknowledged: return "acknowledged";
     case Event::resolved: return "resolved";
     case Event::reminder: return "reminder";
+    case Event::notify_failed: return "notify-failed";
     }
     return "?";
 }
@@ -375,6 +376,7 @@ void parse_policy(std::string_view text, const std::string &file, EscalationPoli
                 error("notify: the command is not valid UTF-8");
                 return std::nullopt;
             }
+            policy.origins.push_back({file, number, *argv});
             return argv;
         };
         const auto end_of_line = [&] {
@@ -511,6 +513,8 @@ std::optional<EscalationPolicy> load_policy(const std::string &file, const Polic
     if (flags.notify_retries >= 0)
         p.notify_retries = flags.notify_retries;
     p.every_level.insert(p.every_level.end(), flags.notify.begin(), flags.notify.end());
+    for (const auto &c : flags.notify)
+        p.origins.push_back({"--notify", 0, c});
     return p;
 }
 

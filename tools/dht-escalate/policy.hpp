@@ -38,13 +38,23 @@ struct QuietHours {
     int minutes_left(int minute) const noexcept;
 };
 
-enum class Event : std::uint8_t { opened, escalation, acknowledged, resolved, reminder };
+// notify-failed: a notification given up on. It runs no command (a policy's
+// `on EVENT` cannot name it): a failing one would feed itself.
+enum class Event : std::uint8_t { opened, escalation, acknowledged, resolved, reminder, notify_failed };
 std::string_view event_name(Event e) noexcept;
+// The events a policy's `on EVENT` may name.
 std::optional<Event> parse_event(std::string_view name) noexcept;
 
 struct Level {
     std::optional<Duration> after;  // the wait at the level below before climbing here
     std::vector<Command> notify;    // run for opened/escalation/reminder at this level
+};
+
+// Where a policy's command was given: FILE:LINE, or "--notify" (line 0).
+struct CommandOrigin {
+    std::string file;
+    std::size_t line = 0;
+    Command argv;
 };
 
 struct EscalationPolicy {
@@ -59,6 +69,7 @@ struct EscalationPolicy {
     std::vector<Level> levels;  // index 0 is level 1; may be shorter than max_level
     std::vector<Command> every_level;  // --notify: each level's opened/escalation/reminder
     std::vector<std::pair<Event, Command>> on_event;  // `on EVENT notify …`
+    std::vector<CommandOrigin> origins;  // every command, for --check; not kept in the database
 
     // How long an incident waits at `level` before it climbs to level + 1.
     Duration wait_at(int level) const;

@@ -50,12 +50,12 @@ std::size_t width(std::string_view s)
 
 }  // namespace
 
-std::string render_table(const std::vector<Incident> &incidents, TimePoint now)
+std::string render_table(const std::vector<Incident> &incidents, TimePoint now, bool wide)
 {
     if (incidents.empty())
         return "no incidents\n";
     std::vector<std::vector<std::string>> rows;
-    rows.push_back({"ID", "STATE", "LEVEL", "SEVERITY", "RULE", "SENSOR", "OPENED", "AGE", "ALERTS", "BY"});
+    rows.push_back({"ID", "STATE", "LEVEL", "SEVERITY", "RULE", "SENSOR", "OPENED", "AGE", "ALERTS", "BY", "FAILED"});
     for (const auto &i : incidents) {
         const auto opened = parse_rfc3339(i.opened_at);
         std::string opened_text = i.opened_at.substr(0, std::min<std::size_t>(i.opened_at.size(), 19));
@@ -63,7 +63,21 @@ std::string render_table(const std::vector<Incident> &incidents, TimePoint now)
         const std::string &by = i.state == "resolved" ? i.resolved_by : i.acknowledged_by;
         rows.push_back({std::to_string(i.id), i.state, std::to_string(i.level), i.severity, printable(i.rule),
                         printable(i.sensor), opened_text, opened ? age_text(now - *opened) : "-",
-                        std::to_string(i.alerts), by.empty() ? "-" : printable(by)});
+                        std::to_string(i.alerts), by.empty() ? "-" : printable(by),
+                        i.notify_failed > 0 ? std::to_string(i.notify_failed) : "-"});
+    }
+    if (!wide) {
+        // 80 columns for the usual names: no OPENED, no ALERTS, and FAILED
+        // only when a notification was given up on.
+        constexpr std::size_t opened_column = 6, alerts_column = 8, failed_column = 10;
+        const bool failures = std::any_of(incidents.begin(), incidents.end(),
+                                          [](const Incident &i) { return i.notify_failed > 0; });
+        for (auto &r : rows) {
+            if (!failures)
+                r.erase(r.begin() + failed_column);
+            r.erase(r.begin() + alerts_column);
+            r.erase(r.begin() + opened_column);
+        }
     }
     std::vector<std::size_t> widths(rows.front().size(), 0);
     for (const auto &r : rows)

@@ -51,8 +51,11 @@ void setup(CLI::App &app, Options &o, CLI::App *&query, CLI::App *&prune)
     query->add_option("--topic", o.query.topic_filter, "Only topics matching this MQTT filter (+ and # work)")
         ->type_name("FILTER");
     query->add_option("--sensor", o.query.sensor, "Only this sensor (payload.sensor, else the topic)");
-    query->add_option("--since", o.since, "From this time on: RFC 3339 or an age (24h)")->type_name("TIME");
-    query->add_option("--until", o.until, "Before this time: RFC 3339 or an age")->type_name("TIME");
+    query->add_option("--since", o.since,
+                      "From this time on: 2026-12-04 or '2026-12-04 10:00' (local time), today, "
+                      "yesterday, RFC 3339 or an age (24h)")
+        ->type_name("TIME");
+    query->add_option("--until", o.until, "Before this time (as --since)")->type_name("TIME");
     query->add_option("--limit", o.query.limit, "At most N records");
     query->add_flag("--unprocessed", o.query.unprocessed, "Only messages not yet marked processed");
     query->add_flag("--mark-processed", o.query.mark_processed, "Mark the printed messages processed");
@@ -69,7 +72,9 @@ std::string time_flag(const char *name, const std::string &text)
 {
     const auto t = parse_time_or_age(text, now());
     if (!t)
-        usage_error(cat(name, ": '", text, "' is neither an RFC 3339 time nor an age like 24h"));
+        usage_error(cat(name, ": '", text,
+                        "' is not a time (2026-12-04, '2026-12-04 10:00', today, yesterday, RFC 3339) "
+                        "nor an age (24h)"));
     return format_rfc3339(*t);
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace dht::rules {
 
@@ -37,6 +38,18 @@ bool matches(const Rule &rule, std::string_view topic)
 
 }  // namespace
 
+std::string check_bounds(const RuleSet &rules, const SensorBounds &bounds)
+{
+    if (!bounds.forget_after)
+        return {};
+    for (const auto &r : rules.rules)
+        if (r.no_data && r.silence >= *bounds.forget_after)
+            return cat("--forget-after ", format_duration(*bounds.forget_after), " is not longer than rule '", r.name,
+                       "' (no data for ", format_duration(r.silence),
+                       "): a silent sensor would be forgotten before it is said silent");
+    return {};
+}
+
 void append_value(std::string &out, const FieldValue &v, std::string_view text)
 {
     switch (v.type) {
@@ -46,10 +59,11 @@ void append_value(std::string &out, const FieldValue &v, std::string_view text)
     }
 }
 
-Engine::Engine(RuleSet rules, Duration repeat, Emit emit)
-    : rules_(std::move(rules)), repeat_(repeat), emit_(std::move(emit))
+Engine::Engine(RuleSet rules, Duration repeat, Emit emit, SensorBounds bounds)
+    : rules_(std::move(rules)), repeat_(repeat), emit_(std::move(emit)), cap_(bounds.max_sensors),
+      forget_after_(bounds.forget_after)
 {
-    has_timers_ = repeat_.count() > 0 ||
+    has_timers_ = repeat_.count() > 0 || forget_after_ ||
                   std::any_of(rules_.rules.begin(), rules_.rules.end(), [](const Rule &r) { return r.no_data; });
 }
 
@@ -61,25 +75,71 @@ void Engine::note_deadline(TimePoint t) noexcept
         next_deadline_ = t;
 }
 
-Engine::Sensor &Engine::sensor(std::string_view name, TimePoint time)
+void Engine::touch(Sensor &s)
+{
+    dirty_ = true;
+    if (tracking_ && !s.changed) {
+        s.changed = true;
+        changed_.push_back(s.name);
+    }
+}
+
+Engine::Sensor *Engine::sensor(std::string_view name, TimePoint time)
 {
     if (last_ != nullptr && last_->name == name)
-        return *last_;
-    auto it = sensors_.find(name);
-    if (it == sensors_.end()) {
-        auto s = std::make_unique<Sensor>();
-        s->name = std::string(name);
-        s->last_seen = time;
-        s->states.resize(rules_.rules.size());
-        s->applies.assign(rules_.rules.size(), 0);
-        it = sensors_.emplace(s->name, std::move(s)).first;
-        for (const auto &r : rules_.rules)
-            if (r.no_data)
-                note_deadline(saturating_add(time, r.silence));
-        dirty_ = true;
-    }
-    last_ = it->second.get();
-    return *last_;
+        return last_;
+    if (auto it = sensors_.find(name); it != sensors_.end())
+        return last_ = it->second.get();
+    if (!cap_.admit(sensors_.size(), name))
+        return nullptr;
+    return last_ = &add(name, time);
+}
+
+Engine::Sensor &Engine::add(std::string_view name, TimePoint time)
+{
+    auto s = std::make_unique<Sensor>();
+    s->name = std::string(name);
+    s->last_seen = time;
+    s->states.resize(rules_.rules.size());
+    s->applies.assign(rules_.rules.size(), 0);
+    Sensor &added = *s;
+    sensors_.emplace(s->name, std::move(s));
+    for (const auto &r : rules_.rules)
+        if (r.no_data)
+            note_deadline(saturating_add(time, r.silence));
+    if (forget_after_)
+        note_deadline(saturating_add(time, *forget_after_));
+    touch(added);
+    return added;
+}
+
+Engine::Sensors::iterator Engine::erase(Sensors::iterator it)
+{
+    Sensor &s = *it->second;
+    unindex(s);
+    if (s.placeholder)
+        --placeholders_;
+    if (last_ == &s)
+        last_ = nullptr;
+    dirty_ = true;
+    if (tracking_)
+        changed_.push_back(s.name);
+    return sensors_.erase(it);
+}
+
+void Engine::unindex(Sensor &s)
+{
+    const std::size_t slot = std::exchange(s.slot, SIZE_MAX);
+    const auto it = slot == SIZE_MAX ? by_prefix_.end() : by_prefix_.find(s.prefix);
+    if (it == by_prefix_.end())
+        return;
+    auto &under = it->second;
+    under[slot] = under.back();
+    under.pop_back();
+    if (slot < under.size())
+        under[slot]->slot = slot;
+    else if (under.empty())
+        by_prefix_.erase(it);
 }
 
 void Engine::match_topic(Sensor &s, std::string_view topic)
@@ -88,33 +148,39 @@ void Engine::match_topic(Sensor &s, std::string_view topic)
         return;
     s.matched = true;
     s.topic = std::string(topic);
-    s.prefix = std::string(prefix_of(topic));
     s.applies.assign(rules_.rules.size(), 0);
     for (std::size_t i = 0; i < rules_.rules.size(); ++i)
         s.applies[i] = matches(rules_.rules[i], topic) ? 1 : 0;
+    const std::string_view prefix = prefix_of(topic);
+    if (s.slot == SIZE_MAX || s.prefix != prefix) {
+        unindex(s);
+        s.prefix = std::string(prefix);
+        auto &under = by_prefix_[s.prefix];
+        s.slot = under.size();
+        under.push_back(&s);
+    }
     if (s.placeholder || placeholders_ == 0)
         return;
     // A sensor first known from its status topic now sends readings under its
-    // own name: the stand-in goes, and what it had fired resolves.
-    for (auto it = sensors_.begin(); it != sensors_.end(); ++it) {
-        Sensor &p = *it->second;
-        if (!p.placeholder || &p == &s || p.prefix != s.prefix)
-            continue;
-        for (std::size_t i = 0; i < rules_.rules.size(); ++i)
-            if (p.states[i].firing)
-                resolve(rules_.rules[i], p, p.states[i], s.last_seen, nullptr);
-        if (last_ == &p)
-            last_ = nullptr;
-        sensors_.erase(it);
-        --placeholders_;
-        break;
-    }
+    // own name: the stand-in (named for the data topic, status()) goes, and
+    // what it had fired resolves.
+    const auto it = sensors_.find(s.prefix + "/data");
+    if (it == sensors_.end() || !it->second->placeholder || it->second.get() == &s)
+        return;
+    Sensor &p = *it->second;
+    for (std::size_t i = 0; i < rules_.rules.size(); ++i)
+        if (p.states[i].firing)
+            resolve(rules_.rules[i], p, p.states[i], s.last_seen, nullptr);
+    erase(it);
 }
 
 void Engine::reading(const Reading &r)
 {
     advance(r.time);
-    Sensor &s = sensor(r.sensor, r.time);
+    Sensor *found = sensor(r.sensor, r.time);
+    if (found == nullptr)
+        return;  // beyond --max-sensors
+    Sensor &s = *found;
     if (s.placeholder) {
         s.placeholder = false;
         --placeholders_;
@@ -123,7 +189,7 @@ void Engine::reading(const Reading &r)
     if (r.time > s.last_seen)
         s.last_seen = r.time;
     s.offline = false;
-    dirty_ = true;
+    touch(s);
     for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
         if (s.applies[i] == 0)
             continue;
@@ -173,23 +239,22 @@ void Engine::status(std::string_view topic, std::string_view state, TimePoint ti
         return;
     advance(time);
     const std::string_view prefix = prefix_of(topic);
-    std::vector<Sensor *> under;
-    for (auto &[name, s] : sensors_)
-        if (s->prefix == prefix)
-            under.push_back(s.get());
-    if (under.empty()) {
+    auto it = by_prefix_.find(prefix);
+    if (it == by_prefix_.end()) {
         // Not heard of yet: its readings would come on PREFIX/data (SPEC section 3).
         const std::string data_topic = std::string(prefix) + "/data";
-        Sensor &s = sensor(data_topic, time);
-        if (!s.placeholder)
+        Sensor *s = sensor(data_topic, time);
+        if (s == nullptr)
+            return;  // beyond --max-sensors
+        if (!s->placeholder)
             ++placeholders_;
-        s.placeholder = true;
-        match_topic(s, data_topic);
-        under.push_back(&s);
+        s->placeholder = true;
+        match_topic(*s, data_topic);
+        it = by_prefix_.find(prefix);
     }
-    dirty_ = true;
-    for (Sensor *s : under) {
+    for (Sensor *s : it->second) {
         s->offline = offline;
+        touch(*s);
         if (!offline) {
             // Online again: it has the rule's delay to send a reading.
             if (time > s->last_seen)
@@ -213,11 +278,29 @@ void Engine::advance(TimePoint now)
         scan_timers();
 }
 
+bool Engine::forget_due(Sensor &s)
+{
+    if (!forget_after_)
+        return false;
+    const TimePoint deadline = saturating_add(s.last_seen, *forget_after_);
+    if (clock_ < deadline) {
+        note_deadline(deadline);
+        return false;
+    }
+    // Silent that long, it is taken for gone: what fires for it resolves,
+    // saying why, rather than stay open for good.
+    for (std::size_t i = 0; i < rules_.rules.size(); ++i)
+        if (s.states[i].firing)
+            resolve(rules_.rules[i], s, s.states[i], deadline, nullptr, "forgotten");
+    ++forgotten_;
+    return true;
+}
+
 void Engine::scan_timers()
 {
     next_deadline_ = TimePoint::max();
-    for (auto &[name, sp] : sensors_) {
-        Sensor &s = *sp;
+    for (auto it = sensors_.begin(); it != sensors_.end();) {
+        Sensor &s = *it->second;
         for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
             if (s.applies[i] == 0)
                 continue;
@@ -234,6 +317,7 @@ void Engine::scan_timers()
                 const TimePoint due = saturating_add(st.last_sent, repeat_);
                 if (clock_ >= due) {
                     st.last_sent = clock_;
+                    touch(s);
                     write(rule, s, st, true, clock_, &st.value, true, st.reason);
                     note_deadline(saturating_add(clock_, repeat_));
                 } else {
@@ -241,6 +325,8 @@ void Engine::scan_timers()
                 }
             }
         }
+        // After its timers: a clock that jumps past both says it silent, then forgets it.
+        it = forget_due(s) ? erase(it) : std::next(it);
     }
 }
 
@@ -253,7 +339,8 @@ void Engine::fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, co
     st.keep(values);
     st.reason = std::string(reason);
     ++fired_;
-    dirty_ = alerted_ = true;
+    touch(s);
+    alerted_ = true;
     if (repeat_.count() > 0)
         note_deadline(saturating_add(time, repeat_));
     write(rule, s, st, true, time, &st.value, repeat, reason);
@@ -265,7 +352,8 @@ void Engine::resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time,
     RuleState before = st;
     st = RuleState{};
     ++resolved_;
-    dirty_ = alerted_ = true;
+    touch(s);
+    alerted_ = true;
     before.keep(value);
     // A late record cannot resolve an alert before it fired.
     write(rule, s, before, false, std::max(time, before.fired_at), &before.value, false,
@@ -308,6 +396,11 @@ void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool 
         message += firing ? ": " : " resolved: ";
         if (!firing && reason == "rule changed") {
             message += "the rule was changed or removed";
+        } else if (!firing && reason == "forgotten") {
+            message += "no longer watching ";
+            message += s.name;
+            message += ", silent since ";
+            append_rfc3339(message, s.last_seen);
         } else if (rule.no_data) {
             if (!firing) {
                 message += "data from ";
@@ -399,10 +492,19 @@ void Engine::replace(RuleSet rules)
             s->applies[i] = matches(rules.rules[i], s->topic) ? 1 : 0;
     }
     rules_ = std::move(rules);
-    has_timers_ = repeat_.count() > 0 ||
+    has_timers_ = repeat_.count() > 0 || forget_after_ ||
                   std::any_of(rules_.rules.begin(), rules_.rules.end(), [](const Rule &r) { return r.no_data; });
     next_deadline_ = TimePoint::min();  // look at every timer again
     dirty_ = true;
+}
+
+void Engine::saved() noexcept
+{
+    for (const auto &name : changed_)
+        if (const auto it = sensors_.find(name); it != sensors_.end())
+            it->second->changed = false;
+    changed_.clear();
+    dirty_ = alerted_ = false;
 }
 
 

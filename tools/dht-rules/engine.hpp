@@ -5,12 +5,15 @@
 
 #include "rules.hpp"
 
+#include "dht/bounds.hpp"
 #include "dht/json.hpp"
 #include "dht/scan.hpp"
 #include "dht/time.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,7 +33,11 @@ public:
     // Receives each alert record (one JSON object, no newline).
     using Emit = std::function<void(std::string_view record)>;
 
-    Engine(RuleSet rules, Duration repeat, Emit emit);
+    // At most bounds.max_sensors sensors (placeholders too): a record that
+    // would add one more is skipped and counted (cap()). Sensors silent for
+    // bounds.forget_after are forgotten, their firing alerts resolved with
+    // reason "forgotten".
+    Engine(RuleSet rules, Duration repeat, Emit emit, SensorBounds bounds = {});
     ~Engine();
     Engine(const Engine &) = delete;
     Engine &operator=(const Engine &) = delete;
@@ -51,18 +58,26 @@ public:
 
     // The state as JSON text (for --state), and back (state.cpp, with the
     // state file). restore() skips the state of rules that changed; it throws
-    // std::runtime_error on a file that is not a state file.
-    std::string save() const;
+    // std::runtime_error on a file that is not a state file. `journal`, when
+    // not 0, names the journal that may follow this state (state.cpp).
+    std::string save(std::uint64_t journal = 0) const;
     void restore(const json::value &state);
-    // Whether the state changed since the last save(), and whether by an alert.
+    // With track_changes(), what changed since the last saved(): one line
+    // {"clock":T}, then {"sensor":{...}} for each sensor changed, as save()
+    // writes it, and {"forget":NAME} for each sensor gone.
+    void track_changes() noexcept { tracking_ = true; }
+    std::string save_changes() const;
+    // Whether the state changed since the last save, and whether by an alert.
     bool dirty() const noexcept { return dirty_; }
     bool alerted() const noexcept { return alerted_; }
-    void saved() noexcept { dirty_ = alerted_ = false; }
+    void saved() noexcept;
 
     TimePoint clock() const noexcept { return clock_; }
     std::size_t sensors() const noexcept { return sensors_.size(); }
     std::uint64_t fired() const noexcept { return fired_; }
     std::uint64_t resolved() const noexcept { return resolved_; }
+    std::uint64_t forgotten() const noexcept { return forgotten_; }
+    const SensorCap &cap() const noexcept { return cap_; }
 
     // The state of one rule for one sensor, and of one sensor.
     struct RuleState {
@@ -95,6 +110,8 @@ public:
         bool offline = false;
         bool placeholder = false;  // known from a status topic only, no reading yet
         bool matched = false;      // `applies` is computed for `topic`
+        bool changed = false;      // listed in changed_
+        std::size_t slot = SIZE_MAX;  // its place in by_prefix_[prefix], if there
         std::vector<RuleState> states;
         std::vector<std::uint8_t> applies;  // the rule's topic filter matches `topic`
     };
@@ -105,8 +122,17 @@ private:
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
 
-    Sensor &sensor(std::string_view name, TimePoint time);
+    using Sensors = std::unordered_map<std::string, std::unique_ptr<Sensor>, Hash, std::equal_to<>>;
+
+    // The sensor `name`, added if new and the cap allows (else nullptr).
+    Sensor *sensor(std::string_view name, TimePoint time);
+    Sensor &add(std::string_view name, TimePoint time);
+    Sensors::iterator erase(Sensors::iterator it);
+    void touch(Sensor &s);
     void match_topic(Sensor &s, std::string_view topic);
+    void unindex(Sensor &s);
+    bool forget_due(Sensor &s);
+    void append_sensor(std::string &out, const Sensor &s) const;
     void fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *values, bool repeat,
               std::string_view reason);
     void resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *value,
@@ -119,16 +145,26 @@ private:
     RuleSet rules_;
     Duration repeat_;
     Emit emit_;
-    std::unordered_map<std::string, std::unique_ptr<Sensor>, Hash, std::equal_to<>> sensors_;
+    Sensors sensors_;
+    // The sensors by the prefix of their topic: where a status topic's are.
+    std::unordered_map<std::string, std::vector<Sensor *>, Hash, std::equal_to<>> by_prefix_;
     Sensor *last_ = nullptr;  // the sensor of the previous reading
+    SensorCap cap_;
+    std::optional<Duration> forget_after_;
+    bool tracking_ = false;
+    std::vector<std::string> changed_;  // names of sensors changed or gone, for save_changes()
     std::ptrdiff_t placeholders_ = 0;  // sensors known only from a status topic
     TimePoint clock_{};
     TimePoint next_deadline_ = TimePoint::max();
     bool has_timers_ = false;
     bool dirty_ = false, alerted_ = false;
-    std::uint64_t fired_ = 0, resolved_ = 0;
+    std::uint64_t fired_ = 0, resolved_ = 0, forgotten_ = 0;
     std::string record_, message_;
 };
+
+// Why `rules` cannot run under `bounds` ("" when they can): a sensor forgotten
+// before a `no data` rule's delay would never be said silent.
+std::string check_bounds(const RuleSet &rules, const SensorBounds &bounds);
 
 // A field's value as JSON: a number, a string (`text`), else null.
 void append_value(std::string &out, const FieldValue &v, std::string_view text);

@@ -42,6 +42,7 @@ void setup(CLI::App &app, Options &o)
     app.add_option("--bare-topic", o.bare_topic, "Topic given to bare payloads (lines without \"kind\")")
         ->type_name("TOPIC");
     add_max_skew_option(app, o.max_skew);
+    add_sensor_bounds_options(app, o.bounds);
 }
 
 int run(Options &o)
@@ -55,6 +56,8 @@ int run(Options &o)
     auto rules = load_rules(o.rule_files, o.inline_rules);
     if (!rules)
         return exit_config;
+    if (const auto why = check_bounds(*rules, o.bounds); !why.empty())
+        usage_error(why);
     if (o.check) {
         std::size_t n = rules->rules.size();
         warn(cat(n, n == 1 ? " rule" : " rules", ", no errors"));

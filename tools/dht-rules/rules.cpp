@@ -640,6 +640,8 @@ void parse_rules(std::string_view text, const std::string &source, RuleSet &set,
 
 std::string format_error(const ParseError &e)
 {
+    if (e.line.empty() && e.column <= 1)  // about the whole file: no line to point into
+        return cat(e.where, ": ", e.message, e.hint.empty() ? "" : "\n    hint: ", e.hint);
     std::string out = cat(e.where, ": ", e.message, "\n    ", e.line, "\n    ");
     for (std::size_t i = 1; i < e.column && i <= e.line.size(); ++i)
         out.push_back(e.line[i - 1] == '\t' ? '\t' : ' ');
@@ -657,7 +659,14 @@ std::optional<RuleSet> load_rules(const std::vector<std::string> &files, const s
     for (const auto &file : files) {
         if (const auto error = read_file(file, text); !error.empty())
             fail(exit_noinput, cat(file, ": ", error));
+        const auto before = set.rules.size();
+        const auto errors_before = errors.size();
         parse_rules(text, file, set, errors);
+        // A rules file without a rule is a mistake (the wrong file, an empty
+        // one), never "0 rules, no errors".
+        if (set.rules.size() == before && errors.size() == errors_before)
+            errors.push_back({cat(file, ":1:1"), "no rules in this file (empty, or only comments)", "",
+                              1, "a rule is NAME: CONDITION -> ACTION, e.g. cold: temperature < 5 -> alert (dht-rules(5))"});
     }
     for (std::size_t i = 0; i < inline_rules.size(); ++i)
         parse_rules(inline_rules[i], cat("-e#", i + 1), set, errors);

@@ -7,13 +7,25 @@
 namespace dht::rules {
 
 Runner::Runner(const Options &o, RuleSet rules)
-    : o_(o), state_(o.state_file), engine_(std::move(rules), o.repeat, [this](std::string_view r) { emit(r); }),
+    : o_(o), state_(o.state_file),
+      engine_(std::move(rules), o.repeat, [this](std::string_view r) { emit(r); }, o.bounds),
       scanner_(std::make_unique<RecordScanner>(engine_.rules().fields, o.common.max_depth)),
+      fields_(o.common.max_depth),
       clock_(o.clock == "records" ? ClockMode::records : o.clock == "wall" ? ClockMode::wall : ClockMode::automatic)
 {
     if (o.mqtt.wants_broker())
         session_.emplace(o.mqtt);
+    if (state_.enabled())
+        engine_.track_changes();
     state_.load(engine_);
+    fields_.reset(engine_.rules());
+}
+
+void Runner::message(std::string_view topic, TimePoint time, const std::function<void(RecordScanner &)> &rescan)
+{
+    feed(engine_, *scanner_, topic, time);
+    if (!fields_.done())
+        fields_.message(engine_.rules(), *scanner_, rescan);
 }
 
 int Runner::run()
@@ -69,7 +81,9 @@ void Runner::finish()
     }
     if (session_)
         session_->stop();
-    debug(cat(engine_.fired(), " alerts fired, ", engine_.resolved(), " resolved, ", engine_.sensors(), " sensors"));
+    engine_.cap().summary();
+    debug(cat(engine_.fired(), " alerts fired, ", engine_.resolved(), " resolved, ", engine_.sensors(), " sensors, ",
+              engine_.forgotten(), " forgotten; ", state_.written(), " bytes of state written"));
 }
 
 void Runner::idle()
@@ -78,7 +92,7 @@ void Runner::idle()
     if (state_.enabled() && engine_.dirty()) {
         const auto t = std::chrono::steady_clock::now();
         if (engine_.alerted() || t - last_save_ >= std::chrono::seconds(5)) {
-            state_.save(engine_);
+            state_.save_changes(engine_);
             last_save_ = t;
         }
     }
@@ -93,12 +107,18 @@ void Runner::reload()
     } catch (const Exit &) {
         // A rule file that cannot be read (said already): the rules in force stay.
     }
+    if (rules)
+        if (const auto why = check_bounds(*rules, o_.bounds); !why.empty()) {
+            warn(why);
+            rules.reset();
+        }
     if (!rules) {
         warn("keeping the rules in force");
         return;
     }
     engine_.replace(std::move(*rules));
     scanner_ = std::make_unique<RecordScanner>(engine_.rules().fields, o_.common.max_depth);
+    fields_.reset(engine_.rules());
     const std::size_t n = engine_.rules().rules.size();
     warn(cat(n, n == 1 ? " rule" : " rules", " in force"));
     state_.save(engine_);
@@ -117,7 +137,10 @@ void Runner::line(LineInput &input, std::string_view text)
     if (o_.pass)
         pass(text);
     if (kind != RecordScanner::Kind::other)
-        message(from.topic, from.time ? *from.time : now());
+        message(from.topic, from.time ? *from.time : now(), [&](RecordScanner &again) {
+            RecordScanner::Origin unused;
+            again.scan_message(text, o_.bare_topic, unused, error_);
+        });
     out_.maybe_flush();
 }
 
@@ -165,7 +188,7 @@ int Runner::run_mqtt()
                 pass(record);
             }
             scanner_->scan_payload(m.payload);
-            message(m.topic, m.received);
+            message(m.topic, m.received, [&](RecordScanner &again) { again.scan_payload(m.payload); });
             return true;
         },
         [&] { idle(); },

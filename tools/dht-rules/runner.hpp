@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine.hpp"
+#include "fieldcheck.hpp"
 #include "state.hpp"
 
 #include "dht/cli.hpp"
@@ -13,6 +14,7 @@
 #include "dht/scan.hpp"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +35,7 @@ struct Options {
     std::string clock = "auto";
     std::string bare_topic;
     Duration max_skew = std::chrono::hours(1);  // 0: no limit
+    SensorBounds bounds;
 };
 
 enum class ClockMode { automatic, records, wall };
@@ -48,7 +51,8 @@ private:
     void finish();
     void idle();
     void reload();
-    void message(std::string_view topic, TimePoint time) { feed(engine_, *scanner_, topic, time); }
+    // A message `scanner_` has read; `rescan` reads it again into the scanner given.
+    void message(std::string_view topic, TimePoint time, const std::function<void(RecordScanner &)> &rescan);
     void line(LineInput &input, std::string_view text);
     void pass(std::string_view text);
     int run_stdin();
@@ -60,6 +64,7 @@ private:
     std::optional<Session> session_;
     Engine engine_;
     std::unique_ptr<RecordScanner> scanner_;
+    FieldCheck fields_;
     ClockMode clock_;
     std::string error_;
     std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();

@@ -25,6 +25,7 @@ void setup(CLI::App &app, Options &o)
     app.add_option("--format", o.format,
                    "json (stats records), table, or prometheus (default: table on a terminal, else json)")
         ->check(CLI::IsMember({"auto", "json", "table", "prometheus"}));
+    app.add_flag("--wide", o.wide, "The table with every column: STDDEV, P50, P99 and LAST SEEN too");
     app.add_option("--prom-file", o.prom_file,
                    "Also write Prometheus metrics to FILE, replaced atomically (node_exporter's textfile collector)")
         ->type_name("FILE");
@@ -54,6 +55,8 @@ int run(Options &o)
                     "use --prom-file or --listen for the metrics");
     if (!o.www.empty() && o.listen.empty())
         usage_error("--www serves the page with --listen: give --listen ADDR:PORT too");
+    if (o.wide && o.format != "auto" && o.format != "table")
+        usage_error(cat("--wide is for the table; --format ", o.format, " has every value"));
     install_signal_handlers();
     Runner runner(o);
     return runner.run();

@@ -1,6 +1,8 @@
 #include "plot.hpp"
 
+#include "dht/diag.hpp"
 #include "dht/json.hpp"
+#include "dht/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -85,6 +87,45 @@ void Plot::add(std::string_view sensor, int field, TimePoint t, double value)
     }
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
     add_to(*slot, ms, value);
+}
+
+std::vector<std::string> Plot::empty_fields() const
+{
+    std::vector<bool> drawn(fields_.size(), false);
+    for (const auto &[name, v] : series_)
+        for (std::size_t i = 0; i < v.size(); ++i)
+            drawn[i] = drawn[i] || v[i] != nullptr;
+    std::vector<std::string> empty;
+    for (std::size_t i = 0; i < fields_.size(); ++i)
+        if (!drawn[i])
+            empty.push_back(fields_[i]);
+    return empty;
+}
+
+std::string empty_field_warning(std::string_view field, std::vector<std::string> seen)
+{
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    std::string text = cat("--plot-field '", printable(field), "': no reading has this field, its panel is empty");
+    if (seen.empty())
+        return text + " (no numeric field seen)";
+    constexpr std::size_t listed = 10;
+    text += " (fields seen: ";
+    for (std::size_t i = 0; i < seen.size() && i < listed; ++i)
+        text += cat(i > 0 ? ", " : "", printable(seen[i]));
+    if (seen.size() > listed)
+        text += cat(" and ", seen.size() - listed, " more");
+    // The nearest, within 2 edits and not a whole rewrite of a short name.
+    std::string_view best;
+    std::size_t best_distance = 3;
+    for (const auto &name : seen)
+        if (const auto d = edit_distance(field, name); d < best_distance && d < name.size()) {
+            best_distance = d;
+            best = name;
+        }
+    if (!best.empty())
+        text += cat("; did you mean '", printable(best), "'?");
+    return text + ")";
 }
 
 std::size_t Plot::points() const noexcept

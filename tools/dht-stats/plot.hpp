@@ -25,6 +25,8 @@ public:
     void add(std::string_view sensor, int field, TimePoint t, double value);
     // The whole SVG document.
     std::string svg() const;
+    // The fields given to draw that no sensor gave a value for: empty panels.
+    std::vector<std::string> empty_fields() const;
     std::size_t points() const noexcept;
 
     struct Bucket {
@@ -52,5 +54,9 @@ private:
     std::unordered_map<std::string, std::vector<std::unique_ptr<Series>>, Hash, std::equal_to<>> series_;
     std::vector<std::string> order_;  // sensors in order of first appearance
 };
+
+// What to say of a field to draw that no reading had: the fields `seen`
+// (numeric, any order) and the one nearest to it, when one is near.
+std::string empty_field_warning(std::string_view field, std::vector<std::string> seen);
 
 }  // namespace dht::stats

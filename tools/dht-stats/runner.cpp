@@ -103,7 +103,7 @@ void Runner::report(const Aggregate &a, const std::string &scope, TimePoint from
     const Report r{scope, now(), from, until, uptime()};
     auto &buf = out_.buffer();
     if (format_ == "table")
-        render_table(buf, a, r);
+        render_table(buf, a, r, o_.wide);
     else if (format_ == "prometheus")
         render_prometheus(buf, a, r);
     else
@@ -311,6 +311,13 @@ bool Runner::finish()
     }
     refresh(true);
     if (plot_) {
+        for (const auto &field : plot_->empty_fields()) {
+            std::vector<std::string> seen;
+            for (const SensorStats *s : run_.sorted())
+                for (const auto &f : s->fields)
+                    seen.push_back(f.path);
+            warn(empty_field_warning(field, std::move(seen)));
+        }
         if (const auto error = write_file_atomically(o_.plot, plot_->svg(), 0644); !error.empty()) {
             warn(cat("cannot write ", o_.plot, ": ", error));
             io_failed_ = true;

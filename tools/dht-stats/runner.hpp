@@ -26,6 +26,7 @@ struct Options {
     CommonOptions common;
     std::optional<Duration> every;
     std::string format = "auto";
+    bool wide = false;  // --wide: every column of the table
     std::string prom_file;
     std::string listen;
     std::string www;  // the operator's page served by --listen

@@ -10,6 +10,25 @@ namespace dht::stats {
 namespace {
 // Magnitudes below this count as zero (no bucket index for them).
 constexpr double tiny = 1e-9;
+
+constexpr int max_decimals = 6;
+constexpr double powers_of_ten[max_decimals + 1] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+// Past this, a double has no decimals left to round.
+constexpr double whole_beyond = 1e15;
+
+// Whether `x` has at most `decimals` decimals, to the precision of a double
+// read from decimal text (65.3 is 65.299999999999997).
+bool has_decimals(double x, int decimals) noexcept
+{
+    const double scaled = std::fabs(x) * powers_of_ten[decimals];
+    return scaled >= whole_beyond || std::fabs(scaled - std::round(scaled)) <= 1e-9 * std::max(1.0, scaled);
+}
+
+double round_to(double x, int decimals) noexcept
+{
+    const double scaled = x * powers_of_ten[decimals];
+    return std::fabs(scaled) >= whole_beyond ? x : std::round(scaled) / powers_of_ten[decimals];
+}
 }  // namespace
 
 Sketch::Sketch(double alpha, std::size_t max_buckets)
@@ -85,6 +104,8 @@ void Sketch::add(double x)
         max_ = std::max(max_, x);
     }
     sum_ += x;
+    while (decimals_ < max_decimals && !has_decimals(x, decimals_))
+        ++decimals_;
     const double delta = x - mean_;
     mean_ += delta / static_cast<double>(count_);
     m2_ += delta * (x - mean_);
@@ -115,6 +136,7 @@ void Sketch::merge(const Sketch &o)
     count_ += o.count_;
     sum_ += o.sum_;
     zeros_ += o.zeros_;
+    decimals_ = std::max(decimals_, o.decimals_);
     for (const auto &b : o.positive_.bins)
         positive_.add(b.index, b.count, max_buckets_);
     for (const auto &b : o.negative_.bins)
@@ -160,7 +182,7 @@ double Sketch::quantile(double q) const
     }
     if (!found)
         result = max_;
-    return std::clamp(result, min_, max_);
+    return std::clamp(round_to(result, decimals_), min_, max_);
 }
 
 }  // namespace dht::stats

@@ -6,6 +6,10 @@
 // magnitudes merge (accuracy is kept where the values are). Only the buckets
 // that hold values take memory, 8 bytes each: a field with a few values costs
 // a few buckets, whatever their spread.
+//
+// Quantiles are rounded to the decimals the values have (at most 6): a
+// quantile of whole numbers is a whole number, as a value of that rank is,
+// and is then within alpha of it plus half a unit of the last decimal.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +23,12 @@ public:
 
     void add(double x);
     void merge(const Sketch &other);
-    // The q-quantile (0 <= q <= 1), clamped to [min, max]; 0 when empty.
+    // The q-quantile (0 <= q <= 1), rounded to decimals() and clamped to
+    // [min, max]; 0 when empty.
     double quantile(double q) const;
+    // The decimals of the value that has the most, up to 6: 0 for whole
+    // numbers, 1 for 65.3 (or 65.30).
+    int decimals() const noexcept { return decimals_; }
 
     std::uint64_t count() const noexcept { return count_; }
     double min() const noexcept { return min_; }
@@ -57,6 +65,7 @@ private:
     Store positive_, negative_;  // negative_ holds magnitudes of negative values
     std::uint64_t zeros_ = 0;
     std::uint64_t count_ = 0;
+    int decimals_ = 0;
     double min_ = 0, max_ = 0, sum_ = 0, mean_ = 0, m2_ = 0;
 };
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 
 namespace dht::stats {
 
@@ -219,15 +220,15 @@ void render_json(std::string &out, const Aggregate &a, const Report &r)
 
 namespace {
 
-std::string fixed(double v, int decimals = 2)
+std::string fixed(double v, int decimals)
 {
     char buf[64];
     int n = std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
     if (n < 0 || n >= static_cast<int>(sizeof buf))  // 1e308 has 309 digits: in exponent form
         n = std::snprintf(buf, sizeof buf, "%.6g", v);
     std::string s(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
-    if (s == "-0.00")
-        s = "0.00";
+    if (s.starts_with('-') && s.find_first_not_of("0.", 1) == std::string::npos)
+        s.erase(0, 1);  // -0.00
     return s;
 }
 
@@ -243,16 +244,26 @@ std::size_t width(std::string_view s)
 
 }  // namespace
 
-void render_table(std::string &out, const Aggregate &a, const Report &r)
+void render_table(std::string &out, const Aggregate &a, const Report &r, bool wide)
 {
     out += r.scope == "window" ? "window " : "summary ";
     append_rfc3339(out, r.from);
     out += " .. ";
     append_rfc3339(out, r.until);
-    out += ": " + std::to_string(a.received()) + " received, " + std::to_string(a.published_count()) +
+    out += '\n' + std::to_string(a.received()) + " received, " + std::to_string(a.published_count()) +
            " published, " + std::to_string(a.errors()) + " errors, uptime " + fixed(r.uptime_seconds, 0) + " s\n";
+    // The columns of 80 characters, and with `wide` the others.
+    static constexpr struct {
+        const char *name;
+        bool narrow;
+    } columns[] = {{"SENSOR", true}, {"FIELD", true}, {"COUNT", true}, {"MIN", true},
+                   {"MEAN", true},   {"MAX", true},   {"STDDEV", false}, {"P50", false},
+                   {"P95", true},    {"P99", false},  {"LAST", true},    {"LAST SEEN", false}};
+    constexpr std::size_t ncolumns = std::size(columns);
     std::vector<std::vector<std::string>> rows;
-    rows.push_back({"SENSOR", "FIELD", "COUNT", "MIN", "MEAN", "MAX", "STDDEV", "P50", "P95", "P99", "LAST", "LAST SEEN"});
+    rows.emplace_back();
+    for (const auto &c : columns)
+        rows.back().push_back(c.name);
     for (const SensorStats *s : a.sorted()) {
         std::string seen;
         append_rfc3339(seen, s->last_seen);
@@ -260,27 +271,34 @@ void render_table(std::string &out, const Aggregate &a, const Report &r)
             rows.push_back({printable(s->name), "-", std::to_string(s->messages), "", "", "", "", "", "", "", "", seen});
         for (const FieldStats *f : sorted_fields(*s)) {
             const Sketch &k = f->sketch;
+            // Values with the decimals the field's values have; a mean and a deviation one more.
+            const int d = k.decimals();
             // Names come from the sensors: shown with control characters and bidi overrides escaped.
-            rows.push_back({printable(s->name), printable(f->path), std::to_string(k.count()), fixed(k.min()), fixed(k.mean()),
-                            fixed(k.max()), fixed(k.stddev()), fixed(k.quantile(0.5)), fixed(k.quantile(0.95)),
-                            fixed(k.quantile(0.99)), fixed(f->last), seen});
+            rows.push_back({printable(s->name), printable(f->path), std::to_string(k.count()), fixed(k.min(), d),
+                            fixed(k.mean(), d + 1), fixed(k.max(), d), fixed(k.stddev(), d + 1),
+                            fixed(k.quantile(0.5), d), fixed(k.quantile(0.95), d), fixed(k.quantile(0.99), d),
+                            fixed(f->last, d), seen});
         }
     }
-    std::vector<std::size_t> widths(rows.front().size(), 0);
+    std::vector<std::size_t> shown;
+    for (std::size_t i = 0; i < ncolumns; ++i)
+        if (wide || columns[i].narrow)
+            shown.push_back(i);
+    std::vector<std::size_t> widths(ncolumns, 0);
     for (const auto &row : rows)
         for (std::size_t i = 0; i < row.size(); ++i)
             widths[i] = std::max(widths[i], width(row[i]));
     for (const auto &row : rows) {
         std::string line;
-        for (std::size_t i = 0; i < row.size(); ++i) {
+        for (const std::size_t i : shown) {
             const std::size_t pad = widths[i] - width(row[i]);
-            const bool left = i < 2 || i == row.size() - 1;  // names and times left, numbers right
+            const bool left = i < 2 || i == ncolumns - 1;  // names and times left, numbers right
             if (i > 0)
                 line += "  ";
             if (!left)
                 line.append(pad, ' ');
             line += row[i];
-            if (left && i + 1 < row.size())
+            if (left)
                 line.append(pad, ' ');
         }
         while (!line.empty() && line.back() == ' ')

@@ -115,7 +115,9 @@ struct Report {
 };
 
 void render_json(std::string &out, const Aggregate &a, const Report &r);
-void render_table(std::string &out, const Aggregate &a, const Report &r);
+// A title of two lines, then a row for each sensor and field, in 80 columns
+// for the usual names; `wide` adds STDDEV, P50, P99 and LAST SEEN.
+void render_table(std::string &out, const Aggregate &a, const Report &r, bool wide);
 // The seed's metric names (mqtt_messages_total, mqtt_temperature_celsius,
 // mqtt_humidity_percent with label sensor) and more beside them.
 void render_prometheus(std::string &out, const Aggregate &a, const Report &r);

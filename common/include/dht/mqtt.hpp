@@ -62,6 +62,21 @@ public:
     // reconnects and delivered before stop() returns.
     void publish(const std::string &topic, std::string_view payload, int qos, bool retain);
 
+    // What became of a publish made with a token: the broker acknowledged it
+    // (QoS 1: PUBACK, QoS 2: PUBCOMP; QoS 0: libmosquitto wrote it to the
+    // socket), or it was refused (an MQTT 5 reason code of 0x80 or more) or
+    // could not be sent at all, each said on stderr.
+    struct Outcome {
+        std::uint64_t token = 0;
+        bool acknowledged = false;
+    };
+    // publish() with a caller's `token` (not 0), reported once by
+    // take_outcomes(). A QoS 1/2 message sent again on reconnect keeps its token.
+    void publish(const std::string &topic, std::string_view payload, int qos, bool retain, std::uint64_t token);
+    // The outcomes heard since the last call, in the order heard; the caller's
+    // thread, any time (after stop() too: the last ones).
+    std::vector<Outcome> take_outcomes();
+
     // Stops intake, waits up to `drain` for unacknowledged publishes, disconnects
     // cleanly and joins the network thread.
     void stop(std::chrono::milliseconds drain = std::chrono::seconds(10));

@@ -1,5 +1,6 @@
 // Timestamps (RFC 3339, UTC, milliseconds), durations ("100ms", "15m", "30d")
-// and times given as RFC 3339 or as an age ("24h" = 24 hours ago).
+// and times given as RFC 3339, a local date and time, a day's name or an age
+// ("24h" = 24 hours ago).
 #pragma once
 
 #include <chrono>
@@ -41,7 +42,11 @@ std::optional<std::chrono::nanoseconds> parse_duration(
 // A duration in the largest unit that holds it whole: "1ns", "250ms", "90s", "3650d".
 std::string format_duration(std::chrono::nanoseconds d);
 
-// RFC 3339, or an age counted back from `reference`.
+// A time as an operator types it: RFC 3339; a date, with or without a time
+// of day and no zone, in the local time zone (TZ): "2026-12-04" is its
+// midnight, "2026-12-04 10:00" (or "T", or ":30" seconds); "today" and
+// "yesterday" (their local midnights), "now"; or an age counted back from
+// `reference` ("24h").
 std::optional<TimePoint> parse_time_or_age(std::string_view text, TimePoint reference);
 
 }  // namespace dht
