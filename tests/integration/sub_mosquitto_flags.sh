@@ -6,16 +6,8 @@
 # proxy (tests/lib/socks5_proxy.py) stands between for --proxy.
 source "$(dirname "$0")/../lib/testlib.sh"
 c=$T/certs
-mkdir -p "$c"
-ossl() { openssl "$@" >/dev/null 2>&1 || fail "openssl $*"; }
-ossl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=dht test CA" -keyout "$c/ca.key" -out "$c/ca.crt"
-ossl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$c/server.key" -out "$c/server.csr"
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$c/san.ext"
-ossl x509 -req -in "$c/server.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial -days 2 \
-    -extfile "$c/san.ext" -out "$c/server.crt"
-ossl req -newkey rsa:2048 -nodes -subj "/CN=client" -keyout "$c/client.key" -out "$c/client.csr"
-ossl x509 -req -in "$c/client.csr" -CA "$c/ca.crt" -CAkey "$c/ca.key" -CAcreateserial -days 2 -out "$c/client.crt"
-chmod 600 "$c"/*.key
+"$here/../../scripts/mosquitto/make-certs" "$c" localhost cl 2>"$T/make-certs.log" ||
+    fail "make-certs: $(cat "$T/make-certs.log")"
 printf 'dev1:c0ffee42\n' >"$T/psk"
 PSK_PORT=$(free_port)
 TLS_PORT=$(free_port)
@@ -25,7 +17,7 @@ broker "$T/b" "$(printf '%s\n' "listener 0 $T/mqtt.sock" \
     "require_certificate true")"
 wait_port "$TLS_PORT"
 export TZ=Europe/Paris
-tls=(-h 127.0.0.1 -p "$TLS_PORT" --cafile "$c/ca.crt" --cert "$c/client.crt" --key "$c/client.key")
+tls=(-h localhost -p "$TLS_PORT" --cafile "$c/ca.crt" --cert "$c/clients/cl.crt" --key "$c/clients/cl.key")
 
 # Masks the clock, which differs between two subscribers (as sub_format_parity.sh).
 mask() {
@@ -176,6 +168,9 @@ pass "--nodelay"
 # --unix: the broker's unix socket.
 both unix plain --unix "$T/mqtt.sock" -t 'flags/#' -q 1 -C 2 -F '%t %p'
 grep -Eq "New client connected from $T/mqtt.sock:0 as dunix " "$BROKER_LOG" || fail "dht-sub --unix came by TCP"
+rc=$(exit_code dht-sub --unix "$T/none.sock" -t x --connect-timeout 1 2>"$T/unix.err")
+assert_eq "--unix to no socket" 69 "$rc"
+assert_contains "--unix names the socket" "$T/unix.err" "$T/none.sock: No such file or directory"
 assert_eq "--unix with -h" 64 "$(exit_code dht-sub --unix "$T/mqtt.sock" -h 127.0.0.1 -t x 2>/dev/null)"
 pass "--unix"
 
@@ -188,7 +183,7 @@ rc=$(exit_code dht-sub -h 127.0.0.1 -p "$PSK_PORT" --psk 0badc0de --psk-identity
 pass "--psk, --psk-identity, --ciphers with a PSK"
 
 # Certificates: --ciphers, --keyform, --tls-alpn.
-both tlsc plain "${tls[@]}" --tls-version tlsv1.2 --ciphers ECDHE-RSA-AES256-GCM-SHA384 -t 'flags/#' -q 1 -C 2 \
+both tlsc plain "${tls[@]}" --tls-version tlsv1.2 --ciphers ECDHE-ECDSA-AES256-GCM-SHA384 -t 'flags/#' -q 1 -C 2 \
     -F '%t %p'
 rc=$(exit_code dht-sub "${tls[@]}" --tls-version tlsv1.2 --ciphers NO-SUCH-CIPHER -t x --connect-timeout 2 \
     2>"$T/cipher.err")
@@ -196,8 +191,8 @@ rc=$(exit_code dht-sub "${tls[@]}" --tls-version tlsv1.2 --ciphers NO-SUCH-CIPHE
 both keyform plain "${tls[@]}" --keyform pem -t 'flags/#' -q 1 -C 2 -F '%t %p'
 both alpn plain "${tls[@]}" --tls-alpn mqtt -t 'flags/#' -q 1 -C 2 -F '%t %p'
 refused -h 127.0.0.1 --cafile "$c/ca.crt" --keyform pem -t x
-refused -h 127.0.0.1 --cafile "$c/ca.crt" --cert "$c/client.crt" --key "$c/client.key" --tls-engine no-such-engine \
-    -t x
+refused -h 127.0.0.1 --cafile "$c/ca.crt" --cert "$c/clients/cl.crt" --key "$c/clients/cl.key" \
+    --tls-engine no-such-engine -t x
 refused -h 127.0.0.1 --psk c0ffee42 -t x
 pass "--ciphers, --keyform, --tls-alpn, --tls-engine checked"
 
