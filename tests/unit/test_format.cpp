@@ -113,7 +113,7 @@ TEST_CASE("plain output as mosquitto_sub without -F")
     CHECK(out == "a/b 23\na/b (null)\nx\n");
 }
 
-TEST_CASE("--pretty indents %j and %J as cJSON_Print does")
+TEST_CASE("pretty JSON: %j and %J indented as cJSON_Print does")
 {
     std::string out = "<";
     sub::prettify_json(out, 1);
