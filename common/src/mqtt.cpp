@@ -481,6 +481,15 @@ void Session::Impl::explain_lost(const Broker &b, int rc, int err, std::chrono::
                                  std::string &error, bool &final_refusal)
 {
     const bool closed = rc == MOSQ_ERR_CONN_LOST || (rc == MOSQ_ERR_ERRNO && (err == ECONNRESET || err == EPIPE));
+    if (opt.psk_mode) {
+        // A TLS-PSK handshake fails only on the key, the identity or the
+        // ciphers: retrying cannot cure it.
+        if (rc == MOSQ_ERR_TLS || (rc == MOSQ_ERR_ERRNO && err == EPROTO)) {
+            error = cat("the TLS-PSK handshake failed (", error, "): check --psk, --psk-identity and --ciphers");
+            final_refusal = true;
+        }
+        return;
+    }
     if (opt.tls) {
         // A client certificate refused after a TLS 1.3 handshake reads as a
         // lost connection or as EPROTO, libmosquitto's errno for a TLS error.

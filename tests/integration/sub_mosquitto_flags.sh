@@ -178,8 +178,9 @@ pass "--unix"
 both psk plain -h 127.0.0.1 -p "$PSK_PORT" --psk c0ffee42 --psk-identity dev1 -t 'flags/#' -q 1 -C 2 -F '%t %p'
 both pskc plain -h 127.0.0.1 -p "$PSK_PORT" --psk c0ffee42 --psk-identity dev1 --tls-version tlsv1.2 \
     --ciphers PSK-AES128-CBC-SHA256 -t 'flags/#' -q 1 -C 2 -F '%t %p'
-rc=$(exit_code dht-sub -h 127.0.0.1 -p "$PSK_PORT" --psk 0badc0de --psk-identity dev1 -t x --connect-timeout 2 2>/dev/null)
-[ "$rc" != 0 ] || fail "dht-sub connected with a wrong PSK"
+rc=$(exit_code timeout 30 dht-sub -h 127.0.0.1 -p "$PSK_PORT" --psk 0badc0de --psk-identity dev1 -t x 2>"$T/psk.err")
+assert_eq "a wrong PSK: refused for good" 78 "$rc"
+assert_contains "a wrong PSK" "$T/psk.err" "check --psk, --psk-identity and --ciphers; not retrying"
 pass "--psk, --psk-identity, --ciphers with a PSK"
 
 # Certificates: --ciphers, --keyform, --tls-alpn.
