@@ -194,6 +194,8 @@ both alpn plain "${tls[@]}" --tls-alpn mqtt -t 'flags/#' -q 1 -C 2 -F '%t %p'
 refused -h 127.0.0.1 --cafile "$c/ca.crt" --keyform pem -t x
 refused -h 127.0.0.1 --cafile "$c/ca.crt" --cert "$c/clients/cl.crt" --key "$c/clients/cl.key" \
     --tls-engine no-such-engine -t x
+refused -h 127.0.0.1 --cafile "$c/ca.crt" --cert "$c/clients/cl.crt" --key "$c/clients/cl.key" \
+    --tls-engine-kpass-sha1 0123456789abcdef0123456789abcdef01234567 -t x
 refused -h 127.0.0.1 --psk c0ffee42 -t x
 pass "--ciphers, --keyform, --tls-alpn, --tls-engine checked"
 
