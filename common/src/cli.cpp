@@ -5,10 +5,12 @@
 
 #include "dht/diag.hpp"
 #include "dht/files.hpp"
+#include "dht/mqtt.hpp"
 #include "dht/record.hpp"
 #include "dht/time.hpp"
 
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,6 +62,14 @@ void add_mqtt_options(CLI::App &app, MqttOptions &o, unsigned roles)
             ->type_name("TOPIC")
             ->group(g);
         app.add_option("-q,--qos", o.qos, "Subscription QoS (default: 0)")->check(CLI::Range(0, 2))->group(g);
+        app.add_option("-U,--unsubscribe", o.unsubscribe, "Unsubscribe from TOPIC once connected (repeatable)")
+            ->type_name("TOPIC")
+            ->group(g);
+        app.add_flag_callback(
+               "--retain-as-published",
+               [&o] { o.subscribe_options |= MQTT_SUB_OPT_RETAIN_AS_PUBLISHED; },
+               "MQTT 5: keep the retain flag of messages as published")
+            ->group(g);
     }
     if ((roles & mqtt_publish) != 0U) {
         app.add_option("--publish", o.publish_topic, "Also publish each output record to TOPIC")
@@ -89,6 +99,24 @@ void add_mqtt_options(CLI::App &app, MqttOptions &o, unsigned roles)
     app.add_option("--password-file", o.password_file, "Read the password from the first line of FILE")
         ->type_name("FILE")
         ->group(g);
+    app.add_option("-A,--bind-address", o.bind_address, "Connect from ADDRESS (a local address)")
+        ->type_name("ADDRESS")
+        ->group(g);
+    app.add_option("--unix", o.unix_socket, "Connect to the broker's unix socket PATH instead of -h")
+        ->type_name("PATH")
+        ->group(g);
+    app.add_flag("--nodelay", o.nodelay, "Disable Nagle's algorithm (always done)")->group(g);
+    app.add_option("--proxy", o.proxy, "Connect through a SOCKS5 proxy: socks5h://[USER[:PW]@]HOST[:PORT]")
+        ->type_name("URL")
+        ->group(g);
+    app.add_option("-M,--max-inflight", o.max_inflight, "QoS 1/2 publishes in flight at once (default: 20)")
+        ->type_name("COUNT")
+        ->check(CLI::Range(1, 65535))
+        ->group(g);
+    app.add_option("-D,--property", o.properties, "MQTT 5 property: COMMAND NAME VALUE [VALUE] (implies -V 5)")
+        ->expected(3, CLI::detail::expected_max_vector_size)
+        ->type_name("CMD NAME VALUE")
+        ->group(g);
     const std::string tls = "TLS";
     app.add_option("--cafile", o.cafile, "CA certificates (PEM) to verify the broker; enables TLS")
         ->type_name("FILE")
@@ -103,6 +131,21 @@ void add_mqtt_options(CLI::App &app, MqttOptions &o, unsigned roles)
         ->group(tls);
     app.add_flag("--tls-use-os-certs", o.tls_use_os_certs, "Trust the system's CA certificates; enables TLS")
         ->group(tls);
+    app.add_option("--ciphers", o.ciphers, "OpenSSL cipher list (TLS 1.2 and below)")->type_name("LIST")->group(tls);
+    app.add_option("--keyform", o.keyform, "Form of --key: pem or engine")
+        ->check(CLI::IsMember({"pem", "engine"}))
+        ->group(tls);
+    app.add_option("--tls-engine", o.tls_engine, "OpenSSL engine for the TLS keys")->type_name("ENGINE")->group(tls);
+    app.add_option("--tls-engine-kpass-sha1", o.tls_engine_kpass_sha1, "SHA1 of the engine's key password")
+        ->type_name("HEX")
+        ->group(tls);
+    app.add_option("--tls-alpn", o.tls_alpn, "Offer PROTOCOL by ALPN in the TLS handshake")
+        ->type_name("PROTOCOL")
+        ->group(tls);
+    app.add_option("--psk", o.psk, "TLS with this pre-shared key (hexadecimal), with --psk-identity")
+        ->type_name("HEX")
+        ->group(tls);
+    app.add_option("--psk-identity", o.psk_identity, "Client identity for --psk")->type_name("ID")->group(tls);
     app.add_option("-V,--protocol-version", o.protocol, "MQTT version: 31, 311 or 5 (default: 311)")
         ->type_name("VERSION")
         ->check(CLI::IsMember({"31", "311", "5", "mqttv31", "mqttv311", "mqttv5"}))
@@ -237,6 +280,28 @@ void apply_url(MqttOptions &o, bool &tls, std::string &host)
     host = authority;
 }
 
+// socks5h://[user[:password]@]host[:port], as mosquitto_sub --proxy.
+void apply_proxy_url(MqttOptions &o)
+{
+    constexpr std::string_view scheme = "socks5h://";
+    if (!o.proxy.starts_with(scheme))
+        usage_error(cat("--proxy '", o.proxy, "': only socks5h://[USER[:PASSWORD]@]HOST[:PORT] is supported"));
+    std::string authority = o.proxy.substr(scheme.size());
+    if (!authority.empty() && authority.back() == '/')
+        authority.pop_back();
+    if (const auto at = authority.rfind('@'); at != std::string::npos) {
+        const std::string login = authority.substr(0, at);
+        authority.erase(0, at + 1);
+        const auto colon = login.find(':');
+        o.proxy_user = login.substr(0, colon);
+        if (colon != std::string::npos)
+            o.proxy_password = login.substr(colon + 1);
+    }
+    const Endpoint e = parse_endpoint("--proxy", authority, 1080);
+    o.proxy_host = e.host;
+    o.proxy_port = e.port;
+}
+
 }  // namespace
 
 namespace {
@@ -282,6 +347,23 @@ void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
                  "use --password-file or DHT_MQTT_PASSWORD");
     }
     o.tls = tls;
+    o.psk_mode = !o.psk.empty();
+    if (o.psk_mode && (!o.cafile.empty() || !o.capath.empty() || o.tls_use_os_certs))
+        usage_error("--psk and --cafile/--capath/--tls-use-os-certs exclude each other");
+    if (o.psk_mode && o.psk_identity.empty())
+        usage_error("--psk needs --psk-identity");
+    if (!o.psk_identity.empty() && !o.psk_mode)
+        usage_error("--psk-identity needs --psk");
+    if (o.psk.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+        usage_error("--psk: the key is hexadecimal digits (no leading 0x)");
+    if (!o.unix_socket.empty() && (!o.hosts.empty() || o.port != 0))
+        usage_error("--unix and -h/-p/-L exclude each other");
+    if (!o.unix_socket.empty() && !o.proxy.empty())
+        usage_error("--unix and --proxy exclude each other");
+    if (!o.proxy.empty())
+        apply_proxy_url(o);
+    if (!o.properties.empty())
+        o.protocol = "5";  // as mosquitto_sub: -D speaks MQTT 5
     warn_if_shared("--password-file", o.password_file);
     warn_if_shared("--key", o.keyfile);
     // mqtts:// or --tls-use-os-certs without a CA of its own: the system's CA
@@ -295,17 +377,27 @@ void finish_mqtt_options(MqttOptions &o, const std::string &default_id_prefix)
     else
         o.protocol_version = MQTT_PROTOCOL_V311;
 
-    const int default_port = o.port != 0 ? o.port : (tls ? 8883 : 1883);
+    const int default_port = o.port != 0 ? o.port : (tls || o.psk_mode ? 8883 : 1883);
     o.brokers.clear();
     for (const auto &h : o.hosts)
         o.brokers.push_back(parse_endpoint("-h", h, default_port));
+    if (!o.unix_socket.empty())
+        o.brokers.push_back(Broker{o.unix_socket, 0});  // libmosquitto: port 0 is a unix socket
     if (o.brokers.empty())
         o.brokers.push_back(Broker{"localhost", default_port});
 
     if (o.certfile.empty() != o.keyfile.empty())
         usage_error("--cert and --key go together");
-    if ((!o.certfile.empty() || o.insecure || !o.tls_version.empty()) && !tls)
+    if (!o.keyform.empty() && o.keyfile.empty())
+        usage_error("--keyform needs --key");
+    if (!o.tls_engine_kpass_sha1.empty() && (o.tls_engine.empty() || o.keyform.empty()))
+        usage_error("--tls-engine-kpass-sha1 needs --tls-engine and --keyform");
+    if ((!o.certfile.empty() || o.insecure || !o.tls_alpn.empty() || !o.tls_engine.empty()) && !tls)
         usage_error("TLS options need --cafile, --capath, --tls-use-os-certs or an mqtts:// URL");
+    if ((!o.tls_version.empty() || !o.ciphers.empty()) && !tls && !o.psk_mode)
+        usage_error("--tls-version and --ciphers need TLS: --cafile, --capath, --tls-use-os-certs or --psk");
+    if (!o.properties.empty())
+        static_cast<void>(mqtt_properties(o.properties, CMD_CONNECT));  // checks every -D
 
     // A password given as such (-P, DHT_MQTT_PASSWORD, the URL) wins over a file.
     o.password = read_secret(o.password, o.password_file, nullptr, "--password-file");

@@ -40,6 +40,8 @@ bool stderr_is_journal()
 
 void say(char priority, std::string_view message)
 {
+    if (g_verbosity < 0)
+        return;  // quiet
     std::string line;
     line.reserve(g_program.size() + message.size() + 32);
     if (stderr_is_journal()) {

@@ -60,6 +60,17 @@ bool refusal_is_final(int protocol, int rc)
     return rc == 1 || rc == 2 || rc == 4 || rc == 5;
 }
 
+// A -D value as a number of the property's type, else a usage error.
+std::uint32_t property_number(const std::string &name, const std::string &text, std::uint32_t most)
+{
+    char *end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+    if (text.empty() || text.front() == '-' || *end != '\0' || errno != 0 || v > most)
+        usage_error(cat("-D: ", name, ": '", text, "' is not a number from 0 to ", most));
+    return static_cast<std::uint32_t>(v);
+}
+
 std::string refusal_text(int protocol, int rc)
 {
     if (protocol == MQTT_PROTOCOL_V5)
@@ -69,12 +80,75 @@ std::string refusal_text(int protocol, int rc)
 
 }  // namespace
 
+Properties mqtt_properties(const std::vector<std::string> &flat, int command)
+{
+    mosquitto_property *list = nullptr;
+    Properties owner;
+    for (std::size_t i = 0; i < flat.size();) {
+        if (i + 3 > flat.size())
+            usage_error("-D: COMMAND NAME VALUE (a user-property: NAME KEY VALUE)");
+        const std::string &cmd_name = flat[i], &name = flat[i + 1];
+        int cmd = 0, id = 0, type = 0;
+        if (mosquitto_string_to_command(cmd_name.c_str(), &cmd) != MOSQ_ERR_SUCCESS)
+            usage_error(cat("-D: '", cmd_name, "' is not an MQTT command (connect, subscribe, unsubscribe, "
+                            "disconnect, will)"));
+        if (mosquitto_string_to_property_info(name.c_str(), &id, &type) != MOSQ_ERR_SUCCESS)
+            usage_error(cat("-D: '", name, "' is not an MQTT 5 property"));
+        if (mosquitto_property_check_command(cmd, id) != MOSQ_ERR_SUCCESS ||
+            (cmd == CMD_SUBSCRIBE && id != MQTT_PROP_SUBSCRIPTION_IDENTIFIER && id != MQTT_PROP_USER_PROPERTY))
+            usage_error(cat("-D: the ", name, " property is not allowed in ", cmd_name));
+        if (cmd != CMD_CONNECT && cmd != CMD_SUBSCRIBE && cmd != CMD_UNSUBSCRIBE && cmd != CMD_DISCONNECT &&
+            cmd != CMD_WILL)
+            usage_error(cat("-D: properties of ", cmd_name, " are not supported"));
+        const bool pair = id == MQTT_PROP_USER_PROPERTY;
+        if (pair && i + 4 > flat.size())
+            usage_error("-D: a user-property takes a KEY and a VALUE");
+        const std::string &value = flat[i + (pair ? 3 : 2)];
+        i += pair ? 4 : 3;
+        if (cmd != command)
+            continue;
+        int rc = MOSQ_ERR_SUCCESS;
+        switch (type) {
+        case MQTT_PROP_TYPE_BYTE:
+            rc = mosquitto_property_add_byte(&list, id, static_cast<std::uint8_t>(property_number(name, value, 255)));
+            break;
+        case MQTT_PROP_TYPE_INT16:
+            rc = mosquitto_property_add_int16(&list, id,
+                                              static_cast<std::uint16_t>(property_number(name, value, 65535)));
+            break;
+        case MQTT_PROP_TYPE_INT32:
+            rc = mosquitto_property_add_int32(&list, id, property_number(name, value, UINT32_MAX));
+            break;
+        case MQTT_PROP_TYPE_VARINT:
+            rc = mosquitto_property_add_varint(&list, id, property_number(name, value, 268435455));
+            break;
+        case MQTT_PROP_TYPE_BINARY:
+            if (value.size() > 65535)
+                usage_error(cat("-D: ", name, ": value too long"));
+            rc = mosquitto_property_add_binary(&list, id, value.data(), static_cast<std::uint16_t>(value.size()));
+            break;
+        case MQTT_PROP_TYPE_STRING: rc = mosquitto_property_add_string(&list, id, value.c_str()); break;
+        case MQTT_PROP_TYPE_STRING_PAIR:
+            rc = mosquitto_property_add_string_pair(&list, id, flat[i - 2].c_str(), value.c_str());
+            break;
+        default: rc = MOSQ_ERR_NOT_SUPPORTED;
+        }
+        owner.release();
+        owner.reset(list);
+        if (rc != MOSQ_ERR_SUCCESS)
+            usage_error(cat("-D ", cmd_name, ' ', name, ": ", mosquitto_strerror(rc)));
+    }
+    return owner;
+}
+
 struct Session::Impl {
     explicit Impl(const MqttOptions &o) : opt(o), backoff(o.reconnect_max) {}
 
     MqttOptions opt;
     mosquitto *mosq = nullptr;
     mosquitto_property *connect_props = nullptr;
+    Properties subscribe_props, unsubscribe_props, disconnect_props;
+    std::atomic<std::uint64_t> subacks{0};
     std::thread thread;
 
     mutable std::mutex mu;
@@ -286,14 +360,21 @@ void on_connect(mosquitto *, void *obj, int rc, int, const mosquitto_property *)
         return;
     s->conn = Session::Impl::Conn::up;
     for (const auto &topic : s->opt.topics) {
-        const int src = mosquitto_subscribe_v5(s->mosq, nullptr, topic.c_str(), s->opt.qos, 0, nullptr);
+        const int src = mosquitto_subscribe_v5(s->mosq, nullptr, topic.c_str(), s->opt.qos,
+                                               s->opt.subscribe_options, s->subscribe_props.get());
         if (src != MOSQ_ERR_SUCCESS)
             warn(cat("subscribe ", topic, ": ", mosquitto_strerror(src)));
     }
+    for (const auto &topic : s->opt.unsubscribe) {
+        const int src = mosquitto_unsubscribe_v5(s->mosq, nullptr, topic.c_str(), s->unsubscribe_props.get());
+        if (src != MOSQ_ERR_SUCCESS)
+            warn(cat("unsubscribe ", topic, ": ", mosquitto_strerror(src)));
+    }
 }
 
-void on_subscribe(mosquitto *, void *, int, int count, const int *granted, const mosquitto_property *)
+void on_subscribe(mosquitto *, void *obj, int, int count, const int *granted, const mosquitto_property *)
 {
+    static_cast<Session::Impl *>(obj)->subacks.fetch_add(1);
     for (int i = 0; i < count; ++i)
         if (granted[i] >= 0x80)
             warn("the broker refused a subscription (check the topic and the ACL)");
@@ -353,21 +434,25 @@ bool Session::Impl::attempt(const Broker &b, steady::time_point deadline, std::s
     final_refusal = false;
     auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now());
     budget = std::clamp(budget, std::chrono::milliseconds(100), std::chrono::milliseconds(kAttemptTimeout));
+    std::string host = b.host;
     // A TCP connect with a deadline first: libmosquitto's own blocks for minutes
-    // on a host that drops SYNs.
-    const int probe = tcp_connect(b, budget, error);
-    if (probe < 0)
-        return false;
-    // Without TLS, libmosquitto gets the very address that answered (a name
-    // with a dead IPv6 address and a live IPv4 one would block it again);
-    // with TLS it needs the name to check the certificate.
-    std::string host = opt.tls ? std::string() : peer_address(probe);
-    if (host.empty())
-        host = b.host;
-    ::close(probe);
+    // on a host that drops SYNs. (Not to a unix socket, nor past a proxy, which
+    // libmosquitto reaches itself.)
+    if (opt.unix_socket.empty() && opt.proxy_host.empty()) {
+        const int probe = tcp_connect(b, budget, error);
+        if (probe < 0)
+            return false;
+        // Without TLS, libmosquitto gets the very address that answered (a name
+        // with a dead IPv6 address and a live IPv4 one would block it again);
+        // with TLS it needs the name to check the certificate.
+        if (std::string address = opt.tls ? std::string() : peer_address(probe); !address.empty())
+            host = std::move(address);
+        ::close(probe);
+    }
     last_log_error.clear();
     connack_rc = -1;
-    const int rc = mosquitto_connect_bind_v5(mosq, host.c_str(), b.port, opt.keepalive, nullptr, connect_props);
+    const char *bind = opt.bind_address.empty() ? nullptr : opt.bind_address.c_str();
+    const int rc = mosquitto_connect_bind_v5(mosq, host.c_str(), b.port, opt.keepalive, bind, connect_props);
     if (rc != MOSQ_ERR_SUCCESS) {
         const int err = errno;
         error = loop_error(rc);
@@ -409,6 +494,15 @@ void Session::Impl::explain_lost(const Broker &b, int rc, int err, std::chrono::
                                  std::string &error, bool &final_refusal)
 {
     const bool closed = rc == MOSQ_ERR_CONN_LOST || (rc == MOSQ_ERR_ERRNO && (err == ECONNRESET || err == EPIPE));
+    if (opt.psk_mode) {
+        // A TLS-PSK handshake fails only on the key, the identity or the
+        // ciphers: retrying cannot cure it.
+        if (rc == MOSQ_ERR_TLS || (rc == MOSQ_ERR_ERRNO && err == EPROTO)) {
+            error = cat("the TLS-PSK handshake failed (", error, "): check --psk, --psk-identity and --ciphers");
+            final_refusal = true;
+        }
+        return;
+    }
     if (opt.tls) {
         // A client certificate refused after a TLS 1.3 handshake reads as a
         // lost connection or as EPROTO, libmosquitto's errno for a TLS error.
@@ -567,7 +661,7 @@ void Session::Impl::shutdown_connection()
         conn = Conn::idle;
     }
     if (conn != Conn::idle) {
-        mosquitto_disconnect_v5(mosq, 0, nullptr);
+        mosquitto_disconnect_v5(mosq, 0, disconnect_props.get());
         // The DISCONNECT is written by the loop (threaded mode).
         for (int i = 0; i < 20 && mosquitto_loop(mosq, 50, 1) == MOSQ_ERR_SUCCESS; ++i) {
         }
@@ -575,6 +669,38 @@ void Session::Impl::shutdown_connection()
     }
     is_connected = false;
 }
+
+namespace {
+
+// What mosquitto_sub sets beyond certificates: cipher list and TLS version,
+// a pre-shared key, ALPN, a key in an OpenSSL engine. A value libmosquitto
+// refuses is a usage error.
+void setup_tls_extras(mosquitto *mosq, const MqttOptions &o)
+{
+    const auto str = [](const std::string &v) { return v.empty() ? nullptr : v.c_str(); };
+    if (o.psk_mode && mosquitto_tls_psk_set(mosq, o.psk.c_str(), o.psk_identity.c_str(), str(o.ciphers)) !=
+                          MOSQ_ERR_SUCCESS)
+        usage_error("--psk: libmosquitto refused the key or identity");
+    if ((o.tls || o.psk_mode) && (!o.tls_version.empty() || !o.ciphers.empty()) &&
+        mosquitto_tls_opts_set(mosq, 1, str(o.tls_version), str(o.ciphers)) != MOSQ_ERR_SUCCESS)
+        usage_error("--tls-version/--ciphers: libmosquitto refused them");
+    const std::pair<int, const std::string *> strings[] = {
+        {MOSQ_OPT_TLS_ENGINE, &o.tls_engine},
+        {MOSQ_OPT_TLS_KEYFORM, &o.keyform},
+        {MOSQ_OPT_TLS_ENGINE_KPASS_SHA1, &o.tls_engine_kpass_sha1},
+        {MOSQ_OPT_TLS_ALPN, &o.tls_alpn},
+    };
+    const char *flags[] = {"--tls-engine", "--keyform", "--tls-engine-kpass-sha1", "--tls-alpn"};
+    for (std::size_t i = 0; i < std::size(strings); ++i)
+        if (!strings[i].second->empty()) {
+            const int rc = mosquitto_string_option(mosq, static_cast<mosq_opt_t>(strings[i].first),
+                                                   strings[i].second->c_str());
+            if (rc != MOSQ_ERR_SUCCESS)
+                usage_error(cat(flags[i], " '", *strings[i].second, "': ", mosquitto_strerror(rc)));
+        }
+}
+
+}  // namespace
 
 Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(options))
 {
@@ -586,7 +712,7 @@ Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(opti
     // Only a tool that publishes from its own thread needs libmosquitto's
     // threaded mode; without it, PUBACKs for received messages go out at once
     // instead of a loop turn later, and the broker's window moves faster.
-    mosquitto_threaded_set(s.mosq, !s.opt.publish_topic.empty());
+    mosquitto_threaded_set(s.mosq, !s.opt.publish_topic.empty() || s.opt.publishes);
     mosquitto_int_option(s.mosq, MOSQ_OPT_PROTOCOL_VERSION, s.opt.protocol_version);
     // Every MQTT packet goes out when written. For a subscriber at QoS 1,
     // Nagle's algorithm held PUBACKs back, the broker's window of messages in
@@ -595,6 +721,7 @@ Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(opti
     // publishes, it held a second small publish (an escalation after its
     // "opened") until the broker's delayed ACK, up to 40 ms.
     mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    mosquitto_max_inflight_messages_set(s.mosq, static_cast<unsigned>(s.opt.max_inflight));
     mosquitto_connect_v5_callback_set(s.mosq, on_connect);
     mosquitto_subscribe_v5_callback_set(s.mosq, on_subscribe);
     mosquitto_message_v5_callback_set(s.mosq, on_message);
@@ -617,16 +744,30 @@ Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(opti
             if (rc != MOSQ_ERR_SUCCESS)
                 usage_error(cat("TLS setup: ", mosquitto_strerror(rc)));
         }
-        mosquitto_tls_opts_set(s.mosq, 1, str(s.opt.tls_version), nullptr);
         mosquitto_tls_insecure_set(s.mosq, s.opt.insecure);
     }
+    setup_tls_extras(s.mosq, s.opt);
+    if (!s.opt.proxy_host.empty()) {
+        const auto str = [](const std::string &v) { return v.empty() ? nullptr : v.c_str(); };
+        if (const int rc = mosquitto_socks5_set(s.mosq, s.opt.proxy_host.c_str(), s.opt.proxy_port,
+                                                str(s.opt.proxy_user), str(s.opt.proxy_password));
+            rc != MOSQ_ERR_SUCCESS)
+            usage_error(cat("--proxy: ", mosquitto_strerror(rc)));
+    }
     if (!s.opt.will_topic.empty()) {
+        // libmosquitto takes the will's properties over on success only.
+        Properties props = mqtt_properties(s.opt.properties, CMD_WILL);
         const int rc = mosquitto_will_set_v5(s.mosq, s.opt.will_topic.c_str(),
-                                             static_cast<int>(s.opt.will_payload.size()),
-                                             s.opt.will_payload.data(), s.opt.will_qos, s.opt.will_retain, nullptr);
+                                             static_cast<int>(s.opt.will_payload.size()), s.opt.will_payload.data(),
+                                             s.opt.will_qos, s.opt.will_retain, props.get());
         if (rc != MOSQ_ERR_SUCCESS)
             usage_error(cat("last will: ", mosquitto_strerror(rc)));
+        static_cast<void>(props.release());
     }
+    s.connect_props = mqtt_properties(s.opt.properties, CMD_CONNECT).release();
+    s.subscribe_props = mqtt_properties(s.opt.properties, CMD_SUBSCRIBE);
+    s.unsubscribe_props = mqtt_properties(s.opt.properties, CMD_UNSUBSCRIBE);
+    s.disconnect_props = mqtt_properties(s.opt.properties, CMD_DISCONNECT);
     if (s.opt.protocol_version == MQTT_PROTOCOL_V5 && s.opt.session_expiry_seconds > 0)
         mosquitto_property_add_int32(&s.connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
                                      s.opt.session_expiry_seconds);
@@ -746,6 +887,7 @@ std::optional<int> Session::failure() const
 bool Session::connected() const { return impl_->is_connected.load(); }
 std::uint64_t Session::connects() const { return impl_->connect_count.load(); }
 std::size_t Session::pending_publishes() const { return impl_->pending.load(); }
+std::uint64_t Session::subscriptions_acknowledged() const { return impl_->subacks.load(); }
 std::size_t Session::refused_publishes() const { return impl_->refused.load(); }
 
 std::vector<Session::Outcome> Session::take_outcomes()

@@ -21,6 +21,8 @@ std::string Endpoint::label() const
 {
     if (host.empty())
         return cat("*:", port);
+    if (port == 0)
+        return host;  // a unix socket's path
     if (host.find(':') != std::string::npos)
         return cat('[', host, "]:", port);
     return cat(host, ':', port);

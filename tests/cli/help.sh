@@ -54,7 +54,7 @@ usage() {  # usage EXPECTED TOOL ARGS...: the first line of a usage error
     assert_eq "$*" "$want" "$(head -1 "$T/err")"
 }
 usage "dht-sub: unknown option '--topc' (did you mean '--topic'?)" dht-sub --topc x
-usage "dht-sub: unknown option '-U'" dht-sub -t dht11/x -U
+usage "dht-sub: unknown option '-S'" dht-sub -t dht11/x -S
 usage "dht-sub: unexpected argument 'dht11/x'" dht-sub dht11/x
 usage "dht-sub: --count: 0 must be more than 0" dht-sub -t x -C 0
 usage "dht-escalate: ID: 'abc' is not a number" dht-escalate ack abc

@@ -112,3 +112,16 @@ TEST_CASE("plain output as mosquitto_sub without -F")
     sub::render_plain(out, message("a/b", ""), true, false);
     CHECK(out == "a/b 23\na/b (null)\nx\n");
 }
+
+TEST_CASE("pretty JSON: %j and %J indented as cJSON_Print does")
+{
+    std::string out = "<";
+    sub::prettify_json(out, 1);
+    CHECK(out == "<");
+    out = R"(>{"a":[1,{}],"b":{"c":[]},"d":"x:, {\"}"})";
+    sub::prettify_json(out, 1);
+    CHECK(out == ">{\n\t\"a\":\t[1, {\n\t\t}],\n\t\"b\":\t{\n\t\t\"c\":\t[]\n\t},\n\t\"d\":\t\"x:, {\\\"}\"\n}");
+    std::string line;
+    REQUIRE(Format("%J", true).render(line, message("t", R"({"k":2})")));
+    CHECK(line.find("\"payload\":\t{\n\t\t\"k\":\t2\n\t}\n}") != std::string::npos);
+}

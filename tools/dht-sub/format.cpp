@@ -249,6 +249,59 @@ void append_properties(std::string &out, const MqttMessage &m)
 
 }  // namespace
 
+void prettify_json(std::string &out, std::size_t from)
+{
+    const std::string compact = out.substr(from);
+    out.resize(from);
+    std::vector<char> open;  // '{' or '[' of each enclosing value
+    const auto indent = [&out](std::size_t depth) { out.append(depth, '\t'); };
+    for (std::size_t i = 0; i < compact.size(); ++i) {
+        const char c = compact[i];
+        switch (c) {
+        case '"':
+            for (out.push_back(c); ++i < compact.size() && compact[i] != '"';) {
+                out.push_back(compact[i]);
+                if (compact[i] == '\\' && i + 1 < compact.size())
+                    out.push_back(compact[++i]);
+            }
+            out.push_back('"');
+            break;
+        case '{':
+            open.push_back(c);
+            out += "{\n";
+            if (i + 1 < compact.size() && compact[i + 1] != '}')
+                indent(open.size());
+            break;
+        case '}':
+            if (compact[i - 1] != '{')
+                out.push_back('\n');
+            indent(open.size() - 1);
+            out.push_back('}');
+            open.pop_back();
+            break;
+        case '[':
+            open.push_back(c);
+            out.push_back(c);
+            break;
+        case ']':
+            open.pop_back();
+            out.push_back(c);
+            break;
+        case ',':
+            out.push_back(',');
+            if (!open.empty() && open.back() == '{') {
+                out.push_back('\n');
+                indent(open.size());
+            } else {
+                out.push_back(' ');
+            }
+            break;
+        case ':': out += ":\t"; break;
+        default: out.push_back(c);
+        }
+    }
+}
+
 bool render_json(std::string &out, const MqttMessage &m, bool escaped)
 {
     json::value parsed;
@@ -283,7 +336,7 @@ bool render_json(std::string &out, const MqttMessage &m, bool escaped)
     return true;
 }
 
-Format::Format(std::string_view spec)
+Format::Format(std::string_view spec, bool pretty) : pretty_(pretty)
 {
     std::string literal;
     const auto flush_literal = [&] {
@@ -427,11 +480,15 @@ bool Format::render(std::string &out, const MqttMessage &m) const
                 print_blank(out, t.pad, t.width);
             break;
         case 'I': print_str(out, strftime_text("%FT%T%z", time().tm), t.align, t.width, t.precision); break;
-        case 'j': render_json(out, m, true); break;
-        case 'J':
-            if (!render_json(out, m, false))
+        case 'j':
+        case 'J': {
+            const std::size_t start = out.size();
+            if (!render_json(out, m, t.conversion == 'j'))
                 ok = false;
+            else if (pretty_)
+                prettify_json(out, start);
             break;
+        }
         case 'l': print_int(out, static_cast<int>(m.payload.size()), t.align, t.pad, t.width); break;
         case 'm': print_int(out, m.mid, t.align, t.pad, t.width); break;
         case 'P':

@@ -15,8 +15,10 @@ namespace dht::sub {
 
 class Format {
 public:
-    // Throws std::invalid_argument with a message naming the problem.
-    explicit Format(std::string_view spec);
+    // Throws std::invalid_argument with a message naming the problem. With
+    // `pretty`, %j and %J are indented as mosquitto_sub --pretty does (cJSON's
+    // formatted print: tabs, one member a line).
+    explicit Format(std::string_view spec, bool pretty = false);
 
     // False when a %J field was left empty because the payload is not JSON
     // (mosquitto_sub prints the rest of the line and complains on stderr).
@@ -33,6 +35,7 @@ private:
         int precision = -1;
     };
     std::vector<Token> tokens_;
+    bool pretty_ = false;
 };
 
 // mosquitto_sub's output without -F: with -v "topic payload" ("topic (null)"
@@ -42,5 +45,8 @@ void render_plain(std::string &out, const MqttMessage &message, bool verbose, bo
 // The "%j"/"%J" JSON object (escaped = %j: the payload as a string).
 // Returns false for %J with a payload that is not JSON.
 bool render_json(std::string &out, const MqttMessage &message, bool escaped);
+
+// Re-indents the compact JSON that starts at out[from] as cJSON_Print does.
+void prettify_json(std::string &out, std::size_t from);
 
 }  // namespace dht::sub

@@ -12,6 +12,7 @@
 #include <mosquitto.h>
 
 #include <optional>
+#include <random>
 
 namespace {
 
@@ -29,6 +30,11 @@ struct Options {
     bool no_eol = false;
     std::string format;
     bool format_given = false;
+    bool exit_subscribed = false;
+    bool pretty = false;
+    bool quiet = false;
+    bool remove_retained = false;
+    double random_filter = 100;
 };
 
 void setup(CLI::App &app, Options &o)
@@ -47,6 +53,13 @@ void setup(CLI::App &app, Options &o)
     app.add_flag("-v,--verbose", o.verbose_output, "mosquitto_sub's output: \"TOPIC PAYLOAD\" (without -F)");
     app.add_flag("-N,--no-eol", o.no_eol, "No newline after each message (with -F or -v)");
     app.add_option("-F,--format", o.format, "mosquitto_sub's output format (see dht-sub(1))")->type_name("FORMAT");
+    app.add_flag("--pretty", o.pretty, "Indent the JSON of -F %j and %J");
+    app.add_flag("-E", o.exit_subscribed, "Exit once the broker has acknowledged the subscriptions");
+    app.add_flag("--quiet", o.quiet, "No diagnostics on stderr once running (the exit status tells)");
+    app.add_flag("--remove-retained", o.remove_retained, "Clear each retained message printed (not those -T skips)");
+    app.add_option("--random-filter", o.random_filter, "Print only PERCENT of the messages, at random (0.1-100)")
+        ->type_name("PERCENT")
+        ->check(CLI::Range(0.1, 100.0));
 }
 
 class Printer {
@@ -55,7 +68,7 @@ public:
     {
         if (!o.format.empty()) {
             try {
-                format_.emplace(o.format);
+                format_.emplace(o.format, o.pretty);
             } catch (const std::invalid_argument &e) {
                 usage_error(cat("-F: ", e.what()));
             }
@@ -74,6 +87,11 @@ public:
             if (mosquitto_topic_matches_sub(filter.c_str(), m.topic.c_str(), &match) == MOSQ_ERR_SUCCESS && match)
                 return true;
         }
+        if (o_.remove_retained && m.retain)
+            session_->publish(m.topic, {}, 1, true);
+        // As mosquitto_sub, -C counts what --random-filter drops.
+        if (o_.random_filter < 100 && std::uniform_real_distribution<double>(0, 100)(random_) >= o_.random_filter)
+            return o_.count == 0 || ++printed_ < static_cast<unsigned long long>(o_.count);
         std::string &buf = out_.buffer();
         if (format_) {
             if (!format_->render(buf, m))
@@ -97,6 +115,10 @@ private:
     JsonParser parser_;
     std::optional<sub::Format> format_;
     unsigned long long printed_ = 0;
+    std::minstd_rand random_{std::random_device{}()};
+
+public:
+    Session *session_ = nullptr;  // --remove-retained publishes through it
 };
 
 int run(Options &o)
@@ -117,10 +139,18 @@ int run(Options &o)
     Output out;
     Printer printer(o, out);
     install_signal_handlers();
+    o.mqtt.publishes = o.remove_retained;
     Session session(o.mqtt);
+    printer.session_ = &session;
+    if (o.quiet)
+        set_verbosity(-1);
     const int status = consume(
-        session, [&printer](const MqttMessage &m) { return printer.handle(m); }, [&out] { out.flush(); },
-        [&deadline]() -> std::optional<int> {
+        session,
+        [&printer, &o](const MqttMessage &m) { return !o.exit_subscribed && printer.handle(m); },
+        [&out] { out.flush(); },
+        [&deadline, &session, &o]() -> std::optional<int> {
+            if (o.exit_subscribed && session.subscriptions_acknowledged() > 0)
+                return exit_ok;
             if (deadline && std::chrono::steady_clock::now() >= *deadline)
                 return exit_tempfail;
             return std::nullopt;

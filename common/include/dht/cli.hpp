@@ -79,12 +79,26 @@ struct MqttOptions {
     Duration reconnect_max{std::chrono::seconds(60)};  // --reconnect-max
     std::string publish_topic;        // --publish (tools that publish)
     int publish_qos = 1;
+    bool publishes = false;           // the tool calls Session::publish (set by the tool)
+    std::string bind_address;         // -A
+    std::string unix_socket;          // --unix PATH instead of -h/-p
+    bool nodelay = false;             // --nodelay (TCP_NODELAY is always set)
+    std::string proxy;                // --proxy socks5h://[USER[:PASSWORD]@]HOST[:PORT]
+    std::string psk, psk_identity;    // --psk HEX, --psk-identity
+    std::string ciphers, keyform, tls_alpn, tls_engine, tls_engine_kpass_sha1;
+    int max_inflight = 20;            // -M
+    std::vector<std::string> properties;  // -D COMMAND NAME VALUE [VALUE], flattened
+    std::vector<std::string> unsubscribe;  // -U (subscribers)
+    int subscribe_options = 0;        // MQTT 5 subscription options (--retain-as-published)
 
     // Filled by finish_mqtt_options().
     std::vector<Broker> brokers;
     int protocol_version = 4;  // MQTT_PROTOCOL_V311
     bool tls = false;
     std::uint32_t session_expiry_seconds = 0;
+    bool psk_mode = false;            // TLS with a pre-shared key (no certificates)
+    std::string proxy_host, proxy_user, proxy_password;
+    int proxy_port = 1080;
 
     // A broker is used only when a flag asks for one.
     bool wants_broker() const;

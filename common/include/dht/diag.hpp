@@ -36,7 +36,7 @@ private:
 
 void set_program(std::string_view name);
 const std::string &program();
-void set_verbosity(int level);
+void set_verbosity(int level);  // below 0: nothing on stderr at all
 int verbosity();
 
 // "PROGRAM: message\n" on stderr in a single write, so lines from threads never

@@ -92,6 +92,8 @@ public:
     bool connected() const;
     std::uint64_t connects() const;
     std::size_t pending_publishes() const;
+    // SUBACKs received (one a connection with topics to subscribe to).
+    std::uint64_t subscriptions_acknowledged() const;
     // QoS 1/2 publishes the broker refused (MQTT 5 reason codes: not
     // authorized, quota exceeded, …), each said on stderr with its topic. An
     // MQTT 3.1.1 broker drops a refused publish without a word: none counted.
@@ -105,6 +107,10 @@ public:
 private:
     std::unique_ptr<Impl> impl_;
 };
+
+// The MQTT 5 properties that -D COMMAND NAME VALUE [VALUE] (options.properties,
+// flattened) gives `command` (CMD_CONNECT, …); a bad one is a usage error.
+Properties mqtt_properties(const std::vector<std::string> &flat, int command);
 
 // The consumer side of a tool reading MQTT: starts `session`, feeds each
 // message to `on_message` (false: stop) and calls `after_batch` after each
