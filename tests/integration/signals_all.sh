@@ -71,8 +71,10 @@ rc=0
 wait "$pid" || rc=$?
 assert_eq "dht-sub: SIGHUP then SIGTERM" 0 "$rc"
 set +o pipefail
-( sleep 1; for i in $(seq 1 200); do echo "{\"temperature\":$i}"; done | pub -t dht11/s/data -l ) &
-timeout 20 dht-sub -p "$PORT" -q 1 -t 'dht11/#' 2>"$T/err" | head -n 1 >/dev/null
+# The messages go out once the broker has the subscription (under load a
+# fixed second was sometimes not enough, and nothing arrived).
+( wait_subscribed sigpipe; for i in $(seq 1 200); do echo "{\"temperature\":$i}"; done | pub -t dht11/s/data -l ) &
+timeout 20 dht-sub -p "$PORT" -i sigpipe -q 1 -t 'dht11/#' 2>"$T/err" | head -n 1 >/dev/null
 rc=${PIPESTATUS[0]}
 set -o pipefail
 assert_eq "dht-sub: a closed stdout exits 0" 0 "$rc"
