@@ -678,12 +678,17 @@ namespace {
 void setup_tls_extras(mosquitto *mosq, const MqttOptions &o)
 {
     const auto str = [](const std::string &v) { return v.empty() ? nullptr : v.c_str(); };
+    // libmosquitto 2.0.11 keeps one copy of the ciphers: mosquitto_tls_opts_set
+    // sets it (to null when given none) and mosquitto_tls_psk_set overwrites
+    // it, neither freeing the one before. So the options first, with the
+    // ciphers only without --psk, then the PSK with them: nothing leaks and
+    // nothing is lost.
+    if ((o.tls || o.psk_mode) && (!o.tls_version.empty() || !o.ciphers.empty()) &&
+        mosquitto_tls_opts_set(mosq, 1, str(o.tls_version), o.psk_mode ? nullptr : str(o.ciphers)) != MOSQ_ERR_SUCCESS)
+        usage_error("--tls-version/--ciphers: libmosquitto refused them");
     if (o.psk_mode && mosquitto_tls_psk_set(mosq, o.psk.c_str(), o.psk_identity.c_str(), str(o.ciphers)) !=
                           MOSQ_ERR_SUCCESS)
         usage_error("--psk: libmosquitto refused the key or identity");
-    if ((o.tls || o.psk_mode) && (!o.tls_version.empty() || !o.ciphers.empty()) &&
-        mosquitto_tls_opts_set(mosq, 1, str(o.tls_version), str(o.ciphers)) != MOSQ_ERR_SUCCESS)
-        usage_error("--tls-version/--ciphers: libmosquitto refused them");
     const std::pair<int, const std::string *> strings[] = {
         {MOSQ_OPT_TLS_ENGINE, &o.tls_engine},
         {MOSQ_OPT_TLS_KEYFORM, &o.keyform},
@@ -709,68 +714,76 @@ Session::Session(const MqttOptions &options) : impl_(std::make_unique<Impl>(opti
     s.mosq = mosquitto_new(s.opt.client_id.c_str(), !s.opt.persistent, &s);
     if (s.mosq == nullptr)
         fail(exit_software, cat("cannot create an MQTT client: ", std::strerror(errno)));
-    // Only a tool that publishes from its own thread needs libmosquitto's
-    // threaded mode; without it, PUBACKs for received messages go out at once
-    // instead of a loop turn later, and the broker's window moves faster.
-    mosquitto_threaded_set(s.mosq, !s.opt.publish_topic.empty() || s.opt.publishes);
-    mosquitto_int_option(s.mosq, MOSQ_OPT_PROTOCOL_VERSION, s.opt.protocol_version);
-    // Every MQTT packet goes out when written. For a subscriber at QoS 1,
-    // Nagle's algorithm held PUBACKs back, the broker's window of messages in
-    // flight filled, and past its queue limit it dropped messages (measured:
-    // 9 to 29 % of 100000 lost with Nagle, none without). For a tool that
-    // publishes, it held a second small publish (an escalation after its
-    // "opened") until the broker's delayed ACK, up to 40 ms.
-    mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
-    mosquitto_max_inflight_messages_set(s.mosq, static_cast<unsigned>(s.opt.max_inflight));
-    mosquitto_connect_v5_callback_set(s.mosq, on_connect);
-    mosquitto_subscribe_v5_callback_set(s.mosq, on_subscribe);
-    mosquitto_message_v5_callback_set(s.mosq, on_message);
-    mosquitto_publish_v5_callback_set(s.mosq, on_publish);
-    mosquitto_disconnect_v5_callback_set(s.mosq, on_disconnect);
-    mosquitto_log_callback_set(s.mosq, on_log);
+    // No destructor runs for a Session whose constructor throws (a flag
+    // libmosquitto refuses): the client is freed here then.
+    try {
+        // Only a tool that publishes from its own thread needs libmosquitto's
+        // threaded mode; without it, PUBACKs for received messages go out at once
+        // instead of a loop turn later, and the broker's window moves faster.
+        mosquitto_threaded_set(s.mosq, !s.opt.publish_topic.empty() || s.opt.publishes);
+        mosquitto_int_option(s.mosq, MOSQ_OPT_PROTOCOL_VERSION, s.opt.protocol_version);
+        // Every MQTT packet goes out when written. For a subscriber at QoS 1,
+        // Nagle's algorithm held PUBACKs back, the broker's window of messages in
+        // flight filled, and past its queue limit it dropped messages (measured:
+        // 9 to 29 % of 100000 lost with Nagle, none without). For a tool that
+        // publishes, it held a second small publish (an escalation after its
+        // "opened") until the broker's delayed ACK, up to 40 ms.
+        mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
+        mosquitto_max_inflight_messages_set(s.mosq, static_cast<unsigned>(s.opt.max_inflight));
+        mosquitto_connect_v5_callback_set(s.mosq, on_connect);
+        mosquitto_subscribe_v5_callback_set(s.mosq, on_subscribe);
+        mosquitto_message_v5_callback_set(s.mosq, on_message);
+        mosquitto_publish_v5_callback_set(s.mosq, on_publish);
+        mosquitto_disconnect_v5_callback_set(s.mosq, on_disconnect);
+        mosquitto_log_callback_set(s.mosq, on_log);
 
-    if (!s.opt.username.empty() &&
-        mosquitto_username_pw_set(s.mosq, s.opt.username.c_str(),
-                                  s.opt.password.empty() ? nullptr : s.opt.password.c_str()) != MOSQ_ERR_SUCCESS)
-        usage_error("bad username or password (not UTF-8?)");
-    if (s.opt.tls) {
-        for (const auto *file : {&s.opt.cafile, &s.opt.certfile, &s.opt.keyfile})
-            if (!file->empty() && !std::ifstream(*file))
-                fail(exit_noinput, cat(*file, ": ", std::strerror(errno)));
-        const auto str = [](const std::string &v) { return v.empty() ? nullptr : v.c_str(); };
-        if (!s.opt.cafile.empty() || !s.opt.capath.empty()) {
-            const int rc = mosquitto_tls_set(s.mosq, str(s.opt.cafile), str(s.opt.capath), str(s.opt.certfile),
-                                             str(s.opt.keyfile), nullptr);
-            if (rc != MOSQ_ERR_SUCCESS)
-                usage_error(cat("TLS setup: ", mosquitto_strerror(rc)));
+        if (!s.opt.username.empty() &&
+            mosquitto_username_pw_set(s.mosq, s.opt.username.c_str(),
+                                      s.opt.password.empty() ? nullptr : s.opt.password.c_str()) != MOSQ_ERR_SUCCESS)
+            usage_error("bad username or password (not UTF-8?)");
+        if (s.opt.tls) {
+            for (const auto *file : {&s.opt.cafile, &s.opt.certfile, &s.opt.keyfile})
+                if (!file->empty() && !std::ifstream(*file))
+                    fail(exit_noinput, cat(*file, ": ", std::strerror(errno)));
+            const auto str = [](const std::string &v) { return v.empty() ? nullptr : v.c_str(); };
+            if (!s.opt.cafile.empty() || !s.opt.capath.empty()) {
+                const int rc = mosquitto_tls_set(s.mosq, str(s.opt.cafile), str(s.opt.capath), str(s.opt.certfile),
+                                                 str(s.opt.keyfile), nullptr);
+                if (rc != MOSQ_ERR_SUCCESS)
+                    usage_error(cat("TLS setup: ", mosquitto_strerror(rc)));
+            }
+            mosquitto_tls_insecure_set(s.mosq, s.opt.insecure);
         }
-        mosquitto_tls_insecure_set(s.mosq, s.opt.insecure);
+        setup_tls_extras(s.mosq, s.opt);
+        if (!s.opt.proxy_host.empty()) {
+            const auto str = [](const std::string &v) { return v.empty() ? nullptr : v.c_str(); };
+            if (const int rc = mosquitto_socks5_set(s.mosq, s.opt.proxy_host.c_str(), s.opt.proxy_port,
+                                                    str(s.opt.proxy_user), str(s.opt.proxy_password));
+                rc != MOSQ_ERR_SUCCESS)
+                usage_error(cat("--proxy: ", mosquitto_strerror(rc)));
+        }
+        if (!s.opt.will_topic.empty()) {
+            // libmosquitto takes the will's properties over on success only.
+            Properties props = mqtt_properties(s.opt.properties, CMD_WILL);
+            const int rc = mosquitto_will_set_v5(s.mosq, s.opt.will_topic.c_str(),
+                                                 static_cast<int>(s.opt.will_payload.size()), s.opt.will_payload.data(),
+                                                 s.opt.will_qos, s.opt.will_retain, props.get());
+            if (rc != MOSQ_ERR_SUCCESS)
+                usage_error(cat("last will: ", mosquitto_strerror(rc)));
+            static_cast<void>(props.release());
+        }
+        s.connect_props = mqtt_properties(s.opt.properties, CMD_CONNECT).release();
+        s.subscribe_props = mqtt_properties(s.opt.properties, CMD_SUBSCRIBE);
+        s.unsubscribe_props = mqtt_properties(s.opt.properties, CMD_UNSUBSCRIBE);
+        s.disconnect_props = mqtt_properties(s.opt.properties, CMD_DISCONNECT);
+        if (s.opt.protocol_version == MQTT_PROTOCOL_V5 && s.opt.session_expiry_seconds > 0)
+            mosquitto_property_add_int32(&s.connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+                                         s.opt.session_expiry_seconds);
+    } catch (...) {
+        mosquitto_property_free_all(&s.connect_props);
+        mosquitto_destroy(s.mosq);
+        throw;
     }
-    setup_tls_extras(s.mosq, s.opt);
-    if (!s.opt.proxy_host.empty()) {
-        const auto str = [](const std::string &v) { return v.empty() ? nullptr : v.c_str(); };
-        if (const int rc = mosquitto_socks5_set(s.mosq, s.opt.proxy_host.c_str(), s.opt.proxy_port,
-                                                str(s.opt.proxy_user), str(s.opt.proxy_password));
-            rc != MOSQ_ERR_SUCCESS)
-            usage_error(cat("--proxy: ", mosquitto_strerror(rc)));
-    }
-    if (!s.opt.will_topic.empty()) {
-        // libmosquitto takes the will's properties over on success only.
-        Properties props = mqtt_properties(s.opt.properties, CMD_WILL);
-        const int rc = mosquitto_will_set_v5(s.mosq, s.opt.will_topic.c_str(),
-                                             static_cast<int>(s.opt.will_payload.size()), s.opt.will_payload.data(),
-                                             s.opt.will_qos, s.opt.will_retain, props.get());
-        if (rc != MOSQ_ERR_SUCCESS)
-            usage_error(cat("last will: ", mosquitto_strerror(rc)));
-        static_cast<void>(props.release());
-    }
-    s.connect_props = mqtt_properties(s.opt.properties, CMD_CONNECT).release();
-    s.subscribe_props = mqtt_properties(s.opt.properties, CMD_SUBSCRIBE);
-    s.unsubscribe_props = mqtt_properties(s.opt.properties, CMD_UNSUBSCRIBE);
-    s.disconnect_props = mqtt_properties(s.opt.properties, CMD_DISCONNECT);
-    if (s.opt.protocol_version == MQTT_PROTOCOL_V5 && s.opt.session_expiry_seconds > 0)
-        mosquitto_property_add_int32(&s.connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
-                                     s.opt.session_expiry_seconds);
 }
 
 Session::~Session()
