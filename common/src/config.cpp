@@ -44,16 +44,12 @@ const CLI::App *subcommand(const CLI::App &app, std::string_view name)
 // "did you mean 'host'?" for the closest long option name, when one is close.
 std::string suggestion(const CLI::App &app, std::string_view key)
 {
-    std::string best;
-    std::size_t best_distance = 3;
+    Nearest nearest(key, 3);
     for (const auto *opt : app.get_options({}))
         if (settable(opt))
             for (const auto &name : opt->get_lnames())
-                if (const auto d = edit_distance(key, name); d < best_distance && d < name.size()) {
-                    best_distance = d;
-                    best = name;
-                }
-    return best.empty() ? std::string() : cat(" (did you mean '", best, "'?)");
+                nearest.offer(name);
+    return nearest.best().empty() ? std::string() : cat(" (did you mean '", nearest.best(), "'?)");
 }
 
 [[noreturn]] void bad_line(const std::string &file, std::size_t line, std::string_view why)

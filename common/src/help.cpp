@@ -179,24 +179,16 @@ public:
 // near each other, so they get no suggestion).
 std::string nearest_option(const CLI::App &app, std::string_view arg)
 {
-    std::string best;
-    std::size_t best_distance = arg.starts_with("--") ? 3 : 0;
-    const auto consider = [&](const std::string &name) {
-        if (const auto d = edit_distance(arg, name); d < best_distance) {
-            best_distance = d;
-            best = name;
-        }
-    };
+    Nearest nearest(arg, arg.starts_with("--") ? 3 : 0);
     const auto all = [](const CLI::Option *) { return true; };
     std::vector<const CLI::App *> apps = {&app};
     for (const auto *sub : app.get_subcommands([](const CLI::App *) { return true; }))
         apps.push_back(sub);
     for (const auto *a : apps)
-        for (const auto *opt : a->get_options(all)) {
+        for (const auto *opt : a->get_options(all))
             for (const auto &name : opt->get_lnames())
-                consider("--" + name);
-        }
-    return best.empty() ? std::string() : cat(" (did you mean '", best, "'?)");
+                nearest.offer("--" + name);
+    return nearest.best().empty() ? std::string() : cat(" (did you mean '", nearest.best(), "'?)");
 }
 
 bool huge(std::string_view number) { return number.size() > 15; }

@@ -40,6 +40,13 @@ std::string printable(std::string_view text)
     return out;
 }
 
+std::string quoted_name(std::string_view name)
+{
+    std::string quoted;
+    append_json_string(quoted, name.substr(0, 200));
+    return printable(quoted);
+}
+
 std::size_t edit_distance(std::string_view a, std::string_view b)
 {
     std::vector<std::size_t> row(b.size() + 1);
@@ -55,6 +62,14 @@ std::size_t edit_distance(std::string_view a, std::string_view b)
         }
     }
     return row[b.size()];
+}
+
+void Nearest::offer(std::string_view candidate)
+{
+    if (const auto d = edit_distance(word_, candidate); d < limit_ && d < candidate.size()) {
+        limit_ = d;
+        best_.assign(candidate);
+    }
 }
 
 }  // namespace dht

@@ -38,16 +38,12 @@ void FieldCheck::judge(const RuleSet &rules) const
         if (seen_[i])
             continue;
         const auto &field = rules.fields[i];
-        std::string nearest;
-        std::size_t best = field.size() / 3 + 1;
+        Nearest nearest(field, field.size() / 3 + 1);
         for (const auto &p : paths_)
-            if (const auto d = edit_distance(field, p); d < best) {
-                best = d;
-                nearest = p;
-            }
+            nearest.offer(p);
         warn(cat("no reading among the first ", readings, " has the field '", printable(field),
                  "' the rules compare: they cannot fire (numeric fields seen: ", seen.empty() ? "none" : printable(seen),
-                 ")", nearest.empty() ? "" : cat("; did you mean '", printable(nearest), "'?")));
+                 ")", nearest.best().empty() ? "" : cat("; did you mean '", printable(nearest.best()), "'?")));
     }
 }
 

@@ -116,15 +116,11 @@ std::string empty_field_warning(std::string_view field, std::vector<std::string>
     if (seen.size() > listed)
         text += cat(" and ", seen.size() - listed, " more");
     // The nearest, within 2 edits and not a whole rewrite of a short name.
-    std::string_view best;
-    std::size_t best_distance = 3;
+    Nearest nearest(field, 3);
     for (const auto &name : seen)
-        if (const auto d = edit_distance(field, name); d < best_distance && d < name.size()) {
-            best_distance = d;
-            best = name;
-        }
-    if (!best.empty())
-        text += cat("; did you mean '", printable(best), "'?");
+        nearest.offer(name);
+    if (!nearest.best().empty())
+        text += cat("; did you mean '", printable(nearest.best()), "'?");
     return text + ")";
 }
 

@@ -14,7 +14,27 @@ namespace dht {
 // \uNNNN; the rest as it is.
 std::string printable(std::string_view text);
 
+// A name from outside (a sensor, a field) as a diagnostic quotes it: its
+// first 200 bytes as a JSON string, made printable().
+std::string quoted_name(std::string_view name);
+
 // The Levenshtein distance of two short words: behind every "did you mean".
 std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// The candidate nearest to `word`, for "did you mean": among those offered,
+// the first at the fewest edits, when that is under `limit` and less than
+// the whole candidate (a short word rewritten entirely is no suggestion).
+class Nearest {
+public:
+    Nearest(std::string_view word, std::size_t limit) : word_(word), limit_(limit) {}
+    void offer(std::string_view candidate);
+    // The nearest candidate; empty when none was near enough.
+    const std::string &best() const noexcept { return best_; }
+
+private:
+    std::string_view word_;
+    std::size_t limit_;
+    std::string best_;
+};
 
 }  // namespace dht
