@@ -1,7 +1,6 @@
 #include "dht/bounds.hpp"
 
 #include "dht/diag.hpp"
-#include "dht/json.hpp"
 #include "dht/text.hpp"
 
 namespace dht {
@@ -23,9 +22,7 @@ bool SensorCap::admit(std::size_t known, std::string_view name)
     if (known < max_)
         return true;
     if (refused_++ == 0) {
-        std::string quoted;
-        append_json_string(quoted, name.substr(0, 200));
-        warn(cat("sensor ", printable(quoted), " skipped: --max-sensors ", max_,
+        warn(cat("sensor ", quoted_name(name), " skipped: --max-sensors ", max_,
                  " sensors are tracked already (said once; see --max-sensors, --forget-after)"));
     }
     return false;

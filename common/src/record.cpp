@@ -160,9 +160,7 @@ std::string_view record_sensor(std::string_view topic, std::string_view payload_
     if (!g_shared_topics.empty() && shared_topic(topic))
         return payload_sensor;
     if (g_ignored_sensors.fetch_add(1) == 0) {
-        std::string name;
-        append_json_string(name, payload_sensor.substr(0, 200));
-        warn(cat(printable(topic), ": the payload names the sensor ", printable(name),
+        warn(cat(printable(topic), ": the payload names the sensor ", quoted_name(payload_sensor),
                  ", which this topic may not speak for: the topic names it (--shared-topic lets a topic's "
                  "payloads name their sensors); said once"));
     }

@@ -12,18 +12,6 @@
 
 namespace dht::stats {
 
-namespace {
-
-// A name from a sensor, quoted for a diagnostic and cut short.
-std::string quote_name(std::string_view name)
-{
-    std::string q;
-    append_json_string(q, name.substr(0, 200));
-    return q;
-}
-
-}  // namespace
-
 FieldStats &SensorStats::field(std::string_view path)
 {
     if (const auto it = index_.find(path); it != index_.end())
@@ -68,7 +56,7 @@ Aggregate::Taken Aggregate::message(std::string_view name, TimePoint time, const
         const bool same = i < s.fields.size() && s.fields[i].path == numbers[i].path;
         if (!same && s.fields.size() >= max_fields_ && !s.has(numbers[i].path)) {
             if (skipped_values_++ == 0)
-                warn(cat("sensor ", printable(quote_name(s.name)), " field ", printable(quote_name(numbers[i].path)),
+                warn(cat("sensor ", quoted_name(s.name), " field ", quoted_name(numbers[i].path),
                          " skipped: the sensor has --max-fields ", max_fields_,
                          " fields already (said once; see --max-fields)"));
             taken = Taken::some;
