@@ -661,3 +661,176 @@ TEST_CASE("the policy: the file under the flags given", "[escalate]")
         CHECK(e.code() == exit_noinput);
     }
 }
+
+namespace {
+
+SilenceRequest silence_for(std::string sensor, std::string rule, Duration length)
+{
+    SilenceRequest r;
+    r.sensor = std::move(sensor);
+    r.rule = std::move(rule);
+    r.length = length;
+    r.by = "ana";
+    return r;
+}
+
+Silence add(IncidentStore &store, const SilenceRequest &r, TimePoint now)
+{
+    Silence s;
+    Transaction t(store.db());
+    REQUIRE(store.add_silence(r, now, s) == Answer::done);
+    t.commit();
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("a silenced alert opens no incident and pages no one until the silence ends", "[escalate]")
+{
+    TempDb tmp;
+    const auto t0 = at("2026-11-24T10:00:00Z");
+    auto p = policy_ok("escalate-after 10m\nmax-level 3\nlevel 1 notify page-one\nlevel 2 notify page-two\n");
+    {
+        IncidentStore store(tmp.path, true);
+        store.set_policy(p);
+        const auto s = add(store, silence_for("dht11/cellar*", "*", 2h), t0);
+        CHECK(s.id == 1);
+        CHECK(s.ends_at == "2026-11-24T12:00:00.000Z");
+        apply(store, firing("cold", "dht11/cellar-north"), t0 + 1min);
+        apply(store, firing("cold", "dht11/cellar-north"), t0 + 2min);  // folded in, still silenced
+        apply(store, firing("cold", "dht11/kitchen"), t0 + 3min);       // not matched: opens
+        CHECK(events_of(store) == std::vector<std::string>{"silenced", "opened"});
+        const auto i = store.find(1);
+        REQUIRE(i);
+        CHECK(i->state == "silenced");
+        CHECK(i->alerts == 2);
+        CHECK(i->next_at == s.ends_at);
+        CHECK(object(store.events_after(0, 10)[0].record).at("silence_id") == 1);
+        // Only the kitchen's page is queued.
+        const auto claimed = store.claim_notifications(t0 + 5min, 40s, 8);
+        REQUIRE(claimed.size() == 1);
+        CHECK(object(claimed[0].record).at("sensor") == "dht11/kitchen");
+        // No climb while silenced, however long.
+        CHECK(store.run_due(t0 + 1h) == 2);  // the kitchen's 1->2 and 2->3
+        CHECK(store.find(1)->level == 1);
+    }
+    // Another process after the end (a restart): the silence ended by time.
+    IncidentStore store(tmp.path, false);
+    store.set_policy(p);
+    CHECK(read_silences(store.db(), t0 + 1h, false).size() == 1);
+    CHECK(read_silences(store.db(), t0 + 2h, false).empty());
+    store.run_due(t0 + 2h);
+    auto r = last_record(store);
+    CHECK(r.at("event") == "opened");
+    CHECK(r.at("reason") == "silence ended");
+    CHECK(store.find(1)->state == "open");
+    CHECK(store.find(1)->next_at == "2026-11-24T12:10:00.000Z");
+    std::vector<Command> cellar;
+    for (const auto &n : store.claim_notifications(t0 + 2h, 40s, 8))
+        if (object(n.record).at("sensor") == "dht11/cellar-north")
+            cellar.push_back(n.argv);
+    CHECK(cellar == std::vector<Command>{Command{"page-one"}});
+}
+
+TEST_CASE("a silence holds open incidents it matches; expiring it by hand lets them climb again", "[escalate]")
+{
+    TempDb tmp;
+    IncidentStore store(tmp.path, true);
+    EscalationPolicy p;
+    p.escalate_after = 10min;
+    p.max_level = 3;
+    store.set_policy(p);
+    const auto t0 = at("2026-11-24T10:00:00Z");
+    apply(store, firing("hot", "dht11/attic"), t0);
+    apply(store, firing("cold", "dht11/attic"), t0);
+    CHECK(store.run_due(t0 + 10min) == 2);
+    const auto s = add(store, silence_for("*", "hot", 1h), t0 + 11min);
+    CHECK(store.find(1)->state == "silenced");
+    CHECK(store.find(2)->state == "open");
+    CHECK(last_record(store).at("event") == "silenced");
+    {
+        // Acknowledged while silenced: noted, silent, and acknowledged after.
+        Transaction t(store.db());
+        CHECK(store.acknowledge(1, "bob", t0 + 12min) == Answer::done);
+        CHECK(store.acknowledge(1, "bob", t0 + 12min) == Answer::already);
+        t.commit();
+    }
+    CHECK(store.find(1)->state == "silenced");
+    CHECK(store.claim_notifications(t0 + 12min, 40s, 8).empty());
+    CHECK(store.run_due(t0 + 30min) == 1);  // only "cold" climbs
+    CHECK(store.find(1)->level == 2);
+    Silence expired;
+    {
+        Transaction t(store.db());
+        CHECK(store.expire_silence(s.id, "bob", t0 + 31min, expired) == Answer::done);
+        CHECK(store.expire_silence(s.id, "bob", t0 + 31min, expired) == Answer::already);
+        CHECK(store.expire_silence(99, "bob", t0 + 31min, expired) == Answer::unknown);
+        t.commit();
+    }
+    CHECK(expired.expired_by == "bob");
+    CHECK(read_silences(store.db(), t0 + 31min, false).empty());
+    CHECK(read_silences(store.db(), t0 + 31min, true).size() == 1);
+    store.run_due(t0 + 31min);
+    CHECK(store.find(1)->state == "acknowledged");
+    CHECK(last_record(store).at("event") == "unsilenced");
+}
+
+TEST_CASE("a silence ends by its longest match; another silence holds it on", "[escalate]")
+{
+    TempDb tmp;
+    IncidentStore store(tmp.path, true);
+    EscalationPolicy p;
+    store.set_policy(p);
+    const auto t0 = at("2026-11-24T10:00:00Z");
+    add(store, silence_for("dht11/a", "*", 1h), t0);
+    apply(store, firing("r", "dht11/a"), t0);
+    add(store, silence_for("*", "r", 3h), t0 + 30min);
+    CHECK(store.find(1)->next_at == "2026-11-24T13:30:00.000Z");
+    store.run_due(t0 + 1h);
+    CHECK(store.find(1)->state == "silenced");
+    store.run_due(t0 + 3h + 30min);
+    CHECK(store.find(1)->state == "open");
+    CHECK(last_record(store).at("event") == "opened");
+}
+
+TEST_CASE("silences from operators are read strictly and bounded", "[escalate]")
+{
+    std::string error;
+    auto r = silence_request_from_record(object(R"({"action":"silence","sensor":"dht11/x","for":"2h","by":"ana"})"), error);
+    REQUIRE(r);
+    CHECK(r->rule == "*");
+    CHECK(r->length == 2h);
+    CHECK(silence_request_from_record(object(R"({"action":"silence","rule":"r","for":90})"), error)->length == 90s);
+    CHECK_FALSE(silence_request_from_record(object(R"({"action":"silence","for":"2h"})"), error));
+    CHECK_FALSE(silence_request_from_record(object(R"({"action":"silence","rule":"r"})"), error));
+    CHECK(error.find("\"for\"") != std::string::npos);
+    CHECK_FALSE(silence_request_from_record(object(R"({"action":"silence","rule":"r","for":"400d"})"), error));
+    CHECK_FALSE(silence_request_from_record(object(R"({"action":"silence","rule":"","for":"1h"})"), error));
+    CHECK_FALSE(silence_request_from_record(object(R"({"action":"silence","rule":"a\u0007","for":"1h"})"), error));
+    CHECK_FALSE(silence_request_from_record(object(R"({"action":"silence","rule":7,"for":"1h"})"), error));
+    CHECK(expire_request_from_record(object(R"({"action":"expire","silence_id":3})"), error)->id == 3);
+    CHECK_FALSE(expire_request_from_record(object(R"({"action":"expire","silence_id":"3"})"), error));
+
+    TempDb tmp;
+    IncidentStore store(tmp.path, true);
+    const auto t0 = at("2026-11-24T10:00:00Z");
+    for (std::size_t n = 0; n < kMaxActiveSilences; ++n)
+        add(store, silence_for(cat("s", n), "*", 1h), t0);
+    Silence s;
+    CHECK(store.add_silence(silence_for("one-more", "*", 1h), t0, s) == Answer::too_many);
+    CHECK(store.add_silence(silence_for("one-more", "*", 1h), t0 + 1h, s) == Answer::done);  // the others ended
+}
+
+TEST_CASE("silence patterns: '*' crosses '/', exact names match only themselves", "[escalate]")
+{
+    Silence s;
+    s.sensor = "dht11/*";
+    CHECK(silence_matches(s, "any", "dht11/cellar"));
+    CHECK(silence_matches(s, "any", "dht11/a/b"));
+    CHECK_FALSE(silence_matches(s, "any", "dht22/cellar"));
+    s.sensor = "dht11/cellar";
+    s.rule = "cold";
+    CHECK(silence_matches(s, "cold", "dht11/cellar"));
+    CHECK_FALSE(silence_matches(s, "cold2", "dht11/cellar"));
+    CHECK_FALSE(silence_matches(s, "cold", "dht11/cellar2"));
+}

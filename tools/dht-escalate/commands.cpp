@@ -61,6 +61,74 @@ int show(const CommandOptions &o)
     return exit_ok;
 }
 
+SilenceCommands add_silence_commands(CLI::App &app, CommandOptions &o)
+{
+    SilenceCommands c{};
+    c.top = app.add_subcommand("silence", "Add, list or expire silences: alerts they match page no one");
+    c.top->require_subcommand(1);
+    c.add = c.top->add_subcommand("add", "Silence the alerts of a sensor, a rule or both for a while");
+    const CLI::Validator pattern([](std::string &text) { return check_pattern("the pattern", text); }, "");
+    c.add->add_option("--sensor", o.silence.sensor, "The sensor, a shell pattern ('*': any)")
+        ->check(pattern)
+        ->type_name("PATTERN");
+    c.add->add_option("--rule", o.silence.rule, "The rule, a shell pattern ('*': any)")
+        ->check(pattern)
+        ->type_name("PATTERN");
+    add_duration_option(*c.add, "--for", o.silence.length, "How long it lasts (at most 366d)", kSilenceRange)
+        ->required();
+    c.add->add_option("--by", o.by, "Who silences (default: your login name)")->type_name("NAME");
+    c.add->add_option("--comment", o.silence.comment, "Why, for the others")->type_name("TEXT");
+    c.list = c.top->add_subcommand("list", "Show the silences in force: a table, or records with --json");
+    c.list->add_flag("--json", o.json, "Silence records (JSON lines) instead of a table");
+    c.list->add_flag("--all", o.all, "Those ended or expired too");
+    c.expire = c.top->add_subcommand("expire", "End silence ID now");
+    c.expire->add_option("ID", o.id, "Silence id")->required()->check(CLI::Range(std::int64_t{1}, INT64_MAX));
+    c.expire->add_option("--by", o.by, "Who ends it (default: your login name)")->type_name("NAME");
+    return c;
+}
+
+int silence_command(const SilenceCommands &c, const CommandOptions &o)
+{
+    if (c.add->parsed() && c.add->get_option("--sensor")->count() == 0 && c.add->get_option("--rule")->count() == 0)
+        usage_error("silence add: give --sensor, --rule or both ('*' for any)");
+    auto store = open_existing(o.db);
+    const auto when = now();
+    Output out;
+    if (c.list->parsed()) {
+        const auto silences = read_silences(store.db(), when, o.all);
+        if (o.json) {
+            for (const auto &s : silences)
+                out.write(silence_record(s) + "\n");
+        } else {
+            out.write(render_silences(silences, when));
+        }
+        out.flush();
+        return exit_ok;
+    }
+    Silence silence;
+    Transaction t(store.db());
+    Answer a = Answer::done;
+    if (c.add->parsed()) {
+        auto request = o.silence;
+        request.by = o.by.empty() ? login_name() : o.by;
+        a = store.add_silence(request, when, silence);
+    } else {
+        a = store.expire_silence(o.id, o.by.empty() ? login_name() : o.by, when, silence);
+    }
+    t.commit();
+    switch (a) {
+    case Answer::too_many:
+        fail(exit_unavailable, cat("silence not added: ", kMaxActiveSilences, " silences are in force already"));
+    case Answer::unknown: fail(exit_dataerr, cat("silence ", o.id, ": no such silence"));
+    case Answer::already: warn(cat("silence ", o.id, " has ended already")); return exit_ok;
+    case Answer::done:
+    case Answer::resolved_already: break;
+    }
+    out.write(silence_record(silence) + "\n");
+    out.flush();
+    return exit_ok;
+}
+
 int answer(const CommandOptions &o, bool resolve, IncidentStore &store, const AnswerOutlet &outlet,
            std::optional<Outbox> &outbox)
 {
@@ -74,7 +142,8 @@ int answer(const CommandOptions &o, bool resolve, IncidentStore &store, const An
         warn(cat("incident ", o.id, " is ", resolve ? "resolved" : "acknowledged", " already"));
         return exit_ok;
     case Answer::resolved_already: warn(cat("incident ", o.id, " is resolved already")); return exit_ok;
-    case Answer::done: break;
+    case Answer::done:
+    case Answer::too_many: break;
     }
     Output out;
     const auto events = store.history(o.id);

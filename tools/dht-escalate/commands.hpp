@@ -7,6 +7,8 @@
 
 #include "dht/mqtt.hpp"
 
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -22,7 +24,17 @@ struct CommandOptions {
     bool json = false;       // list --json
     std::int64_t limit = 0;  // list --limit; 0: all
     bool wide = false;       // list --wide
+    SilenceRequest silence;  // silence add
+    bool all = false;        // silence list --all
 };
+
+struct SilenceCommands {
+    CLI::App *top, *add, *list, *expire;
+};
+
+// `silence add|list|expire`, their options into `o`.
+SilenceCommands add_silence_commands(CLI::App &app, CommandOptions &o);
+int silence_command(const SilenceCommands &c, const CommandOptions &o);
 
 // Opens the database for reading what is there: a missing file exits 66.
 IncidentStore open_existing(const std::string &path);

@@ -13,6 +13,14 @@ constexpr std::size_t kBatch = 1000;
 // Commands running at once.
 constexpr std::size_t kMaxChildren = 8;
 
+// {"incident_id":7,"action":"ack"}, {"action":"silence",…} or {"action":"expire","silence_id":3}.
+bool is_operator_message(const json::object &o)
+{
+    const auto *action = o.if_contains("action");
+    return action != nullptr && (o.contains("incident_id") || o.contains("silence_id") ||
+                                 (action->is_string() && action->get_string() == "silence"));
+}
+
 }  // namespace
 
 bool wait_connected(Session &session, std::chrono::nanoseconds limit)
@@ -139,7 +147,7 @@ void Daemon::line(const json::object &record)
     const json::object *alert = nullptr;
     const json::object *answer = nullptr;
     if (kind == nullptr) {
-        if (record.contains("incident_id") && record.contains("action"))
+        if (is_operator_message(record))
             answer = &record;  // a bare answer: echo '{"incident_id":7,"action":"ack"}' | dht-escalate
     } else if (!kind->is_string()) {
         input_->report("\"kind\" is not a string");
@@ -157,7 +165,7 @@ void Daemon::line(const json::object &record)
                 alert = p;
             else if ((topic != nullptr && topic->is_string() && !o_.topics.response.empty() &&
                       topic->get_string() == o_.topics.response) ||
-                     (pk == nullptr && p->contains("incident_id") && p->contains("action")))
+                     (pk == nullptr && is_operator_message(*p)))
                 answer = p;
         }
     }
@@ -168,10 +176,8 @@ void Daemon::line(const json::object &record)
         if (!a->firing || severity_rank(a->severity) >= o_.min_severity)
             pending_.push_back({std::move(*a), {}});
     } else if (answer != nullptr) {
-        auto r = response_from_record(*answer, error);
-        if (!r)
-            return input_->report(cat("answer: ", error));
-        pending_.push_back({std::move(*r), input_->position()});
+        if (!operator_message(*answer, input_->position(), error))
+            return input_->report(error);
     }
     if (pending_.size() >= kBatch)
         apply_pending();
@@ -196,10 +202,8 @@ void Daemon::mqtt_message(const MqttMessage &m)
     if (o == nullptr)
         return is_answer ? bad("not a JSON object") : debug(cat(m.topic, ": not an alert"));
     if (is_answer) {
-        auto r = response_from_record(*o, error);
-        if (!r)
-            return bad(cat("answer: ", error));
-        pending_.push_back({std::move(*r), m.topic});
+        if (!operator_message(*o, m.topic, error))
+            bad(error);
         return;
     }
     const auto *kind = o->if_contains("kind");
@@ -212,10 +216,52 @@ void Daemon::mqtt_message(const MqttMessage &m)
         pending_.push_back({std::move(*a), {}});
 }
 
+bool Daemon::operator_message(const json::object &o, const std::string &source, std::string &error)
+{
+    const auto *action = o.if_contains("action");
+    const auto *name = action != nullptr ? action->if_string() : nullptr;
+    std::string why;
+    if (name != nullptr && *name == "silence") {
+        if (auto r = silence_request_from_record(o, why)) {
+            pending_.push_back({std::move(*r), source});
+            return true;
+        }
+    } else if (name != nullptr && *name == "expire") {
+        if (auto r = expire_request_from_record(o, why)) {
+            pending_.push_back({std::move(*r), source});
+            return true;
+        }
+    } else if (auto r = response_from_record(o, why)) {
+        pending_.push_back({std::move(*r), source});
+        return true;
+    }
+    error = cat(name != nullptr && (*name == "silence" || *name == "expire") ? std::string_view(*name) : "answer",
+                ": ", why);
+    return false;
+}
+
 void Daemon::apply(const Work &work, TimePoint now)
 {
     if (const auto *a = std::get_if<Alert>(&work.what)) {
         store_.alert(*a, now, o_.auto_resolve);
+        return;
+    }
+    Silence silence;
+    if (const auto *r = std::get_if<SilenceRequest>(&work.what)) {
+        if (store_.add_silence(*r, now, silence) == Answer::too_many)
+            warn(cat(work.source, ": silence not added: ", kMaxActiveSilences, " silences are in force already"));
+        else
+            out_.write(silence_record(silence) + "\n");
+        return;
+    }
+    if (const auto *r = std::get_if<ExpireRequest>(&work.what)) {
+        const auto answer = store_.expire_silence(r->id, r->by, now, silence);
+        if (answer == Answer::unknown)
+            warn(cat(work.source, ": silence ", r->id, ": no such silence"));
+        else if (answer == Answer::already)
+            debug(cat(work.source, ": silence ", r->id, " has ended already"));
+        else
+            out_.write(silence_record(silence) + "\n");
         return;
     }
     const auto &r = std::get<Response>(work.what);

@@ -91,11 +91,14 @@ public:
 
 private:
     struct Work {
-        std::variant<Alert, Response> what;
+        std::variant<Alert, Response, SilenceRequest, ExpireRequest> what;
         std::string source;  // "stdin:12", a topic: where an answer that fails came from
     };
 
     void line(const json::object &record);
+    // An operator's message (an answer, a silence added or expired) into
+    // pending_; false with `error` set when it is not a good one.
+    bool operator_message(const json::object &record, const std::string &source, std::string &error);
     void mqtt_message(const MqttMessage &m);
     void housekeeping();
     void apply_pending();

@@ -315,7 +315,7 @@ void bind_optional(Statement &s, int index, const std::string &text)
 }  // namespace
 
 void IncidentStore::add_event(const Incident &i, Event event, TimePoint now,
-                              const std::function<void(ObjectWriter &)> &extra)
+                              const std::function<void(ObjectWriter &)> &extra, bool page)
 {
     const std::string when = ts(now);
     std::string record;
@@ -332,7 +332,7 @@ void IncidentStore::add_event(const Incident &i, Event event, TimePoint now,
     insert.run();
     const auto event_id = db_.last_insert_id();
 
-    const auto commands = policy_.commands(event, i.level);
+    const auto commands = page ? policy_.commands(event, i.level) : std::vector<Command>{};
     if (commands.empty())
         return;
     int second = 0;
@@ -398,26 +398,34 @@ void IncidentStore::alert(const Alert &a, TimePoint now, bool auto_resolve)
         i.field = a.field;
         i.severity = a.severity;
         i.action = a.action;
-        i.state = "open";
         i.level = 1;
         i.value = a.value;
         i.message = a.message;
         i.alerts = 1;
         i.opened_at = i.updated_at = when;
-        i.next_at = schedule_after(i, 1, now, false);
+        // Silenced: kept and shown, but it pages no one until the silence ends.
+        const auto silence = silencing(a.rule, a.sensor, now);
+        i.state = silence ? "silenced" : "open";
+        i.next_at = silence ? silence->ends_at : schedule_after(i, 1, now, false);
         auto s = db_.prepare(
             "INSERT INTO incidents (rule, sensor, field, severity, state, level, value, message, alerts, opened_at, "
-            "updated_at, next_at, action) VALUES (?, ?, ?, ?, 'open', 1, ?, ?, 1, ?, ?, ?, ?)");
-        s.bind(1, i.rule).bind(2, i.sensor).bind(3, i.field).bind(4, i.severity);
+            "updated_at, next_at, action) VALUES (?, ?, ?, ?, ?, 1, ?, ?, 1, ?, ?, ?, ?)");
+        s.bind(1, i.rule).bind(2, i.sensor).bind(3, i.field).bind(4, i.severity).bind(5, i.state);
         if (i.value)
-            s.bind_real(5, *i.value);
+            s.bind_real(6, *i.value);
         else
-            s.bind_null(5);
-        s.bind(6, i.message).bind(7, when).bind(8, when);
-        bind_optional(s, 9, i.next_at);
-        s.bind(10, i.action);
+            s.bind_null(6);
+        s.bind(7, i.message).bind(8, when).bind(9, when);
+        bind_optional(s, 10, i.next_at);
+        s.bind(11, i.action);
         s.run();
         i.id = db_.last_insert_id();
+        if (silence) {
+            add_event(i, Event::silenced, now, [&](ObjectWriter &w) {
+                w.integer("silence_id", silence->id).string("until", silence->ends_at);
+            });
+            return;
+        }
         add_event(i, Event::opened, now);
         // The seed's "escalade d'office": this alert climbs at once.
         if (a.action == "escalate" && policy_.max_level > 1)
@@ -446,6 +454,23 @@ Answer IncidentStore::acknowledge(std::int64_t id, const std::string &by, TimePo
         return Answer::resolved_already;
     if (i->state == "acknowledged")
         return Answer::already;
+    if (i->state == "silenced") {
+        if (last_answer_event(id) == "acknowledged")
+            return Answer::already;
+        // Noted, and kept silenced: acknowledged once the silence ends.
+        i->acknowledged_at = i->updated_at = ts(now);
+        i->acknowledged_by = by;
+        auto s = db_.prepare("UPDATE incidents SET acknowledged_at = ?, acknowledged_by = ?, updated_at = ? WHERE id = ?");
+        s.bind(1, i->acknowledged_at);
+        bind_optional(s, 2, by);
+        s.bind(3, i->updated_at).bind(4, id);
+        s.run();
+        add_event(*i, Event::acknowledged, now, [&by](ObjectWriter &w) {
+            if (!by.empty())
+                w.string("by", by);
+        }, false);
+        return Answer::done;
+    }
     i->state = "acknowledged";
     i->acknowledged_at = i->updated_at = ts(now);
     i->acknowledged_by = by;
@@ -472,6 +497,7 @@ Answer IncidentStore::resolve(std::int64_t id, const std::string &by, const std:
         return Answer::unknown;
     if (i->state == "resolved")
         return Answer::already;
+    const bool page = i->state != "silenced";  // no one was told it began
     i->state = "resolved";
     i->resolved_at = i->updated_at = ts(now);
     i->resolved_by = by;
@@ -488,7 +514,114 @@ Answer IncidentStore::resolve(std::int64_t id, const std::string &by, const std:
             w.string("by", by);
         if (!reason.empty())
             w.string("reason", reason);
-    });
+    }, page);
+    return Answer::done;
+}
+
+std::optional<Silence> IncidentStore::silencing(const std::string &rule, const std::string &sensor, TimePoint now)
+{
+    std::optional<Silence> found;
+    for (auto &s : read_silences(db_, now, false))
+        if (silence_matches(s, rule, sensor) && (!found || s.ends_at > found->ends_at))
+            found = std::move(s);
+    return found;
+}
+
+void IncidentStore::silence_incident(const Incident &incident, const Silence &silence, TimePoint now)
+{
+    Incident i = incident;
+    i.state = "silenced";
+    i.next_at = silence.ends_at;
+    i.updated_at = ts(now);
+    auto s = db_.prepare("UPDATE incidents SET state = 'silenced', next_at = ?, updated_at = ? WHERE id = ?");
+    s.bind(1, i.next_at).bind(2, i.updated_at).bind(3, i.id);
+    s.run();
+    add_event(i, Event::silenced, now,
+              [&](ObjectWriter &w) { w.integer("silence_id", silence.id).string("until", silence.ends_at); });
+}
+
+void IncidentStore::unsilence(const Incident &incident, TimePoint now)
+{
+    Incident i = incident;
+    const auto before = last_answer_event(i.id);  // what it was when silenced
+    const bool acknowledged = before == "acknowledged";
+    i.state = acknowledged ? "acknowledged" : "open";
+    i.next_at = schedule_after(i, i.level, now, acknowledged);
+    i.updated_at = ts(now);
+    auto s = db_.prepare("UPDATE incidents SET state = ?, next_at = ?, updated_at = ? WHERE id = ?");
+    s.bind(1, i.state);
+    bind_optional(s, 2, i.next_at);
+    s.bind(3, i.updated_at).bind(4, i.id);
+    s.run();
+    if (!before.empty()) {
+        add_event(i, Event::unsilenced, now);
+        return;
+    }
+    // Silenced from its first alert: it opens now, as it would have then.
+    add_event(i, Event::opened, now, [](ObjectWriter &w) { w.string("reason", "silence ended"); });
+    if (i.action == "escalate" && policy_.max_level > 1 && !acknowledged)
+        climb(i, now, std::nullopt, "escalate action");
+}
+
+std::string IncidentStore::last_answer_event(std::int64_t id)
+{
+    auto s = db_.prepare(
+        "SELECT event FROM incident_events WHERE incident_id = ? AND event IN ('opened', 'escalation', 'reminder', "
+        "'acknowledged') ORDER BY id DESC LIMIT 1");
+    s.bind(1, id);
+    return s.step() ? std::string(s.text(0)) : std::string();
+}
+
+Answer IncidentStore::add_silence(const SilenceRequest &r, TimePoint now, Silence &added)
+{
+    ensure_silence_table(db_);
+    if (read_silences(db_, now, false).size() >= kMaxActiveSilences)
+        return Answer::too_many;
+    added = Silence{};
+    added.sensor = r.sensor;
+    added.rule = r.rule;
+    added.starts_at = ts(now);
+    added.ends_at = ts(saturating_add(now, r.length));
+    added.by = r.by;
+    added.comment = r.comment;
+    auto s = db_.prepare(
+        "INSERT INTO silences (sensor, rule, starts_at, ends_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?)");
+    s.bind(1, added.sensor).bind(2, added.rule).bind(3, added.starts_at).bind(4, added.ends_at);
+    s.bind(5, added.by).bind(6, added.comment);
+    s.run();
+    added.id = db_.last_insert_id();
+    for (const auto &i : list(true, 0)) {
+        if (!silence_matches(added, i.rule, i.sensor))
+            continue;
+        if (i.state != "silenced") {
+            silence_incident(i, added, now);
+        } else if (i.next_at < added.ends_at) {
+            auto u = db_.prepare("UPDATE incidents SET next_at = ? WHERE id = ?");
+            u.bind(1, added.ends_at).bind(2, i.id);
+            u.run();
+        }
+    }
+    return Answer::done;
+}
+
+Answer IncidentStore::expire_silence(std::int64_t id, const std::string &by, TimePoint now, Silence &expired)
+{
+    auto found = find_silence(db_, id);
+    if (!found)
+        return Answer::unknown;
+    const std::string when = ts(now);
+    if (found->ends_at <= when)
+        return Answer::already;
+    auto s = db_.prepare("UPDATE silences SET ends_at = ?, expired_at = ?, expired_by = ? WHERE id = ?");
+    s.bind(1, when).bind(2, when).bind(3, by).bind(4, id);
+    s.run();
+    // Whatever it held is looked at again now (another silence may hold it still).
+    auto due = db_.prepare("UPDATE incidents SET next_at = ? WHERE state = 'silenced'");
+    due.bind(1, when);
+    due.run();
+    expired = *found;
+    expired.ends_at = expired.expired_at = when;
+    expired.expired_by = by;
     return Answer::done;
 }
 
@@ -521,7 +654,17 @@ std::size_t IncidentStore::run_due(TimePoint now)
             break;
         for (const auto &i : due) {
             const auto scheduled = parse_rfc3339(i.next_at);
-            if (i.state == "acknowledged") {
+            if (const auto silence = silencing(i.rule, i.sensor, now)) {
+                if (i.state == "silenced") {  // held on by another silence, or one made longer
+                    auto s = db_.prepare("UPDATE incidents SET next_at = ? WHERE id = ?");
+                    s.bind(1, silence->ends_at).bind(2, i.id);
+                    s.run();
+                    continue;
+                }
+                silence_incident(i, *silence, now);
+            } else if (i.state == "silenced") {
+                unsilence(i, now);
+            } else if (i.state == "acknowledged") {
                 // Acknowledged but not resolved in time: it climbs again.
                 if (i.level < policy_.max_level) {
                     climb(i, now, scheduled, "acknowledgement timed out");

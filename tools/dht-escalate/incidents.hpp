@@ -8,6 +8,7 @@
 #pragma once
 
 #include "policy.hpp"
+#include "silences.hpp"
 
 #include "dht/json.hpp"
 #include "dht/sqlite.hpp"
@@ -76,7 +77,7 @@ struct PendingNotification {
     int attempts = 0;  // before this one
 };
 
-enum class Answer { done, unknown, already, resolved_already };
+enum class Answer { done, unknown, already, resolved_already, too_many };
 
 class IncidentStore {
 public:
@@ -129,6 +130,15 @@ public:
     // which writes a notify-failed event for the incident.
     bool notification_failed(std::int64_t id, int attempts, const std::string &error, TimePoint now);
 
+    // Silences (silences.hpp), in the caller's transaction. A new silence
+    // silences the incidents it matches at once (a "silenced" event each):
+    // they climb and page no more until it ends. Answer::too_many past
+    // kMaxActiveSilences in force.
+    Answer add_silence(const SilenceRequest &request, TimePoint now, Silence &added);
+    // Ends silence `id` now: the incidents it held are looked at again by
+    // the next run_due (the daemon's, or a tick's).
+    Answer expire_silence(std::int64_t id, const std::string &by, TimePoint now, Silence &expired);
+
     std::optional<Incident> find(std::int64_t id);
     std::vector<Incident> list(bool open_only, std::size_t limit);
     std::vector<std::string> history(std::int64_t id);
@@ -139,9 +149,18 @@ private:
     std::optional<Incident> open_incident(const std::string &rule, const std::string &sensor);
     void climb(const Incident &incident, TimePoint now, std::optional<TimePoint> scheduled, const std::string &reason);
     std::string schedule_after(const Incident &incident, int level, TimePoint from, bool acknowledged) const;
+    // The silence in force at `now` that holds this rule and sensor longest.
+    std::optional<Silence> silencing(const std::string &rule, const std::string &sensor, TimePoint now);
+    void silence_incident(const Incident &incident, const Silence &silence, TimePoint now);
+    // The last of its opened, escalation, reminder and acknowledged events
+    // ("" when none): where a silenced incident stood.
+    std::string last_answer_event(std::int64_t id);
+    // A silenced incident whose silences have all ended: paged now if it never was.
+    void unsilence(const Incident &incident, TimePoint now);
     // Writes the event's record; `extra` adds its own keys after "event".
+    // Without `page`, none of the policy's commands run for it.
     void add_event(const Incident &incident, Event event, TimePoint now,
-                   const std::function<void(ObjectWriter &)> &extra = nullptr);
+                   const std::function<void(ObjectWriter &)> &extra = nullptr, bool page = true);
 
     Database db_;
     EscalationPolicy policy_;

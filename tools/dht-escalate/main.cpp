@@ -38,6 +38,7 @@ struct Options {
 
 struct Commands {
     CLI::App *ack, *resolve, *list, *show, *tick;
+    SilenceCommands silence;
 };
 
 // --notify COMMAND, split as it is parsed: a quote left open is a usage error.
@@ -137,6 +138,7 @@ Commands setup(CLI::App &app, Options &o)
     cmd.list->add_flag("--wide", c.wide, "The table with OPENED (the time) and ALERTS (the count) too");
     cmd.show = app.add_subcommand("show", "Print the event records of incident ID, oldest first");
     cmd.show->add_option("ID", c.id, "Incident id")->required()->check(CLI::Range(std::int64_t{1}, INT64_MAX));
+    cmd.silence = add_silence_commands(app, c);
     cmd.tick = app.add_subcommand("tick", "Do what is due (climbs, reminders, notifications, unsent events) and exit: for cron");
     return cmd;
 }
@@ -185,6 +187,8 @@ int run(Options &o, const Commands &c)
         return list(o.command);
     if (c.show->parsed())
         return show(o.command);
+    if (c.silence.top->parsed())
+        return silence_command(c.silence, o.command);
 
     const bool answering = c.ack->parsed() || c.resolve->parsed();
     std::optional<FileLock> daemon_lock;  // the daemon's alone: one per database

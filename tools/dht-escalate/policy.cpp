@@ -112,13 +112,16 @@ std::string_view event_name(Event e) noexcept
     case Event::resolved: return "resolved";
     case Event::reminder: return "reminder";
     case Event::notify_failed: return "notify-failed";
+    case Event::silenced: return "silenced";
+    case Event::unsilenced: return "unsilenced";
     }
     return "?";
 }
 
 std::optional<Event> parse_event(std::string_view name) noexcept
 {
-    for (const Event e : {Event::opened, Event::escalation, Event::acknowledged, Event::resolved, Event::reminder})
+    for (const Event e : {Event::opened, Event::escalation, Event::acknowledged, Event::resolved, Event::reminder,
+                          Event::silenced, Event::unsilenced})
         if (event_name(e) == name)
             return e;
     return std::nullopt;

@@ -40,7 +40,7 @@ struct QuietHours {
 
 // notify-failed: a notification given up on. It runs no command (a policy's
 // `on EVENT` cannot name it): a failing one would feed itself.
-enum class Event : std::uint8_t { opened, escalation, acknowledged, resolved, reminder, notify_failed };
+enum class Event : std::uint8_t { opened, escalation, acknowledged, resolved, reminder, notify_failed, silenced, unsilenced };
 std::string_view event_name(Event e) noexcept;
 // The events a policy's `on EVENT` may name.
 std::optional<Event> parse_event(std::string_view name) noexcept;

@@ -48,6 +48,27 @@ std::size_t width(std::string_view s)
     }));
 }
 
+// Left-aligned columns two spaces apart.
+std::string render_rows(const std::vector<std::vector<std::string>> &rows)
+{
+    std::vector<std::size_t> widths(rows.front().size(), 0);
+    for (const auto &r : rows)
+        for (std::size_t c = 0; c < r.size(); ++c)
+            widths[c] = std::max(widths[c], width(r[c]));
+    std::string out;
+    for (const auto &r : rows) {
+        std::string line;
+        for (std::size_t c = 0; c < r.size(); ++c) {
+            line += r[c];
+            if (c + 1 < r.size())
+                line.append(widths[c] - width(r[c]) + 2, ' ');
+        }
+        out += line;
+        out += '\n';
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string render_table(const std::vector<Incident> &incidents, TimePoint now, bool wide)
@@ -79,22 +100,34 @@ std::string render_table(const std::vector<Incident> &incidents, TimePoint now, 
             r.erase(r.begin() + opened_column);
         }
     }
-    std::vector<std::size_t> widths(rows.front().size(), 0);
-    for (const auto &r : rows)
-        for (std::size_t c = 0; c < r.size(); ++c)
-            widths[c] = std::max(widths[c], width(r[c]));
-    std::string out;
-    for (const auto &r : rows) {
-        std::string line;
-        for (std::size_t c = 0; c < r.size(); ++c) {
-            line += r[c];
-            if (c + 1 < r.size())
-                line.append(widths[c] - width(r[c]) + 2, ' ');
+    return render_rows(rows);
+}
+
+std::string render_silences(const std::vector<Silence> &silences, TimePoint now)
+{
+    if (silences.empty())
+        return "no silences\n";
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back({"ID", "SENSOR", "RULE", "ENDS", "BY", "COMMENT"});
+    for (const auto &s : silences) {
+        const auto ends = parse_rfc3339(s.ends_at);
+        std::string when = "-";
+        if (ends && *ends > now)
+            when = cat("in ", age_text(*ends - now));
+        else if (ends)
+            when = cat(age_text(now - *ends), " ago");
+        std::string comment = printable(s.comment);
+        if (width(comment) > 30) {
+            std::size_t cut = 0;
+            for (std::size_t shown = 0; cut < comment.size(); ++cut)
+                if ((static_cast<unsigned char>(comment[cut]) & 0xC0U) != 0x80U && ++shown > 29)
+                    break;
+            comment = cat(comment.substr(0, cut), "…");
         }
-        out += line;
-        out += '\n';
+        rows.push_back({std::to_string(s.id), printable(s.sensor), printable(s.rule), when,
+                        s.by.empty() ? "-" : printable(s.by), comment.empty() ? "-" : comment});
     }
-    return out;
+    return render_rows(rows);
 }
 
 std::string describe_policy(const EscalationPolicy &p)

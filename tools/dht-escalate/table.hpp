@@ -17,6 +17,8 @@ namespace dht::escalate {
 // The table of `list`: 80 columns for the usual names (the AGE of an
 // incident, not the time it opened); `wide` adds OPENED and ALERTS.
 std::string render_table(const std::vector<Incident> &incidents, TimePoint now, bool wide = false);
+// The table of `silence list`: ID, SENSOR, RULE, ENDS (in how long), BY, COMMENT.
+std::string render_silences(const std::vector<Silence> &silences, TimePoint now);
 std::string describe_policy(const EscalationPolicy &policy);
 // "250ms", "90s", "15m", "1h", "2d": as a policy file would spell it
 std::string duration_text(std::chrono::nanoseconds d);
