@@ -16,7 +16,15 @@ help_flags() {  # the flags a --help lists
 man_flags() {  # the flags a page lists as items (.It Fl …)
     grep -E '^\.It .*Fl ' "$@" | grep -oE 'Fl [-A-Za-z0-9]+' | awk '{print "-" $2}' | sort -u
 }
-subcommands() { "$1" --help | sed -n '/^Subcommands:/,$p' | awk 'NR > 1 && /^  [a-z]/ {print $1}'; }
+subcommands() { "$@" --help | sed -n '/^Subcommands:/,$p' | awk 'NR > 1 && /^  [a-z]/ {print $1}'; }
+# every subcommand, nested ones too ("silence add"), one a line
+all_subcommands() {
+    local sub inner
+    for sub in $(subcommands "$1"); do
+        echo "$sub"
+        for inner in $(subcommands "$1" "$sub"); do echo "$sub $inner"; done
+    done
+}
 
 for tool in $tools; do
     "$tool" --help >"$T/help"
@@ -27,11 +35,14 @@ for tool in $tools; do
     own=$(grep -n '^Options:' "$T/help" | cut -d: -f1)
     mqtt=$(grep -n '^MQTT:' "$T/help" | cut -d: -f1 || true)
     [ -z "$mqtt" ] || [ "$own" -lt "$mqtt" ] || fail "$tool: MQTT options before the tool's own"
-    { help_flags "$tool"; for sub in $(subcommands "$tool"); do help_flags "$tool" "$sub"; done; } | sort -u >"$T/h"
-    for sub in $(subcommands "$tool"); do
-        width=$("$tool" "$sub" --help | awk '{ if (length > m) m = length } END { print m }')
+    all_subcommands "$tool" >"$T/subs"
+    # shellcheck disable=SC2086
+    { help_flags "$tool"; while read -r sub; do help_flags "$tool" $sub; done <"$T/subs"; } | sort -u >"$T/h"
+    while read -r sub; do
+        # shellcheck disable=SC2086
+        width=$("$tool" $sub --help | awk '{ if (length > m) m = length } END { print m }')
         [ "$width" -le 80 ] || fail "$tool $sub --help is $width columns wide"
-    done
+    done <"$T/subs"
     # The shared flags are documented once, in dht-tools(7) and dht-sub(1).
     man_flags "$man/$tool.1" "$man/dht-tools.7" "$man/dht-sub.1" >"$T/m"
     missing=$(comm -23 "$T/h" "$T/m" | tr '\n' ' ')
