@@ -18,7 +18,7 @@ install(DIRECTORY scripts/homeassistant scripts/mosquitto DESTINATION ${CMAKE_IN
 install(FILES scripts/systemd/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/dht-tools/systemd)
 include(cmake/Page.cmake)
 foreach(tool dht-sub dht-record dht-rules dht-stats dht-escalate dht-export-influx dht-export-graphite
-             dht-sensor-sim)
+             dht-sensor-sim dht-status)
   install(FILES scripts/completion/dht-tools.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
           RENAME ${tool})
 endforeach()
@@ -73,7 +73,7 @@ set(CPACK_PACKAGE_NAME dht-tools)
 set(CPACK_PACKAGE_VENDOR "dht-tools")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "small Unix tools for temperature and humidity sensors over MQTT")
 set(CPACK_PACKAGE_DESCRIPTION "dht-sub, dht-record, dht-rules, dht-escalate, dht-stats, dht-export-influx,
-dht-export-graphite and dht-sensor-sim: subscribe, keep history in SQLite,
+dht-export-graphite, dht-sensor-sim and dht-status: subscribe, keep history in SQLite,
 apply alert rules, escalate incidents over MQTT, export to InfluxDB and
 Graphite, serve Prometheus metrics. Line-delimited JSON between them.")
 set(CPACK_PACKAGE_CONTACT "dht-tools maintainers <root@localhost>")

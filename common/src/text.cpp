@@ -72,4 +72,31 @@ void Nearest::offer(std::string_view candidate)
     }
 }
 
+std::size_t display_width(std::string_view text)
+{
+    return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0U) != 0x80U;
+    }));
+}
+
+std::string render_columns(const std::vector<std::vector<std::string>> &rows)
+{
+    std::vector<std::size_t> widths;
+    for (const auto &r : rows) {
+        widths.resize(std::max(widths.size(), r.size()), 0);
+        for (std::size_t c = 0; c < r.size(); ++c)
+            widths[c] = std::max(widths[c], display_width(r[c]));
+    }
+    std::string out;
+    for (const auto &r : rows) {
+        for (std::size_t c = 0; c < r.size(); ++c) {
+            out += r[c];
+            if (c + 1 < r.size())
+                out.append(widths[c] - display_width(r[c]) + 2, ' ');
+        }
+        out += '\n';
+    }
+    return out;
+}
+
 }  // namespace dht

@@ -20,4 +20,4 @@ _dht_tools()
     mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
 }
 complete -F _dht_tools dht-sub dht-record dht-rules dht-stats dht-escalate dht-export-influx \
-    dht-export-graphite dht-sensor-sim
+    dht-export-graphite dht-sensor-sim dht-status

@@ -4,7 +4,7 @@
 # lists is in a man page, and every flag the tool's page lists is in its
 # --help. Usage errors in plain words.
 source "$(dirname "$0")/../lib/testlib.sh"
-tools="dht-sub dht-record dht-rules dht-stats dht-escalate dht-export-influx dht-export-graphite dht-sensor-sim"
+tools="dht-sub dht-record dht-rules dht-stats dht-escalate dht-export-influx dht-export-graphite dht-sensor-sim dht-status"
 # shellcheck disable=SC2086
 use_tools $tools
 man=${DHT_SRC:-$here/../..}/man

@@ -26,7 +26,7 @@ trap 'purge; cleanup' EXIT
 dpkg -i "$deb" >"$T/dpkg.log" 2>&1 || { cat "$T/dpkg.log"; fail "dpkg -i"; }
 
 # Installed where a Debian user looks, and runnable from there.
-for tool in dht-sub dht-record dht-rules dht-stats dht-escalate dht-export-influx dht-export-graphite dht-sensor-sim; do
+for tool in dht-sub dht-record dht-rules dht-stats dht-escalate dht-export-influx dht-export-graphite dht-sensor-sim dht-status; do
     [ -x "/usr/bin/$tool" ] || fail "no /usr/bin/$tool"
     "/usr/bin/$tool" --version | grep -q "^$tool " || fail "$tool --version"
     [ -f "/usr/share/man/man1/$tool.1" ] || fail "no man page for $tool"

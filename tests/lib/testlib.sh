@@ -75,7 +75,7 @@ wait_lines() {
 }
 
 # The tools, every one; use_tools TOOL...: put the build's TOOL binaries on PATH.
-DHT_TOOLS=(dht-sub dht-record dht-rules dht-stats dht-export-influx dht-export-graphite dht-escalate dht-sensor-sim)
+DHT_TOOLS=(dht-sub dht-record dht-rules dht-stats dht-export-influx dht-export-graphite dht-escalate dht-sensor-sim dht-status)
 use_tools() {
     local tool
     for tool in "$@"; do PATH="$DHT_BIN/$tool:$PATH"; done

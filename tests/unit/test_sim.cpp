@@ -80,6 +80,19 @@ TEST_CASE("sim: the random numbers are ours, and reproducible", "[sim]")
     CHECK(derive_seed(1, 0, 1) == derive_seed(1, 0, 1));
 }
 
+TEST_CASE("sim: a stuck sensor repeats its first reading, which is a room's", "[sim]")
+{
+    const auto v = readings(Profile::stuck, 3, 0, 50);
+    REQUIRE(v.size() == 50);
+    CHECK(v[0].temperature > 15);
+    CHECK(v[0].temperature < 30);
+    for (const auto &r : v) {
+        CHECK(r.temperature == v[0].temperature);
+        CHECK(r.humidity == v[0].humidity);
+    }
+    CHECK(readings(Profile::stuck, 4, 0, 2)[0].temperature != v[0].temperature);
+}
+
 TEST_CASE("sim: the same seed, the same readings", "[sim]")
 {
     for (const auto p : {Profile::normal, Profile::cold, Profile::freeze, Profile::humid, Profile::flaky}) {

@@ -909,16 +909,26 @@ bool IncidentStore::notification_failed(std::int64_t id, int attempts, const std
     return false;
 }
 
-std::vector<Incident> IncidentStore::list(bool open_only, std::size_t limit)
+std::vector<Incident> read_incidents(Database &db, bool open_only, std::size_t limit)
 {
     std::vector<Incident> out;
-    auto s = db_.prepare(cat("SELECT ", kColumns, " FROM incidents ", open_only ? "WHERE state <> 'resolved' " : "",
-                             "ORDER BY id DESC LIMIT ?"));
+    {
+        auto exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'incidents'");
+        if (!exists.step())
+            return out;  // dht-record's database, no dht-escalate yet
+    }
+    auto s = db.prepare(cat("SELECT ", kColumns, " FROM incidents ", open_only ? "WHERE state <> 'resolved' " : "",
+                            "ORDER BY id DESC LIMIT ?"));
     s.bind(1, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));
     while (s.step())
         out.push_back(read_incident(s));
     std::reverse(out.begin(), out.end());
     return out;
+}
+
+std::vector<Incident> IncidentStore::list(bool open_only, std::size_t limit)
+{
+    return read_incidents(db_, open_only, limit);
 }
 
 std::vector<std::string> IncidentStore::history(std::int64_t id)

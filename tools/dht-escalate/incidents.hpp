@@ -60,6 +60,11 @@ struct Incident {
         next_at;
 };
 
+// The incidents of a database, oldest first (not resolved only with
+// `open_only`; the newest `limit`, 0: all); none when it has no incident
+// table. Reads only.
+std::vector<Incident> read_incidents(Database &db, bool open_only, std::size_t limit);
+
 // The listing record of an incident: its state, no "event".
 std::string incident_state_record(const Incident &incident);
 

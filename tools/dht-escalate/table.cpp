@@ -38,39 +38,6 @@ std::string duration_text(std::chrono::nanoseconds d)
     return cat(s, "s");
 }
 
-namespace {
-
-// Display width: UTF-8 continuation bytes take no column.
-std::size_t width(std::string_view s)
-{
-    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xC0U) != 0x80U;
-    }));
-}
-
-// Left-aligned columns two spaces apart.
-std::string render_rows(const std::vector<std::vector<std::string>> &rows)
-{
-    std::vector<std::size_t> widths(rows.front().size(), 0);
-    for (const auto &r : rows)
-        for (std::size_t c = 0; c < r.size(); ++c)
-            widths[c] = std::max(widths[c], width(r[c]));
-    std::string out;
-    for (const auto &r : rows) {
-        std::string line;
-        for (std::size_t c = 0; c < r.size(); ++c) {
-            line += r[c];
-            if (c + 1 < r.size())
-                line.append(widths[c] - width(r[c]) + 2, ' ');
-        }
-        out += line;
-        out += '\n';
-    }
-    return out;
-}
-
-}  // namespace
-
 std::string render_table(const std::vector<Incident> &incidents, TimePoint now, bool wide)
 {
     if (incidents.empty())
@@ -100,7 +67,7 @@ std::string render_table(const std::vector<Incident> &incidents, TimePoint now, 
             r.erase(r.begin() + opened_column);
         }
     }
-    return render_rows(rows);
+    return render_columns(rows);
 }
 
 std::string render_silences(const std::vector<Silence> &silences, TimePoint now)
@@ -117,7 +84,7 @@ std::string render_silences(const std::vector<Silence> &silences, TimePoint now)
         else if (ends)
             when = cat(age_text(now - *ends), " ago");
         std::string comment = printable(s.comment);
-        if (width(comment) > 30) {
+        if (display_width(comment) > 30) {
             std::size_t cut = 0;
             for (std::size_t shown = 0; cut < comment.size(); ++cut)
                 if ((static_cast<unsigned char>(comment[cut]) & 0xC0U) != 0x80U && ++shown > 29)
@@ -127,7 +94,7 @@ std::string render_silences(const std::vector<Silence> &silences, TimePoint now)
         rows.push_back({std::to_string(s.id), printable(s.sensor), printable(s.rule), when,
                         s.by.empty() ? "-" : printable(s.by), comment.empty() ? "-" : comment});
     }
-    return render_rows(rows);
+    return render_columns(rows);
 }
 
 std::string describe_policy(const EscalationPolicy &p)

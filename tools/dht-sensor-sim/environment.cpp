@@ -23,7 +23,8 @@ std::uint64_t mix(std::uint64_t z)
 
 std::optional<Profile> parse_profile(std::string_view name)
 {
-    for (const auto p : {Profile::normal, Profile::cold, Profile::freeze, Profile::humid, Profile::flaky, Profile::dead})
+    for (const auto p :
+         {Profile::normal, Profile::cold, Profile::freeze, Profile::humid, Profile::flaky, Profile::dead, Profile::stuck})
         if (name == profile_name(p))
             return p;
     return std::nullopt;
@@ -38,6 +39,7 @@ const char *profile_name(Profile profile)
     case Profile::humid: return "humid";
     case Profile::flaky: return "flaky";
     case Profile::dead: return "dead";
+    case Profile::stuck: return "stuck";
     }
     return "normal";
 }
@@ -104,6 +106,13 @@ bool Environment::read(firmware::Reading &out)
     switch (profile_) {
     case Profile::normal:
     case Profile::dead: break;
+    case Profile::stuck:
+        // A dying DHT11 that answers with the same reading for ever: its first.
+        if (step_ > 1) {
+            out = stuck_;
+            return true;
+        }
+        break;
     case Profile::cold:
         // A cold snap: from 10 degrees through 5 and 0 down to -3.
         t = 3.5 + 6.5 * std::cos(kPi * p) + 0.05 * values_.normal();
@@ -138,6 +147,7 @@ bool Environment::read(firmware::Reading &out)
     // What the sensor resolves: 0.1 degree; 0.1 % on a DHT22, 1 % on a DHT11.
     out.temperature = quantize(t, 0.1);
     out.humidity = quantize(std::clamp(h, 0.0, 100.0), model_ == firmware::Model::dht22 ? 0.1 : 1.0);
+    stuck_ = out;
     return true;
 }
 

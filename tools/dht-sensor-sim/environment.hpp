@@ -14,7 +14,7 @@
 
 namespace dht::sim {
 
-enum class Profile : std::uint8_t { normal, cold, freeze, humid, flaky, dead };
+enum class Profile : std::uint8_t { normal, cold, freeze, humid, flaky, dead, stuck };
 
 std::optional<Profile> parse_profile(std::string_view name);
 const char *profile_name(Profile profile);
@@ -70,6 +70,7 @@ private:
     double base_temperature_, base_humidity_, phase_;
     int base_rssi_;
     bool bad_spell_ = false;  // flaky: a spell where every read fails
+    firmware::Reading stuck_{};  // stuck: the first reading, repeated
     std::uint32_t death_after_ = 0;
 };
 

@@ -84,10 +84,11 @@ void setup(CLI::App &app, Options &o)
         ->type_name("N")
         ->group(g);
     app.add_option("--profile", o.profiles,
-                   "normal, cold (10 to -3 degrees), freeze (below 0), humid (to 95 %), flaky (failed reads) or "
-                   "dead (dies, leaving its last will); a list is given to the sensors in turn (default: normal)")
+                   "normal, cold (10 to -3 degrees), freeze (below 0), humid (to 95 %), flaky (failed reads), "
+                   "stuck (one value for ever) or dead (dies, leaving its last will); a list is given to the "
+                   "sensors in turn (default: normal)")
         ->delimiter(',')
-        ->check(CLI::IsMember({"normal", "cold", "freeze", "humid", "flaky", "dead"}))
+        ->check(CLI::IsMember({"normal", "cold", "freeze", "humid", "flaky", "dead", "stuck"}))
         ->type_name("PROFILE,...")
         ->group(g);
     app.add_option("--seed", o.seed, "Seed of the simulated values: the same seed, the same readings (default: random)")

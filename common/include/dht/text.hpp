@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dht {
 
@@ -17,6 +18,12 @@ std::string printable(std::string_view text);
 // A name from outside (a sensor, a field) as a diagnostic quotes it: its
 // first 200 bytes as a JSON string, made printable().
 std::string quoted_name(std::string_view name);
+
+// Columns a text takes on a terminal: UTF-8 continuation bytes take none.
+std::size_t display_width(std::string_view text);
+// Rows as left-aligned columns two spaces apart, each line ending in '\n'
+// (the cells made printable() already where they come from outside).
+std::string render_columns(const std::vector<std::vector<std::string>> &rows);
 
 // The Levenshtein distance of two short words: behind every "did you mean".
 std::size_t edit_distance(std::string_view a, std::string_view b);
