@@ -61,6 +61,29 @@ int show(const CommandOptions &o)
     return exit_ok;
 }
 
+// --notify COMMAND, split as it is parsed: a quote left open is a usage error.
+void add_notify_option(CLI::App &app, std::vector<Command> &target, const std::string &group)
+{
+    app.add_option_function<std::vector<std::string>>(
+           "--notify",
+           [&target](const std::vector<std::string> &texts) {
+               std::string error;
+               for (const auto &text : texts)
+                   target.push_back(*split_command(text, error));  // checked below, before this runs
+           },
+           "Run COMMAND (split into words here, no shell) for each opened, escalation and reminder event, "
+           "the record on its stdin (repeatable)")
+        ->check(CLI::Validator(
+            [](std::string &text) {
+                std::string error;
+                const auto argv = split_command(text, error);
+                return !argv ? error : argv->empty() ? std::string("no command given") : std::string();
+            },
+            ""))
+        ->type_name("COMMAND")
+        ->group(group);
+}
+
 SilenceCommands add_silence_commands(CLI::App &app, CommandOptions &o)
 {
     SilenceCommands c{};

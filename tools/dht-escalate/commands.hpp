@@ -32,6 +32,9 @@ struct SilenceCommands {
     CLI::App *top, *add, *list, *expire;
 };
 
+// --notify COMMAND into `target`, split as it is parsed: a quote left open is a usage error.
+void add_notify_option(CLI::App &app, std::vector<Command> &target, const std::string &group);
+
 // `silence add|list|expire`, their options into `o`.
 SilenceCommands add_silence_commands(CLI::App &app, CommandOptions &o);
 int silence_command(const SilenceCommands &c, const CommandOptions &o);

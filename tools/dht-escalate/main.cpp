@@ -6,6 +6,7 @@
 #include "daemon.hpp"
 #include "incidents.hpp"
 #include "policy.hpp"
+#include "replay.hpp"
 #include "table.hpp"
 
 #include "dht/cli.hpp"
@@ -34,35 +35,13 @@ struct Options {
     bool no_auto_resolve = false;
     std::string min_severity = "info";
     bool broker_flag = false;  // -h, -p or -u given as a flag or in a config file
+    bool replay = false;
 };
 
 struct Commands {
     CLI::App *ack, *resolve, *list, *show, *tick;
     SilenceCommands silence;
 };
-
-// --notify COMMAND, split as it is parsed: a quote left open is a usage error.
-void add_notify_option(CLI::App &app, std::vector<Command> &target, const std::string &group)
-{
-    app.add_option_function<std::vector<std::string>>(
-           "--notify",
-           [&target](const std::vector<std::string> &texts) {
-               std::string error;
-               for (const auto &text : texts)
-                   target.push_back(*split_command(text, error));  // checked below, before this runs
-           },
-           "Run COMMAND (split into words here, no shell) for each opened, escalation and reminder event, "
-           "the record on its stdin (repeatable)")
-        ->check(CLI::Validator(
-            [](std::string &text) {
-                std::string error;
-                const auto argv = split_command(text, error);
-                return !argv ? error : argv->empty() ? std::string("no command given") : std::string();
-            },
-            ""))
-        ->type_name("COMMAND")
-        ->group(group);
-}
 
 Commands setup(CLI::App &app, Options &o)
 {
@@ -86,6 +65,8 @@ Commands setup(CLI::App &app, Options &o)
     app.add_option("--policy", o.policy_file, "Escalation policy file (dht-escalate(5)); SIGHUP reads it again")
         ->type_name("FILE");
     app.add_flag("--check", o.check, "Check the policy and its commands, exit 0 or 78");
+    app.add_flag("--replay", o.replay, "Alerts from history on stdin through the policy, at their own times: "
+                                       "the events and pages it would have made; no broker, nothing run or kept");
     const std::string g = "Escalation (flags win over the policy file)";
     auto &f = o.flags;
     add_duration_option(app, "--escalate-after", f.escalate_after,
@@ -183,6 +164,11 @@ int run(Options &o, const Commands &c)
         }
         return exit_ok;
     }
+    if (o.replay && (broker || c.ack->parsed() || c.resolve->parsed() || c.tick->parsed() || c.list->parsed() ||
+                     c.show->parsed() || c.silence.top->parsed()))
+        usage_error("--replay reads alerts on stdin: no broker, no subcommand");
+    if (o.replay)
+        return replay(*policy, {o.common, !o.no_auto_resolve, severity_rank(o.min_severity)});
     if (c.list->parsed())
         return list(o.command);
     if (c.show->parsed())
