@@ -4,5 +4,6 @@
 #pragma once
 
 #include "dht_backoff.hpp"
+#include "dht_calibration.hpp"
 #include "dht_device.hpp"
 #include "dht_format.hpp"

@@ -7,17 +7,43 @@
 #include <PubSubClient.h>
 #include <WiFi.h>
 #include <esp_sleep.h>
+#include <lwip/dns.h>
 #include <sys/time.h>
+
+#include <atomic>
 
 #include <dht_core.hpp>
 
+// How long one connection attempt may block loop(): every blocking call has
+// its own bound, and their sum is the most an attempt takes (the core keeps
+// deep sleep's awake limit with it).
+struct ConnectLimits {
+    std::uint32_t tcp_connect_ms;   // WiFiClient(Secure)::connect(host, port, timeout)
+    std::uint32_t tls_handshake_s;  // WiFiClientSecure::setHandshakeTimeout (0: no TLS)
+    std::uint16_t mqtt_answer_s;    // PubSubClient::setSocketTimeout: the wait for CONNACK
+    constexpr std::uint32_t block_ms() const
+    {
+        return tcp_connect_ms + tls_handshake_s * 1000U + mqtt_answer_s * 1000U;
+    }
+};
+
 class Esp32Board : public dht::firmware::Platform {
 public:
-    Esp32Board(DHT &sensor, PubSubClient &mqtt, const char *ssid, const char *password, const char *mqtt_user,
-               const char *mqtt_password, bool debug)
-        : sensor_(sensor), mqtt_(mqtt), ssid_(ssid), password_(password), user_(mqtt_user),
-          mqtt_password_(mqtt_password), debug_(debug)
+    // `network` is the client `mqtt` runs on (WiFiClient, or WiFiClientSecure for TLS).
+    Esp32Board(DHT &sensor, WiFiClient &network, PubSubClient &mqtt, ConnectLimits limits, const char *ssid,
+               const char *password, const char *mqtt_user, const char *mqtt_password, bool debug)
+        : sensor_(sensor), network_(network), mqtt_(mqtt), limits_(limits), ssid_(ssid), password_(password),
+          user_(mqtt_user), mqtt_password_(mqtt_password), debug_(debug)
     {
+    }
+
+    // The broker, by name or address. Name lookups never block: see mqtt_connect().
+    void set_broker(const char *host, std::uint16_t port)
+    {
+        host_ = host;
+        port_ = port;
+        mqtt_.setServer(host, port);
+        mqtt_.setSocketTimeout(limits_.mqtt_answer_s);
     }
 
     void wifi_begin() noexcept override
@@ -28,16 +54,38 @@ public:
 
     bool wifi_connected() noexcept override { return WiFi.status() == WL_CONNECTED; }
 
-    // PubSubClient connects synchronously: this blocks for its socket timeout at most.
+    // WiFi.hostByName(), which the clients' connect(host, ...) calls, waits up
+    // to 15 s for DNS. So the name is looked up first with lwIP's
+    // asynchronous call, and the attempt goes on (the core polls
+    // mqtt_connected()) until it answers; the clients' own lookup then finds
+    // it in lwIP's cache. Then each step is bounded: the TCP connect by its
+    // timeout, the TLS handshake by setHandshakeTimeout(), the broker's
+    // answer by PubSubClient's socket timeout: limits_.block_ms() in all.
+    // dns_gethostbyname() is called from the loop task, as 2.0.14's own
+    // WiFi.hostByName() calls it (lwIP wants its TCP/IP task; the 3.x core
+    // moved its call there).
     bool mqtt_connect(const dht::firmware::MqttConnect &r) noexcept override
     {
-        const char *user = *user_ != '\0' ? user_ : nullptr;
-        const char *password = *mqtt_password_ != '\0' ? mqtt_password_ : nullptr;
-        return mqtt_.connect(r.client_id, user, password, r.will_topic, r.will_qos, r.will_retain, r.will_payload,
-                             true);
+        request_ = r;
+        lookup_done_ = false;
+        ip_addr_t address{};
+        const err_t e = dns_gethostbyname(host_, &address, &Esp32Board::dns_answer, this);
+        if (e == ERR_OK)
+            return connect_now();
+        waiting_for_dns_ = e == ERR_INPROGRESS;
+        return waiting_for_dns_;
     }
 
-    bool mqtt_connected() noexcept override { return mqtt_.connected(); }
+    bool mqtt_connected() noexcept override
+    {
+        if (waiting_for_dns_) {
+            if (!lookup_done_)
+                return false;
+            waiting_for_dns_ = false;
+            return lookup_found_ && connect_now();
+        }
+        return mqtt_.connected();
+    }
 
     // PubSubClient publishes at QoS 0 only; the last will is QoS 1.
     bool mqtt_publish(const char *topic, const char *payload, std::uint8_t, bool retain) noexcept override
@@ -94,8 +142,35 @@ public:
     }
 
 private:
+    static void dns_answer(const char *, const ip_addr_t *address, void *self)
+    {
+        auto *board = static_cast<Esp32Board *>(self);
+        board->lookup_found_ = address != nullptr;
+        board->lookup_done_ = true;
+    }
+
+    bool connect_now()
+    {
+        if (network_.connect(host_, port_, static_cast<std::int32_t>(limits_.tcp_connect_ms)) != 1)
+            return false;
+        const char *user = *user_ != '\0' ? user_ : nullptr;
+        const char *password = *mqtt_password_ != '\0' ? mqtt_password_ : nullptr;
+        // The client is connected: PubSubClient sends CONNECT and waits for the answer only.
+        const auto &r = request_;
+        return mqtt_.connect(r.client_id, user, password, r.will_topic, r.will_qos, r.will_retain, r.will_payload,
+                             true);
+    }
+
     DHT &sensor_;
+    WiFiClient &network_;
     PubSubClient &mqtt_;
+    ConnectLimits limits_;
     const char *ssid_, *password_, *user_, *mqtt_password_;
     bool debug_;
+    const char *host_ = "";
+    std::uint16_t port_ = 1883;
+    dht::firmware::MqttConnect request_{};
+    bool waiting_for_dns_ = false;
+    std::atomic<bool> lookup_done_{false};  // set from lwIP's task
+    std::atomic<bool> lookup_found_{false};
 };
