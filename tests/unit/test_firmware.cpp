@@ -128,6 +128,17 @@ public:
     void deep_sleep(std::uint32_t ms) noexcept override { slept = ms; }
     void log(LogLevel, const char *line) noexcept override { logs.emplace_back(line); }
 
+    std::vector<OtaRequest> updates;  // a board restarts when one works; this one says it failed
+    std::vector<std::uint32_t> update_times;
+    int confirms = 0;
+    const char *ota_update(const OtaRequest &r) noexcept override
+    {
+        updates.push_back(r);
+        update_times.push_back(now);
+        return "the server said 404";
+    }
+    void firmware_confirm() noexcept override { ++confirms; }
+
     std::vector<Published> on(const std::string &topic) const
     {
         std::vector<Published> found;
@@ -1106,4 +1117,87 @@ TEST_CASE("firmware: the calibration survives deep sleep, and the longest payloa
                          R"(","time":"9999-12-31T23:59:59.999Z","rssi":-2147483648,"temperature_offset":-10.00,)"
                          R"("humidity_offset":-20.00})");
     CHECK(data[0].size() < Device::kPayloadSize);
+}
+
+TEST_CASE("firmware: update commands are read strictly", "[firmware][ota]")
+{
+    const std::string md5 = "0123456789ABCDEF0123456789abcdef";
+    const auto parse = [](const std::string &text, OtaRequest &r) {
+        return parse_ota_command(text.data(), text.size(), r);
+    };
+    OtaRequest r;
+    REQUIRE(parse(R"({"ota":"https://files.example/dht-1.3.0.bin","version":"1.3.0","md5":")" + md5 + R"("})", r) ==
+            nullptr);
+    CHECK(std::string(r.url) == "https://files.example/dht-1.3.0.bin");
+    CHECK(std::string(r.version) == "1.3.0");
+    CHECK(std::string(r.md5) == "0123456789abcdef0123456789abcdef");  // lower case
+
+    const std::string long_url = "https://h/" + std::string(191, 'a');  // 201 characters
+    for (const std::string &bad : std::vector<std::string>{
+             R"({"ota":"http://files.example/a.bin","version":"1.3.0","md5":")" + md5 + R"("})",
+          R"({"ota":"https:///a.bin","version":"1.3.0","md5":")" + md5 + R"("})",
+          R"({"ota":"https://files.example/a b.bin","version":"1.3.0","md5":")" + md5 + R"("})",
+          R"({"ota":")" + long_url + R"(","version":"1.3.0","md5":")" + md5 + R"("})",
+          R"({"ota":"https://files.example/a.bin","version":"1.3.0","md5":")" + md5 + R"(0"})",
+          R"({"ota":"https://files.example/a.bin","version":"1.3.0","md5":"xyz"})",
+          R"({"ota":"https://files.example/a.bin","version":"1 3","md5":")" + md5 + R"("})",
+          R"({"ota":"https://files.example/a.bin","version":"1.3.0"})",
+          R"({"ota":"https://files.example/a.bin","version":"1.3.0","md5":")" + md5 + R"(","x":"y"})",
+          R"({"ota":"https://files.example/a.bin","version":"1.3.0","md5":")" + md5 + R"("} x)", std::string("reboot"),
+          std::string()}) {
+        INFO(bad);
+        OtaRequest kept;
+        CHECK(parse(bad, kept) != nullptr);
+        CHECK(kept.url[0] == '\0');
+    }
+}
+
+TEST_CASE("firmware: an update command is carried out between readings, and reported", "[firmware][ota]")
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.firmware_version = "1.2.0";
+    c.interval_ms = 10000;
+    Device d(c, p);
+    run(d, p, 0, 500);
+    CHECK(p.subscribed == std::vector<std::string>{"dht11/kitchen/command"});
+    CHECK(p.confirms == 1);  // this image reached the broker
+    const auto say = [&](const std::string &text) {
+        d.on_message("dht11/kitchen/command", reinterpret_cast<const std::uint8_t *>(text.data()), text.size(),
+                     p.now);
+    };
+    const std::string md5 = "0123456789abcdef0123456789abcdef";
+    say(R"({"ota":"https://files.example/dht.bin","version":"1.2.0","md5":")" + md5 + R"("})");
+    say(R"({"ota":"ftp://files.example/dht.bin","version":"1.3.0","md5":")" + md5 + R"("})");
+    run(d, p, 510, 600);
+    CHECK(p.updates.empty());
+    CHECK(p.payloads("dht11/kitchen/ota") ==
+          std::vector<std::string>{"already running 1.2.0",
+                                   "refused: ota must be an https:// URL of at most 200 characters"});
+
+    p.answers = false;  // a reading under way (reads at 1, 2 and 3 s) holds the update back
+    run(d, p, 610, 990);
+    p.now = 1000;
+    say(R"({"ota":"https://files.example/dht.bin","version":"1.3.0","md5":")" + md5 + R"("})");
+    run(d, p, 1000, 2990);
+    CHECK(p.updates.empty());
+    run(d, p, 3000, 4000);
+    REQUIRE(p.updates.size() == 1);
+    CHECK(p.update_times[0] == 3000);  // once the third read was done
+    CHECK(std::string(p.updates[0].url) == "https://files.example/dht.bin");
+    CHECK(p.payloads("dht11/kitchen/ota").back() == "failed: the server said 404");
+    run(d, p, 4010, 30000);
+    CHECK(p.updates.size() == 1);  // not again by itself
+
+    p.mqtt = false;  // a reconnection is no new image: confirmed once
+    run(d, p, 30010, 40000);
+    CHECK(p.confirms == 1);
+
+    Config sleepy = c;
+    sleepy.deep_sleep = true;
+    CHECK(check_config(sleepy) != nullptr);
+    FakePlatform q;
+    Device off(kitchen(), q);  // no version: no updates, no subscription
+    run(off, q, 0, 100);
+    CHECK(q.subscribed.empty());
 }

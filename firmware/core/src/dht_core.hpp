@@ -7,3 +7,4 @@
 #include "dht_calibration.hpp"
 #include "dht_device.hpp"
 #include "dht_format.hpp"
+#include "dht_ota.hpp"

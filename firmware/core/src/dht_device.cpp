@@ -25,6 +25,7 @@ constexpr std::size_t longest_key()
 }
 static_assert(Device::kTopicSize > kPrefixMax + 1 + kIdMax + text_length(kStatusSuffix), "status topic");
 static_assert(Device::kTopicSize > kPrefixMax + 1 + kIdMax + text_length(kConfigSuffix), "config topic");
+static_assert(Device::kTopicSize > kPrefixMax + 1 + kIdMax + text_length(kCommandSuffix), "command topic");
 static_assert(Device::kTopicSize > kPrefixMax + 1 + kIdMax + text_length(kDataSuffix), "data topic");
 static_assert(Device::kTopicSize > limits::kSharedTopicMax, "shared topic");
 static_assert(Device::kTopicSize > kPrefixMax + text_length("/sensor/") + kIdMax + 1 + longest_key() +
@@ -114,6 +115,11 @@ const char *check_config(const Config &c) noexcept
         return "the backoff needs 0 < first delay <= longest delay";
     if (c.deep_sleep && c.interval_ms == 0)
         return "deep sleep needs an interval";
+    if (c.firmware_version != nullptr &&
+        (*c.firmware_version == '\0' || std::strlen(c.firmware_version) > OtaRequest::kVersionMax))
+        return "the firmware version must be 1 to 32 characters";
+    if (c.firmware_version != nullptr && c.deep_sleep)
+        return "updates need the device awake: not with deep sleep";
     if (c.deep_sleep && c.connect_block_ms >= c.awake_timeout_ms)
         return "a connection attempt must block for less than the awake limit";
     const std::uint32_t day = 24U * 3600U * 1000U;  // the wrapping clock compares times less than 24.8 days apart
@@ -148,6 +154,10 @@ Device::Device(const Config &config, Platform &platform, Memory *memory) noexcep
     status.text(config_.topic_prefix).character('/').text(config_.sensor_id).text(kStatusSuffix);
     TextBuffer config_topic(config_topic_, sizeof config_topic_);
     config_topic.text(config_.topic_prefix).character('/').text(config_.sensor_id).text(kConfigSuffix);
+    TextBuffer command(command_topic_, sizeof command_topic_);
+    command.text(config_.topic_prefix).character('/').text(config_.sensor_id).text(kCommandSuffix);
+    TextBuffer ota(ota_topic_, sizeof ota_topic_);
+    ota.text(config_.topic_prefix).character('/').text(config_.sensor_id).text(kOtaSuffix);
     TextBuffer ha(ha_status_topic_, sizeof ha_status_topic_);
     ha.text(config_.discovery_prefix).text(kStatusSuffix);
     TextBuffer id(client_id_, sizeof client_id_);
@@ -155,7 +165,7 @@ Device::Device(const Config &config, Platform &platform, Memory *memory) noexcep
         id.text(config_.client_id);
     else
         id.text("dht-").text(config_.sensor_id);
-    if (!data.ok() || !status.ok() || !config_topic.ok() || !ha.ok() || !id.ok())
+    if (!data.ok() || !status.ok() || !config_topic.ok() || !command.ok() || !ota.ok() || !ha.ok() || !id.ok())
         error_ = "a topic or the client id is too long";
 
     if (memory_ != nullptr && memory_->magic == kMemoryMagic) {
@@ -203,6 +213,8 @@ void Device::tick(std::uint32_t now) noexcept
     keep_mqtt(now);
     sample(now);
     deliver(now);
+    if (ota_due_)
+        update();
     if (config_.deep_sleep)
         maybe_sleep(now);
 }
@@ -313,6 +325,12 @@ void Device::mqtt_connected(std::uint32_t now) noexcept
     control_held_ = false;
     if (config_.remote_calibration && !platform_.mqtt_subscribe(config_topic_))
         logf(LogLevel::error, "mqtt: cannot subscribe to %s", config_topic_);
+    if (config_.firmware_version != nullptr && !platform_.mqtt_subscribe(command_topic_))
+        logf(LogLevel::error, "mqtt: cannot subscribe to %s", command_topic_);
+    if (!confirmed_) {
+        confirmed_ = true;  // the image reached the broker: it is a good one
+        platform_.firmware_confirm();
+    }
     if (config_.discovery) {
         if (!platform_.mqtt_subscribe(ha_status_topic_))
             logf(LogLevel::error, "mqtt: cannot subscribe to %s", ha_status_topic_);
@@ -523,6 +541,40 @@ void Device::set_calibration(const char *payload, std::size_t length) noexcept
     logf(LogLevel::info, "calibration: temperature offset %s C, humidity offset %s %%", t, h);
 }
 
+void Device::report_ota(const char *what, const char *detail) noexcept
+{
+    char text[OtaRequest::kUrlMax + 64];
+    TextBuffer(text, sizeof text).text(what).text(detail);
+    logf(LogLevel::info, "ota: %s", text);
+    if (mqtt_ == Phase::up)
+        platform_.mqtt_publish(ota_topic_, text, 1, false);
+}
+
+void Device::take_command(const char *payload, std::size_t length) noexcept
+{
+    OtaRequest request;
+    if (const char *why = parse_ota_command(payload, length, request)) {
+        report_ota("refused: ", why);
+        return;
+    }
+    if (std::strcmp(request.version, config_.firmware_version) == 0) {
+        report_ota("already running ", request.version);
+        return;
+    }
+    ota_ = request;
+    ota_due_ = true;
+}
+
+void Device::update() noexcept
+{
+    // Between readings, with the status out: the download blocks.
+    if (mqtt_ != Phase::up || attempt_ != 0 || pending_ || status_due_)
+        return;
+    ota_due_ = false;
+    report_ota("updating to ", ota_.version);
+    report_ota("failed: ", platform_.ota_update(ota_));
+}
+
 void Device::hold_control(std::uint32_t now) noexcept
 {
     control_held_ = true;
@@ -534,6 +586,10 @@ void Device::on_message(const char *topic, const std::uint8_t *payload, std::siz
 {
     if (config_.remote_calibration && std::strcmp(topic, config_topic_) == 0) {
         set_calibration(reinterpret_cast<const char *>(payload), length);
+        return;
+    }
+    if (config_.firmware_version != nullptr && std::strcmp(topic, command_topic_) == 0) {
+        take_command(reinterpret_cast<const char *>(payload), length);
         return;
     }
     if (!config_.discovery || std::strcmp(topic, ha_status_topic_) != 0)

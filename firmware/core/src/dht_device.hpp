@@ -8,6 +8,7 @@
 #include "dht_backoff.hpp"
 #include "dht_calibration.hpp"
 #include "dht_format.hpp"
+#include "dht_ota.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +64,10 @@ struct Config {
     // dht_calibration.hpp): subscribed to on each connection, applied to
     // every reading, reported in the payload when not 0.
     bool remote_calibration = false;
+
+    // The version running. Set: update commands on <prefix>/<id>/command are
+    // acted on (see dht_ota.hpp); not with deep sleep, as an update blocks.
+    const char *firmware_version = nullptr;
 
     // Keys after the seed's two.
     bool payload_sensor = false;
@@ -144,6 +149,12 @@ public:
     virtual void deep_sleep(std::uint32_t ms) noexcept = 0;
 
     virtual void log(LogLevel level, const char *line) noexcept = 0;
+
+    // Downloads, checks and installs the image, then restarts: returns only
+    // when that failed, saying why.
+    virtual const char *ota_update(const OtaRequest &) noexcept { return "updates are not supported here"; }
+    // This image works (it reached the broker): no rollback at the next boot.
+    virtual void firmware_confirm() noexcept {}
 };
 
 struct Stats {
@@ -210,6 +221,9 @@ public:
     const char *status_topic() const noexcept { return status_topic_; }
     // <prefix>/<id>/config: the calibration.
     const char *config_topic() const noexcept { return config_topic_; }
+    // <prefix>/<id>/command: updates; their results on <prefix>/<id>/ota.
+    const char *command_topic() const noexcept { return command_topic_; }
+    const char *ota_topic() const noexcept { return ota_topic_; }
     const Calibration &calibration() const noexcept { return calibration_; }
     const char *client_id() const noexcept { return client_id_; }
     // Where Home Assistant announces itself: <discovery prefix>/status.
@@ -232,6 +246,9 @@ private:
     bool send_discovery() noexcept;
     void hold_control(std::uint32_t now) noexcept;
     void set_calibration(const char *payload, std::size_t length) noexcept;
+    void take_command(const char *payload, std::size_t length) noexcept;
+    void update() noexcept;
+    void report_ota(const char *what, const char *detail) noexcept;
     void maybe_sleep(std::uint32_t now) noexcept;
     void set_status(Status status) noexcept;
     void logf(LogLevel level, const char *format, ...) noexcept __attribute__((format(printf, 3, 4)));
@@ -248,6 +265,11 @@ private:
     char status_topic_[kTopicSize] = {};
     char ha_status_topic_[kTopicSize] = {};
     char config_topic_[kTopicSize] = {};
+    char command_topic_[kTopicSize] = {};
+    char ota_topic_[kTopicSize] = {};
+    OtaRequest ota_;
+    bool ota_due_ = false;
+    bool confirmed_ = false;
     Calibration calibration_;
     char client_id_[48] = {};
     char payload_[kPayloadSize] = {};

@@ -23,6 +23,8 @@ inline constexpr std::size_t kClientIdMax = 40;
 inline constexpr char kDataSuffix[] = "/data";
 inline constexpr char kStatusSuffix[] = "/status";
 inline constexpr char kConfigSuffix[] = "/config";
+inline constexpr char kCommandSuffix[] = "/command";
+inline constexpr char kOtaSuffix[] = "/ota";
 
 // "DHT11", "DHT22".
 const char *model_name(Model model) noexcept;

@@ -4,9 +4,8 @@
 
 #include "Arduino.h"
 
-class Client {
+class Client : public Stream {
 public:
-    virtual ~Client() = default;
     virtual int connect(const char *host, std::uint16_t port) = 0;
     virtual std::size_t write(const std::uint8_t *buf, std::size_t size) = 0;
     virtual int available() = 0;

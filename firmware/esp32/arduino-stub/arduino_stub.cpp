@@ -1,5 +1,8 @@
 #include "Arduino.h"
 #include "DHT.h"
+#include "HTTPClient.h"
+#include "Update.h"
+#include "esp_ota_ops.h"
 #include "PubSubClient.h"
 #include "WiFi.h"
 #include "WiFiClientSecure.h"
@@ -355,6 +358,27 @@ float DHT::readHumidity(bool force)
         read(true);
     return humidity_;
 }
+
+EspClass ESP;
+void EspClass::restart() { std::abort(); }
+
+bool HTTPClient::begin(WiFiClient &client, String) { client_ = &client; return true; }
+int HTTPClient::GET() { return HTTPC_ERROR_CONNECTION_REFUSED; }
+int HTTPClient::getSize() { return -1; }
+WiFiClient *HTTPClient::getStreamPtr() { return client_; }
+void HTTPClient::end() {}
+void HTTPClient::setTimeout(std::uint16_t) {}
+void HTTPClient::setConnectTimeout(std::int32_t) {}
+
+UpdateClass Update;
+bool UpdateClass::begin(std::size_t, int, int, std::uint8_t, const char *) { return false; }
+std::size_t UpdateClass::writeStream(Stream &) { return 0; }
+bool UpdateClass::end(bool) { return false; }
+void UpdateClass::abort() {}
+bool UpdateClass::setMD5(const char *) { return true; }
+const char *UpdateClass::errorString() { return "No Error"; }
+
+esp_err_t esp_ota_mark_app_valid_cancel_rollback() { return 0; }
 
 esp_err_t esp_sleep_enable_timer_wakeup(std::uint64_t time_in_us)
 {

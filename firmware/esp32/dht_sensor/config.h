@@ -51,6 +51,16 @@
 #define DHT_CALIBRATION 1
 #endif
 
+// Updates from an HTTPS URL published on <prefix>/<id>/command (see
+// README.md): with TLS (the broker's CA checks the server) and without deep
+// sleep. The version is what the device says it runs.
+#ifndef DHT_OTA
+#define DHT_OTA 1
+#endif
+#ifndef DHT_FIRMWARE_VERSION
+#define DHT_FIRMWARE_VERSION "1.0.0"
+#endif
+
 // Home Assistant MQTT discovery: the device shows up by itself.
 #ifndef DHT_DISCOVERY
 #define DHT_DISCOVERY 1

@@ -35,6 +35,10 @@ Esp32Board board(dht_sensor, network, mqtt, kConnectLimits, WIFI_SSID, WIFI_PASS
                  DHT_VERBOSE != 0);
 RTC_DATA_ATTR dht::firmware::Memory memory;  // survives deep sleep, zeroed at power-on
 
+// arduino-esp32 confirms a new image at start unless this says later: the
+// core confirms it once it has reached the broker (Platform::firmware_confirm).
+extern "C" bool verifyRollbackLater() { return true; }
+
 // The core's clock: milliseconds on 32 bits, wrapping as millis() does on the
 // board (where unsigned long is 32 bits; on a PC it is 64).
 inline std::uint32_t now_ms() { return static_cast<std::uint32_t>(millis()); }
@@ -54,6 +58,10 @@ dht::firmware::Device device(
         c.payload_rssi = DHT_PAYLOAD_RSSI != 0;
         c.discovery = DHT_DISCOVERY != 0;
         c.remote_calibration = DHT_CALIBRATION != 0;
+#if defined(MQTT_CA_CERT)
+        if (DHT_OTA != 0 && DHT_DEEP_SLEEP == 0)
+            c.firmware_version = DHT_FIRMWARE_VERSION;
+#endif
         c.deep_sleep = DHT_DEEP_SLEEP != 0;
         c.connect_block_ms = kConnectLimits.block_ms();
         return c;
@@ -70,6 +78,7 @@ void setup()
 #if defined(MQTT_CA_CERT)
     network.setCACert(MQTT_CA_CERT);
     network.setHandshakeTimeout(DHT_TLS_HANDSHAKE_S);  // 120 s unless set
+    board.set_ota_ca(MQTT_CA_CERT);  // updates from a server the broker's CA signed
 #if defined(MQTT_CLIENT_CERT) && defined(MQTT_CLIENT_KEY)
     network.setCertificate(MQTT_CLIENT_CERT);
     network.setPrivateKey(MQTT_CLIENT_KEY);

@@ -1,11 +1,16 @@
 // The ESP32 side of the core's Platform: WiFi, PubSubClient, the DHT library,
-// the clock set by NTP, esp_random() and deep sleep. No logic of its own.
+// the clock set by NTP, esp_random(), deep sleep, updates over HTTPS. No
+// logic of its own.
 #pragma once
 
 #include <Arduino.h>
 #include <DHT.h>
+#include <HTTPClient.h>
 #include <PubSubClient.h>
+#include <Update.h>
 #include <WiFi.h>
+#include <WiFiClientSecure.h>
+#include <esp_ota_ops.h>
 #include <esp_sleep.h>
 #include <lwip/dns.h>
 #include <sys/time.h>
@@ -51,6 +56,9 @@ public:
         WiFi.disconnect();
         WiFi.begin(ssid_, password_);
     }
+
+    // Updates over HTTPS, the server checked with `ca` (the broker's CA). Null: none.
+    void set_ota_ca(const char *ca) { ota_ca_ = ca; }
 
     bool wifi_connected() noexcept override { return WiFi.status() == WL_CONNECTED; }
 
@@ -135,6 +143,52 @@ public:
         esp_deep_sleep_start();
     }
 
+    // HTTPUpdate cannot be given the MD5 (it takes one only from the server's
+    // x-MD5 header), so the download goes through HTTPClient into Update:
+    // Update.end() checks the image and its MD5 before it switches the boot
+    // partition. This blocks for the download, the one step that may take
+    // longer than ConnectLimits (each read waits 10 s at most).
+    const char *ota_update(const dht::firmware::OtaRequest &r) noexcept override
+    {
+        if (ota_ca_ == nullptr)
+            return "updates need TLS: no CA to check the server with";
+        WiFiClientSecure tls;
+        tls.setCACert(ota_ca_);
+        tls.setHandshakeTimeout(limits_.tls_handshake_s);
+        HTTPClient http;
+        http.setConnectTimeout(static_cast<std::int32_t>(limits_.tcp_connect_ms));
+        http.setTimeout(10000);
+        if (!http.begin(tls, r.url))
+            return "not a URL the HTTP client takes";
+        const int code = http.GET();
+        const int size = code == HTTP_CODE_OK ? http.getSize() : -1;
+        if (size <= 0) {
+            http.end();
+            return code == HTTP_CODE_OK ? "the server sent no length" : "the server did not send the image";
+        }
+        if (!Update.begin(static_cast<std::size_t>(size))) {
+            http.end();
+            return Update.errorString();
+        }
+        Update.setMD5(r.md5);
+        const std::size_t written = Update.writeStream(*http.getStreamPtr());
+        http.end();
+        if (written != static_cast<std::size_t>(size)) {
+            Update.abort();
+            return "the download broke off";
+        }
+        if (!Update.end())
+            return Update.errorString();  // a wrong MD5 or a bad image: the running one stays
+        mqtt_.disconnect();
+        delay(50);
+        ESP.restart();  // into the new image, on trial until firmware_confirm()
+        return "the restart failed";
+    }
+
+    // With verifyRollbackLater() (the sketch), a new image stays on trial
+    // until it has reached the broker; a boot that fails first rolls back.
+    void firmware_confirm() noexcept override { esp_ota_mark_app_valid_cancel_rollback(); }
+
     void log(dht::firmware::LogLevel level, const char *line) noexcept override
     {
         if (level != dht::firmware::LogLevel::debug || debug_)
@@ -168,6 +222,7 @@ private:
     const char *ssid_, *password_, *user_, *mqtt_password_;
     bool debug_;
     const char *host_ = "";
+    const char *ota_ca_ = nullptr;
     std::uint16_t port_ = 1883;
     dht::firmware::MqttConnect request_{};
     bool waiting_for_dns_ = false;
