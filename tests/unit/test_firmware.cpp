@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -126,6 +127,17 @@ public:
     std::uint32_t random() noexcept override { return random_value; }
     void deep_sleep(std::uint32_t ms) noexcept override { slept = ms; }
     void log(LogLevel, const char *line) noexcept override { logs.emplace_back(line); }
+
+    std::vector<OtaRequest> updates;  // a board restarts when one works; this one says it failed
+    std::vector<std::uint32_t> update_times;
+    int confirms = 0;
+    const char *ota_update(const OtaRequest &r) noexcept override
+    {
+        updates.push_back(r);
+        update_times.push_back(now);
+        return "the server said 404";
+    }
+    void firmware_confirm() noexcept override { ++confirms; }
 
     std::vector<Published> on(const std::string &topic) const
     {
@@ -272,6 +284,16 @@ TEST_CASE("firmware: configurations are checked", "[firmware]")
     c.deep_sleep = true;
     c.interval_ms = 0;
     CHECK(check_config(c) != nullptr);
+    // Every wait at most a day: the wrapping clock compares times under 24.8 days apart.
+    const std::uint32_t day = 86400000U;
+    for (std::uint32_t Config::*wait : {&Config::discovery_jitter_ms, &Config::wifi_timeout_ms,
+                                        &Config::mqtt_timeout_ms, &Config::awake_timeout_ms}) {
+        c = Config{};
+        c.*wait = day;
+        CHECK(check_config(c) == nullptr);
+        c.*wait = day + 1;
+        CHECK(check_config(c) != nullptr);
+    }
 
     FakePlatform p;
     c = Config{};
@@ -821,4 +843,361 @@ TEST_CASE("firmware: readings on request, and a limit", "[firmware]")
     Device e(l, q);
     run(e, q, 0, 60000);
     CHECK(q.read_times == std::vector<std::uint32_t>{1000, 10000, 20000});
+}
+
+namespace {
+
+// What one episode of the long run saw: the sensor dies for a minute, Home
+// Assistant restarts, the sensor comes back.
+struct Episode {
+    std::size_t status = 0, discovery = 0, data = 0;
+    std::vector<std::string> statuses;
+};
+
+// Runs a device connected once at uptime 0 for `days`, ticking every second
+// on the wrapping 32-bit clock, and plays an episode at each of `points` (ms
+// of uptime, 64 bits).
+std::vector<Episode> long_run(const std::vector<std::uint64_t> &points)
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.discovery = true;
+    c.discovery_jitter_ms = 0;
+    c.interval_ms = 10000;
+    Device d(c, p);
+    std::vector<Episode> seen;
+    std::uint64_t t = 0;
+    const auto until = [&](std::uint64_t end) {
+        for (; t < end; t += 1000) {
+            p.now = static_cast<std::uint32_t>(t);
+            d.tick(p.now);
+        }
+        p.logs.clear();
+    };
+    for (const std::uint64_t at : points) {
+        until(at);
+        p.published.clear();
+        p.answers = false;  // dead for 60 s: six readings fail
+        until(at + 60000);
+        const char *online = "online";
+        d.on_message("homeassistant/status", reinterpret_cast<const std::uint8_t *>(online), 6,
+                     static_cast<std::uint32_t>(t));
+        p.answers = true;
+        until(at + 90000);
+        Episode e;
+        e.statuses = p.payloads("dht11/kitchen/status");
+        e.status = e.statuses.size();
+        e.discovery = p.on("homeassistant/sensor/kitchen_temperature/config").size() +
+                      p.on("homeassistant/sensor/kitchen_humidity/config").size();
+        e.data = p.on("dht11/kitchen/data").size();
+        seen.push_back(e);
+    }
+    CHECK(d.stats().mqtt_connects == 1);  // one connection all along
+    return seen;
+}
+
+}  // namespace
+
+TEST_CASE("firmware: one connection for 55 days, across 2^31 and 2^32 ms of uptime", "[firmware][uptime]")
+{
+    const std::uint64_t day = 86400000ULL;
+    const std::uint64_t two31 = 1ULL << 31, two32 = 1ULL << 32;
+    const std::vector<std::uint64_t> points{20 * day, two31 - 30000, two31 + 3600000, 26 * day,
+                                            two32 - 30000, two32 + 3600000, 55 * day};
+    const auto seen = long_run(points);
+    REQUIRE(seen.size() == points.size());
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        INFO("episode at " << points[i] << " ms of uptime");
+        std::printf("uptime %llu ms: %zu status (%s%s%s), %zu discovery, %zu data\n",
+                    static_cast<unsigned long long>(points[i]), seen[i].status,
+                    seen[i].statuses.empty() ? "" : seen[i].statuses.front().c_str(),
+                    seen[i].statuses.size() > 1 ? " then " : "",
+                    seen[i].statuses.size() > 1 ? seen[i].statuses.back().c_str() : "", seen[i].discovery,
+                    seen[i].data);
+        CHECK(seen[i].statuses == std::vector<std::string>{"sensor-error", "online"});
+        CHECK(seen[i].discovery == 2);
+        CHECK(seen[i].data == 3);  // the readings of the 30 s after the sensor came back
+    }
+}
+
+TEST_CASE("firmware: a reading on request after weeks of none is taken at once", "[firmware][uptime]")
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.interval_ms = 0;  // on request only
+    Device d(c, p);
+    run(d, p, 0, 5000, 1000);
+    // 30 days later the last read is more than 2^31 ms old: it is long rested.
+    const std::uint32_t later = 30U * 86400000U;
+    d.request_sample();
+    p.now = later;
+    d.tick(later);
+    REQUIRE(p.read_times.size() == 1);
+    CHECK(p.read_times[0] == later);
+}
+
+TEST_CASE("firmware: the largest configuration's discovery messages fit, sized from the limits", "[firmware]")
+{
+    // Every name at its longest, every topic character one that JSON escapes.
+    const std::string id(limits::kIdMax, 'i');
+    const std::string prefix(limits::kPrefixMax, '"');
+    const std::string shared(limits::kSharedTopicMax, '\\');
+    const std::string discovery_prefix(limits::kPrefixMax, 'h');
+    Config c;
+    c.sensor_id = id.c_str();
+    c.topic_prefix = prefix.c_str();
+    c.discovery = true;
+    c.discovery_prefix = discovery_prefix.c_str();
+    c.payload_rssi = true;
+    c.expire_after_s = std::numeric_limits<std::uint32_t>::max();
+    c.model = Model::dht22;
+    for (const bool with_shared : {true, false}) {
+        INFO((with_shared ? "a shared topic" : "the device's own topic"));
+        c.shared_data_topic = with_shared ? shared.c_str() : nullptr;
+        FakePlatform p;
+        Device d(c, p);
+        REQUIRE(d.error() == nullptr);
+        run(d, p, 0, 100);
+        const Field fields[] = {Field::temperature, Field::humidity, Field::rssi};
+        for (const Field f : fields) {
+            const std::string topic = discovery_prefix + "/sensor/" + id + "_" + field_name(f) + "/config";
+            const auto sent = p.on(topic);
+            REQUIRE(sent.size() == 1);
+            CHECK(topic.size() < Device::kTopicSize);
+            const auto o = parse_object(sent[0].payload);
+            CHECK(o.at("availability_topic").as_string() == prefix + "/" + id + "/status");
+            if (with_shared) {
+                // The longest there is: the bound is exact, not a guess.
+                CHECK(sent[0].payload.size() == discovery_length_max(f));
+                CHECK(o.at("state_topic").as_string() == shared);
+            } else {
+                CHECK(sent[0].payload.size() < discovery_length_max(f));
+            }
+        }
+        CHECK(p.logs.end() == std::find_if(p.logs.begin(), p.logs.end(), [](const std::string &l) {
+                  return l.find("does not fit") != std::string::npos;
+              }));
+    }
+    CHECK(discovery_length_max() > 900);  // what a fixed 900-byte buffer cut off
+    CHECK(Device::kDiscoverySize == discovery_length_max() + 1);
+
+    // Control characters would take six bytes each in JSON: refused.
+    Config bad = kitchen();
+    bad.topic_prefix = "dht\x01";
+    CHECK(check_config(bad) != nullptr);
+    bad = kitchen();
+    bad.shared_data_topic = "a\tb";
+    CHECK(check_config(bad) != nullptr);
+}
+
+TEST_CASE("firmware: in deep sleep no connection attempt can end past the awake limit", "[firmware]")
+{
+    Config c = kitchen();
+    c.interval_ms = 60000;
+    c.deep_sleep = true;
+    c.awake_timeout_ms = 20000;
+    c.connect_block_ms = 8000;  // the platform's bound on one blocking connect
+    FakePlatform p;
+    p.broker = false;
+    Device d(c, p);
+    run(d, p, 0, 20000);
+    REQUIRE(p.slept);
+    REQUIRE(p.connect_times.size() >= 3);
+    for (const std::uint32_t at : p.connect_times)
+        CHECK(at + c.connect_block_ms <= c.awake_timeout_ms);
+
+    c.connect_block_ms = 20000;
+    CHECK(check_config(c) != nullptr);
+}
+
+TEST_CASE("firmware: calibration messages are read strictly", "[firmware][calibration]")
+{
+    const auto parse = [](const std::string &text, Calibration &c) {
+        return parse_calibration(text.data(), text.size(), c);
+    };
+    Calibration c;
+    CHECK(parse(R"({"temperature_offset":-0.5,"humidity_offset":2})", c) == nullptr);
+    CHECK(c.temperature == -50);
+    CHECK(c.humidity == 200);
+    CHECK(parse(R"( { "humidity_offset" : 1.255 } )", c) == nullptr);
+    CHECK(c.temperature == 0);  // absent: 0
+    CHECK(c.humidity == 126);   // rounded half away from zero
+    CHECK(parse(R"({"temperature_offset":-10})", c) == nullptr);
+    CHECK(c.temperature == -1000);
+    CHECK(parse("", c) == nullptr);  // the retained message deleted
+    CHECK(c.temperature == 0);
+    CHECK(c.humidity == 0);
+    CHECK(parse("{}", c) == nullptr);
+
+    Calibration kept{123, -45};
+    for (const char *bad : {R"({"temperature_offset":10.01})", R"({"humidity_offset":-20.5})",
+                            R"({"temperature_offset":1e1})", R"({"temperature_offset":"1"})",
+                            R"({"temperature_offset":1,"temperature_offset":2})", R"({"offset":1})",
+                            R"({"temperature_offset":1} x)", R"({"temperature_offset":1,})", R"([1])", "null",
+                            R"({"temperature_offset":.5})", R"({"temperature_offset":1.})", R"({"temperature_offset":-})",
+                            R"({"temperature_offset":1)"}) {
+        INFO(bad);
+        CHECK(parse(bad, kept) != nullptr);
+        CHECK(kept.temperature == 123);  // refused whole: nothing changed
+        CHECK(kept.humidity == -45);
+    }
+}
+
+TEST_CASE("firmware: calibration over a retained config topic, applied and reported", "[firmware][calibration]")
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.remote_calibration = true;
+    c.interval_ms = 10000;
+    Memory memory;
+    Device d(c, p, &memory);
+    CHECK(std::string(d.config_topic()) == "dht11/kitchen/config");
+    run(d, p, 0, 1000);
+    CHECK(p.subscribed == std::vector<std::string>{"dht11/kitchen/config"});
+    CHECK(p.payloads("dht11/kitchen/data") == std::vector<std::string>{R"({"temperature":24.50,"humidity":65.30})"});
+
+    const auto say = [&](const std::string &text) {
+        d.on_message("dht11/kitchen/config", reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), p.now);
+    };
+    say(R"({"temperature_offset":-0.5,"humidity_offset":2})");
+    run(d, p, 1010, 11000);
+    CHECK(p.payloads("dht11/kitchen/data").back() ==
+          R"({"temperature":24.00,"humidity":67.30,"temperature_offset":-0.50,"humidity_offset":2.00})");
+
+    say(R"({"humidity_offset":"a lot"})");  // refused: the offsets stay
+    CHECK(d.stats().calibrations_refused == 1);
+    p.value = {24.5F, 99.0F};
+    say(R"({"humidity_offset":5})");  // humidity stays within 100 %
+    run(d, p, 11010, 21000);
+    CHECK(p.payloads("dht11/kitchen/data").back() ==
+          R"({"temperature":24.50,"humidity":100.00,"temperature_offset":0.00,"humidity_offset":5.00})");
+
+    say("");  // deleted: the seed's payload again
+    run(d, p, 21010, 31000);
+    CHECK(p.payloads("dht11/kitchen/data").back() == R"({"temperature":24.50,"humidity":99.00})");
+
+    FakePlatform q;
+    Device off(kitchen(), q);  // not asked for: not subscribed, ignored
+    run(off, q, 0, 100);
+    CHECK(q.subscribed.empty());
+    const std::string text = R"({"temperature_offset":3})";
+    off.on_message("dht11/kitchen/config", reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), 100);
+    CHECK(off.calibration().temperature == 0);
+}
+
+TEST_CASE("firmware: the calibration survives deep sleep, and the longest payload fits", "[firmware][calibration]")
+{
+    const std::string id(limits::kIdMax, 'i');
+    Config c;
+    c.sensor_id = id.c_str();
+    c.model = Model::dht22;
+    c.interval_ms = 60000;
+    c.deep_sleep = true;
+    c.remote_calibration = true;
+    c.payload_sensor = c.payload_time = c.payload_rssi = true;
+    Memory memory;
+    {
+        FakePlatform p;
+        Device d(c, p, &memory);
+        run(d, p, 0, 100);
+        const std::string text = R"({"temperature_offset":-10,"humidity_offset":-20})";
+        d.on_message(d.config_topic(), reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), 100);
+        run(d, p, 110, 5000);
+        REQUIRE(p.slept);
+    }
+    FakePlatform p;
+    p.value = {-40.0F, 100.0F};
+    p.unix_ms = 253402300799999ULL;  // 9999-12-31T23:59:59.999Z
+    p.dbm = -2147483647 - 1;
+    Device d(c, p, &memory);  // the next wake-up reads before any message comes
+    run(d, p, 0, 5000);
+    const auto data = p.payloads("dht11/" + id + "/data");
+    REQUIRE(data.size() == 1);
+    CHECK(data[0] == R"({"temperature":-50.00,"humidity":80.00,"sensor":")" + id +
+                         R"(","time":"9999-12-31T23:59:59.999Z","rssi":-2147483648,"temperature_offset":-10.00,)"
+                         R"("humidity_offset":-20.00})");
+    CHECK(data[0].size() < Device::kPayloadSize);
+}
+
+TEST_CASE("firmware: update commands are read strictly", "[firmware][ota]")
+{
+    const std::string md5 = "0123456789ABCDEF0123456789abcdef";
+    const auto parse = [](const std::string &text, OtaRequest &r) {
+        return parse_ota_command(text.data(), text.size(), r);
+    };
+    OtaRequest r;
+    REQUIRE(parse(R"({"ota":"https://files.example/dht-1.3.0.bin","version":"1.3.0","md5":")" + md5 + R"("})", r) ==
+            nullptr);
+    CHECK(std::string(r.url) == "https://files.example/dht-1.3.0.bin");
+    CHECK(std::string(r.version) == "1.3.0");
+    CHECK(std::string(r.md5) == "0123456789abcdef0123456789abcdef");  // lower case
+
+    const std::string long_url = "https://h/" + std::string(191, 'a');  // 201 characters
+    for (const std::string &bad : std::vector<std::string>{
+             R"({"ota":"http://files.example/a.bin","version":"1.3.0","md5":")" + md5 + R"("})",
+          R"({"ota":"https:///a.bin","version":"1.3.0","md5":")" + md5 + R"("})",
+          R"({"ota":"https://files.example/a b.bin","version":"1.3.0","md5":")" + md5 + R"("})",
+          R"({"ota":")" + long_url + R"(","version":"1.3.0","md5":")" + md5 + R"("})",
+          R"({"ota":"https://files.example/a.bin","version":"1.3.0","md5":")" + md5 + R"(0"})",
+          R"({"ota":"https://files.example/a.bin","version":"1.3.0","md5":"xyz"})",
+          R"({"ota":"https://files.example/a.bin","version":"1 3","md5":")" + md5 + R"("})",
+          R"({"ota":"https://files.example/a.bin","version":"1.3.0"})",
+          R"({"ota":"https://files.example/a.bin","version":"1.3.0","md5":")" + md5 + R"(","x":"y"})",
+          R"({"ota":"https://files.example/a.bin","version":"1.3.0","md5":")" + md5 + R"("} x)", std::string("reboot"),
+          std::string()}) {
+        INFO(bad);
+        OtaRequest kept;
+        CHECK(parse(bad, kept) != nullptr);
+        CHECK(kept.url[0] == '\0');
+    }
+}
+
+TEST_CASE("firmware: an update command is carried out between readings, and reported", "[firmware][ota]")
+{
+    FakePlatform p;
+    Config c = kitchen();
+    c.firmware_version = "1.2.0";
+    c.interval_ms = 10000;
+    Device d(c, p);
+    run(d, p, 0, 500);
+    CHECK(p.subscribed == std::vector<std::string>{"dht11/kitchen/command"});
+    CHECK(p.confirms == 1);  // this image reached the broker
+    const auto say = [&](const std::string &text) {
+        d.on_message("dht11/kitchen/command", reinterpret_cast<const std::uint8_t *>(text.data()), text.size(),
+                     p.now);
+    };
+    const std::string md5 = "0123456789abcdef0123456789abcdef";
+    say(R"({"ota":"https://files.example/dht.bin","version":"1.2.0","md5":")" + md5 + R"("})");
+    say(R"({"ota":"ftp://files.example/dht.bin","version":"1.3.0","md5":")" + md5 + R"("})");
+    run(d, p, 510, 600);
+    CHECK(p.updates.empty());
+    CHECK(p.payloads("dht11/kitchen/ota") ==
+          std::vector<std::string>{"already running 1.2.0",
+                                   "refused: ota must be an https:// URL of at most 200 characters"});
+
+    p.answers = false;  // a reading under way (reads at 1, 2 and 3 s) holds the update back
+    run(d, p, 610, 990);
+    p.now = 1000;
+    say(R"({"ota":"https://files.example/dht.bin","version":"1.3.0","md5":")" + md5 + R"("})");
+    run(d, p, 1000, 2990);
+    CHECK(p.updates.empty());
+    run(d, p, 3000, 4000);
+    REQUIRE(p.updates.size() == 1);
+    CHECK(p.update_times[0] == 3000);  // once the third read was done
+    CHECK(std::string(p.updates[0].url) == "https://files.example/dht.bin");
+    CHECK(p.payloads("dht11/kitchen/ota").back() == "failed: the server said 404");
+    run(d, p, 4010, 30000);
+    CHECK(p.updates.size() == 1);  // not again by itself
+
+    p.mqtt = false;  // a reconnection is no new image: confirmed once
+    run(d, p, 30010, 40000);
+    CHECK(p.confirms == 1);
+
+    Config sleepy = c;
+    sleepy.deep_sleep = true;
+    CHECK(check_config(sleepy) != nullptr);
+    FakePlatform q;
+    Device off(kitchen(), q);  // no version: no updates, no subscription
+    run(off, q, 0, 100);
+    CHECK(q.subscribed.empty());
 }

@@ -4,5 +4,7 @@
 #pragma once
 
 #include "dht_backoff.hpp"
+#include "dht_calibration.hpp"
 #include "dht_device.hpp"
 #include "dht_format.hpp"
+#include "dht_ota.hpp"

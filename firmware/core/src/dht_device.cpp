@@ -9,13 +9,33 @@ namespace dht::firmware {
 
 namespace {
 
-constexpr std::uint32_t kMemoryMagic = 0x44485431;  // "DHT1"
+constexpr std::uint32_t kMemoryMagic = 0x44485432;  // "DHT2": the layout with the calibration
 constexpr std::uint32_t kControlRetryMs = 1000;
-constexpr std::size_t kMaxIdLength = 32;
+using limits::kIdMax;
+using limits::kPrefixMax;
+
+// The longest topic the device writes: <prefix>/<id>/status, the discovery
+// topic <discovery prefix>/sensor/<id>_<key>/config, the shared topic.
+constexpr std::size_t longest_key()
+{
+    std::size_t n = 0;
+    for (const FieldTraits &t : kFieldTraits)
+        n = text_length(t.key) > n ? text_length(t.key) : n;
+    return n;
+}
+static_assert(Device::kTopicSize > kPrefixMax + 1 + kIdMax + text_length(kStatusSuffix), "status topic");
+static_assert(Device::kTopicSize > kPrefixMax + 1 + kIdMax + text_length(kConfigSuffix), "config topic");
+static_assert(Device::kTopicSize > kPrefixMax + 1 + kIdMax + text_length(kCommandSuffix), "command topic");
+static_assert(Device::kTopicSize > kPrefixMax + 1 + kIdMax + text_length(kDataSuffix), "data topic");
+static_assert(Device::kTopicSize > limits::kSharedTopicMax, "shared topic");
+static_assert(Device::kTopicSize > kPrefixMax + text_length("/sensor/") + kIdMax + 1 + longest_key() +
+                                       text_length("/config"),
+              "discovery topic");
+static_assert(Device::kDiscoverySize > discovery_length_max(), "discovery message");
 
 bool valid_id(const char *id)
 {
-    if (id == nullptr || *id == '\0' || std::strlen(id) > kMaxIdLength)
+    if (id == nullptr || *id == '\0' || std::strlen(id) > kIdMax)
         return false;
     for (const char *c = id; *c != '\0'; ++c) {
         const bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
@@ -26,10 +46,17 @@ bool valid_id(const char *id)
     return true;
 }
 
-// A topic name to publish to: not empty, no wildcard, no NUL (C strings).
-bool valid_topic(const char *topic)
+// A topic name to publish to: 1 to `max` bytes, no wildcard, no control
+// character (MQTT says a topic should not have one; JSON would escape each in
+// six bytes).
+bool valid_topic(const char *topic, std::size_t max)
 {
-    return topic != nullptr && *topic != '\0' && std::strpbrk(topic, "+#") == nullptr;
+    if (topic == nullptr || *topic == '\0' || std::strlen(topic) > max || std::strpbrk(topic, "+#") != nullptr)
+        return false;
+    for (const char *c = topic; *c != '\0'; ++c)
+        if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f)
+            return false;
+    return true;
 }
 
 std::uint32_t effective_min_interval(const Config &c)
@@ -70,14 +97,14 @@ const char *check_config(const Config &c) noexcept
 {
     if (!valid_id(c.sensor_id))
         return "the sensor id must be 1 to 32 of A-Z a-z 0-9 _ -";
-    if (!valid_topic(c.topic_prefix) || std::strlen(c.topic_prefix) > 64)
-        return "the topic prefix must be 1 to 64 characters without + or #";
-    if (c.shared_data_topic != nullptr && (!valid_topic(c.shared_data_topic) || std::strlen(c.shared_data_topic) > 100))
-        return "the shared data topic must be 1 to 100 characters without + or #";
-    if (c.client_id != nullptr && (*c.client_id == '\0' || std::strlen(c.client_id) > 40))
+    if (!valid_topic(c.topic_prefix, kPrefixMax))
+        return "the topic prefix must be 1 to 64 characters without + # or control characters";
+    if (c.shared_data_topic != nullptr && !valid_topic(c.shared_data_topic, limits::kSharedTopicMax))
+        return "the shared data topic must be 1 to 100 characters without + # or control characters";
+    if (c.client_id != nullptr && (*c.client_id == '\0' || std::strlen(c.client_id) > limits::kClientIdMax))
         return "the client id must be 1 to 40 characters";
-    if (c.discovery && (!valid_topic(c.discovery_prefix) || std::strlen(c.discovery_prefix) > 64))
-        return "the discovery prefix must be 1 to 64 characters without + or #";
+    if (c.discovery && !valid_topic(c.discovery_prefix, kPrefixMax))
+        return "the discovery prefix must be 1 to 64 characters without + # or control characters";
     if (c.read_attempts < 1 || c.read_attempts > 10)
         return "read attempts must be 1 to 10";
     if (c.failures_for_error < 1)
@@ -88,8 +115,17 @@ const char *check_config(const Config &c) noexcept
         return "the backoff needs 0 < first delay <= longest delay";
     if (c.deep_sleep && c.interval_ms == 0)
         return "deep sleep needs an interval";
+    if (c.firmware_version != nullptr &&
+        (*c.firmware_version == '\0' || std::strlen(c.firmware_version) > OtaRequest::kVersionMax))
+        return "the firmware version must be 1 to 32 characters";
+    if (c.firmware_version != nullptr && c.deep_sleep)
+        return "updates need the device awake: not with deep sleep";
+    if (c.deep_sleep && c.connect_block_ms >= c.awake_timeout_ms)
+        return "a connection attempt must block for less than the awake limit";
     const std::uint32_t day = 24U * 3600U * 1000U;  // the wrapping clock compares times less than 24.8 days apart
-    if (c.interval_ms > day || c.backoff_max_ms > day || effective_min_interval(c) > day)
+    if (c.interval_ms > day || c.backoff_max_ms > day || effective_min_interval(c) > day ||
+        c.discovery_jitter_ms > day || c.wifi_timeout_ms > day || c.mqtt_timeout_ms > day ||
+        c.awake_timeout_ms > day)
         return "intervals and delays must be at most a day";
     return nullptr;
 }
@@ -113,22 +149,29 @@ Device::Device(const Config &config, Platform &platform, Memory *memory) noexcep
     if (config_.shared_data_topic != nullptr)
         data.text(config_.shared_data_topic);
     else
-        data.text(config_.topic_prefix).character('/').text(config_.sensor_id).text("/data");
+        data.text(config_.topic_prefix).character('/').text(config_.sensor_id).text(kDataSuffix);
     TextBuffer status(status_topic_, sizeof status_topic_);
-    status.text(config_.topic_prefix).character('/').text(config_.sensor_id).text("/status");
+    status.text(config_.topic_prefix).character('/').text(config_.sensor_id).text(kStatusSuffix);
+    TextBuffer config_topic(config_topic_, sizeof config_topic_);
+    config_topic.text(config_.topic_prefix).character('/').text(config_.sensor_id).text(kConfigSuffix);
+    TextBuffer command(command_topic_, sizeof command_topic_);
+    command.text(config_.topic_prefix).character('/').text(config_.sensor_id).text(kCommandSuffix);
+    TextBuffer ota(ota_topic_, sizeof ota_topic_);
+    ota.text(config_.topic_prefix).character('/').text(config_.sensor_id).text(kOtaSuffix);
     TextBuffer ha(ha_status_topic_, sizeof ha_status_topic_);
-    ha.text(config_.discovery_prefix).text("/status");
+    ha.text(config_.discovery_prefix).text(kStatusSuffix);
     TextBuffer id(client_id_, sizeof client_id_);
     if (config_.client_id != nullptr)
         id.text(config_.client_id);
     else
         id.text("dht-").text(config_.sensor_id);
-    if (!data.ok() || !status.ok() || !ha.ok() || !id.ok())
+    if (!data.ok() || !status.ok() || !config_topic.ok() || !command.ok() || !ota.ok() || !ha.ok() || !id.ok())
         error_ = "a topic or the client id is too long";
 
     if (memory_ != nullptr && memory_->magic == kMemoryMagic) {
         cold_boot_ = false;
         failures_in_row_ = memory_->failures_in_row;
+        calibration_ = memory_->calibration;
         if (memory_->sensor_error != 0)
             status_ = Status::sensor_error;
     }
@@ -170,6 +213,8 @@ void Device::tick(std::uint32_t now) noexcept
     keep_mqtt(now);
     sample(now);
     deliver(now);
+    if (ota_due_)
+        update();
     if (config_.deep_sleep)
         maybe_sleep(now);
 }
@@ -237,6 +282,12 @@ void Device::keep_mqtt(std::uint32_t now) noexcept
     if (mqtt_ == Phase::waiting) {
         if (!reached(now, mqtt_at_))
             return;
+        if (config_.deep_sleep && elapsed(now, boot_) + config_.connect_block_ms > config_.awake_timeout_ms) {
+            mqtt_at_ = now + config_.awake_timeout_ms;  // past the timeout: the device sleeps first
+            logf(LogLevel::info, "mqtt: no attempt that could end after the awake limit of %lu ms",
+                 static_cast<unsigned long>(config_.awake_timeout_ms));
+            return;
+        }
         ++stats_.mqtt_attempts;
         logf(LogLevel::debug, "mqtt: connecting as %s (attempt %lu)", client_id_,
              static_cast<unsigned long>(stats_.mqtt_attempts));
@@ -271,14 +322,23 @@ void Device::mqtt_connected(std::uint32_t now) noexcept
     // The birth message: the broker may have published our last will since
     // the previous connection.
     status_due_ = true;
-    control_at_ = now;
+    control_held_ = false;
+    if (config_.remote_calibration && !platform_.mqtt_subscribe(config_topic_))
+        logf(LogLevel::error, "mqtt: cannot subscribe to %s", config_topic_);
+    if (config_.firmware_version != nullptr && !platform_.mqtt_subscribe(command_topic_))
+        logf(LogLevel::error, "mqtt: cannot subscribe to %s", command_topic_);
+    if (!confirmed_) {
+        confirmed_ = true;  // the image reached the broker: it is a good one
+        platform_.firmware_confirm();
+    }
     if (config_.discovery) {
         if (!platform_.mqtt_subscribe(ha_status_topic_))
             logf(LogLevel::error, "mqtt: cannot subscribe to %s", ha_status_topic_);
         // Retained: on battery, a cold boot is enough.
         if (!config_.deep_sleep || cold_boot_) {
             discovery_due_ = true;
-            discovery_at_ = now;
+            discovery_from_ = now;
+            discovery_wait_ = 0;
         }
     }
 }
@@ -302,8 +362,8 @@ void Device::sample(std::uint32_t now) noexcept
             return;
         requested_ = false;
         attempt_ = 1;
-        const std::uint32_t rested = last_read_at_ + min_interval_;
-        next_read_at_ = reached(now, rested) ? now : rested;
+        // The last read may be days old (readings on request only): measured, not compared.
+        next_read_at_ = elapsed(now, last_read_at_) >= min_interval_ ? now : last_read_at_ + min_interval_;
     }
     // With no rest needed between reads (a simulated sensor), retries happen in this tick.
     while (attempt_ != 0 && reached(now, next_read_at_))
@@ -348,7 +408,7 @@ void Device::read_once(std::uint32_t now) noexcept
     reading_failed();
 }
 
-void Device::reading_done(const Reading &reading) noexcept
+void Device::reading_done(const Reading &raw) noexcept
 {
     ++stats_.samples;
     failures_in_row_ = 0;
@@ -356,7 +416,10 @@ void Device::reading_done(const Reading &reading) noexcept
         logf(LogLevel::info, "sensor: answering again");
         set_status(Status::online);
     }
+    const Reading reading = calibrated(raw, calibration_);
     PayloadExtras extras;
+    extras.temperature_offset = calibration_.temperature;
+    extras.humidity_offset = calibration_.humidity;
     if (config_.payload_sensor || config_.shared_data_topic != nullptr)
         extras.sensor = config_.sensor_id;
     std::uint64_t unix_ms = 0;
@@ -427,22 +490,26 @@ bool Device::send_discovery() noexcept
 
 void Device::deliver(std::uint32_t now) noexcept
 {
+    if (discovery_wait_ != 0 && elapsed(now, discovery_from_) >= discovery_wait_)
+        discovery_wait_ = 0;
+    if (control_held_ && elapsed(now, control_from_) >= kControlRetryMs)
+        control_held_ = false;
     if (mqtt_ != Phase::up)
         return;
-    if (reached(now, control_at_)) {
+    if (!control_held_) {
         if (status_due_) {
             if (platform_.mqtt_publish(status_topic_, status_text(status_), 1, true)) {
                 status_due_ = false;
             } else {
-                control_at_ = now + kControlRetryMs;
+                hold_control(now);
                 return;
             }
         }
-        if (discovery_due_ && reached(now, discovery_at_)) {
+        if (discovery_due_ && discovery_wait_ == 0) {
             if (send_discovery()) {
                 discovery_due_ = false;
             } else {
-                control_at_ = now + kControlRetryMs;
+                hold_control(now);
                 return;
             }
         }
@@ -459,9 +526,72 @@ void Device::deliver(std::uint32_t now) noexcept
     }
 }
 
+void Device::set_calibration(const char *payload, std::size_t length) noexcept
+{
+    Calibration c;
+    if (const char *why = parse_calibration(payload, length, c)) {
+        ++stats_.calibrations_refused;
+        logf(LogLevel::error, "calibration: %s refused (%s); the offsets stay", config_topic_, why);
+        return;
+    }
+    calibration_ = c;
+    char t[16], h[16];
+    TextBuffer(t, sizeof t).hundredths(c.temperature);
+    TextBuffer(h, sizeof h).hundredths(c.humidity);
+    logf(LogLevel::info, "calibration: temperature offset %s C, humidity offset %s %%", t, h);
+}
+
+void Device::report_ota(const char *what, const char *detail) noexcept
+{
+    char text[OtaRequest::kUrlMax + 64];
+    TextBuffer(text, sizeof text).text(what).text(detail);
+    logf(LogLevel::info, "ota: %s", text);
+    if (mqtt_ == Phase::up)
+        platform_.mqtt_publish(ota_topic_, text, 1, false);
+}
+
+void Device::take_command(const char *payload, std::size_t length) noexcept
+{
+    OtaRequest request;
+    if (const char *why = parse_ota_command(payload, length, request)) {
+        report_ota("refused: ", why);
+        return;
+    }
+    if (std::strcmp(request.version, config_.firmware_version) == 0) {
+        report_ota("already running ", request.version);
+        return;
+    }
+    ota_ = request;
+    ota_due_ = true;
+}
+
+void Device::update() noexcept
+{
+    // Between readings, with the status out: the download blocks.
+    if (mqtt_ != Phase::up || attempt_ != 0 || pending_ || status_due_)
+        return;
+    ota_due_ = false;
+    report_ota("updating to ", ota_.version);
+    report_ota("failed: ", platform_.ota_update(ota_));
+}
+
+void Device::hold_control(std::uint32_t now) noexcept
+{
+    control_held_ = true;
+    control_from_ = now;
+}
+
 void Device::on_message(const char *topic, const std::uint8_t *payload, std::size_t length,
                         std::uint32_t now) noexcept
 {
+    if (config_.remote_calibration && std::strcmp(topic, config_topic_) == 0) {
+        set_calibration(reinterpret_cast<const char *>(payload), length);
+        return;
+    }
+    if (config_.firmware_version != nullptr && std::strcmp(topic, command_topic_) == 0) {
+        take_command(reinterpret_cast<const char *>(payload), length);
+        return;
+    }
     if (!config_.discovery || std::strcmp(topic, ha_status_topic_) != 0)
         return;
     static const char online[] = "online";
@@ -476,7 +606,8 @@ void Device::on_message(const char *topic, const std::uint8_t *payload, std::siz
                                             (static_cast<std::uint64_t>(config_.discovery_jitter_ms) + 1)) >>
                                            32);
     discovery_due_ = true;
-    discovery_at_ = now + jitter;
+    discovery_from_ = now;
+    discovery_wait_ = jitter;
     logf(LogLevel::debug, "discovery: Home Assistant is online; sending again in %lu ms",
          static_cast<unsigned long>(jitter));
 }
@@ -501,6 +632,7 @@ void Device::maybe_sleep(std::uint32_t now) noexcept
         ++memory_->wakes;
         memory_->failures_in_row = failures_in_row_;
         memory_->sensor_error = status_ == Status::sensor_error ? 1 : 0;
+        memory_->calibration = calibration_;
     }
     // The next wake-up keeps to the interval, counted from this one.
     const std::uint32_t sleep = awake + min_interval_ < interval_ ? interval_ - awake : min_interval_;

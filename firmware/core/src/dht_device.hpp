@@ -6,7 +6,9 @@
 #pragma once
 
 #include "dht_backoff.hpp"
+#include "dht_calibration.hpp"
 #include "dht_format.hpp"
+#include "dht_ota.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -58,6 +60,15 @@ struct Config {
     std::uint8_t data_qos = 0;
     bool data_retain = false;
 
+    // Calibration offsets from the retained <prefix>/<id>/config (see
+    // dht_calibration.hpp): subscribed to on each connection, applied to
+    // every reading, reported in the payload when not 0.
+    bool remote_calibration = false;
+
+    // The version running. Set: update commands on <prefix>/<id>/command are
+    // acted on (see dht_ota.hpp); not with deep sleep, as an update blocks.
+    const char *firmware_version = nullptr;
+
     // Keys after the seed's two.
     bool payload_sensor = false;
     bool payload_time = false;  // when the platform's clock is set (NTP)
@@ -83,6 +94,10 @@ struct Config {
     // next interval; with no broker within awake_timeout_ms, sleep anyway.
     bool deep_sleep = false;
     std::uint32_t awake_timeout_ms = 30000;
+    // The longest the platform's mqtt_connect() (or mqtt_connected() while a
+    // connection is under way) blocks. In deep sleep no attempt starts that
+    // could end after awake_timeout_ms: the device is never awake longer.
+    std::uint32_t connect_block_ms = 0;
 };
 
 // Null when `config` is usable, else what is wrong with it.
@@ -99,9 +114,11 @@ struct MqttConnect {
 
 enum class LogLevel : std::uint8_t { error, info, debug };
 
-// What a platform provides. Every call returns at once (a platform whose MQTT
-// client connects synchronously, as PubSubClient does, blocks for its socket
-// timeout at most), and none throws: the core is built without exceptions.
+// What a platform provides. Every call returns at once, but for one: a
+// platform whose MQTT client connects synchronously, as PubSubClient does,
+// blocks in mqtt_connect() (or in mqtt_connected() while a connection it
+// started goes on) for at most Config::connect_block_ms. None throws: the
+// core is built without exceptions.
 class Platform {
 public:
     virtual ~Platform() = default;
@@ -132,6 +149,12 @@ public:
     virtual void deep_sleep(std::uint32_t ms) noexcept = 0;
 
     virtual void log(LogLevel level, const char *line) noexcept = 0;
+
+    // Downloads, checks and installs the image, then restarts: returns only
+    // when that failed, saying why.
+    virtual const char *ota_update(const OtaRequest &) noexcept { return "updates are not supported here"; }
+    // This image works (it reached the broker): no rollback at the next boot.
+    virtual void firmware_confirm() noexcept {}
 };
 
 struct Stats {
@@ -144,6 +167,7 @@ struct Stats {
     std::uint32_t wifi_attempts = 0;
     std::uint32_t mqtt_attempts = 0;
     std::uint32_t mqtt_connects = 0;
+    std::uint32_t calibrations_refused = 0;  // config messages that were not a calibration
 };
 
 // What survives deep sleep (RTC memory on the ESP32, zeroed at power-on).
@@ -152,13 +176,16 @@ struct Memory {
     std::uint32_t wakes = 0;
     std::uint16_t failures_in_row = 0;
     std::uint8_t sensor_error = 0;
+    Calibration calibration;  // a wake-up reads before the retained config arrives
 };
 
 class Device {
 public:
+    // Sized from the limits of a configuration (dht_format.hpp): whatever
+    // check_config accepts fits.
     static constexpr std::size_t kTopicSize = 128;
     static constexpr std::size_t kPayloadSize = 192;
-    static constexpr std::size_t kDiscoverySize = 900;
+    static constexpr std::size_t kDiscoverySize = discovery_length_max() + 1;
 
     // `memory`, when given, carries state across deep sleep.
     Device(const Config &config, Platform &platform, Memory *memory = nullptr) noexcept;
@@ -170,7 +197,7 @@ public:
 
     // Does what is due at `now_ms` (a clock that may wrap, such as millis()).
     void tick(std::uint32_t now_ms) noexcept;
-    // A message on a subscribed topic (homeassistant/status).
+    // A message on a subscribed topic (homeassistant/status, the config topic).
     void on_message(const char *topic, const std::uint8_t *payload, std::size_t length,
                     std::uint32_t now_ms) noexcept;
     // Take a reading at the next tick, scheduled or not (the rest between
@@ -192,6 +219,12 @@ public:
 
     const char *data_topic() const noexcept { return data_topic_; }
     const char *status_topic() const noexcept { return status_topic_; }
+    // <prefix>/<id>/config: the calibration.
+    const char *config_topic() const noexcept { return config_topic_; }
+    // <prefix>/<id>/command: updates; their results on <prefix>/<id>/ota.
+    const char *command_topic() const noexcept { return command_topic_; }
+    const char *ota_topic() const noexcept { return ota_topic_; }
+    const Calibration &calibration() const noexcept { return calibration_; }
     const char *client_id() const noexcept { return client_id_; }
     // Where Home Assistant announces itself: <discovery prefix>/status.
     const char *discovery_status_topic() const noexcept { return ha_status_topic_; }
@@ -211,6 +244,11 @@ private:
     void reading_failed() noexcept;
     void deliver(std::uint32_t now) noexcept;
     bool send_discovery() noexcept;
+    void hold_control(std::uint32_t now) noexcept;
+    void set_calibration(const char *payload, std::size_t length) noexcept;
+    void take_command(const char *payload, std::size_t length) noexcept;
+    void update() noexcept;
+    void report_ota(const char *what, const char *detail) noexcept;
     void maybe_sleep(std::uint32_t now) noexcept;
     void set_status(Status status) noexcept;
     void logf(LogLevel level, const char *format, ...) noexcept __attribute__((format(printf, 3, 4)));
@@ -226,6 +264,13 @@ private:
     char data_topic_[kTopicSize] = {};
     char status_topic_[kTopicSize] = {};
     char ha_status_topic_[kTopicSize] = {};
+    char config_topic_[kTopicSize] = {};
+    char command_topic_[kTopicSize] = {};
+    char ota_topic_[kTopicSize] = {};
+    OtaRequest ota_;
+    bool ota_due_ = false;
+    bool confirmed_ = false;
+    Calibration calibration_;
     char client_id_[48] = {};
     char payload_[kPayloadSize] = {};
     char scratch_[kDiscoverySize] = {};
@@ -254,8 +299,14 @@ private:
     Status status_ = Status::online;
     bool status_due_ = false;
     bool discovery_due_ = false;
-    std::uint32_t discovery_at_ = 0;
-    std::uint32_t control_at_ = 0;  // status and discovery retried no sooner than this
+    // Waits are kept as a start and a length, and dropped once over: a wait
+    // of at most a day is right on the wrapping clock at any uptime, where a
+    // deadline left standing would look 24.8 days in the future once 2^31 ms
+    // old.
+    std::uint32_t discovery_from_ = 0;
+    std::uint32_t discovery_wait_ = 0;  // Home Assistant's jitter
+    std::uint32_t control_from_ = 0;
+    bool control_held_ = false;  // status and discovery retried kControlRetryMs after a refusal
 
     Stats stats_;
 };

@@ -7,15 +7,7 @@ namespace dht::firmware {
 
 const char *model_name(Model model) noexcept { return model == Model::dht22 ? "DHT22" : "DHT11"; }
 
-const char *field_name(Field field) noexcept
-{
-    switch (field) {
-    case Field::temperature: return "temperature";
-    case Field::humidity: return "humidity";
-    case Field::rssi: return "rssi";
-    }
-    return "";
-}
+const char *field_name(Field field) noexcept { return traits(field).key; }
 
 TextBuffer::TextBuffer(char *buffer, std::size_t size) noexcept
     : buffer_(buffer), capacity_(size > 0 ? size - 1 : 0), storage_(size > 0), ok_(size > 0)
@@ -91,10 +83,14 @@ TextBuffer &TextBuffer::fixed2(float value) noexcept
     const double v = static_cast<double>(value);
     if (!std::isfinite(v) || std::fabs(v) > 1e15)
         return text("null");  // never from a checked reading; keeps the JSON valid
-    const long long hundredths = std::llround(v * 100.0);
+    return hundredths(std::llround(v * 100.0));
+}
+
+TextBuffer &TextBuffer::hundredths(long long value) noexcept
+{
     const unsigned long long magnitude =
-        hundredths < 0 ? static_cast<unsigned long long>(-hundredths) : static_cast<unsigned long long>(hundredths);
-    if (hundredths < 0)
+        value < 0 ? 0ULL - static_cast<unsigned long long>(value) : static_cast<unsigned long long>(value);
+    if (value < 0)
         character('-');
     integer(static_cast<long long>(magnitude / 100));
     character('.');
@@ -156,6 +152,10 @@ bool format_reading(TextBuffer &out, const Reading &reading, const PayloadExtras
         out.text(",\"time\":\"").rfc3339(extras.unix_ms).character('"');
     if (extras.has_rssi)
         out.text(",\"rssi\":").integer(extras.rssi);
+    if (extras.temperature_offset != 0 || extras.humidity_offset != 0) {
+        out.text(",\"temperature_offset\":").hundredths(extras.temperature_offset);
+        out.text(",\"humidity_offset\":").hundredths(extras.humidity_offset);
+    }
     out.character('}');
     return out.ok();
 }
@@ -166,58 +166,31 @@ bool format_discovery_topic(TextBuffer &out, const DiscoveryInfo &info, Field fi
     return out.ok();
 }
 
-namespace {
-
-struct FieldTraits {
-    const char *name;          // the entity's name, after the device's
-    const char *device_class;  // Home Assistant's sensor device classes
-    const char *unit;
-    bool diagnostic;
-};
-
-FieldTraits traits(Field field)
-{
-    switch (field) {
-    case Field::temperature: return {"Temperature", "temperature", "\xc2\xb0""C", false};
-    case Field::humidity: return {"Humidity", "humidity", "%", false};
-    case Field::rssi: return {"Signal strength", "signal_strength", "dBm", true};
-    }
-    return {"", "", "", false};
-}
-
-}  // namespace
-
 bool format_discovery(TextBuffer &out, const DiscoveryInfo &info, Field field) noexcept
 {
-    const FieldTraits t = traits(field);
-    const char *key = field_name(field);
-    out.text("{\"name\":").json_string(t.name);
-    out.text(",\"unique_id\":\"").text(info.sensor_id).character('_').text(key).character('"');
-    out.text(",\"state_topic\":").json_string(info.state_topic);
+    using namespace discovery_text;
+    const FieldTraits &t = traits(field);
+    out.text(kName).json_string(t.name);
+    out.text(kUniqueId).text(info.sensor_id).character('_').text(t.key).character('"');
+    out.text(kStateTopic).json_string(info.state_topic);
     // With a shared topic every device's readings come there: a reading of
     // another device leaves this entity's state as it is.
-    out.text(",\"value_template\":\"");
+    out.text(kTemplate);
     if (info.shared_state_topic)
-        out.text("{% if value_json.sensor == '").text(info.sensor_id).text("' %}{{ value_json.")
-            .text(key).text(" }}{% else %}{{ states(entity_id) }}{% endif %}\"");
+        out.text(kSharedIf).text(info.sensor_id).text(kSharedThen).text(t.key).text(kSharedElse);
     else
-        out.text("{{ value_json.").text(key).text(" }}\"");
-    out.text(",\"device_class\":").json_string(t.device_class);
-    out.text(",\"state_class\":\"measurement\"");
-    out.text(",\"unit_of_measurement\":").json_string(t.unit);
+        out.text(kPlainValue).text(t.key).text(kPlainEnd);
+    out.text(kDeviceClass).json_string(t.device_class);
+    out.text(kStateClass);
+    out.text(kUnit).json_string(t.unit);
     if (t.diagnostic)
-        out.text(",\"entity_category\":\"diagnostic\"");
-    out.text(",\"availability_topic\":").json_string(info.status_topic);
-    out.text(",\"payload_available\":\"online\",\"payload_not_available\":\"offline\"");
-    // "sensor-error" (a sensor that no longer answers) is unavailable too.
-    out.text(",\"availability_template\":\"{{ 'online' if value == 'online' else 'offline' }}\"");
+        out.text(kDiagnostic);
+    out.text(kAvailabilityTopic).json_string(info.status_topic);
+    out.text(kAvailability);
     if (info.expire_after_s > 0)
-        out.text(",\"expire_after\":").integer(info.expire_after_s);
-    out.text(",\"device\":{\"identifiers\":[\"dht_").text(info.sensor_id).text("\"],\"name\":")
-        .json_string(info.sensor_id)
-        .text(",\"model\":")
-        .json_string(model_name(info.model))
-        .text(",\"manufacturer\":\"dht-tools\"}}");
+        out.text(kExpireAfter).integer(info.expire_after_s);
+    out.text(kDevice).text(info.sensor_id).text(kDeviceName).json_string(info.sensor_id);
+    out.text(kModel).json_string(model_name(info.model)).text(kEnd);
     return out.ok();
 }
 

@@ -9,9 +9,36 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <string>
 
 using byte = std::uint8_t;
 using boolean = bool;
+
+#define LOW 0x0
+#define HIGH 0x1
+
+// WString.h: what the sketch hands to String parameters.
+class String {
+public:
+    String(const char *text = "") : text_(text == nullptr ? "" : text) {}
+    const char *c_str() const { return text_.c_str(); }
+
+private:
+    std::string text_;
+};
+
+// Stream.h: what Update.writeStream() reads.
+class Stream {
+public:
+    virtual ~Stream() = default;
+};
+
+// Esp.h
+class EspClass {
+public:
+    void restart();
+};
+extern EspClass ESP;
 
 unsigned long millis();
 void delay(unsigned long ms);

@@ -1,6 +1,8 @@
 // A stand-in for knolleary's PubSubClient 2.8 (see Arduino.h): the same
 // declarations; connect, publish and subscribe go to the fake broker of
-// arduino_stub.hpp.
+// arduino_stub.hpp. With real_network, connect() does what 2.8's does on its
+// Client: connect it unless connected already, send CONNECT, then wait for
+// the answer for the socket timeout (15 s unless set).
 #pragma once
 
 #include "Arduino.h"
@@ -31,6 +33,10 @@ public:
     int state();
 
 private:
+    Client *client_;
+    const char *domain_ = nullptr;
+    std::uint16_t port_ = 0;
+    std::uint16_t socket_timeout_ = 15;  // MQTT_SOCKET_TIMEOUT
     std::function<void(char *, std::uint8_t *, unsigned int)> callback_;
     std::uint16_t buffer_size_ = 256;
     bool connected_ = false;

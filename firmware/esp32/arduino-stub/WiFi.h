@@ -30,5 +30,23 @@ public:
 };
 extern WiFiClass WiFi;
 
+// Without real_network: connects when the fake broker is up. With it: a real
+// TCP socket to 127.0.0.1:real_port (whatever the name), connect() bounded
+// by its timeout as arduino-esp32's select() bounds it.
 class WiFiClient : public Client {
+public:
+    ~WiFiClient() override;
+    int connect(const char *host, std::uint16_t port) override;
+    virtual int connect(const char *host, std::uint16_t port, std::int32_t timeout_ms);
+    std::size_t write(const std::uint8_t *buf, std::size_t size) override;
+    int available() override;
+    int read() override;
+    void stop() override;
+    std::uint8_t connected() override;
+    int setTimeout(std::uint32_t seconds);
+
+protected:
+    int fd_ = -1;
+    bool fake_connected_ = false;
+    std::int32_t timeout_ms_ = 3000;  // WIFI_CLIENT_DEF_CONN_TIMEOUT_MS
 };

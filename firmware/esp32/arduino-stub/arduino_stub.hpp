@@ -50,7 +50,20 @@ struct World {
     float temperature = 24.5F, humidity = 65.3F;
     unsigned reads = 0;
 
-    std::uint64_t deep_sleep_us = 0;  // the last esp_deep_sleep_start() request
+    // A real network for the blocking limits: millis() and delay() take real
+    // time, WiFiClient opens real sockets to 127.0.0.1:real_port, and names
+    // resolve (to that) only while dns_answers.
+    bool real_network = false;
+    int real_port = 0;
+    bool dns_answers = true;
+    unsigned dns_lookups = 0;
+    unsigned tcp_connects = 0;  // real TCP connections made
+    std::vector<std::function<void()>> dns_pending;
+
+    std::uint64_t deep_sleep_us = 0;  // the last esp_sleep_enable_timer_wakeup() request
+    unsigned deep_sleeps = 0;
+    // Called by esp_deep_sleep_start(), which does not return: this must not either.
+    std::function<void()> on_deep_sleep;
     std::vector<std::string> serial;  // lines printed
 };
 

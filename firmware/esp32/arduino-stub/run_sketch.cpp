@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 void setup();
@@ -21,13 +22,13 @@ void check(bool ok, const std::string &what)
         ++failures;
 }
 
-void run_until(unsigned long ms)
+[[maybe_unused]] void run_until(unsigned long ms)
 {
     while (arduino_stub::world().now < ms)
         loop();  // each loop() ends in delay(10), which moves the clock
 }
 
-std::vector<arduino_stub::Message> on(const std::string &topic)
+[[maybe_unused]] std::vector<arduino_stub::Message> on(const std::string &topic)
 {
     std::vector<arduino_stub::Message> found;
     for (const auto &m : arduino_stub::world().published)
@@ -38,6 +39,122 @@ std::vector<arduino_stub::Message> on(const std::string &topic)
 
 }  // namespace
 
+#if defined(DHT_SKETCH_BLOCKING)
+// The blocking limit, on a real socket and the real clock: the broker
+// accepts the connection (the kernel's backlog does) and never answers
+// ("answer"), or never completes the TCP handshake (its backlog is full:
+// "connect"), or its name never resolves ("dns"). No pass of loop() may block longer than the
+// documented limit (config.h), and the limit is what the sketch waits.
+#include "esp32_board.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
+extern Esp32Board board;
+extern const ConnectLimits kConnectLimits;
+
+int main(int argc, char **argv)
+{
+    const std::string mode = argc > 1 ? argv[1] : "";
+    if (mode != "answer" && mode != "connect" && mode != "dns") {
+        std::fprintf(stderr, "usage: %s answer|connect|dns\n", argv[0]);
+        return 2;
+    }
+    const int listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof at;
+    if (listener < 0 || bind(listener, reinterpret_cast<sockaddr *>(&at), sizeof at) != 0 ||
+        listen(listener, mode == "connect" ? 0 : 16) != 0 ||
+        getsockname(listener, reinterpret_cast<sockaddr *>(&at), &length) != 0) {
+        std::perror("listener");
+        return 2;
+    }
+    // A backlog of one, taken: the kernel drops the next SYNs.
+    const int filler = mode == "connect" ? socket(AF_INET, SOCK_STREAM, 0) : -1;
+    if (filler >= 0 && connect(filler, reinterpret_cast<sockaddr *>(&at), sizeof at) != 0) {
+        std::perror("filler");
+        return 2;
+    }
+    auto &w = arduino_stub::world();
+    w.real_network = true;
+    w.real_port = ntohs(at.sin_port);
+    w.join_ms = 0;
+    w.dns_answers = mode != "dns";
+    setup();
+    board.set_broker("broker.example", 1883);  // a name, looked up without blocking
+
+    const long limit = static_cast<long>(kConnectLimits.block_ms());
+    // What the broker makes the sketch wait: the TCP connect's timeout, or
+    // (it never answers) the TLS handshake's, or without TLS the MQTT answer's.
+    const long wait = static_cast<long>(mode == "connect"                 ? kConnectLimits.tcp_connect_ms
+                                        : kConnectLimits.tls_handshake_s != 0 ? kConnectLimits.tls_handshake_s * 1000U
+                                                                              : kConnectLimits.mqtt_answer_s * 1000U);
+    const long run_ms = mode == "dns" ? 11000 : wait + 3000;
+    long longest = 0;
+    const auto start = std::chrono::steady_clock::now();
+    const auto ms_since = [](std::chrono::steady_clock::time_point t) -> long {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+    };
+    while (ms_since(start) < run_ms) {
+        const auto before = std::chrono::steady_clock::now();
+        loop();
+        longest = std::max(longest, ms_since(before));
+    }
+    std::printf("documented limit %ld ms; longest pass of loop() %ld ms; DNS lookups %u; TCP connections %u; MQTT "
+                "CONNECTs %zu\n",
+                limit, longest, w.dns_lookups, w.tcp_connects, w.connects.size());
+    check(longest <= limit, "no pass of loop() blocked past the documented limit");
+    if (mode == "answer") {
+        check(w.tcp_connects >= 1, "the broker accepted the connection");
+        check(longest >= wait - 50, "the wait for the broker was its timeout (" + std::to_string(wait) + " ms)");
+    } else if (mode == "connect") {
+        check(w.tcp_connects == 0, "the broker never completed the TCP handshake");
+        check(longest >= wait - 50, "the wait for the connection was its timeout (" + std::to_string(wait) + " ms)");
+    } else {
+        check(longest < 1000, "a name that never resolves blocks nothing");
+        check(w.tcp_connects == 0, "no connection without an address");
+        check(std::any_of(w.serial.begin(), w.serial.end(),
+                          [](const std::string &l) { return l.find("no connection in time") != std::string::npos; }),
+              "the attempt was given up at the core's timeout");
+    }
+    close(listener);
+    if (filler >= 0)
+        close(filler);
+    std::printf("%s\n", failures == 0 ? "blocking: all checks passed" : "blocking: checks failed");
+    return failures == 0 ? 0 : 1;
+}
+#elif defined(DHT_SKETCH_VARIANT)
+// The sketch's other branches (firmware/CMakeLists.txt): a DHT22, TLS, the
+// shared topic with every payload key, deep sleep. One wake-up: read,
+// publish, disconnect cleanly, sleep for the rest of the interval.
+int main()
+{
+    auto &w = arduino_stub::world();
+    setup();
+    check(w.dht_pin == 4 && w.dht_type == 22, "a DHT22 (the library's constant 22)");
+    w.on_deep_sleep = [&w] {
+        const auto data = on("dht11/sensor/data");
+        check(data.size() == 1, "one reading on the shared topic before sleeping");
+        if (!data.empty())
+            check(data[0].payload.rfind(R"({"temperature":24.50,"humidity":65.30,"sensor":"sensor",)", 0) == 0 &&
+                      data[0].payload.find(R"("rssi":-61})") != std::string::npos,
+                  "every payload key: " + data[0].payload);
+        check(w.deep_sleep_us > 0 && w.deep_sleep_us <= 10000000U,
+              "sleeps for the rest of the interval: " + std::to_string(w.deep_sleep_us) + " us");
+        check(!w.mqtt_connected, "disconnected cleanly before sleeping (no last will)");
+        std::printf("%s\n", failures == 0 ? "sketch variant: all checks passed" : "sketch variant: checks failed");
+        std::exit(failures == 0 ? 0 : 1);  // the board restarts: esp_deep_sleep_start() does not return
+    };
+    run_until(60000);
+    check(false, "went to deep sleep within the awake limit");
+    return 1;
+}
+#else
 int main()
 {
     auto &w = arduino_stub::world();
@@ -92,6 +209,16 @@ int main()
     run_until(66000);
     check(on("dht11/sensor/status").back().payload == "online", "status online again once the sensor answers");
 
+    // A calibration on the retained config topic: applied, and reported.
+    check(std::find(w.subscriptions.begin(), w.subscriptions.end(), "dht11/sensor/config") != w.subscriptions.end(),
+          "subscribed to dht11/sensor/config");
+    arduino_stub::deliver("dht11/sensor/config", R"({"temperature_offset":-0.5,"humidity_offset":2})");
+    run_until(77000);
+    check(on("dht11/sensor/data").back().payload ==
+              R"({"temperature":24.00,"humidity":67.30,"temperature_offset":-0.50,"humidity_offset":2.00})",
+          "the calibrated payload: " + on("dht11/sensor/data").back().payload);
+
     std::printf("%s\n", failures == 0 ? "sketch: all checks passed" : "sketch: checks failed");
     return failures == 0 ? 0 : 1;
 }
+#endif

@@ -45,6 +45,22 @@
 #define DHT_NTP_SERVER "pool.ntp.org"
 #endif
 
+// Calibration offsets, set with a retained message on <prefix>/<id>/config:
+// {"temperature_offset":-0.5,"humidity_offset":2} (see README.md).
+#ifndef DHT_CALIBRATION
+#define DHT_CALIBRATION 1
+#endif
+
+// Updates from an HTTPS URL published on <prefix>/<id>/command (see
+// README.md): with TLS (the broker's CA checks the server) and without deep
+// sleep. The version is what the device says it runs.
+#ifndef DHT_OTA
+#define DHT_OTA 1
+#endif
+#ifndef DHT_FIRMWARE_VERSION
+#define DHT_FIRMWARE_VERSION "1.0.0"
+#endif
+
 // Home Assistant MQTT discovery: the device shows up by itself.
 #ifndef DHT_DISCOVERY
 #define DHT_DISCOVERY 1
@@ -55,7 +71,25 @@
 #define DHT_DEEP_SLEEP 0
 #endif
 
+// The most one connection attempt blocks loop(): the TCP connect, the TLS
+// handshake (with TLS), the wait for the broker's answer. The broker's name
+// is looked up without blocking. 2 + 4 + 4 = 10 s with TLS, 6 s without.
+#ifndef DHT_TCP_CONNECT_MS
+#define DHT_TCP_CONNECT_MS 2000
+#endif
+#ifndef DHT_TLS_HANDSHAKE_S
+#define DHT_TLS_HANDSHAKE_S 4
+#endif
+#ifndef DHT_MQTT_ANSWER_S
+#define DHT_MQTT_ANSWER_S 4
+#endif
+
 // Every step on the serial console (115200 baud), not only the main events.
-#ifndef DHT_DEBUG
-#define DHT_DEBUG 0
+// Not DHT_DEBUG: Adafruit's DHT.h turns its own Serial prints on (with
+// interrupts off, inside each read) when that name is defined at all.
+#ifndef DHT_VERBOSE
+#define DHT_VERBOSE 0
+#endif
+#if defined(DHT_DEBUG)
+#error "DHT_DEBUG turns on the DHT library's own debug prints; the sketch's setting is DHT_VERBOSE"
 #endif

@@ -21,15 +21,23 @@
 #error "copy secrets.example.h to secrets.h and fill it in (see firmware/README.md)"
 #endif
 
+extern const ConnectLimits kConnectLimits;
 #if defined(MQTT_CA_CERT)
 WiFiClientSecure network;
+const ConnectLimits kConnectLimits{DHT_TCP_CONNECT_MS, DHT_TLS_HANDSHAKE_S, DHT_MQTT_ANSWER_S};
 #else
 WiFiClient network;
+const ConnectLimits kConnectLimits{DHT_TCP_CONNECT_MS, 0, DHT_MQTT_ANSWER_S};
 #endif
 PubSubClient mqtt(network);
 DHT dht_sensor(DHT_PIN, DHT_MODEL);
-Esp32Board board(dht_sensor, mqtt, WIFI_SSID, WIFI_PASSWORD, MQTT_USERNAME, MQTT_PASSWORD, DHT_DEBUG != 0);
+Esp32Board board(dht_sensor, network, mqtt, kConnectLimits, WIFI_SSID, WIFI_PASSWORD, MQTT_USERNAME, MQTT_PASSWORD,
+                 DHT_VERBOSE != 0);
 RTC_DATA_ATTR dht::firmware::Memory memory;  // survives deep sleep, zeroed at power-on
+
+// arduino-esp32 confirms a new image at start unless this says later: the
+// core confirms it once it has reached the broker (Platform::firmware_confirm).
+extern "C" bool verifyRollbackLater() { return true; }
 
 // The core's clock: milliseconds on 32 bits, wrapping as millis() does on the
 // board (where unsigned long is 32 bits; on a PC it is 64).
@@ -49,7 +57,13 @@ dht::firmware::Device device(
         c.payload_time = DHT_PAYLOAD_TIME != 0;
         c.payload_rssi = DHT_PAYLOAD_RSSI != 0;
         c.discovery = DHT_DISCOVERY != 0;
+        c.remote_calibration = DHT_CALIBRATION != 0;
+#if defined(MQTT_CA_CERT)
+        if (DHT_OTA != 0 && DHT_DEEP_SLEEP == 0)
+            c.firmware_version = DHT_FIRMWARE_VERSION;
+#endif
         c.deep_sleep = DHT_DEEP_SLEEP != 0;
+        c.connect_block_ms = kConnectLimits.block_ms();
         return c;
     }(),
     board, &memory);
@@ -63,15 +77,16 @@ void setup()
     configTime(0, 0, DHT_NTP_SERVER);  // UTC; the payload's "time" once it has answered
 #if defined(MQTT_CA_CERT)
     network.setCACert(MQTT_CA_CERT);
+    network.setHandshakeTimeout(DHT_TLS_HANDSHAKE_S);  // 120 s unless set
+    board.set_ota_ca(MQTT_CA_CERT);  // updates from a server the broker's CA signed
 #if defined(MQTT_CLIENT_CERT) && defined(MQTT_CLIENT_KEY)
     network.setCertificate(MQTT_CLIENT_CERT);
     network.setPrivateKey(MQTT_CLIENT_KEY);
 #endif
 #endif
-    mqtt.setServer(MQTT_HOST, MQTT_PORT);
+    board.set_broker(MQTT_HOST, MQTT_PORT);
     // Room for a Home Assistant discovery message, the longest one sent.
     mqtt.setBufferSize(dht::firmware::Device::kDiscoverySize + dht::firmware::Device::kTopicSize + 16);
-    mqtt.setSocketTimeout(5);  // the longest a connection attempt blocks
     mqtt.setCallback([](char *topic, byte *payload, unsigned int length) {
         device.on_message(topic, payload, length, now_ms());
     });
