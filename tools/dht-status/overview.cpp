@@ -305,51 +305,52 @@ std::string render_text(const Overview &v, const OverviewOptions &o, TimePoint n
     return out;
 }
 
+namespace {
+
+// A JSON array of `items`, each written by `one` (appending a JSON value to a string).
+template <class Items, class One>
+std::string json_array(const Items &items, One one)
+{
+    std::string out = "[";
+    for (const auto &item : items) {
+        if (out.size() > 1)
+            out += ',';
+        one(out, item);
+    }
+    return out + "]";
+}
+
+}  // namespace
+
 std::string render_json(const Overview &v, TimePoint now)
 {
     std::string out;
     ObjectWriter w(out);
     w.string("kind", "status").string("timestamp", format_rfc3339(now)).string("status", verdict_name(v.verdict));
-    std::string list = "[";
-    for (const auto &p : v.problems) {
-        if (list.size() > 1)
-            list += ',';
-        append_json_string(list, p);
-    }
-    w.raw("problems", list + "]");
-    list = "[";
-    for (const auto &s : v.sensors) {
-        if (list.size() > 1)
-            list += ',';
-        ObjectWriter o(list);
-        o.string("sensor", s.topic).string("status", s.status);
-        if (s.temperature)
-            o.number("temperature", *s.temperature);
-        if (s.humidity)
-            o.number("humidity", *s.humidity);
-        o.string("last_reading", s.last_at);
-        if (s.silenced)
-            o.boolean("silenced", true);
-        o.close();
-    }
-    w.raw("sensors", list + "]");
-    list = "[";
-    for (const auto &a : v.alerts) {
-        if (list.size() > 1)
-            list += ',';
-        ObjectWriter o(list);
-        o.string("rule", a.rule).string("sensor", a.sensor).string("severity", a.severity).string("since", a.since);
-        o.close();
-    }
-    w.raw("alerts", list + "]");
-    list = "[";
-    for (const auto &i : v.incidents)
-        list += cat(list.size() > 1 ? "," : "", escalate::incident_state_record(i));
-    w.raw("incidents", list + "]");
-    list = "[";
-    for (const auto &s : v.silences)
-        list += cat(list.size() > 1 ? "," : "", escalate::silence_record(s));
-    w.raw("silences", list + "]");
+    w.raw("problems", json_array(v.problems, [](std::string &o, const std::string &p) { append_json_string(o, p); }));
+    w.raw("sensors", json_array(v.sensors, [](std::string &to, const SensorView &s) {
+              ObjectWriter o(to);
+              o.string("sensor", s.topic).string("status", s.status);
+              if (s.temperature)
+                  o.number("temperature", *s.temperature);
+              if (s.humidity)
+                  o.number("humidity", *s.humidity);
+              o.string("last_reading", s.last_at);
+              if (s.silenced)
+                  o.boolean("silenced", true);
+              o.close();
+          }));
+    w.raw("alerts", json_array(v.alerts, [](std::string &to, const AlertView &a) {
+              ObjectWriter o(to);
+              o.string("rule", a.rule).string("sensor", a.sensor).string("severity", a.severity).string("since", a.since);
+              o.close();
+          }));
+    w.raw("incidents", json_array(v.incidents, [](std::string &to, const escalate::Incident &i) {
+              to += escalate::incident_state_record(i);
+          }));
+    w.raw("silences", json_array(v.silences, [](std::string &to, const escalate::Silence &s) {
+              to += escalate::silence_record(s);
+          }));
     if (!v.last_written.empty())
         w.string("history_written", v.last_written);
     w.close();
