@@ -84,6 +84,9 @@ set(CPACK_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# Opened with dlopen() when a run needs them (common/src/dynlib.cpp), so
+# dpkg-shlibdeps does not see them: HTTP for dht-export-influx, --listen for dht-stats.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libcurl4, libmicrohttpd12")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "mosquitto-clients, curl")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "mosquitto, bsd-mailx")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA

@@ -15,6 +15,11 @@ command -v dpkg >/dev/null && command -v cpack >/dev/null || skip "no dpkg or cp
 (cd "$build" && cpack -G DEB -B "$T/pkg" >"$T/cpack.log" 2>&1) || { cat "$T/cpack.log"; fail "cpack"; }
 deb=$(ls "$T"/pkg/dht-tools_*_*.deb)
 [ -f "$deb" ] || fail "no dht-tools_VERSION_ARCH.deb"
+# Opened with dlopen(), so no shlibs line names them: the package must.
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in libcurl4 libmicrohttpd12 libmosquitto1; do
+    [[ $depends == *"$lib"* ]] || fail "Depends lacks $lib: $depends"
+done
 user_before=$(getent passwd dht || true)
 state_before=$([ -e /var/lib/dht ] && echo yes || echo no)
 purge() {

@@ -1,11 +1,11 @@
 #include "sink.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/dynlib.hpp"
 #include "dht/signals.hpp"
 #include "dht/files.hpp"
 #include "dht/json.hpp"
 
-#include <curl/curl.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -22,9 +22,9 @@ using steady = std::chrono::steady_clock;
 
 std::string escaped(CURL *h, const std::string &s)
 {
-    char *e = curl_easy_escape(h, s.c_str(), static_cast<int>(s.size()));
+    char *e = curl().easy_escape(h, s.c_str(), static_cast<int>(s.size()));
     std::string out = e != nullptr ? e : "";
-    curl_free(e);
+    curl().free(e);
     return out;
 }
 
@@ -97,10 +97,7 @@ std::string reason(const std::string &body)
 
 InfluxSink::InfluxSink(SinkConfig config) : config_(std::move(config))
 {
-    static const bool curl_ready = [] { return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK; }();
-    if (!curl_ready)
-        fail(exit_software, "libcurl could not be initialised");
-    CURL *h = curl_easy_init();
+    CURL *h = curl().easy_init();
     std::string url = config_.url;
     while (!url.empty() && url.back() == '/')
         url.pop_back();
@@ -114,7 +111,7 @@ InfluxSink::InfluxSink(SinkConfig config) : config_(std::move(config))
         if (!config_.retention_policy.empty())
             write_url_ += "&rp=" + escaped(h, config_.retention_policy);
     }
-    curl_easy_cleanup(h);
+    curl().easy_cleanup(h);
     if (!config_.spool_dir.empty()) {
         // Named for the write URL: another --url or --database leaves the files be.
         spool_.emplace(config_.spool_dir, "influx", write_url_, ".lp");
@@ -223,23 +220,23 @@ InfluxSink::Outcome InfluxSink::post(void *handle, const std::string &text, std:
                                      std::chrono::milliseconds &retry_after)
 {
     CURL *h = handle;
-    curl_easy_reset(h);
+    curl().easy_reset(h);
     const std::string body = config_.gzip ? gzip(text) : text;
     std::string response;
     Headers headers;
-    curl_slist *list = curl_slist_append(nullptr, "Content-Type: text/plain; charset=utf-8");
+    curl_slist *list = curl().slist_append(nullptr, "Content-Type: text/plain; charset=utf-8");
     if (config_.gzip)
-        list = curl_slist_append(list, "Content-Encoding: gzip");
+        list = curl().slist_append(list, "Content-Encoding: gzip");
     const std::string auth = "Authorization: Token " + config_.token;
     if (config_.v2 && !config_.token.empty())
-        list = curl_slist_append(list, auth.c_str());
-    curl_easy_setopt(h, CURLOPT_URL, write_url_.c_str());
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min<long>(5000, config_.timeout.count()));
+        list = curl().slist_append(list, auth.c_str());
+    curl().easy_setopt(h, CURLOPT_URL, write_url_.c_str());
+    curl().easy_setopt(h, CURLOPT_POST, 1L);
+    curl().easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+    curl().easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl().easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl().easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min<long>(5000, config_.timeout.count()));
     long timeout = config_.timeout.count();
     {
         std::lock_guard lk(mu_);
@@ -248,26 +245,26 @@ InfluxSink::Outcome InfluxSink::post(void *handle, const std::string &text, std:
             timeout = std::clamp<long>(left, 100, timeout);
         }
     }
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &response);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &headers);
+    curl().easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    curl().easy_setopt(h, CURLOPT_WRITEFUNCTION, &collect);
+    curl().easy_setopt(h, CURLOPT_WRITEDATA, &response);
+    curl().easy_setopt(h, CURLOPT_HEADERFUNCTION, &header);
+    curl().easy_setopt(h, CURLOPT_HEADERDATA, &headers);
     if (!config_.v2 && !config_.username.empty()) {
-        curl_easy_setopt(h, CURLOPT_USERNAME, config_.username.c_str());
-        curl_easy_setopt(h, CURLOPT_PASSWORD, config_.password.c_str());
+        curl().easy_setopt(h, CURLOPT_USERNAME, config_.username.c_str());
+        curl().easy_setopt(h, CURLOPT_PASSWORD, config_.password.c_str());
     }
     if (!config_.cafile.empty())
-        curl_easy_setopt(h, CURLOPT_CAINFO, config_.cafile.c_str());
+        curl().easy_setopt(h, CURLOPT_CAINFO, config_.cafile.c_str());
     if (config_.insecure) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+        curl().easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl().easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    const CURLcode rc = curl_easy_perform(h);
-    curl_slist_free_all(list);
+    const CURLcode rc = curl().easy_perform(h);
+    curl().slist_free_all(list);
     retry_after = headers.retry_after;
     if (rc != CURLE_OK) {
-        error = curl_easy_strerror(rc);
+        error = curl().easy_strerror(rc);
         switch (rc) {
         // Configuration, not weather: a wrong URL or TLS set-up does not heal by waiting.
         case CURLE_UNSUPPORTED_PROTOCOL:
@@ -281,7 +278,7 @@ InfluxSink::Outcome InfluxSink::post(void *handle, const std::string &text, std:
         }
     }
     long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     if (code >= 200 && code < 300)
         return Outcome::written;
     const std::string why = reason(response);
@@ -299,7 +296,7 @@ void InfluxSink::sender()
 {
     Backoff backoff(config_.retry_max);
     // One handle for the thread: its connection is kept alive between batches.
-    std::unique_ptr<CURL, void (*)(CURL *)> handle(curl_easy_init(), &curl_easy_cleanup);
+    std::unique_ptr<CURL, void (*)(CURL *)> handle(curl().easy_init(), curl().easy_cleanup);
     std::unique_lock lk(mu_);
     if (!handle) {
         warn("libcurl: cannot make a handle");

@@ -2,11 +2,11 @@
 
 #include "dht/cli.hpp"
 #include "dht/diag.hpp"
+#include "dht/dynlib.hpp"
 #include "dht/time.hpp"
 
 #include <fcntl.h>
 #include <limits.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -85,7 +85,7 @@ struct MetricsServer::Guard {
 
     void opened(MHD_Connection *c)
     {
-        const MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const MHD_ConnectionInfo *info = microhttpd().get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const sockaddr *addr = info == nullptr ? nullptr : info->client_addr;
         const socklen_t len = addr == nullptr ? 0
                               : addr->sa_family == AF_INET6 ? socklen_t{sizeof(sockaddr_in6)}
@@ -151,7 +151,7 @@ struct MetricsServer::Guard {
         for (auto &[c, p] : open) {
             if (!p.owed || p.cut || now - p.owed_since < limits.request_time)
                 continue;
-            if (const MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD))
+            if (const MHD_ConnectionInfo *info = microhttpd().get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD))
                 ::shutdown(info->connect_fd, SHUT_RDWR);
             p.cut = true;
         }
@@ -181,7 +181,7 @@ struct MetricsServer::Guard {
         if (spell)
             due = std::min(due, spell->last + spell_quiet);
         long long ms = std::max<long long>(std::chrono::ceil<std::chrono::milliseconds>(due - now).count(), 0);
-        if (MHD_UNSIGNED_LONG_LONG mhd = 0; MHD_get_timeout(daemon, &mhd) == MHD_YES)
+        if (MHD_UNSIGNED_LONG_LONG mhd = 0; microhttpd().get_timeout(daemon, &mhd) == MHD_YES)
             ms = std::min<long long>(ms, static_cast<long long>(std::min<MHD_UNSIGNED_LONG_LONG>(mhd, 3'600'000)));
         return static_cast<int>(ms);
     }
@@ -221,18 +221,18 @@ MHD_Result reply(MHD_Connection *connection, unsigned status, const std::string 
                  bool page = false)
 {
     MHD_Response *response =
-        MHD_create_response_from_buffer(body.size(), const_cast<char *>(body.data()), MHD_RESPMEM_MUST_COPY);
+        microhttpd().create_response_from_buffer(body.size(), const_cast<char *>(body.data()), MHD_RESPMEM_MUST_COPY);
     if (response == nullptr)
         return MHD_NO;
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    microhttpd().add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    microhttpd().add_response_header(response, "X-Content-Type-Options", "nosniff");
     if (page) {
-        MHD_add_response_header(response, "Content-Security-Policy", page_policy);
-        MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        microhttpd().add_response_header(response, "Content-Security-Policy", page_policy);
+        microhttpd().add_response_header(response, "Referrer-Policy", "no-referrer");
+        microhttpd().add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     }
-    const MHD_Result r = MHD_queue_response(connection, status, response);
-    MHD_destroy_response(response);
+    const MHD_Result r = microhttpd().queue_response(connection, status, response);
+    microhttpd().destroy_response(response);
     return r;
 }
 
@@ -337,7 +337,7 @@ MetricsServer::MetricsServer(const std::string &host, int port, std::string www,
     if (found->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     Guard *g = guard_.get();
-    daemon_ = MHD_start_daemon(
+    daemon_ = microhttpd().start_daemon(
         flags, static_cast<std::uint16_t>(port), &admit, g, &handle, g, MHD_OPTION_SOCK_ADDR, found->ai_addr,
         MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(limits.request_time.count()),
         MHD_OPTION_NOTIFY_CONNECTION, &notify_connection, g, MHD_OPTION_NOTIFY_COMPLETED, &notify_completed, g,
@@ -348,7 +348,7 @@ MetricsServer::MetricsServer(const std::string &host, int port, std::string www,
         fail(exit_unavailable, cat("cannot listen on ", host, ":", port, ": ", std::strerror(err)));
     if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
         err = errno;
-        MHD_stop_daemon(daemon_);
+        microhttpd().stop_daemon(daemon_);
         fail(exit_unavailable, cat("--listen: ", std::strerror(err)));
     }
     thread_ = std::thread([this] { serve(); });
@@ -360,7 +360,7 @@ MetricsServer::~MetricsServer()
     if (::write(wake_[1], &stop, 1) != 1)
         warn("--listen: cannot stop the server thread");
     thread_.join();
-    MHD_stop_daemon(daemon_);
+    microhttpd().stop_daemon(daemon_);
     guard_->end_spell(true);
     ::close(wake_[0]);
     ::close(wake_[1]);
@@ -368,14 +368,14 @@ MetricsServer::~MetricsServer()
 
 void MetricsServer::serve()
 {
-    const MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_EPOLL_FD);
+    const MHD_DaemonInfo *info = microhttpd().get_daemon_info(daemon_, MHD_DAEMON_INFO_EPOLL_FD);
     pollfd fds[2] = {{info->epoll_fd, POLLIN, 0}, {wake_[0], POLLIN, 0}};
     for (;;) {
         if (::poll(fds, 2, guard_->wait_ms(daemon_)) < 0)
             continue;  // EINTR; the others cannot happen with these arguments
         if (fds[1].revents != 0)
             return;
-        MHD_run(daemon_);
+        microhttpd().run(daemon_);
         guard_->cut_overdue();
         guard_->end_spell(false);
     }
