@@ -39,7 +39,7 @@ void setup(CLI::App &app, Options &o, CLI::App *&query, CLI::App *&prune)
         ->envname("DHT_DB")
         ->type_name("FILE");
     app.add_flag("--tee", o.tee, "Also copy every stored record to stdout");
-    app.add_option("--batch", o.batch, "Commit after this many records (default: 1000)")
+    app.add_option("--batch", o.batch, "Commit after this many records (default: 10000)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
     add_duration_option(app, "--commit-interval", o.commit_interval,
                         "Commit at least this often while records arrive (default: 1s)");

@@ -22,7 +22,7 @@ struct RecordOptions {
     CommonOptions common;
     std::string db = "dht.db";
     bool tee = false;
-    std::size_t batch = 1000;
+    std::size_t batch = 10000;
     Duration commit_interval = std::chrono::seconds(1);
     std::string default_topic;
 };
