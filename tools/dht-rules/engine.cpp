@@ -75,30 +75,15 @@ Engine::RuleState &Engine::RuleState::operator=(const RuleState &o)
     return *this;
 }
 
-void Engine::RuleState::drop_texts_if_empty() noexcept
-{
-    if (texts_ && texts_->value.empty() && texts_->reason.empty())
-        texts_.reset();
-}
-
-void Engine::RuleState::set_reason(std::string_view reason)
-{
-    if (reason.empty() && !texts_)
-        return;
-    if (!texts_)
-        texts_ = std::make_unique<Texts>();
-    texts_->reason.assign(reason);
-    drop_texts_if_empty();
-}
-
-void Engine::RuleState::set_value_text(std::string_view text)
+void Engine::RuleState::set_text(std::string Texts::*member, std::string_view text)
 {
     if (text.empty() && !texts_)
         return;
     if (!texts_)
         texts_ = std::make_unique<Texts>();
-    texts_->value.assign(text);
-    drop_texts_if_empty();
+    ((*texts_).*member).assign(text);
+    if (texts_->value.empty() && texts_->reason.empty())
+        texts_.reset();
 }
 
 void Engine::RuleState::keep(const FieldValue *v)

@@ -104,8 +104,8 @@ public:
         std::string_view value_text() const noexcept { return texts_ ? std::string_view(texts_->value) : std::string_view(); }
         // `no data` rules: silent or offline.
         std::string_view reason() const noexcept { return texts_ ? std::string_view(texts_->reason) : std::string_view(); }
-        void set_reason(std::string_view reason);
-        void set_value_text(std::string_view text);
+        void set_reason(std::string_view reason) { set_text(&Texts::reason, reason); }
+        void set_value_text(std::string_view text) { set_text(&Texts::value, text); }
         // Keeps `v` (nullptr: none) as the value.
         void keep(const FieldValue *v);
 
@@ -115,7 +115,7 @@ public:
             std::string value, reason;
         };
         std::unique_ptr<Texts> texts_;
-        void drop_texts_if_empty() noexcept;
+        void set_text(std::string Texts::*member, std::string_view text);
     };
 
     struct Sensor {
