@@ -3,8 +3,69 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace dht {
+
+namespace {
+
+constexpr double powers_of_ten[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+// The common case of append_number without std::to_chars: a value that a
+// decimal with at most 15 significant digits, at most 6 of them after the
+// point, reads back as (a sensor's 24.5). Such a decimal is the only one of
+// its length that does (DBL_DIG is 15), so the one with the fewest digits
+// after the point is the shortest text, as std::to_chars picks it. False when
+// the value is not one of these, or when std::to_chars would write it in
+// scientific notation (which it does when that is shorter: 1e+06, 1e-05).
+bool append_short_decimal(std::string &out, double value)
+{
+    const double magnitude = value < 0 ? -value : value;
+    if (!(magnitude < 1e9))
+        return false;
+    for (int k = 0; k <= 6; ++k) {
+        const double scaled = magnitude * powers_of_ten[k];
+        if (scaled >= 1e15)
+            return false;
+        const auto m = static_cast<std::uint64_t>(scaled + 0.5);
+        // m / 10^k is correctly rounded: both are exact doubles (m < 2^53, k <= 22).
+        if (static_cast<double>(m) / powers_of_ten[k] != magnitude)
+            continue;
+        if (m == 0)
+            return false;  // 0 and -0: std::to_chars says which
+        std::array<char, 24> digits;
+        const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), m).ptr;
+        const auto n = static_cast<int>(end - digits.data());
+        // Fixed: the integer part ("0" when there is none), the point, k digits.
+        const int fixed = (n > k ? n - k : 1) + (k > 0 ? 1 + k : 0);
+        // Scientific: the significant digits with a point after the first, e±XX.
+        int significant = n;
+        while (significant > 1 && digits[static_cast<std::size_t>(significant - 1)] == '0')
+            --significant;
+        const int exponent = n - k - 1;
+        const int scientific = significant + (significant > 1 ? 1 : 0) + 2 + (exponent >= 100 || exponent <= -100 ? 3 : 2);
+        if (scientific <= fixed)
+            return false;
+        if (value < 0)
+            out.push_back('-');
+        if (n > k) {
+            out.append(digits.data(), static_cast<std::size_t>(n - k));
+        } else {
+            out += "0";
+        }
+        if (k > 0) {
+            out.push_back('.');
+            out.append(static_cast<std::size_t>(k > n ? k - n : 0), '0');
+            const int from = n > k ? n - k : 0;
+            out.append(digits.data() + from, static_cast<std::size_t>(n - from));
+        }
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
 
 void append_number(std::string &out, double value)
 {
@@ -12,17 +73,39 @@ void append_number(std::string &out, double value)
         out += "null";  // JSON has no NaN or infinity
         return;
     }
+    if (append_short_decimal(out, value))
+        return;
     std::array<char, 32> buf;
     const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), value);
     out.append(buf.data(), res.ptr);
 }
 
+namespace {
+
+// Whether any of the 8 bytes at `p` must be escaped: below 0x20, '"' or '\\'.
+bool needs_escape8(const char *p) noexcept
+{
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
+    const auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+    // Bytes below 0x20 (bytes of 0x80 and above, UTF-8, are left alone by ~w).
+    const std::uint64_t control = (w - ones * 0x20) & ~w & highs;
+    return (control | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\'))) != 0;
+}
+
+}  // namespace
+
 void append_json_string(std::string &out, std::string_view text)
 {
     static constexpr char hex[] = "0123456789abcdef";
     out.push_back('"');
+    std::size_t i = 0;
+    // Most text has nothing to escape: skip it 8 bytes at a time.
+    while (i + 8 <= text.size() && !needs_escape8(text.data() + i))
+        i += 8;
     std::size_t run = 0;  // start of the pending run of bytes that need no escape
-    for (std::size_t i = 0; i < text.size(); ++i) {
+    for (; i < text.size(); ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;

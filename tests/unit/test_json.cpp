@@ -2,6 +2,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
 using namespace dht;
 
 TEST_CASE("numbers are written as people write them")
@@ -20,6 +27,81 @@ TEST_CASE("numbers are written as people write them")
     CHECK(num(std::numeric_limits<double>::infinity()) == "null");
     CHECK(to_json(json::parse(R"({"t":24.50,"h":65.30,"n":-7,"u":18446744073709551615})")) ==
           R"({"t":24.5,"h":65.3,"n":-7,"u":18446744073709551615})");
+}
+
+TEST_CASE("numbers are written as std::to_chars writes them, the short decimals too")
+{
+    const auto num = [](double d) {
+        std::string s;
+        append_number(s, d);
+        return s;
+    };
+    const auto reference = [](double d) {
+        std::array<char, 32> buf;
+        return std::string(buf.data(), std::to_chars(buf.data(), buf.data() + buf.size(), d).ptr);
+    };
+    CHECK(num(-0.0) == "-0");
+    CHECK(num(0.0) == "0");
+    CHECK(num(std::nan("")) == "null");
+    CHECK(num(-std::numeric_limits<double>::infinity()) == "null");
+    CHECK(num(1e308) == "1e+308");
+    CHECK(num(5e-324) == "5e-324");
+    CHECK(num(0.1 + 0.2) == "0.30000000000000004");
+    CHECK(num(100000) == "1e+05");    // shorter than 100000
+    CHECK(num(10000) == "10000");     // a tie: fixed
+    CHECK(num(0.001) == "0.001");     // a tie: fixed
+    CHECK(num(0.0001) == "1e-04");
+    CHECK(num(0.00001) == "1e-05");
+    CHECK(num(1200000) == "1200000");
+    CHECK(num(12000000) == "1.2e+07");
+    CHECK(num(-3.0) == "-3");
+    CHECK(num(-0.5) == "-0.5");
+    CHECK(num(123456789.123456) == "123456789.123456");
+    CHECK(num(999999999.9999999) == reference(999999999.9999999));
+    // Every decimal of a sensor's range and more, and values that are no short decimal.
+    std::size_t differ = 0;
+    for (int i = -200000; i <= 200000; ++i)
+        for (const double scale : {1.0, 10.0, 100.0, 1000.0, 1e4, 1e5, 1e6, 1e7, 0.1, 0.001})
+            if (const double d = i / scale; num(d) != reference(d))
+                ++differ;
+    std::uint64_t x = 88172645463325252u;  // xorshift64
+    for (int i = 0; i < 200000; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const double mixed = static_cast<double>(x % 2000000000) / static_cast<double>(1 + x % 1000003);
+        double raw;
+        std::memcpy(&raw, &x, sizeof raw);
+        for (const double d : {mixed, -mixed, raw, static_cast<double>(x >> 11), static_cast<double>(x % 100000000) / 1e8})
+            if (std::isfinite(d) && num(d) != reference(d))
+                ++differ;
+    }
+    CHECK(differ == 0);
+}
+
+TEST_CASE("strings with nothing to escape, long ones and bad UTF-8 are copied as they are")
+{
+    const auto str = [](std::string_view text) {
+        std::string s;
+        append_json_string(s, text);
+        return s;
+    };
+    CHECK(str("") == "\"\"");
+    CHECK(str("dht11/s01/data") == "\"dht11/s01/data\"");
+    const std::string long_text(100000, 'x');
+    CHECK(str(long_text) == "\"" + long_text + "\"");
+    CHECK(str("\xff\xfe caf\xc3\xa9 \x80\x9f") == "\"\xff\xfe caf\xc3\xa9 \x80\x9f\"");  // bytes >= 0x80 pass through
+    // Each byte that needs escaping, at each place of an 8-byte block.
+    for (const char c : {'"', '\\', '\n', '\x01', '\x1f', '\0'})
+        for (std::size_t at = 0; at < 20; ++at) {
+            std::string text(20, 'a');
+            text[at] = c;
+            const std::string s = str(text);
+            CHECK(s.size() >= text.size() + 3);
+            CHECK(json::parse(s).as_string() == text);
+        }
+    // Bytes just above the escaped ones are not escaped.
+    CHECK(str("\x20\x21\x23\x5b\x5d\x7f\x20\x21\x23\x5b\x5d\x7f") == "\"\x20\x21\x23\x5b\x5d\x7f\x20\x21\x23\x5b\x5d\x7f\"");
 }
 
 TEST_CASE("strings are escaped for JSON")

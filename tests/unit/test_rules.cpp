@@ -373,6 +373,48 @@ TEST_CASE("engine: state saved and restored; changed rules start afresh", "[engi
     CHECK_THROWS_AS(h.engine.restore(json::parse("[1]")), std::runtime_error);
 }
 
+TEST_CASE("engine: a string value, a reason and a topic other than the name survive saving and restoring", "[engine]")
+{
+    const std::string rules = "mode: mode == \"fault\" -> alert\nsilent: no data for 10m -> alert";
+    const FieldValue fault = text("fault");
+    std::string saved;
+    {
+        Harness h(rules);
+        h.read("gw-1", t0, {fault}, "dht11/gateway/data");
+        h.read("gw-2", t0, {}, "dht11/gateway/data");
+        h.read("gw-3", t0, {}, "dht11/gateway/data");
+        h.read("gw-2", t0 + 1s, {}, "dht11/moved/data");  // leaves the gateway: gw-3 takes its place
+        REQUIRE(h.alerts.size() == 1);
+        CHECK(h.last("value") == "\"fault\"");
+        CHECK(h.last("topic") == "\"dht11/gateway/data\"");
+        h.engine.status("dht11/gateway/status", "offline", t0 + 2s);
+        REQUIRE(h.alerts.size() == 3);  // in the order they came under the prefix
+        CHECK(h.alerts[1].at("sensor") == "gw-1");
+        CHECK(h.alerts[2].at("sensor") == "gw-3");
+        CHECK(h.last("reason") == "\"offline\"");
+        saved = h.engine.save();
+    }
+    Harness again(rules);
+    again.engine.restore(json::parse(saved));
+    const auto by_name = [](const std::string &state) {
+        std::map<std::string, std::string> sensors;  // the order of the sensors is not kept
+        const json::value parsed = json::parse(state);
+        for (const auto &sensor : parsed.at("sensors").as_array())
+            sensors[std::string(sensor.at("name").as_string())] = json::serialize(sensor);
+        return sensors;
+    };
+    CHECK(by_name(again.engine.save()) == by_name(saved));
+    CHECK(by_name(saved).size() == 3);
+    again.read("gw-1", t0 + 3s, {text("ok")}, "dht11/gateway/data");
+    REQUIRE(again.alerts.size() == 2);
+    CHECK(again.alerts[0].at("rule") == "mode");
+    CHECK(again.alerts[0].at("value") == "ok");
+    CHECK(again.alerts[0].at("since") == "2026-11-24T10:00:00.000Z");
+    CHECK(again.alerts[1].at("rule") == "silent");
+    CHECK(again.alerts[1].at("reason") == "data");
+    CHECK(again.alerts[1].at("topic") == "dht11/gateway/data");
+}
+
 TEST_CASE("engine: replacing the rules keeps the state of unchanged ones and resolves the rest", "[engine]")
 {
     Harness h("cold: temperature < 5 for 2 readings -> alert\nfreeze: temperature < 0 -> escalate");

@@ -59,6 +59,42 @@ void append_value(std::string &out, const FieldValue &v, std::string_view text)
     }
 }
 
+Engine::RuleState &Engine::RuleState::operator=(const RuleState &o)
+{
+    if (this == &o)
+        return *this;
+    count = o.count;
+    pending = o.pending;
+    firing = o.firing;
+    type = o.type;
+    since = o.since;
+    fired_at = o.fired_at;
+    last_sent = o.last_sent;
+    number = o.number;
+    texts_ = o.texts_ ? std::make_unique<Texts>(*o.texts_) : nullptr;
+    return *this;
+}
+
+void Engine::RuleState::set_text(std::string Texts::*member, std::string_view text)
+{
+    if (text.empty() && !texts_)
+        return;
+    if (!texts_)
+        texts_ = std::make_unique<Texts>();
+    ((*texts_).*member).assign(text);
+    if (texts_->value.empty() && texts_->reason.empty())
+        texts_.reset();
+}
+
+void Engine::RuleState::keep(const FieldValue *v)
+{
+    const FieldValue kept = v != nullptr ? *v : FieldValue{};
+    type = kept.type;
+    number = kept.number;
+    if (type == FieldValue::Type::string)
+        set_value_text(kept.text);
+}
+
 Engine::Engine(RuleSet rules, Duration repeat, Emit emit, SensorBounds bounds)
     : rules_(std::move(rules)), repeat_(repeat), emit_(std::move(emit)), cap_(bounds.max_sensors),
       forget_after_(bounds.forget_after)
@@ -103,7 +139,7 @@ Engine::Sensor &Engine::add(std::string_view name, TimePoint time)
     s->states.resize(rules_.rules.size());
     s->applies.assign(rules_.rules.size(), 0);
     Sensor &added = *s;
-    sensors_.emplace(s->name, std::move(s));
+    sensors_.emplace(std::string_view(s->name), std::move(s));
     for (const auto &r : rules_.rules)
         if (r.no_data)
             note_deadline(saturating_add(time, r.silence));
@@ -129,42 +165,55 @@ Engine::Sensors::iterator Engine::erase(Sensors::iterator it)
 
 void Engine::unindex(Sensor &s)
 {
-    const std::size_t slot = std::exchange(s.slot, SIZE_MAX);
-    const auto it = slot == SIZE_MAX ? by_prefix_.end() : by_prefix_.find(s.prefix);
+    if (!std::exchange(s.indexed, false))
+        return;
+    const auto it = by_prefix_.find(prefix_of(s.topic()));
     if (it == by_prefix_.end())
         return;
-    auto &under = it->second;
-    under[slot] = under.back();
-    under.pop_back();
-    if (slot < under.size())
-        under[slot]->slot = slot;
-    else if (under.empty())
+    // The last sensor of the list takes the place of `s`.
+    Sensor **at = &it->second;
+    while (*at != &s)
+        at = &(*at)->next_under;
+    Sensor **last = at;
+    while ((*last)->next_under != nullptr)
+        last = &(*last)->next_under;
+    Sensor *moved = *last;
+    *last = nullptr;
+    if (moved != &s) {
+        moved->next_under = s.next_under;
+        *at = moved;
+    }
+    s.next_under = nullptr;
+    if (it->second == nullptr)
         by_prefix_.erase(it);
 }
 
 void Engine::match_topic(Sensor &s, std::string_view topic)
 {
-    if (s.matched && s.topic == topic)
+    if (s.matched && s.topic() == topic)
         return;
     s.matched = true;
-    s.topic = std::string(topic);
+    const std::string_view prefix = prefix_of(topic);
+    const bool moved = !s.indexed || prefix_of(s.topic()) != prefix;
+    if (moved)
+        unindex(s);  // under the prefix of the topic it had
+    s.set_topic(topic);
     s.applies.assign(rules_.rules.size(), 0);
     for (std::size_t i = 0; i < rules_.rules.size(); ++i)
         s.applies[i] = matches(rules_.rules[i], topic) ? 1 : 0;
-    const std::string_view prefix = prefix_of(topic);
-    if (s.slot == SIZE_MAX || s.prefix != prefix) {
-        unindex(s);
-        s.prefix = std::string(prefix);
-        auto &under = by_prefix_[s.prefix];
-        s.slot = under.size();
-        under.push_back(&s);
+    if (moved) {
+        Sensor **end = &by_prefix_[std::string(prefix)];
+        while (*end != nullptr)
+            end = &(*end)->next_under;
+        *end = &s;
+        s.indexed = true;
     }
     if (s.placeholder || placeholders_ == 0)
         return;
     // A sensor first known from its status topic now sends readings under its
     // own name: the stand-in (named for the data topic, status()) goes, and
     // what it had fired resolves.
-    const auto it = sensors_.find(s.prefix + "/data");
+    const auto it = sensors_.find(std::string(prefix) + "/data");
     if (it == sensors_.end() || !it->second->placeholder || it->second.get() == &s)
         return;
     Sensor &p = *it->second;
@@ -252,7 +301,7 @@ void Engine::status(std::string_view topic, std::string_view state, TimePoint ti
         match_topic(*s, data_topic);
         it = by_prefix_.find(prefix);
     }
-    for (Sensor *s : it->second) {
+    for (Sensor *s = it->second; s != nullptr; s = s->next_under) {
         s->offline = offline;
         touch(*s);
         if (!offline) {
@@ -318,7 +367,7 @@ void Engine::scan_timers()
                 if (clock_ >= due) {
                     st.last_sent = clock_;
                     touch(s);
-                    write(rule, s, st, true, clock_, &st.value, true, st.reason);
+                    write(rule, s, st, true, clock_, true, st.reason());
                     note_deadline(saturating_add(clock_, repeat_));
                 } else {
                     note_deadline(due);
@@ -337,13 +386,13 @@ void Engine::fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, co
     st.pending = false;
     st.fired_at = st.last_sent = time;
     st.keep(values);
-    st.reason = std::string(reason);
+    st.set_reason(reason);
     ++fired_;
     touch(s);
     alerted_ = true;
     if (repeat_.count() > 0)
         note_deadline(saturating_add(time, repeat_));
-    write(rule, s, st, true, time, &st.value, repeat, reason);
+    write(rule, s, st, true, time, repeat, reason);
 }
 
 void Engine::resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *value,
@@ -356,14 +405,16 @@ void Engine::resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time,
     alerted_ = true;
     before.keep(value);
     // A late record cannot resolve an alert before it fired.
-    write(rule, s, before, false, std::max(time, before.fired_at), &before.value, false,
+    write(rule, s, before, false, std::max(time, before.fired_at), false,
           !reason.empty() ? reason : rule.no_data ? "data" : "");
 }
 
-void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool firing, TimePoint time,
-                   const FieldValue *value, bool repeat, std::string_view reason)
+void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool firing, TimePoint time, bool repeat,
+                   std::string_view reason)
 {
-    const std::string_view value_text = st.value_text;
+    const FieldValue kept = st.value();
+    const FieldValue *value = &kept;
+    const std::string_view value_text = kept.text;
     // Written by hand, not with ObjectWriter: the keys are literals with
     // nothing to escape, and alerts can be a third of the output (a noisy
     // sensor near its threshold), where ObjectWriter cost dht-rules 15%.
@@ -380,7 +431,7 @@ void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool 
     r += R"(","sensor":)";
     append_json_string(r, s.name);
     r += R"(,"topic":)";
-    append_json_string(r, s.topic);
+    append_json_string(r, s.topic());
     if (!rule.no_data) {
         r += R"(,"field":)";
         append_json_string(r, rule.field_name);
@@ -435,7 +486,7 @@ void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool 
             case TemplatePart::Kind::text: message += part.text; break;
             case TemplatePart::Kind::rule: message += rule.name; break;
             case TemplatePart::Kind::sensor: message += s.name; break;
-            case TemplatePart::Kind::topic: message += s.topic; break;
+            case TemplatePart::Kind::topic: message += s.topic(); break;
             case TemplatePart::Kind::field: message += field; break;
             case TemplatePart::Kind::value: append_value_text(message, *value, value_text); break;
             case TemplatePart::Kind::severity: message += name_of(rule.severity); break;
@@ -489,7 +540,7 @@ void Engine::replace(RuleSet rules)
         s->states = std::move(states);
         s->applies.assign(rules.rules.size(), 0);
         for (std::size_t i = 0; i < rules.rules.size(); ++i)
-            s->applies[i] = matches(rules.rules[i], s->topic) ? 1 : 0;
+            s->applies[i] = matches(rules.rules[i], s->topic()) ? 1 : 0;
     }
     rules_ = std::move(rules);
     has_timers_ = repeat_.count() > 0 || forget_after_ ||

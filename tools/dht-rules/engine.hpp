@@ -79,39 +79,67 @@ public:
     std::uint64_t forgotten() const noexcept { return forgotten_; }
     const SensorCap &cap() const noexcept { return cap_; }
 
-    // The state of one rule for one sensor, and of one sensor.
+    // The state of one rule for one sensor, and of one sensor. Compact: a
+    // sensor holds one per rule, and a watcher may hold 100,000 sensors.
     struct RuleState {
         std::uint32_t count = 0;  // readings in a row that met the condition
         bool pending = false;     // the condition holds, not yet for long enough
         bool firing = false;
+        FieldValue::Type type = FieldValue::Type::missing;  // of the value below
         TimePoint since{};      // when the condition started to hold
         TimePoint fired_at{};
         TimePoint last_sent{};  // the last alert record sent for this firing
-        FieldValue value{};     // the value that fired it, or the latest while firing
-        std::string value_text;
-        std::string reason;     // `no data` rules: silent or offline
+        double number = 0;      // the value that fired it, or the latest while firing
+
+        RuleState() = default;
+        RuleState(const RuleState &o) : RuleState() { *this = o; }
+        RuleState(RuleState &&) noexcept = default;
+        RuleState &operator=(const RuleState &o);
+        RuleState &operator=(RuleState &&) noexcept = default;
+        ~RuleState() = default;
 
         bool idle() const noexcept { return count == 0 && !pending && !firing; }
+        FieldValue value() const noexcept { return {type, number, value_text()}; }
+        // The value's text when it is a string.
+        std::string_view value_text() const noexcept { return texts_ ? std::string_view(texts_->value) : std::string_view(); }
+        // `no data` rules: silent or offline.
+        std::string_view reason() const noexcept { return texts_ ? std::string_view(texts_->reason) : std::string_view(); }
+        void set_reason(std::string_view reason) { set_text(&Texts::reason, reason); }
+        void set_value_text(std::string_view text) { set_text(&Texts::value, text); }
+        // Keeps `v` (nullptr: none) as the value.
+        void keep(const FieldValue *v);
 
-        void keep(const FieldValue *v)
-        {
-            value = v != nullptr ? *v : FieldValue{};
-            if (value.type == FieldValue::Type::string)
-                value_text.assign(value.text);
-            value.text = {};
-        }
+    private:
+        // Rare (a string value, a reason): kept apart, null while both are empty.
+        struct Texts {
+            std::string value, reason;
+        };
+        std::unique_ptr<Texts> texts_;
+        void set_text(std::string Texts::*member, std::string_view text);
     };
 
     struct Sensor {
         std::string name;
-        std::string topic;   // of its latest reading
-        std::string prefix;  // the topic without its last level: where its status topic lives
+        // The topic of its latest reading, most often its name, then held once.
+        // Its prefix (the topic without its last level) is where its status topic lives.
+        std::string_view topic() const noexcept { return topic_is_name ? std::string_view(name) : std::string_view(own_topic); }
+        void set_topic(std::string_view topic)
+        {
+            topic_is_name = topic == name;
+            if (topic_is_name)
+                std::string().swap(own_topic);
+            else
+                own_topic.assign(topic);
+        }
+        std::string own_topic;
+        bool topic_is_name = false;
         TimePoint last_seen{};
         bool offline = false;
         bool placeholder = false;  // known from a status topic only, no reading yet
         bool matched = false;      // `applies` is computed for `topic`
         bool changed = false;      // listed in changed_
-        std::size_t slot = SIZE_MAX;  // its place in by_prefix_[prefix], if there
+        bool indexed = false;        // in by_prefix_, under the prefix of its topic
+        Sensor *next_under = nullptr;  // the next sensor under that prefix
         std::vector<RuleState> states;
         std::vector<std::uint8_t> applies;  // the rule's topic filter matches `topic`
     };
@@ -122,7 +150,8 @@ private:
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
 
-    using Sensors = std::unordered_map<std::string, std::unique_ptr<Sensor>, Hash, std::equal_to<>>;
+    // Keyed by a view of the sensor's own name: the name is held once.
+    using Sensors = std::unordered_map<std::string_view, std::unique_ptr<Sensor>, Hash>;
 
     // The sensor `name`, added if new and the cap allows (else nullptr).
     Sensor *sensor(std::string_view name, TimePoint time);
@@ -137,8 +166,8 @@ private:
               std::string_view reason);
     void resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *value,
                  std::string_view reason = {});
-    void write(const Rule &rule, const Sensor &s, const RuleState &st, bool firing, TimePoint time,
-               const FieldValue *value, bool repeat, std::string_view reason);
+    void write(const Rule &rule, const Sensor &s, const RuleState &st, bool firing, TimePoint time, bool repeat,
+               std::string_view reason);
     void scan_timers();
     void note_deadline(TimePoint t) noexcept;
 
@@ -147,7 +176,9 @@ private:
     Emit emit_;
     Sensors sensors_;
     // The sensors by the prefix of their topic: where a status topic's are.
-    std::unordered_map<std::string, std::vector<Sensor *>, Hash, std::equal_to<>> by_prefix_;
+    // Each prefix's sensors in a list through Sensor::next_under, in the order
+    // a vector with swap-and-pop removal would hold them: one pointer a sensor.
+    std::unordered_map<std::string, Sensor *, Hash, std::equal_to<>> by_prefix_;
     Sensor *last_ = nullptr;  // the sensor of the previous reading
     SensorCap cap_;
     std::optional<Duration> forget_after_;

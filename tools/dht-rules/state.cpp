@@ -264,7 +264,7 @@ std::string Engine::save_changes() const
 void Engine::append_sensor(std::string &out, const Sensor &s) const
 {
     ObjectWriter sensor(out);
-    sensor.string("name", s.name).string("topic", s.topic);
+    sensor.string("name", s.name).string("topic", s.topic());
     time_member(sensor, "last_seen", s.last_seen);
     if (s.offline)
         sensor.boolean("offline", true);
@@ -283,9 +283,9 @@ void Engine::append_sensor(std::string &out, const Sensor &s) const
             state.boolean("firing", true);
             time_member(state, "fired_at", st.fired_at);
             time_member(state, "last_sent", st.last_sent);
-            append_value(state.key("value").out(), st.value, st.value_text);
-            if (!st.reason.empty())
-                state.string("reason", st.reason);
+            append_value(state.key("value").out(), st.value(), st.value_text());
+            if (!st.reason().empty())
+                state.string("reason", st.reason());
         }
         state.close();
     }
@@ -355,15 +355,15 @@ void Engine::restore(const json::value &state)
                     st.last_sent = time_of(so, "last_sent");
                     if (const auto *val = so.if_contains("value")) {
                         if (val->is_number()) {
-                            st.value.type = FieldValue::Type::number;
-                            st.value.number = val->to_number<double>();
+                            st.type = FieldValue::Type::number;
+                            st.number = val->to_number<double>();
                         } else if (val->is_string()) {
-                            st.value.type = FieldValue::Type::string;
-                            st.value_text = std::string(val->get_string());
+                            st.type = FieldValue::Type::string;
+                            st.set_value_text(val->get_string());
                         }
                     }
                     if (const auto *reason = so.if_contains("reason"); reason != nullptr && reason->is_string())
-                        st.reason = std::string(reason->get_string());
+                        st.set_reason(reason->get_string());
                 }
                 sv.states.emplace_back(std::string(name), std::move(st));
             }
@@ -417,7 +417,7 @@ void Engine::restore(const json::value &state)
             match_topic(s, sv.topic);
         } else {
             s.name = sv.name;
-            s.topic = sv.topic;
+            s.set_topic(sv.topic);
         }
         s.offline = sv.offline;
         for (auto &[name, st] : sv.states) {
@@ -427,7 +427,7 @@ void Engine::restore(const json::value &state)
                 } else if (st.firing) {
                     ++resolved_;
                     alerted_ = true;
-                    write(rules_.rules[*index], s, st, false, std::max(clock_, st.fired_at), &st.value, false,
+                    write(rules_.rules[*index], s, st, false, std::max(clock_, st.fired_at), false,
                           "forgotten");
                 }
                 continue;
@@ -444,7 +444,7 @@ void Engine::restore(const json::value &state)
                 continue;
             ++resolved_;
             alerted_ = true;
-            write(old.rules.front(), s, st, false, std::max(clock_, st.fired_at), &st.value, false, "rule changed");
+            write(old.rules.front(), s, st, false, std::max(clock_, st.fired_at), false, "rule changed");
         }
     }
     last_ = nullptr;
