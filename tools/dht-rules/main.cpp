@@ -34,6 +34,9 @@ void setup(CLI::App &app, Options &o)
                    "Keep counters and firing alerts in FILE across restarts (written atomically)")
         ->type_name("FILE");
     add_duration_option(app, "--repeat", o.repeat, "Send a firing alert again every DURATION while it fires");
+    app.add_flag("--report", o.report,
+                 "Instead of the alerts, a table at the end: per rule and sensor how often it fired, for how long "
+                 "in all, its longest spell (backtesting on history)");
     app.add_flag("--pass", o.pass, "Also copy every input record to stdout, each before the alerts it causes");
     app.add_option("--clock", o.clock,
                    "What time timers follow: auto (record times; the wall clock once input pauses), "
@@ -53,6 +56,8 @@ int run(Options &o)
         usage_error("no rules: give -r FILE or -e RULE (see dht-rules(5))");
     if (o.check && !o.test_file.empty())
         usage_error("--check and --test go separately");
+    if (o.report && (o.pass || !o.mqtt.publish_topic.empty()))
+        usage_error("--report prints a table instead of the alerts: no --pass, no --publish");
     auto rules = load_rules(o.rule_files, o.inline_rules);
     if (!rules)
         return exit_config;

@@ -15,6 +15,8 @@ Runner::Runner(const Options &o, RuleSet rules)
 {
     if (o.mqtt.wants_broker())
         session_.emplace(o.mqtt);
+    if (o.report)
+        report_.emplace();
     if (state_.enabled())
         engine_.track_changes();
     state_.load(engine_);
@@ -24,6 +26,8 @@ Runner::Runner(const Options &o, RuleSet rules)
 void Runner::message(std::string_view topic, TimePoint time, const std::function<void(RecordScanner &)> &rescan)
 {
     feed(engine_, *scanner_, topic, time);
+    if (report_)
+        report_->clock(time);
     if (!fields_.done())
         fields_.message(engine_.rules(), *scanner_, rescan);
 }
@@ -60,6 +64,10 @@ int Runner::run()
 
 void Runner::emit(std::string_view record)
 {
+    if (report_) {
+        report_->alert(record);
+        return;
+    }
     auto &buf = out_.buffer();
     buf += record;
     buf += '\n';
@@ -75,6 +83,8 @@ void Runner::finish()
     if (clock_ == ClockMode::wall)
         engine_.advance(now());
     state_.save(engine_);
+    if (report_)
+        out_.write(report_->table());
     try {
         out_.flush();
     } catch (const ClosedOutput &) {

@@ -5,6 +5,7 @@
 
 #include "engine.hpp"
 #include "fieldcheck.hpp"
+#include "report.hpp"
 #include "state.hpp"
 
 #include "dht/cli.hpp"
@@ -32,6 +33,7 @@ struct Options {
     std::string state_file;
     Duration repeat{};  // none
     bool pass = false;
+    bool report = false;  // a table of what fired instead of the alerts
     std::string clock = "auto";
     std::string bare_topic;
     Duration max_skew = std::chrono::hours(1);  // 0: no limit
@@ -65,6 +67,7 @@ private:
     Engine engine_;
     std::unique_ptr<RecordScanner> scanner_;
     FieldCheck fields_;
+    std::optional<Report> report_;
     ClockMode clock_;
     std::string error_;
     std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
