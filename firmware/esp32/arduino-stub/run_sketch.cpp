@@ -273,13 +273,13 @@ void check_provisioning()
     // A good one: stored, and the board restarts (which does not return).
     w.on_restart = [] {
         auto &nvs = arduino_stub::world().nvs;
-        check(nvs["dht/host"] == "mqtt.example" && nvs["dht/port"] == "1884" && nvs["dht/sensor"] == "attic" &&
+        check(nvs["dht/host"] == "mqtt.example" && nvs["dht/port"] == "1884" && nvs["dht/sensor"] == "Attic_IMPROV" &&
                   nvs["dht/ssid"] == "cellar-net",
               "a JSON line: stored, the network kept, then a restart");
         std::printf("%s\n", failures == 0 ? "sketch: all checks passed" : "sketch: checks failed");
         std::exit(failures == 0 ? 0 : 1);
     };
-    w.serial_in += "{\"broker\":\"mqtt.example\",\"port\":1884,\"sensor\":\"attic\"}\r\n";
+    w.serial_in += "{\"broker\":\"mqtt.example\",\"port\":1884,\"sensor\":\"Attic_IMPROV\"}\r\n";
     run_until(w.now + 100);
     check(false, "restarted after a good JSON line");
 }

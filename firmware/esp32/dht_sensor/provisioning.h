@@ -87,17 +87,17 @@ private:
         return true;
     }
 
+    // Each byte goes to the Improv parser and to the line (a failed packet's
+    // bytes may be text: "IMPROV" in a sensor name); a packet ends the line,
+    // and a line is read only when it starts with '{'.
     void take(std::uint8_t c, std::uint32_t now_ms)
     {
-        using Result = dht::firmware::improv::Parser::Result;
-        const Result r = improv_.feed(c, now_ms);
-        if (r == Result::packet) {
+        if (improv_.feed(c, now_ms) == dht::firmware::improv::Parser::Result::packet) {
             line_length_ = 0;
+            line_too_long_ = false;
             on_packet(now_ms);
             return;
         }
-        if (improv_.inside() || r != Result::none)
-            return;
         if (c == '\n' || c == '\r') {
             if (line_length_ > 0 && !line_too_long_)
                 on_line();
