@@ -113,6 +113,8 @@ private:
     void on_packet(std::uint32_t now_ms)
     {
         namespace improv = dht::firmware::improv;
+        if (improv_.packet().type != improv::Type::rpc_command)
+            return;  // a device's packet, echoed back: answering could loop
         improv::Rpc rpc{};
         improv::Error e = improv::decode_rpc(improv_.packet(), rpc);
         if (e != improv::Error::none)
