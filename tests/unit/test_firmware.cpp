@@ -1201,3 +1201,274 @@ TEST_CASE("firmware: an update command is carried out between readings, and repo
     run(off, q, 0, 100);
     CHECK(q.subscribed.empty());
 }
+
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+Bytes bytes_of(const std::string &text) { return Bytes(text.begin(), text.end()); }
+
+// "IMPROV", version 1, type, length, data, and the sum of all before as the checksum.
+Bytes improv_packet(std::uint8_t type, const Bytes &data)
+{
+    Bytes p = bytes_of("IMPROV");
+    p.push_back(1);
+    p.push_back(type);
+    p.push_back(static_cast<std::uint8_t>(data.size()));
+    p.insert(p.end(), data.begin(), data.end());
+    unsigned sum = 0;
+    for (const std::uint8_t b : p)
+        sum += b;
+    p.push_back(static_cast<std::uint8_t>(sum & 0xff));
+    return p;
+}
+
+Bytes wifi_rpc(const std::string &ssid, const std::string &password)
+{
+    Bytes d{1, static_cast<std::uint8_t>(2 + ssid.size() + password.size()), static_cast<std::uint8_t>(ssid.size())};
+    d.insert(d.end(), ssid.begin(), ssid.end());
+    d.push_back(static_cast<std::uint8_t>(password.size()));
+    d.insert(d.end(), password.begin(), password.end());
+    return d;
+}
+
+// Feeds `in` to the parser a byte a millisecond from `start`; the packets found and the other results.
+struct Fed {
+    std::vector<Bytes> packets;
+    std::vector<improv::Parser::Result> failures;
+};
+Fed feed(improv::Parser &parser, const Bytes &in, std::uint32_t start = 0)
+{
+    Fed out;
+    std::uint32_t now = start;
+    for (const std::uint8_t b : in) {
+        const auto r = parser.feed(b, now++);
+        if (r == improv::Parser::Result::packet) {
+            const improv::Packet p = parser.packet();
+            Bytes got{static_cast<std::uint8_t>(p.type)};
+            got.insert(got.end(), p.data, p.data + p.length);
+            out.packets.push_back(got);
+        } else if (r != improv::Parser::Result::none) {
+            out.failures.push_back(r);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("firmware: Improv packets, byte for byte", "[firmware][improv]")
+{
+    // The specification's example: SSID MyWirelessAP, password mysecurepassword.
+    const Bytes rpc = wifi_rpc("MyWirelessAP", "mysecurepassword");
+    REQUIRE(rpc.size() == 32);
+    CHECK(rpc[1] == 0x1E);
+    const Bytes packet = improv_packet(3, rpc);
+    CHECK(packet.size() == 42);
+    CHECK(packet.back() == 0xC1);  // worked out by hand
+    CHECK(improv::checksum(packet.data(), packet.size() - 1) == 0xC1);
+
+    improv::Parser parser;
+    const Fed fed = feed(parser, packet);
+    REQUIRE(fed.packets.size() == 1);
+    CHECK(fed.failures.empty());
+    improv::Rpc decoded{};
+    const improv::Packet p = parser.packet();
+    REQUIRE(improv::decode_rpc(p, decoded) == improv::Error::none);
+    CHECK(decoded.command == improv::Command::wifi_settings);
+    Settings s;
+    REQUIRE(improv::decode_wifi(decoded, s) == improv::Error::none);
+    CHECK(std::string(s.ssid) == "MyWirelessAP");
+    CHECK(std::string(s.password) == "mysecurepassword");
+
+    // What the device sends: states, errors, results.
+    std::uint8_t out[improv::kPacketMax];
+    std::size_t n = improv::encode_state(improv::State::provisioned, out, sizeof out);
+    CHECK(Bytes(out, out + n) == (Bytes{'I', 'M', 'P', 'R', 'O', 'V', 1, 1, 1, 4, 0xE4}));
+    n = improv::encode_error(improv::Error::invalid_rpc, out, sizeof out);
+    CHECK(Bytes(out, out + n) == (Bytes{'I', 'M', 'P', 'R', 'O', 'V', 1, 2, 1, 1, 0xE2}));
+    const char *info[] = {"dht-sensor", "1.0.0", "ESP32", "kitchen"};
+    n = improv::encode_result(improv::Command::device_info, info, 4, out, sizeof out);
+    Bytes result{3, 0};
+    for (const char *text : info) {
+        result.push_back(static_cast<std::uint8_t>(std::strlen(text)));
+        result.insert(result.end(), text, text + std::strlen(text));
+    }
+    result[1] = static_cast<std::uint8_t>(result.size() - 2);
+    CHECK(Bytes(out, out + n) == improv_packet(4, result));
+    n = improv::encode_result(improv::Command::wifi_settings, nullptr, 0, out, sizeof out);
+    CHECK(Bytes(out, out + n) == improv_packet(4, Bytes{1, 0}));
+    // Too small a buffer: nothing written.
+    CHECK(improv::encode_state(improv::State::ready, out, 10) == 0);
+    CHECK(improv::encode_result(improv::Command::device_info, info, 4, out, 20) == 0);
+    const std::string long_string(250, 'x');
+    const char *too_long[] = {long_string.c_str(), "12345"};
+    CHECK(improv::encode_result(improv::Command::device_info, too_long, 2, out, sizeof out) == 0);
+}
+
+TEST_CASE("firmware: Improv packets found in a noisy stream", "[firmware][improv]")
+{
+    improv::Parser parser;
+    const Bytes good = improv_packet(3, wifi_rpc("net", "secret12"));
+
+    SECTION("a bad checksum drops the packet; the next one is read")
+    {
+        Bytes bad = good;
+        bad.back() ^= 0x01;
+        Bytes stream = bad;
+        stream.insert(stream.end(), good.begin(), good.end());
+        const Fed fed = feed(parser, stream);
+        CHECK(fed.failures == std::vector<improv::Parser::Result>{improv::Parser::Result::bad_checksum});
+        CHECK(fed.packets.size() == 1);
+    }
+    SECTION("garbage, log lines and false starts between packets are skipped")
+    {
+        Bytes stream = bytes_of("wifi: connected\r\nIMPROIIMPIMPRO");
+        stream.insert(stream.end(), good.begin(), good.end());
+        const Bytes log = bytes_of("\nmqtt: connected as dht-sensor\n\xff\x00I");
+        stream.insert(stream.end(), log.begin(), log.end());
+        stream.insert(stream.end(), good.begin(), good.end());
+        const Fed fed = feed(parser, stream);
+        CHECK(fed.failures.empty());
+        REQUIRE(fed.packets.size() == 2);
+        CHECK(fed.packets[0] == fed.packets[1]);
+        CHECK(fed.packets[0].size() == std::size_t{1} + good[8]);
+    }
+    SECTION("another version is refused")
+    {
+        Bytes v2 = good;
+        v2[6] = 2;
+        const Fed fed = feed(parser, v2);
+        CHECK(fed.packets.empty());
+        CHECK(fed.failures == std::vector<improv::Parser::Result>{improv::Parser::Result::bad_version});
+    }
+    SECTION("a packet broken off is dropped after a pause, and the next one is read")
+    {
+        const Bytes half(good.begin(), good.begin() + 20);
+        CHECK(feed(parser, half, 0).packets.empty());
+        CHECK(parser.inside());
+        const Fed fed = feed(parser, good, 20 + improv::Parser::kGapMs + 1);
+        CHECK(fed.failures.empty());
+        CHECK(fed.packets.size() == 1);
+    }
+    SECTION("a packet broken off without a pause costs the next one, not the one after")
+    {
+        const Bytes half(good.begin(), good.begin() + 20);
+        Bytes stream = half;
+        for (int i = 0; i < 3; ++i)
+            stream.insert(stream.end(), good.begin(), good.end());
+        const Fed fed = feed(parser, stream);
+        CHECK(fed.failures.size() == 1);
+        CHECK(fed.packets.size() >= 1);
+    }
+    SECTION("the longest packet, 255 bytes of data")
+    {
+        Bytes data(255, 'a');
+        data[0] = 2;
+        data[1] = 253;
+        const Fed fed = feed(parser, improv_packet(3, data));
+        REQUIRE(fed.packets.size() == 1);
+        improv::Rpc rpc{};
+        CHECK(improv::decode_rpc(parser.packet(), rpc) == improv::Error::none);
+        CHECK(rpc.length == 253);
+    }
+}
+
+TEST_CASE("firmware: Improv commands checked before use", "[firmware][improv]")
+{
+    improv::Parser parser;
+    const auto decode = [&](const Bytes &data, Settings &s) {
+        const Fed fed = feed(parser, improv_packet(3, data));
+        REQUIRE(fed.packets.size() == 1);
+        improv::Rpc rpc{};
+        const improv::Error e = improv::decode_rpc(parser.packet(), rpc);
+        if (e != improv::Error::none || rpc.command != improv::Command::wifi_settings)
+            return e;
+        return improv::decode_wifi(rpc, s);
+    };
+    Settings s;
+    std::strcpy(s.ssid, "old");
+    std::strcpy(s.password, "oldpassword");
+
+    CHECK(decode(wifi_rpc(std::string(32, 's'), std::string(63, 'p')), s) == improv::Error::none);
+    CHECK(std::strlen(s.ssid) == 32);
+    CHECK(std::strlen(s.password) == 63);
+    std::strcpy(s.ssid, "old");
+    std::strcpy(s.password, "oldpassword");
+    CHECK(decode(wifi_rpc("open-network", ""), s) == improv::Error::none);
+    CHECK(std::string(s.password).empty());
+    std::strcpy(s.ssid, "old");
+    std::strcpy(s.password, "oldpassword");
+
+    // Refused whole, the settings unchanged.
+    CHECK(decode(wifi_rpc(std::string(33, 's'), "password"), s) == improv::Error::invalid_rpc);
+    CHECK(decode(wifi_rpc("net", std::string(64, 'p')), s) == improv::Error::invalid_rpc);
+    CHECK(decode(wifi_rpc("", "password"), s) == improv::Error::invalid_rpc);
+    CHECK(decode(wifi_rpc(std::string("a\0b", 3), "password"), s) == improv::Error::invalid_rpc);
+    Bytes lying = wifi_rpc("net", "password");
+    lying[2] = 40;  // an SSID longer than the data
+    CHECK(decode(lying, s) == improv::Error::invalid_rpc);
+    lying = wifi_rpc("net", "password");
+    lying[1] = 20;  // an RPC length that is not the packet's
+    CHECK(decode(lying, s) == improv::Error::invalid_rpc);
+    lying = wifi_rpc("net", "password");
+    lying.push_back(0);  // a byte after the password
+    ++lying[1];
+    CHECK(decode(lying, s) == improv::Error::invalid_rpc);
+    CHECK(decode(Bytes{1}, s) == improv::Error::invalid_rpc);
+    CHECK(std::string(s.ssid) == "old");
+    CHECK(std::string(s.password) == "oldpassword");
+
+    CHECK(decode(Bytes{9, 0}, s) == improv::Error::unknown_command);
+    CHECK(decode(Bytes{0, 0}, s) == improv::Error::unknown_command);
+    CHECK(decode(Bytes{2, 0}, s) == improv::Error::none);
+    CHECK(decode(Bytes{3, 0}, s) == improv::Error::none);
+    // A packet the device sends, coming back (an echo): not a command.
+    const Fed fed = feed(parser, improv_packet(1, Bytes{2}));
+    REQUIRE(fed.packets.size() == 1);
+    improv::Rpc rpc{};
+    CHECK(improv::decode_rpc(parser.packet(), rpc) == improv::Error::invalid_rpc);
+}
+
+TEST_CASE("firmware: the broker, login and name from a JSON line", "[firmware][improv]")
+{
+    Settings s;
+    std::strcpy(s.ssid, "net");
+    std::strcpy(s.host, "192.168.1.100");
+    const auto apply = [&](const std::string &line) { return apply_settings_line(line.data(), line.size(), s); };
+    CHECK(check_settings(s) == nullptr);
+
+    CHECK(apply(R"({"broker":"mqtt.example","port":8883,"user":"sensor","password":"pw","sensor":"kitchen"})") ==
+          nullptr);
+    CHECK(std::string(s.host) == "mqtt.example");
+    CHECK(s.port == 8883);
+    CHECK(std::string(s.user) == "sensor");
+    CHECK(std::string(s.mqtt_password) == "pw");
+    CHECK(std::string(s.sensor) == "kitchen");
+    CHECK(std::string(s.ssid) == "net");  // what the line leaves out stays
+    CHECK(apply(R"( { "port" : 1 } )") == nullptr);
+    CHECK(s.port == 1);
+    CHECK(apply(R"({"port":65535})") == nullptr);
+    CHECK(s.port == 65535);
+    CHECK(apply(R"({"user":"","password":""})") == nullptr);
+    CHECK(std::string(s.user).empty());
+    CHECK(apply("{\"broker\":\"" + std::string(253, 'h') + "\"}") == nullptr);
+    CHECK(apply("{\"sensor\":\"" + std::string(32, 'n') + "\"}") == nullptr);
+    CHECK(apply(R"({"sensor":"kitchen","broker":"mqtt.example"})") == nullptr);
+
+    // Refused whole: nothing of the line is kept.
+    const Settings before = s;
+    for (const std::string &bad : std::vector<std::string>{
+         R"({"port":0})", R"({"port":65536})", R"({"port":18.83})", R"({"port":"1883"})", R"({"port":-1})",
+          R"({"broker":""})", R"({"broker":"has space"})", "{\"broker\":\"" + std::string(254, 'h') + "\"}",
+          R"({"sensor":"a/b"})", R"({"sensor":""})", "{\"sensor\":\"" + std::string(33, 'n') + "\"}",
+          "{\"user\":\"" + std::string(65, 'u') + "\"}", R"({"password":"a\"b"})", R"({"ssid":"net"})",
+          R"({"broker":"ok.example","port":0})", R"({"port":1883} {})", R"({"port":1883)", "port=1883", ""}) {
+        INFO(bad);
+        CHECK(apply(bad) != nullptr);
+        CHECK(std::memcmp(&s, &before, sizeof s) == 0);
+    }
+    Settings empty_ssid;
+    std::strcpy(empty_ssid.host, "h");
+    CHECK(check_settings(empty_ssid) != nullptr);
+}

@@ -8,3 +8,4 @@
 #include "dht_device.hpp"
 #include "dht_format.hpp"
 #include "dht_ota.hpp"
+#include "dht_provision.hpp"

@@ -66,6 +66,8 @@ std::uint32_t effective_min_interval(const Config &c)
 
 }  // namespace
 
+bool valid_sensor_id(const char *id) noexcept { return valid_id(id); }
+
 std::uint32_t min_interval_ms(Model model) noexcept { return model == Model::dht22 ? 2000 : 1000; }
 
 Range measuring_range(Model model) noexcept

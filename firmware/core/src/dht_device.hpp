@@ -100,6 +100,9 @@ struct Config {
     std::uint32_t connect_block_ms = 0;
 };
 
+// Whether `id` is a sensor id Config::sensor_id takes.
+bool valid_sensor_id(const char *id) noexcept;
+
 // Null when `config` is usable, else what is wrong with it.
 const char *check_config(const Config &config) noexcept;
 

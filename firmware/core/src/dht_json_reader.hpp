@@ -63,6 +63,22 @@ public:
         out[n] = '\0';
         return take('"');
     }
+    // A whole JSON number from 0 to `max`.
+    bool whole(std::uint32_t max, std::uint32_t &out)
+    {
+        skip_space();
+        std::uint32_t value = 0;
+        int digits = 0;
+        while (at_ != end_ && *at_ >= '0' && *at_ <= '9') {
+            value = value * 10 + static_cast<std::uint32_t>(*at_++ - '0');
+            if (++digits > 9 || value > max)
+                return false;
+        }
+        if (digits == 0 || (at_ != end_ && (*at_ == '.' || *at_ == 'e' || *at_ == 'E')))
+            return false;
+        out = value;
+        return true;
+    }
     // A JSON number without exponent, as hundredths (rounded half away from
     // zero), within +-limit.
     bool hundredths(std::int16_t limit, std::int16_t &out)

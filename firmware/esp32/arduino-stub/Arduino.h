@@ -60,5 +60,8 @@ public:
     std::size_t print(const char *text);
     std::size_t println(const char *text);
     std::size_t printf(const char *format, ...) __attribute__((format(printf, 2, 3)));
+    int available();
+    int read();
+    std::size_t write(const std::uint8_t *buffer, std::size_t size);
 };
 extern HardwareSerial Serial;

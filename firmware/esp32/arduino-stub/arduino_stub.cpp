@@ -3,6 +3,7 @@
 #include "HTTPClient.h"
 #include "Update.h"
 #include "esp_ota_ops.h"
+#include "Preferences.h"
 #include "PubSubClient.h"
 #include "WiFi.h"
 #include "WiFiClientSecure.h"
@@ -23,6 +24,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <thread>
 
 namespace arduino_stub {
@@ -98,6 +100,21 @@ std::size_t HardwareSerial::print(const char *text)
     return std::strlen(text);
 }
 std::size_t HardwareSerial::println(const char *text) { return print(text) + 1; }
+int HardwareSerial::available() { return static_cast<int>(world().serial_in.size()); }
+int HardwareSerial::read()
+{
+    auto &in = world().serial_in;
+    if (in.empty())
+        return -1;
+    const int c = static_cast<unsigned char>(in.front());
+    in.erase(0, 1);
+    return c;
+}
+std::size_t HardwareSerial::write(const std::uint8_t *buffer, std::size_t size)
+{
+    world().serial_out.append(reinterpret_cast<const char *>(buffer), size);
+    return size;
+}
 std::size_t HardwareSerial::printf(const char *format, ...)
 {
     char line[256];
@@ -360,7 +377,12 @@ float DHT::readHumidity(bool force)
 }
 
 EspClass ESP;
-void EspClass::restart() { std::abort(); }
+void EspClass::restart()
+{
+    if (world().on_restart)
+        world().on_restart();
+    std::abort();
+}
 
 bool HTTPClient::begin(WiFiClient &client, String) { client_ = &client; return true; }
 int HTTPClient::GET() { return HTTPC_ERROR_CONNECTION_REFUSED; }
@@ -394,4 +416,62 @@ void esp_deep_sleep_start()
     std::fprintf(stderr, "esp_deep_sleep_start: the board would sleep %llu us; no test expected it\n",
                  static_cast<unsigned long long>(w.deep_sleep_us));
     std::abort();
+}
+
+// Preferences.h
+Preferences::Preferences() = default;
+Preferences::~Preferences() = default;
+bool Preferences::begin(const char *name, bool readOnly, const char *)
+{
+    if (name == nullptr || std::strlen(name) > 15)
+        return false;  // NVS namespaces have at most 15 characters
+    started_ = true;
+    read_only_ = readOnly;
+    std::snprintf(namespace_, sizeof namespace_, "%s", name);
+    return true;
+}
+void Preferences::end() { started_ = false; }
+bool Preferences::clear()
+{
+    if (!started_ || read_only_)
+        return false;
+    const std::string prefix = std::string(namespace_) + "/";
+    auto &nvs = world().nvs;
+    for (auto it = nvs.begin(); it != nvs.end();)
+        it = it->first.rfind(prefix, 0) == 0 ? nvs.erase(it) : std::next(it);
+    return true;
+}
+bool Preferences::isKey(const char *key)
+{
+    return started_ && world().nvs.count(std::string(namespace_) + "/" + key) != 0;
+}
+std::size_t Preferences::putUShort(const char *key, std::uint16_t value)
+{
+    if (!started_ || read_only_)
+        return 0;
+    world().nvs[std::string(namespace_) + "/" + key] = std::to_string(value);
+    return 2;
+}
+std::size_t Preferences::putString(const char *key, const char *value)
+{
+    if (!started_ || read_only_ || value == nullptr)
+        return 0;
+    world().nvs[std::string(namespace_) + "/" + key] = value;
+    return std::strlen(value);
+}
+std::uint16_t Preferences::getUShort(const char *key, std::uint16_t defaultValue)
+{
+    const auto it = world().nvs.find(std::string(namespace_) + "/" + key);
+    if (!started_ || it == world().nvs.end())
+        return defaultValue;
+    return static_cast<std::uint16_t>(std::stoul(it->second));
+}
+// As 2.0.14's: the length with its NUL, or 0 when absent or longer than maxLen.
+std::size_t Preferences::getString(const char *key, char *value, std::size_t maxLen)
+{
+    const auto it = world().nvs.find(std::string(namespace_) + "/" + key);
+    if (!started_ || it == world().nvs.end() || it->second.size() + 1 > maxLen)
+        return 0;
+    std::memcpy(value, it->second.c_str(), it->second.size() + 1);
+    return it->second.size() + 1;
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,13 @@ struct World {
     // Called by esp_deep_sleep_start(), which does not return: this must not either.
     std::function<void()> on_deep_sleep;
     std::vector<std::string> serial;  // lines printed
+    std::string serial_in;            // bytes for Serial.read(), taken from the front
+    std::string serial_out;           // bytes given to Serial.write()
+
+    // Preferences (NVS): "namespace/key" to the value, strings and numbers as text.
+    std::map<std::string, std::string> nvs;
+    // Called by ESP.restart(), which does not return: this must not either (unset: abort).
+    std::function<void()> on_restart;
 };
 
 World &world();

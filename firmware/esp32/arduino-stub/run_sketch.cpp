@@ -155,6 +155,144 @@ int main()
     return 1;
 }
 #else
+#include <dht_core.hpp>
+
+namespace {
+
+namespace improv = dht::firmware::improv;
+
+// An Improv RPC command on the serial line, as a client sends it.
+void send_rpc(improv::Command command, const std::string &data)
+{
+    std::string rpc{static_cast<char>(command), static_cast<char>(data.size())};
+    rpc += data;
+    std::uint8_t out[improv::kPacketMax];
+    const std::size_t n = improv::encode(improv::Type::rpc_command, reinterpret_cast<const std::uint8_t *>(rpc.data()),
+                                         rpc.size(), out, sizeof out);
+    arduino_stub::world().serial_in.append(reinterpret_cast<const char *>(out), n);
+}
+
+std::string wifi_data(const std::string &ssid, const std::string &password)
+{
+    return static_cast<char>(ssid.size()) + ssid + static_cast<char>(password.size()) + password;
+}
+
+// The packets the sketch wrote since `from`, each as type then data.
+std::vector<std::string> written(std::size_t from)
+{
+    const std::string &out = arduino_stub::world().serial_out;
+    std::vector<std::string> found;
+    improv::Parser parser;
+    for (std::size_t i = from; i < out.size(); ++i)
+        if (parser.feed(static_cast<std::uint8_t>(out[i]), 0) == improv::Parser::Result::packet) {
+            const improv::Packet p = parser.packet();
+            found.push_back(static_cast<char>(p.type) + std::string(reinterpret_cast<const char *>(p.data), p.length));
+        }
+    return found;
+}
+
+bool has(const std::vector<std::string> &packets, const std::string &packet)
+{
+    return std::find(packets.begin(), packets.end(), packet) != packets.end();
+}
+
+// Set-up over serial: Improv for the network, stored in NVS; a device that
+// boots with stored settings uses them; a JSON line for the broker is
+// stored and the device restarts.
+void check_provisioning()
+{
+    auto &w = arduino_stub::world();
+    run_until(w.now + 100);
+    check(w.nvs.empty(), "nothing stored before set-up: the compiled-in settings");
+
+    // A device's own packet echoed back: no answer, so no loop.
+    std::size_t mark = w.serial_out.size();
+    std::uint8_t echo[16];
+    const std::size_t echo_size = improv::encode_state(improv::State::ready, echo, sizeof echo);
+    w.serial_in.append(reinterpret_cast<const char *>(echo), echo_size);
+    run_until(w.now + 100);
+    check(w.serial_out.size() == mark, "an echoed Improv state packet: no answer");
+
+    send_rpc(improv::Command::device_info, "");
+    run_until(w.now + 100);
+    const auto info = written(mark);
+    check(has(info, std::string("\x04\x03\x1e\x0a""dht-sensor\x05""1.0.0\x05""ESP32\x06sensor", 33)),
+          "Improv device info: dht-sensor, its version, ESP32, the sensor name");
+
+    // An SSID of 33 bytes: refused with "invalid RPC packet", nothing changes.
+    mark = w.serial_out.size();
+    const std::size_t begins = w.wifi_begins.size();
+    send_rpc(improv::Command::wifi_settings, wifi_data(std::string(33, 's'), "password"));
+    run_until(w.now + 100);
+    check(has(written(mark), std::string("\x02\x01", 2)), "an SSID of 33 bytes: error state 1, invalid RPC");
+    check(w.wifi_begins.size() == begins && w.nvs.empty(), "and no WiFi join, nothing stored");
+
+    // A network that does not answer: error 3 after 30 s, back to the old one.
+    w.network_up = false;
+    mark = w.serial_out.size();
+    send_rpc(improv::Command::wifi_settings, wifi_data("nowhere", "password"));
+    run_until(w.now + 31000);
+    const auto failed = written(mark);
+    check(has(failed, std::string("\x01\x03", 2)) && has(failed, std::string("\x02\x03", 2)) &&
+              has(failed, std::string("\x01\x02", 2)),
+          "a network that does not answer: provisioning, unable to connect, ready");
+    check(!w.wifi_begins.empty() && w.wifi_begins.back() == "your-network" && w.nvs.empty(),
+          "back on the compiled-in network, nothing stored");
+    w.network_up = true;
+
+    // The new network answers: stored, provisioned, and the device goes on.
+    mark = w.serial_out.size();
+    const std::size_t connects = w.connects.size();
+    send_rpc(improv::Command::wifi_settings, wifi_data("cellar-net", "cellar-password"));
+    run_until(w.now + 5000);
+    const auto ok = written(mark);
+    check(has(ok, std::string("\x02\x00", 2)) && has(ok, std::string("\x01\x03", 2)) &&
+              has(ok, std::string("\x01\x04", 2)) && has(ok, std::string("\x04\x01\x00", 3)),
+          "Improv: no error, provisioning, provisioned, the result");
+    check(!w.wifi_begins.empty() && w.wifi_begins.back() == "cellar-net", "joined the new network");
+    check(w.nvs["dht/ssid"] == "cellar-net" && w.nvs["dht/wifi_pw"] == "cellar-password" &&
+              w.nvs["dht/host"] == "192.168.1.100" && w.nvs["dht/port"] == "1883" && w.nvs["dht/sensor"] == "sensor",
+          "stored in NVS, namespace dht, with the broker in force");
+    run_until(w.now + 20000);
+    check(w.connects.size() > connects, "the MQTT session comes back over the new network");
+
+    // A boot with stored settings (as after a JSON line): they are used.
+    w.nvs["dht/host"] = "mqtt.cellar";
+    w.nvs["dht/port"] = "8883";
+    w.nvs["dht/sensor"] = "cellar";
+    w.nvs["dht/user"] = "dht";
+    w.nvs["dht/mqtt_pw"] = "secret";
+    w.mqtt_connected = false;
+    const std::size_t before = w.connects.size();
+    setup();
+    run_until(w.now + 15000);
+    check(w.server == "mqtt.cellar" && w.port == 8883, "a boot takes the broker from NVS");
+    check(w.connects.size() > before && w.connects.back().client_id == "dht-cellar" &&
+              w.connects.back().user == "dht" && w.connects.back().password == "secret",
+          "and the sensor name and login");
+    check(!on("dht11/cellar/data").empty(), "publishing on dht11/cellar/data");
+
+    // A JSON line that breaks a rule: refused, nothing stored.
+    w.serial_in += "{\"broker\":\"mqtt.example\",\"port\":0}\n";
+    run_until(w.now + 100);
+    check(!w.serial.empty() && w.serial.back().rfind("settings: refused", 0) == 0 && w.nvs["dht/host"] == "mqtt.cellar",
+          "a JSON line with port 0: refused whole");
+    // A good one: stored, and the board restarts (which does not return).
+    w.on_restart = [] {
+        auto &nvs = arduino_stub::world().nvs;
+        check(nvs["dht/host"] == "mqtt.example" && nvs["dht/port"] == "1884" && nvs["dht/sensor"] == "Attic_IMPROV" &&
+                  nvs["dht/ssid"] == "cellar-net",
+              "a JSON line: stored, the network kept, then a restart");
+        std::printf("%s\n", failures == 0 ? "sketch: all checks passed" : "sketch: checks failed");
+        std::exit(failures == 0 ? 0 : 1);
+    };
+    w.serial_in += "{\"broker\":\"mqtt.example\",\"port\":1884,\"sensor\":\"Attic_IMPROV\"}\r\n";
+    run_until(w.now + 100);
+    check(false, "restarted after a good JSON line");
+}
+
+}  // namespace
+
 int main()
 {
     auto &w = arduino_stub::world();
@@ -218,6 +356,7 @@ int main()
               R"({"temperature":24.00,"humidity":67.30,"temperature_offset":-0.50,"humidity_offset":2.00})",
           "the calibrated payload: " + on("dht11/sensor/data").back().payload);
 
+    check_provisioning();
     std::printf("%s\n", failures == 0 ? "sketch: all checks passed" : "sketch: checks failed");
     return failures == 0 ? 0 : 1;
 }
