@@ -5,8 +5,8 @@
 # the flags it refuses.
 source "$(dirname "$0")/../lib/testlib.sh"
 use_tools dht-rules
-# The cellar, every 10 minutes from 10:00: cold (below 5) from 10:20 to 10:50,
-# again from 12:00 to the end (12:30); the attic never.
+# The cellar, every 10 minutes from 10:00 to 12:30: cold (below 5) from 10:20
+# until 10:50, again from 11:30 to the end (12:30); the attic never.
 {
     for i in $(seq 0 15); do
         t=$((REC_T0 + i * 600))
@@ -18,13 +18,13 @@ use_tools dht-rules
 dht-rules -e 'cold: temperature < 5 -> alert' --report <"$T/history" >"$T/report" || fail "exit $?"
 cat >"$T/want" <<'EOW'
 RULE  SENSOR             FIRED  FIRING  LONGEST  NOW
-cold  dht11/cellar/data  2      1h      30m      firing
+cold  dht11/cellar/data  2      90m     1h       firing
 EOW
 diff "$T/want" "$T/report" >&2 || fail "the report differs"
 # The same history's alerts, for comparison: two firings, one resolution.
 assert_eq "the alerts behind it" "firing resolved firing" \
     "$(dht-rules -e 'cold: temperature < 5 -> alert' <"$T/history" | jq -r .state | tr '\n' ' ' | sed 's/ $//')"
-pass "fired twice, 1h in all (30m + 30m still firing at 12:30), the longest 30m"
+pass "fired twice, 90m in all (30m, then 1h still firing at 12:30), the longest 1h"
 
 dht-rules -e 'hot: temperature > 40 -> alert' --report <"$T/history" >"$T/none"
 assert_eq "nothing fired" "no rule fired" "$(cat "$T/none")"
