@@ -24,6 +24,7 @@ public:
                       const std::uint8_t *bssid = nullptr, bool connect = true);
     bool disconnect(bool wifioff = false, bool eraseap = false);
     wl_status_t status();
+    String SSID() const;  // the network joined, "" when none
     std::int8_t RSSI();
     bool setAutoReconnect(bool autoReconnect);
     bool setHostname(const char *hostname);

@@ -154,6 +154,11 @@ wl_status_t WiFiClass::status()
         w.wifi_joined = true;
     return w.wifi_joined ? WL_CONNECTED : WL_DISCONNECTED;
 }
+String WiFiClass::SSID() const
+{
+    const auto &w = world();
+    return w.wifi_joined && !w.wifi_begins.empty() ? String(w.wifi_begins.back().c_str()) : String();
+}
 std::int8_t WiFiClass::RSSI() { return -61; }
 bool WiFiClass::setAutoReconnect(bool) { return true; }
 bool WiFiClass::setHostname(const char *) { return true; }

@@ -10,6 +10,8 @@
 
 #include <dht_core.hpp>
 
+#include <cstring>
+
 class Provisioning {
 public:
     static constexpr const char *kNamespace = "dht";
@@ -157,7 +159,9 @@ private:
     void watch_join(std::uint32_t now_ms)
     {
         namespace improv = dht::firmware::improv;
-        if (WiFi.status() == WL_CONNECTED) {
+        // Right after a disconnect the status may still say connected for a
+        // moment: joined means joined to the network asked for.
+        if (WiFi.status() == WL_CONNECTED && std::strcmp(WiFi.SSID().c_str(), settings_.ssid) == 0) {
             joining_ = false;
             if (!save(settings_))
                 Serial.println("provisioning: the settings could not be stored");
