@@ -220,16 +220,6 @@ std::string fixed(double v, int decimals)
     return s;
 }
 
-// Display width of UTF-8 text: one column per code point.
-std::size_t width(std::string_view s)
-{
-    std::size_t w = 0;
-    for (const char c : s)
-        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80)
-            ++w;
-    return w;
-}
-
 }  // namespace
 
 void render_table(std::string &out, const Aggregate &a, const Report &r, bool wide)
@@ -275,11 +265,11 @@ void render_table(std::string &out, const Aggregate &a, const Report &r, bool wi
     std::vector<std::size_t> widths(ncolumns, 0);
     for (const auto &row : rows)
         for (std::size_t i = 0; i < row.size(); ++i)
-            widths[i] = std::max(widths[i], width(row[i]));
+            widths[i] = std::max(widths[i], display_width(row[i]));
     for (const auto &row : rows) {
         std::string line;
         for (const std::size_t i : shown) {
-            const std::size_t pad = widths[i] - width(row[i]);
+            const std::size_t pad = widths[i] - display_width(row[i]);
             const bool left = i < 2 || i == ncolumns - 1;  // names and times left, numbers right
             if (i > 0)
                 line += "  ";
