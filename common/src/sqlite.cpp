@@ -175,6 +175,13 @@ std::int64_t single_integer(Database &db, std::string_view sql)
 
 }  // namespace
 
+bool has_table(Database &db, std::string_view name)
+{
+    auto s = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    s.bind(1, name);
+    return s.step();
+}
+
 Database open_toolkit_database(const std::string &path, bool create, std::string_view schema,
                                std::string_view marker_table)
 {
@@ -200,12 +207,7 @@ Database open_toolkit_database(const std::string &path, bool create, std::string
         db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
         // The schema is written once; later opens only read, so that a database
         // another writer holds locked can still be opened (and waited for).
-        bool fresh = false;
-        {
-            auto exists = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
-            exists.bind(1, marker_table);
-            fresh = !exists.step() || exists.integer(0) == 0;
-        }
+        const bool fresh = !has_table(db, marker_table);
         if (fresh || id == 0) {
             Transaction t(db);
             if (fresh)

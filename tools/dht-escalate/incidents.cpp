@@ -912,11 +912,8 @@ bool IncidentStore::notification_failed(std::int64_t id, int attempts, const std
 std::vector<Incident> read_incidents(Database &db, bool open_only, std::size_t limit)
 {
     std::vector<Incident> out;
-    {
-        auto exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'incidents'");
-        if (!exists.step())
-            return out;  // dht-record's database, no dht-escalate yet
-    }
+    if (!has_table(db, "incidents"))
+        return out;  // dht-record's database, no dht-escalate yet
     auto s = db.prepare(cat("SELECT ", kColumns, " FROM incidents ", open_only ? "WHERE state <> 'resolved' " : "",
                             "ORDER BY id DESC LIMIT ?"));
     s.bind(1, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));

@@ -145,22 +145,16 @@ std::string silence_record(const Silence &s)
     return out;
 }
 
-bool has_silence_table(Database &db)
-{
-    auto s = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'silences'");
-    return s.step();
-}
-
 void ensure_silence_table(Database &db)
 {
-    if (!has_silence_table(db))
+    if (!has_table(db, "silences"))
         db.exec(kSilenceSchema);
 }
 
 std::vector<Silence> read_silences(Database &db, TimePoint now, bool all)
 {
     std::vector<Silence> out;
-    if (!has_silence_table(db))
+    if (!has_table(db, "silences"))
         return out;
     const std::string when = format_rfc3339(now);
     auto s = db.prepare(cat("SELECT ", kColumns, " FROM silences ",
@@ -174,7 +168,7 @@ std::vector<Silence> read_silences(Database &db, TimePoint now, bool all)
 
 std::optional<Silence> find_silence(Database &db, std::int64_t id)
 {
-    if (!has_silence_table(db))
+    if (!has_table(db, "silences"))
         return std::nullopt;
     auto s = db.prepare(cat("SELECT ", kColumns, " FROM silences WHERE id = ?"));
     s.bind(1, id);

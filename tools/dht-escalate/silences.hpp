@@ -61,7 +61,6 @@ std::string render_silences(const std::vector<Silence> &silences, TimePoint now)
 // The table, made by the first writer that needs it (a database of an
 // older version has none yet).
 void ensure_silence_table(Database &db);
-bool has_silence_table(Database &db);
 
 // Silences in force at `now` (or, with `all`, every one, newest last).
 std::vector<Silence> read_silences(Database &db, TimePoint now, bool all);

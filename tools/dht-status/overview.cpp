@@ -20,13 +20,6 @@ constexpr std::size_t kMaxTopics = 100000;
 // (rule, sensor) pairs of alerts followed, at most.
 constexpr std::size_t kMaxAlertKeys = 10000;
 
-bool has_table(Database &db, std::string_view name)
-{
-    auto s = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
-    s.bind(1, name);
-    return s.step();
-}
-
 std::optional<double> number_at(const json::object &o, std::string_view key)
 {
     const auto *v = o.if_contains(key);

@@ -118,6 +118,9 @@ private:
 // `sqlite3 FILE 'PRAGMA application_id'` show it.
 inline constexpr std::int64_t toolkit_application_id = 0x44485431;
 
+// The database holds a table of that name.
+bool has_table(Database &db, std::string_view name);
+
 // Opens one of the toolkit's databases (dht-record's and dht-escalate's may be
 // one file): WAL with NORMAL sync, `schema` written when `marker_table` is
 // missing, retried while another process creates the same file, and the file
