@@ -152,22 +152,15 @@ void Daemon::line(const json::object &record)
     } else if (!kind->is_string()) {
         input_->report("\"kind\" is not a string");
         return;
-    } else if (kind->get_string() == "alert") {
-        alert = &record;
-    } else if (kind->get_string() == "message") {
-        // dht-sub's records: alerts and answers carried as payloads.
+    } else if (alert = carried_alert(record); alert == nullptr && kind->get_string() == "message") {
+        // dht-sub's records: answers carried as payloads (alerts too, above).
         const auto *payload = record.if_contains("payload");
         const auto *topic = record.if_contains("topic");
         const auto *p = payload != nullptr ? payload->if_object() : nullptr;
-        if (p != nullptr) {
-            const auto *pk = p->if_contains("kind");
-            if (pk != nullptr && pk->is_string() && pk->get_string() == "alert")
-                alert = p;
-            else if ((topic != nullptr && topic->is_string() && !o_.topics.response.empty() &&
-                      topic->get_string() == o_.topics.response) ||
-                     (pk == nullptr && is_operator_message(*p)))
-                answer = p;
-        }
+        if (p != nullptr && ((topic != nullptr && topic->is_string() && !o_.topics.response.empty() &&
+                              topic->get_string() == o_.topics.response) ||
+                             (!p->contains("kind") && is_operator_message(*p))))
+            answer = p;
     }
     if (alert != nullptr) {
         auto a = alert_from_record(*alert, error);

@@ -168,6 +168,22 @@ int severity_rank(std::string_view severity) noexcept
     return -1;
 }
 
+const json::object *carried_alert(const json::object &record)
+{
+    const auto is_alert = [](const json::object &o) {
+        const auto *kind = o.if_contains("kind");
+        return kind != nullptr && kind->is_string() && kind->get_string() == "alert";
+    };
+    if (is_alert(record))
+        return &record;
+    const auto *kind = record.if_contains("kind");
+    const auto *payload = record.if_contains("payload");
+    const auto *p = payload != nullptr ? payload->if_object() : nullptr;
+    if (kind != nullptr && kind->is_string() && kind->get_string() == "message" && p != nullptr && is_alert(*p))
+        return p;
+    return nullptr;
+}
+
 std::optional<Alert> alert_from_record(const json::object &o, std::string &error)
 {
     Alert a;

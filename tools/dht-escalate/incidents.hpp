@@ -33,6 +33,10 @@ struct Alert {
     std::string message;
 };
 
+// The alert a record is or carries: itself when its "kind" is "alert", the
+// payload of a message record (dht-sub's, dht-record's) that is one; else null.
+const json::object *carried_alert(const json::object &record);
+
 // An alert record (or an alert carried as a message payload); nullopt with
 // `error` set when a key has the wrong type or value.
 std::optional<Alert> alert_from_record(const json::object &record, std::string &error);

@@ -56,17 +56,9 @@ int replay(const EscalationPolicy &policy, const ReplayOptions &o)
     };
     RecordInput::Handlers h;
     h.record = [&](const json::object &record, std::string_view) {
-        const json::object *alert = &record;
-        const auto *kind = record.if_contains("kind");
-        if (kind != nullptr && kind->is_string() && kind->get_string() == "message") {
-            const auto *payload = record.if_contains("payload");
-            alert = payload != nullptr ? payload->if_object() : nullptr;  // an alert recorded from MQTT
-            const auto *pk = alert != nullptr ? alert->if_contains("kind") : nullptr;
-            if (pk == nullptr || !pk->is_string() || pk->get_string() != "alert")
-                return;
-        } else if (kind == nullptr || !kind->is_string() || kind->get_string() != "alert") {
+        const json::object *alert = carried_alert(record);  // an alert, or one recorded from MQTT
+        if (alert == nullptr)
             return;
-        }
         std::string error;
         auto a = alert_from_record(*alert, error);
         if (!a)
