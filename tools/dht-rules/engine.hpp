@@ -109,7 +109,7 @@ public:
             TimePoint last{};            // the latest reading judged
             TimePoint since{};           // unchanged: the first reading of `value` in a row
             double value = 0;            // unchanged: that value; jumps: the reading before
-            std::uint32_t readings = 0;  // unchanged, jumps: readings judged in a row (0: none yet)
+            std::uint32_t readings = 0;  // 0: none judged yet; unchanged: readings of `value` in a row
             std::vector<Step> steps;     // rises, falls: oldest first
         };
 

@@ -65,7 +65,8 @@ const char *name_of(Health h) noexcept;
 
 // rises/falls by X within W: record time is cut into steps of W / window_steps
 // (from the epoch); the window is the step of the reading and the
-// window_steps steps before it, so a reading counts from W to W + W/16 back.
+// window_steps steps before it: every reading at most W old counts, and one
+// up to W + W/16 old may. A rule keeps one value a step for each sensor.
 inline constexpr int window_steps = 16;
 
 struct Rule {
