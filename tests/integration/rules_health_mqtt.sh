@@ -10,16 +10,18 @@ broker "$T/b"
 to=(-h 127.0.0.1 -p "$PORT")
 
 # Every room is above 5 degrees: warm fires after 12 readings, long after
-# the attic's temperature has been the same for 3 seconds.
+# the attic's temperature has been the same for 5 seconds. The kitchen's 14
+# readings (--seed 1) hold no value three times in a row: a late reading
+# cannot make it look stuck.
 cat >"$T/health.rules" <<'EOR'
-stuck: temperature unchanged for 3s -> alert warning
+stuck: temperature unchanged for 5s -> alert warning
 warm:  temperature > 5 for 12 readings -> alert unless unhealthy
 plain: temperature > 5 for 12 readings -> alert
 EOR
 bg dht-rules "${to[@]}" -i rules -t 'dht11/+/data' -t 'dht11/+/status' -r "$T/health.rules" >"$T/alerts" 2>"$T/err"
 rules=$BG_PID
 wait_subscribed rules "$BROKER_LOG" 2
-bg dht-sensor-sim "${to[@]}" --names kitchen,attic --profile normal,stuck --interval 1s --seed 1 2>/dev/null
+bg dht-sensor-sim "${to[@]}" --names kitchen,attic --profile normal,stuck --interval 1s --count 14 --seed 1 2>/dev/null
 
 fired() { jq -r 'select(.state == "firing") | "\(.rule) \(.sensor)"' "$T/alerts" | sort; }
 # Twelve readings each at 1 s: up to 40 s on a loaded machine.
