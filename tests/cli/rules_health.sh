@@ -4,7 +4,7 @@
 # records' own time; `unless unhealthy` quieting a threshold rule for a
 # glitching sensor and one whose status says sensor-error; an `unchanged for`
 # run carried across two runs by --state; and the rules through --check,
-# --test and --report.
+# --test, --report and the field check.
 source "$(dirname "$0")/../lib/testlib.sh"
 use_tools dht-rules
 cd "$T"
@@ -111,3 +111,10 @@ assert_contains "--test summary" "$T/err" "3 inputs, 2 expected alerts, all met"
 dht-rules -r "$T/health.rules" --report <"$T/history" >"$T/report" || fail "--report: exit $?"
 assert_contains "--report counts stuck" "$T/report" "stuck    dht11/cellar/data  1      11m     11m      -"
 pass "--test and --report with health rules"
+
+# The field check knows the field of a health rule.
+for _ in $(seq 20); do echo '{"temperature":20}'; done |
+    dht-rules --bare-topic dht11/x/data -e 'stuck: temprature unchanged for 1h -> alert' >/dev/null 2>"$T/err"
+assert_contains "a misspelt field" "$T/err" "has the field 'temprature' the rules compare: they cannot fire"
+assert_contains "and its fix" "$T/err" "did you mean 'temperature'?"
+pass "the field check: a misspelt field of a health rule is said, with the nearest"
