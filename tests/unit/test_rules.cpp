@@ -761,3 +761,225 @@ TEST_CASE("state: a saved state beyond --max-sensors keeps firing sensors first,
     CHECK(one.last("reason") == "\"forgotten\"");
     CHECK(one.last("state") == "\"resolved\"");
 }
+
+TEST_CASE("rules: health conditions parse, stand alone, and say what is wrong", "[rules]")
+{
+    const auto set = parse_ok("stuck on dht11/#: temperature unchanged for 1h -> alert warning\n"
+                              "jump: humidity jumps by 10 -> alert\n"
+                              "warming: temperature rises by 5 within 10m -> notify\n"
+                              "cooling: env.t falls by 2.5 within 90s -> alert \"{sensor} cools\"\n"
+                              "hot: temperature > 30 for 3 readings -> alert critical unless unhealthy \"{value}\"\n");
+    REQUIRE(set.rules.size() == 5);
+    CHECK(set.rules[0].health == Health::unchanged);
+    CHECK(set.rules[0].span == 1h);
+    CHECK(set.rules[0].filter == "dht11/#");
+    CHECK(set.rules[0].condition == "temperature unchanged for 1h");
+    CHECK(set.rules[1].health == Health::jumps);
+    CHECK(set.rules[1].delta == 10);
+    CHECK(set.rules[1].field_name == "humidity");
+    CHECK(set.rules[2].health == Health::rises);
+    CHECK(set.rules[2].span == 10min);
+    CHECK(set.rules[3].health == Health::falls);
+    CHECK(set.rules[3].delta == 2.5);
+    CHECK(set.rules[3].field_name == "env.t");
+    CHECK(set.rules[4].unless_unhealthy);
+    CHECK(set.rules[4].severity == Severity::critical);
+    CHECK(set.rules[4].message.size() == 1);
+    CHECK(set.rules[4].source == "hot: temperature > 30 for 3 readings -> alert critical unless unhealthy \"{value}\"");
+    CHECK(!set.rules[0].unless_unhealthy);
+    CHECK(set.fields == std::vector<std::string>{"temperature", "humidity", "env.t"});
+
+    const auto alone = "a health condition is the whole condition: no and, or, not, for or clear with it";
+    CHECK(parse_bad("a: t unchanged for 1h and h > 3 -> alert").hint == alone);
+    CHECK(parse_bad("a: h > 3 or t jumps by 3 -> alert").hint == alone);
+    CHECK(parse_bad("a: not t jumps by 3 -> alert").hint == alone);
+    CHECK(parse_bad("a: t jumps by 3 for 2 readings -> alert").message == "'for' after a health condition");
+    CHECK(parse_bad("a: t jumps by 3 clear t < 1 -> alert").where == "t.rules:1:17");
+    CHECK(parse_bad("a: t unchanged 1h -> alert").message == "expected 'for' after 'unchanged', found '1h'");
+    CHECK(parse_bad("a: t unchanged for 10 -> alert").message == "'10' is not a duration");
+    CHECK(parse_bad("a: t jumps 10 -> alert").message == "expected 'by' after 'jumps', found '10'");
+    CHECK(parse_bad("a: t jumps by -1 -> alert").message == "'-1' is not an amount above 0");
+    CHECK(parse_bad("a: t jumps by 0 -> alert").message == "'0' is not an amount above 0");
+    CHECK(parse_bad("a: t jumps by lots -> alert").message == "expected a number after 'jumps by', found 'lots'");
+    CHECK(parse_bad("a: t rises by 5 -> alert").message == "expected 'within' after 'rises by 5', found '->'");
+    CHECK(parse_bad("a: t falls by 5 within 5ns -> alert").message == "'5ns' is too short a window");
+    CHECK(parse_bad("a: t < 5 -> alert unless").message == "expected 'unhealthy' after 'unless', found the end of the line");
+    CHECK(parse_bad("a: t jumps by 3 -> alert unless unhealthy").message ==
+          "'unless unhealthy' is for rules that compare values, not no data or health rules");
+    CHECK(parse_bad("a: no data for 1m -> alert unless unhealthy").where == "t.rules:1:4");
+    CHECK(parse_bad("a: t < 5 -> alert \"m\" unless unhealthy").message == "unexpected 'unless' at the end of the rule");
+}
+
+TEST_CASE("engine: unchanged for D fires on a value repeated that long, and resolves at another", "[engine]")
+{
+    Harness h("stuck: temperature unchanged for 10m -> alert");
+    h.read("s", t0, {num(21.5)});  // the first reading: nothing to compare with
+    h.read("s", t0 + 5min, {num(21.5)});
+    h.read("s", t0 + 6min, {});            // no temperature: skipped, the run goes on
+    h.read("s", t0 + 7min, {text("21.5")});  // a string: skipped too
+    h.read("s", t0 + 9min, {num(21.5)});
+    CHECK(h.alerts.empty());
+    h.read("s", t0 + 8min, {num(22)});  // older than the latest: skipped, does not break the run
+    h.read("s", t0 + 10min, {num(21.5)});
+    REQUIRE(h.alerts.size() == 1);
+    CHECK(h.last("state") == "\"firing\"");
+    CHECK(h.alerts.back().at("value").to_number<double>() == 21.5);
+    CHECK(h.last("field") == "\"temperature\"");
+    CHECK(h.last("timestamp") == "\"2026-11-24T10:10:00.000Z\"");
+    CHECK_THAT(h.alerts.back().at("message").as_string().c_str(), Catch::Contains("temperature unchanged for 10m"));
+    h.read("s", t0 + 20min, {num(21.5)});
+    CHECK(h.alerts.size() == 1);
+    h.read("s", t0 + 21min, {num(21.6)});
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.last("state") == "\"resolved\"");
+    CHECK(h.alerts.back().at("value").to_number<double>() == 21.6);
+    // The run starts over at the new value, from its first reading.
+    h.read("s", t0 + 30min, {num(21.6)});
+    CHECK(h.alerts.size() == 2);
+    h.read("s", t0 + 31min, {num(21.6)});
+    CHECK(h.alerts.size() == 3);
+    // One reading alone is no run: a sensor heard of once is not stuck.
+    Harness once("stuck: temperature unchanged for 1m -> alert");
+    once.read("s", t0, {num(1)});
+    once.read("s", t0 + 1h, {num(2)});
+    CHECK(once.alerts.empty());
+}
+
+TEST_CASE("engine: jumps by X compares a reading with the one before", "[engine]")
+{
+    Harness h("glitch: temperature jumps by 10 -> alert");
+    h.read("s", t0, {num(20)});
+    h.read("t", t0 + 1s, {num(45)});  // another sensor: its own first reading
+    h.read("s", t0 + 2s, {num(29.9)});
+    CHECK(h.alerts.empty());
+    h.read("s", t0 + 3s, {});  // the next reading with a number is compared with 29.9
+    h.read("s", t0 + 4s, {num(19.9)});
+    REQUIRE(h.alerts.size() == 1);
+    CHECK(h.alerts.back().at("value").to_number<double>() == 19.9);
+    h.read("s", t0 + 5s, {num(20)});
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.last("state") == "\"resolved\"");
+    h.read("s", t0 + 1s, {num(90)});  // late: skipped
+    CHECK(h.alerts.size() == 2);
+    h.read("s", t0 + 6s, {num(-10)});
+    CHECK(h.alerts.size() == 3);
+}
+
+TEST_CASE("engine: rises and falls by X within W: the window's bounds, in steps of W/16", "[engine]")
+{
+    // Within 160 s: steps of 10 s; t0 is a whole number of them from the epoch.
+    Harness h("warming: temperature rises by 5 within 160s -> alert\ncooling: temperature falls by 5 within 160s -> alert");
+    h.read("s", t0, {num(20)});
+    h.read("s", t0 + 100s, {num(22)});
+    CHECK(h.alerts.empty());
+    h.read("s", t0 + 169s, {num(25)});  // step 16 after t0's: 20 is still in the window
+    REQUIRE(h.alerts.size() == 1);
+    CHECK(h.last("rule") == "\"warming\"");
+    CHECK(h.alerts.back().at("value").to_number<double>() == 25);
+    h.read("s", t0 + 170s, {num(25)});  // step 17: from 22 only
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.last("state") == "\"resolved\"");
+    h.read("s", t0 + 180s, {num(19.5)});  // 25 - 19.5
+    REQUIRE(h.alerts.size() == 3);
+    CHECK(h.last("rule") == "\"cooling\"");
+    h.read("s", t0 + 150s, {num(100)});  // late: skipped, not in the window
+    h.read("s", t0 + 190s, {num(24.5)});
+    REQUIRE(h.alerts.size() == 5);  // warming from 19.5, cooling resolves (25 - 24.5)
+    CHECK(h.alerts[3].at("rule") == "warming");
+    CHECK(h.alerts[4].at("rule") == "cooling");
+    CHECK(h.alerts[4].at("state") == "resolved");
+    // A window with no earlier reading is unknown: a firing rule stays as it was.
+    h.read("s", t0 + 1h, {num(0)});
+    CHECK(h.alerts.size() == 5);
+    h.read("s", t0 + 1h + 1s, {num(0)});
+    REQUIRE(h.alerts.size() == 6);
+    CHECK(h.last("state") == "\"resolved\"");
+    CHECK(h.last("rule") == "\"warming\"");
+    // Many readings: the memory stays at 17 steps.
+    for (int i = 0; i < 1000; ++i)
+        h.read("s", t0 + 2h + i * 1s, {num(i * 0.001)});
+    const auto saved = json::parse(h.engine.save());
+    const auto &history = saved.at("sensors").as_array().at(0).at("rules").at("warming").at("history");
+    CHECK(history.at("steps").as_array().size() == 17);
+}
+
+TEST_CASE("engine: unless unhealthy quiets a threshold rule while the sensor is unhealthy", "[engine]")
+{
+    Harness h("hot: temperature > 40 -> alert critical unless unhealthy\n"
+              "glitch: temperature jumps by 20 -> alert\n"
+              "plain: temperature > 40 -> alert\n"
+              "silent: no data for 10m -> alert");
+    const auto read = [&](int second, double v) { h.read("s", t0 + second * 1s, {num(v)}, "dht11/s/data"); };
+    read(0, 20);
+    read(1, 85);  // a glitch: hot is quiet, plain is not
+    REQUIRE(h.alerts.size() == 2);
+    CHECK(h.alerts[0].at("rule") == "glitch");
+    CHECK(h.alerts[1].at("rule") == "plain");
+    read(2, 20);  // the jump back: glitch goes on firing, plain resolves
+    read(3, 21);
+    REQUIRE(h.alerts.size() == 4);  // glitch resolves; hot never fired
+    read(4, 42);  // a jump of 21: glitch again, hot quiet
+    read(5, 43);  // healthy again: hot fires
+    REQUIRE(h.alerts.size() == 8);
+    CHECK(h.alerts[6].at("rule") == "glitch");
+    CHECK(h.alerts[6].at("state") == "resolved");
+    CHECK(h.alerts[7].at("rule") == "hot");
+    CHECK(h.alerts[7].at("state") == "firing");
+    // Firing when the sensor turns unhealthy: it stays firing; its readings
+    // neither resolve it nor count until the sensor is well again.
+    h.engine.status("dht11/s/status", "sensor-error", t0 + 6s);
+    read(7, 25);
+    REQUIRE(h.alerts.size() == 9);  // plain resolves; hot does not
+    CHECK(h.last("rule") == "\"plain\"");
+    h.engine.status("dht11/s/status", "online", t0 + 8s);
+    read(9, 25);
+    REQUIRE(h.alerts.size() == 10);
+    CHECK(h.last("rule") == "\"hot\"");
+    CHECK(h.last("state") == "\"resolved\"");
+    // Offline: its no data alert resolves at the next reading, which the rule then judges.
+    h.engine.status("dht11/s/status", "offline", t0 + 10s);
+    REQUIRE(h.alerts.size() == 11);
+    read(11, 44);
+    REQUIRE(h.alerts.size() == 14);  // plain fires, silent resolves, then hot fires
+    CHECK(h.alerts[12].at("rule") == "silent");
+    CHECK(h.alerts[13].at("rule") == "hot");
+}
+
+TEST_CASE("engine: a health rule's history and a sensor-error status survive saving and restoring", "[engine]")
+{
+    const char *rules = "stuck: temperature unchanged for 1h -> alert\n"
+                        "warming: temperature rises by 50 within 16m -> alert\n"
+                        "hot: temperature > 40 -> alert unless unhealthy";
+    std::string saved;
+    {
+        Harness h(rules);
+        h.read("s", t0, {num(21.5)}, "dht11/s/data");
+        h.read("s", t0 + 30min, {num(21.5)}, "dht11/s/data");
+        h.read("u", t0, {num(10)}, "dht11/u/data");
+        h.read("u", t0 + 1min, {num(12)}, "dht11/u/data");
+        h.engine.status("dht11/u/status", "sensor-error", t0 + 2min);
+        CHECK(h.alerts.empty());
+        saved = h.engine.save();
+    }
+    Harness again(rules);
+    again.engine.restore(json::parse(saved));
+    CHECK(sensors_of(again.engine.save()) == sensors_of(saved));
+    again.read("s", t0 + 1h, {num(21.5)}, "dht11/s/data");  // the run began before the restart
+    REQUIRE(again.alerts.size() == 1);
+    CHECK(again.last("rule") == "\"stuck\"");
+    again.read("u", t0 + 3min, {num(59)}, "dht11/u/data");  // 49 above 10, in the window: no
+    CHECK(again.alerts.size() == 1);  // and hot is quiet: the sensor-error status was kept
+    again.read("u", t0 + 4min, {num(60)}, "dht11/u/data");  // 50 above 10
+    REQUIRE(again.alerts.size() == 2);
+    CHECK(again.last("rule") == "\"warming\"");
+    again.engine.status("dht11/u/status", "online", t0 + 5min);
+    again.read("u", t0 + 20min, {num(61)}, "dht11/u/data");  // warming resolves, hot fires
+    REQUIRE(again.alerts.size() == 4);
+    CHECK(again.last("rule") == "\"hot\"");
+    // A history that is not one: the state file is refused whole.
+    std::string bad = saved;
+    bad.replace(bad.find("\"readings\""), 10, "\"readings\":\"x\",\"r\"");
+    Harness refused(rules);
+    CHECK_THROWS_AS(refused.engine.restore(json::parse(bad)), std::runtime_error);
+    CHECK(refused.engine.sensors() == 0);
+}

@@ -6,6 +6,7 @@
 #include <mosquitto.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <utility>
 
@@ -25,6 +26,74 @@ void append_value_text(std::string &out, const FieldValue &v, std::string_view t
         append_number(out, v.number);
     else if (v.type == FieldValue::Type::string)
         out += text;
+}
+
+using History = Engine::RuleState::History;
+
+// A health rule on one reading, updating what it remembers of the sensor. A
+// reading without a finite number in the field, or older than the latest
+// judged, is unknown and changes nothing.
+//   unchanged for D: true once the value has been exactly the same at least
+//     two readings in a row, the first at least D before; false at another
+//     value, which starts the run over; unknown at the first reading.
+//   jumps by X: true when the value is at least X away from the one before
+//     (the latest reading with a number); unknown at the first reading.
+//   rises (falls) by X within W: true when the value is at least X above the
+//     lowest (below the highest) value of the earlier readings in the window
+//     (see window_steps); unknown when the window holds none.
+Truth judge_health(const Rule &rule, History &h, TimePoint time, const FieldValue &v)
+{
+    if (v.type != FieldValue::Type::number || !std::isfinite(v.number) || (h.readings > 0 && time < h.last))
+        return Truth::unknown;
+    const double x = v.number;
+    const bool first = h.readings == 0;
+    h.last = time;
+    switch (rule.health) {
+    case Health::none: break;
+    case Health::unchanged:
+        if (first || x != h.value) {
+            h.value = x;
+            h.since = time;
+            h.readings = 1;
+            return first ? Truth::unknown : Truth::no;
+        }
+        if (h.readings < UINT32_MAX)
+            ++h.readings;
+        return time >= saturating_add(h.since, rule.span) ? Truth::yes : Truth::no;
+    case Health::jumps: {
+        const double before = h.value;
+        h.value = x;
+        h.readings = 1;
+        return first ? Truth::unknown : std::fabs(x - before) >= rule.delta ? Truth::yes : Truth::no;
+    }
+    case Health::rises:
+    case Health::falls: {
+        h.readings = 1;
+        const bool rises = rule.health == Health::rises;
+        const std::int64_t width = std::max<std::int64_t>(1, (rule.span / window_steps).count());
+        const std::int64_t ns = time.time_since_epoch().count();
+        const std::int64_t index = ns / width - (ns % width < 0 ? 1 : 0);
+        auto &steps = h.steps;
+        // Steps are in order (readings are), so the difference fits unsigned.
+        const auto old = [&](const History::Step &s) {
+            return static_cast<std::uint64_t>(index) - static_cast<std::uint64_t>(s.index) > window_steps;
+        };
+        steps.erase(steps.begin(), std::find_if_not(steps.begin(), steps.end(), old));
+        Truth t = Truth::unknown;
+        if (!steps.empty()) {
+            double extreme = steps.front().extreme;
+            for (const auto &s : steps)
+                extreme = rises ? std::min(extreme, s.extreme) : std::max(extreme, s.extreme);
+            t = (rises ? x - extreme : extreme - x) >= rule.delta ? Truth::yes : Truth::no;
+        }
+        if (!steps.empty() && steps.back().index == index)
+            steps.back().extreme = rises ? std::min(steps.back().extreme, x) : std::max(steps.back().extreme, x);
+        else
+            steps.push_back({index, x});
+        return t;
+    }
+    }
+    return Truth::unknown;
 }
 
 bool matches(const Rule &rule, std::string_view topic)
@@ -71,19 +140,28 @@ Engine::RuleState &Engine::RuleState::operator=(const RuleState &o)
     fired_at = o.fired_at;
     last_sent = o.last_sent;
     number = o.number;
-    texts_ = o.texts_ ? std::make_unique<Texts>(*o.texts_) : nullptr;
+    rare_ = o.rare_ ? std::make_unique<Rare>(*o.rare_) : nullptr;
     return *this;
 }
 
-void Engine::RuleState::set_text(std::string Texts::*member, std::string_view text)
+void Engine::RuleState::set_text(std::string Rare::*member, std::string_view text)
 {
-    if (text.empty() && !texts_)
+    if (text.empty() && !rare_)
         return;
-    if (!texts_)
-        texts_ = std::make_unique<Texts>();
-    ((*texts_).*member).assign(text);
-    if (texts_->value.empty() && texts_->reason.empty())
-        texts_.reset();
+    if (!rare_)
+        rare_ = std::make_unique<Rare>();
+    ((*rare_).*member).assign(text);
+    if (rare_->value.empty() && rare_->reason.empty() && !rare_->history)
+        rare_.reset();
+}
+
+Engine::RuleState::History &Engine::RuleState::remember()
+{
+    if (!rare_)
+        rare_ = std::make_unique<Rare>();
+    if (!rare_->history)
+        rare_->history.emplace();
+    return *rare_->history;
 }
 
 void Engine::RuleState::keep(const FieldValue *v)
@@ -239,52 +317,80 @@ void Engine::reading(const Reading &r)
         s.last_seen = r.time;
     s.offline = false;
     touch(s);
+    // The rules `unless unhealthy` after the others, which say whether the
+    // sensor is healthy with this reading.
+    bool later = false;
     for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
         if (s.applies[i] == 0)
             continue;
-        const Rule &rule = rules_.rules[i];
-        RuleState &st = s.states[i];
-        if (rule.no_data) {
-            if (st.firing)
-                resolve(rule, s, st, r.time, nullptr);
-            note_deadline(saturating_add(s.last_seen, rule.silence));
-            continue;
+        if (rules_.rules[i].unless_unhealthy)
+            later = true;
+        else
+            judge(rules_.rules[i], s, s.states[i], r);
+    }
+    // An unhealthy sensor's readings are unknown to them: they neither fire,
+    // count nor resolve (a broken sensor is no sign that all is well).
+    if (!later || unhealthy(s))
+        return;
+    for (std::size_t i = 0; i < rules_.rules.size(); ++i)
+        if (s.applies[i] != 0 && rules_.rules[i].unless_unhealthy)
+            judge(rules_.rules[i], s, s.states[i], r);
+}
+
+bool Engine::unhealthy(const Sensor &s) const noexcept
+{
+    if (s.offline || s.sensor_error)
+        return true;
+    for (std::size_t i = 0; i < rules_.rules.size(); ++i)
+        if (s.states[i].firing && !rules_.rules[i].threshold())
+            return true;
+    return false;
+}
+
+void Engine::judge(const Rule &rule, Sensor &s, RuleState &st, const Reading &r)
+{
+    if (rule.no_data) {
+        if (st.firing)
+            resolve(rule, s, st, r.time, nullptr);
+        note_deadline(saturating_add(s.last_seen, rule.silence));
+        return;
+    }
+    const Truth t = rule.health != Health::none ? judge_health(rule, st.remember(), r.time, r.values[rule.field])
+                                                : evaluate(*rule.when, r.values);
+    if (st.firing) {
+        const Truth end = rule.clear ? evaluate(*rule.clear, r.values)
+                          : t == Truth::unknown ? Truth::unknown
+                          : t == Truth::yes     ? Truth::no
+                                                : Truth::yes;
+        if (end == Truth::yes)
+            resolve(rule, s, st, r.time, &r.values[rule.field]);
+        else if (t == Truth::yes)
+            st.keep(&r.values[rule.field]);
+        return;
+    }
+    if (t == Truth::yes) {
+        if (st.count < UINT32_MAX)
+            ++st.count;
+        if (!st.pending) {
+            st.pending = true;
+            st.since = r.time;
         }
-        const Truth t = evaluate(*rule.when, r.values);
-        if (st.firing) {
-            const Truth end = rule.clear ? evaluate(*rule.clear, r.values)
-                              : t == Truth::unknown ? Truth::unknown
-                              : t == Truth::yes     ? Truth::no
-                                                    : Truth::yes;
-            if (end == Truth::yes)
-                resolve(rule, s, st, r.time, &r.values[rule.field]);
-            else if (t == Truth::yes)
-                st.keep(&r.values[rule.field]);
-            continue;
-        }
-        if (t == Truth::yes) {
-            if (st.count < UINT32_MAX)
-                ++st.count;
-            if (!st.pending) {
-                st.pending = true;
-                st.since = r.time;
-            }
-            const bool due = rule.readings > 0 ? st.count >= rule.readings
-                             : rule.hold.count() > 0 ? r.time >= saturating_add(st.since, rule.hold)
-                                                     : true;
-            if (due)
-                fire(rule, s, st, r.time, &r.values[rule.field], false, {});
-        } else if (t == Truth::no) {
-            st.count = 0;
-            st.pending = false;
-        }
+        const bool due = rule.readings > 0 ? st.count >= rule.readings
+                         : rule.hold.count() > 0 ? r.time >= saturating_add(st.since, rule.hold)
+                                                 : true;
+        if (due)
+            fire(rule, s, st, r.time, &r.values[rule.field], false, {});
+    } else if (t == Truth::no) {
+        st.count = 0;
+        st.pending = false;
     }
 }
 
 void Engine::status(std::string_view topic, std::string_view state, TimePoint time)
 {
     const bool offline = state == "offline";
-    if (!offline && state != "online")
+    const bool error = state == "sensor-error";
+    if (!offline && !error && state != "online")
         return;
     advance(time);
     const std::string_view prefix = prefix_of(topic);
@@ -303,7 +409,10 @@ void Engine::status(std::string_view topic, std::string_view state, TimePoint ti
     }
     for (Sensor *s = it->second; s != nullptr; s = s->next_under) {
         s->offline = offline;
+        s->sensor_error = error;
         touch(*s);
+        if (error)
+            continue;  // connected, but not measuring: its silence goes on
         if (!offline) {
             // Online again: it has the rule's delay to send a reading.
             if (time > s->last_seen)
@@ -400,6 +509,8 @@ void Engine::resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time,
 {
     RuleState before = st;
     st = RuleState{};
+    if (const auto *history = before.history())
+        st.remember() = *history;  // what a health rule remembers of the readings goes on
     ++resolved_;
     touch(s);
     alerted_ = true;

@@ -45,7 +45,8 @@ public:
     // A reading (a message whose payload is an object).
     void reading(const Reading &r);
     // A status message: `state` "offline" fires the `no data` rules for the
-    // sensors under the status topic's prefix; "online" restarts their timers.
+    // sensors under the status topic's prefix; "online" restarts their timers;
+    // "sensor-error" makes them unhealthy until their status says otherwise.
     void status(std::string_view topic, std::string_view state, TimePoint time);
     // Moves the clock to `now` if it is later, firing what is due: `no data`
     // rules for silent sensors, and --repeat for firing rules.
@@ -98,24 +99,43 @@ public:
         RuleState &operator=(RuleState &&) noexcept = default;
         ~RuleState() = default;
 
-        bool idle() const noexcept { return count == 0 && !pending && !firing; }
+        // A health rule's memory of the sensor's readings (engine.cpp says how
+        // each rule uses it): a few numbers and at most window_steps + 1 steps.
+        struct History {
+            struct Step {
+                std::int64_t index;  // the step of record time, counted from the epoch
+                double extreme;      // its lowest value (rises) or highest (falls)
+            };
+            TimePoint last{};            // the latest reading judged
+            TimePoint since{};           // unchanged: the first reading of `value` in a row
+            double value = 0;            // unchanged: that value; jumps: the reading before
+            std::uint32_t readings = 0;  // 0: none judged yet; unchanged: readings of `value` in a row
+            std::vector<Step> steps;     // rises, falls: oldest first
+        };
+
+        bool idle() const noexcept { return count == 0 && !pending && !firing && history() == nullptr; }
         FieldValue value() const noexcept { return {type, number, value_text()}; }
         // The value's text when it is a string.
-        std::string_view value_text() const noexcept { return texts_ ? std::string_view(texts_->value) : std::string_view(); }
+        std::string_view value_text() const noexcept { return rare_ ? std::string_view(rare_->value) : std::string_view(); }
         // `no data` rules: silent or offline.
-        std::string_view reason() const noexcept { return texts_ ? std::string_view(texts_->reason) : std::string_view(); }
-        void set_reason(std::string_view reason) { set_text(&Texts::reason, reason); }
-        void set_value_text(std::string_view text) { set_text(&Texts::value, text); }
+        std::string_view reason() const noexcept { return rare_ ? std::string_view(rare_->reason) : std::string_view(); }
+        void set_reason(std::string_view reason) { set_text(&Rare::reason, reason); }
+        void set_value_text(std::string_view text) { set_text(&Rare::value, text); }
+        // Health rules only: null until the first reading judged.
+        const History *history() const noexcept { return rare_ && rare_->history ? &*rare_->history : nullptr; }
+        History &remember();  // the history, made if none
         // Keeps `v` (nullptr: none) as the value.
         void keep(const FieldValue *v);
 
     private:
-        // Rare (a string value, a reason): kept apart, null while both are empty.
-        struct Texts {
+        // Rare (a string value, a reason, a health rule's history): kept
+        // apart, null while all are empty.
+        struct Rare {
             std::string value, reason;
+            std::optional<History> history;
         };
-        std::unique_ptr<Texts> texts_;
-        void set_text(std::string Texts::*member, std::string_view text);
+        std::unique_ptr<Rare> rare_;
+        void set_text(std::string Rare::*member, std::string_view text);
     };
 
     struct Sensor {
@@ -135,6 +155,7 @@ public:
         bool topic_is_name = false;
         TimePoint last_seen{};
         bool offline = false;
+        bool sensor_error = false;  // its status says so
         bool placeholder = false;  // known from a status topic only, no reading yet
         bool matched = false;      // `applies` is computed for `topic`
         bool changed = false;      // listed in changed_
@@ -162,6 +183,8 @@ private:
     void unindex(Sensor &s);
     bool forget_due(Sensor &s);
     void append_sensor(std::string &out, const Sensor &s) const;
+    void judge(const Rule &rule, Sensor &s, RuleState &st, const Reading &r);
+    bool unhealthy(const Sensor &s) const noexcept;
     void fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *values, bool repeat,
               std::string_view reason);
     void resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *value,

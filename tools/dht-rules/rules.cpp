@@ -78,6 +78,18 @@ const char *name_of(Action a) noexcept
     return "alert";
 }
 
+const char *name_of(Health h) noexcept
+{
+    switch (h) {
+    case Health::none: return "";
+    case Health::unchanged: return "unchanged";
+    case Health::jumps: return "jumps";
+    case Health::rises: return "rises";
+    case Health::falls: return "falls";
+    }
+    return "";
+}
+
 const char *name_of(Severity s) noexcept
 {
     switch (s) {
@@ -207,6 +219,17 @@ const char *const hint_compare = "a comparison is FIELD OP NUMBER, e.g. temperat
 const char *const hint_duration = "a duration is a number and a unit: 30s, 10m, 2h, 1d";
 const char *const hint_actions = "the actions are alert, notify and escalate";
 const char *const hint_severities = "the severities are info, warning and critical";
+const char *const hint_health = "a health condition is FIELD unchanged for DURATION, FIELD jumps by NUMBER, "
+                                "or FIELD rises|falls by NUMBER within DURATION";
+const char *const hint_alone = "a health condition is the whole condition: no and, or, not, for or clear with it";
+
+Health health_word(std::string_view w) noexcept
+{
+    for (const Health h : {Health::unchanged, Health::jumps, Health::rises, Health::falls})
+        if (w == name_of(h))
+            return h;
+    return Health::none;
+}
 
 bool is_keyword(std::string_view w) noexcept
 {
@@ -272,6 +295,12 @@ public:
             rule.no_data = true;
             rule.silence = duration("after 'no data for'");
             rule.condition = "no data";
+        } else if (tok_.kind == Token::Kind::word && !is_keyword(tok_.text) &&
+                   health_word(peek_word()) != Health::none) {
+            health(rule);
+            rule.condition = trim(line_.substr(body, tok_.column - body));
+            if (word("and") || word("or") || word("for") || word("clear"))
+                throw Failure{tok_.column, cat("'", tok_.text, "' after a health condition"), hint_alone};
         } else {
             first_field_ = std::nullopt;
             rule.when = expression();
@@ -308,7 +337,7 @@ public:
         if (tok_.kind != Token::Kind::arrow)
             throw Failure{tok_.column,
                           cat("expected ",
-                              rule.no_data ? "'->'" : after_clear_ ? "'->', 'and' or 'or'" : "'->', 'and', 'or', 'for' or 'clear'",
+                              rule.no_data || rule.health != Health::none ? "'->'" : after_clear_ ? "'->', 'and' or 'or'" : "'->', 'and', 'or', 'for' or 'clear'",
                               ", found ", describe(tok_)),
                           tok_.kind == Token::Kind::end ? "a rule ends with -> ACTION [SEVERITY], e.g. -> alert warning"
                                                         : hint_rule};
@@ -327,7 +356,7 @@ public:
                         : rule.action == Action::escalate ? Severity::critical
                                                           : Severity::warning;
         advance();
-        if (tok_.kind == Token::Kind::word) {
+        if (tok_.kind == Token::Kind::word && tok_.text != "unless") {
             if (tok_.text == "info")
                 rule.severity = Severity::info;
             else if (tok_.text == "warning")
@@ -338,13 +367,21 @@ public:
                 throw Failure{tok_.column, cat("unknown severity '", tok_.text, "'"), hint_severities};
             advance();
         }
+        if (word("unless")) {
+            advance();
+            expect_word("unhealthy", "expected 'unhealthy' after 'unless'", "e.g. hot: temperature > 30 -> alert unless unhealthy");
+            if (!rule.threshold())
+                throw Failure{body, "'unless unhealthy' is for rules that compare values, not no data or health rules",
+                              "a health rule or no data rule is what makes a sensor unhealthy"};
+            rule.unless_unhealthy = true;
+        }
         if (tok_.kind == Token::Kind::string) {
             rule.message = message_template(tok_);
             advance();
         }
         if (tok_.kind != Token::Kind::end)
             throw Failure{tok_.column, cat("unexpected ", describe(tok_), " at the end of the rule"),
-                          "after the action come an optional severity and an optional \"message\""};
+                          "after the action come an optional severity, 'unless unhealthy' and a \"message\""};
         end_ = tok_.column;
         if (!rule.no_data)
             rule.field_name = set_.fields[rule.field];
@@ -396,6 +433,51 @@ private:
         while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
             s.remove_suffix(1);
         return std::string(s);
+    }
+
+    // FIELD unchanged for DURATION | FIELD jumps by NUMBER | FIELD rises|falls by NUMBER within DURATION
+    void health(Rule &rule)
+    {
+        rule.field = field_index(tok_.text);
+        advance();
+        rule.health = health_word(tok_.text);
+        const std::string form(tok_.text);
+        advance();
+        if (rule.health == Health::unchanged) {
+            expect_word("for", "expected 'for' after 'unchanged'", hint_health);
+            rule.span = duration("after 'unchanged for'");
+            return;
+        }
+        expect_word("by", cat("expected 'by' after '", form, "'"), hint_health);
+        const Token amount = tok_;
+        if (amount.kind != Token::Kind::number)
+            throw Failure{amount.column, cat("expected a number after '", form, " by', found ", describe(amount)),
+                          hint_health};
+        rule.delta = number();
+        advance();
+        if (!(rule.delta > 0) || rule.delta > 1e300)
+            throw Failure{amount.column, cat("'", amount.text, "' is not an amount above 0"), hint_health};
+        if (rule.health == Health::jumps)
+            return;
+        expect_word("within", cat("expected 'within' after '", form, " by ", amount.text, "'"),
+                    "e.g. temperature rises by 5 within 10m");
+        const Token span = tok_;
+        rule.span = duration("after 'within'");
+        if (rule.span < Duration(window_steps))
+            throw Failure{span.column, cat("'", span.text, "' is too short a window"), "a window is at least 16ns"};
+    }
+
+    // The number at tok_, which is a number token.
+    double number()
+    {
+        double v = 0;
+        const char *b = tok_.text.data();
+        if (*b == '+')
+            ++b;
+        const auto [p, ec] = std::from_chars(b, tok_.text.data() + tok_.text.size(), v);
+        if (ec != std::errc() || p != tok_.text.data() + tok_.text.size())
+            throw Failure{tok_.column, cat("'", tok_.text, "' is not a number"), hint_compare};
+        return v;
     }
 
     // or-expression := and-expression { "or" and-expression }
@@ -462,6 +544,8 @@ private:
         advance();
         if (tok_.kind == Token::Kind::bad && (tok_.text == "&&" || tok_.text == "||"))
             throw Failure{tok_.column, cat("unexpected '", tok_.text, "'"), "combine conditions with and, or, not"};
+        if (tok_.kind == Token::Kind::word && health_word(tok_.text) != Health::none)
+            throw Failure{tok_.column, cat("'", tok_.text, "' inside a condition"), hint_alone};
         if (tok_.kind != Token::Kind::op)
             throw Failure{tok_.column, cat("expected a comparison after the field, found ", describe(tok_)),
                           hint_compare};
@@ -483,14 +567,7 @@ private:
                           op.text == "=" ? "equality is written ==" : hint_compare};
         advance();
         if (tok_.kind == Token::Kind::number) {
-            double v = 0;
-            const char *b = tok_.text.data();
-            if (*b == '+')
-                ++b;
-            const auto [p, ec] = std::from_chars(b, tok_.text.data() + tok_.text.size(), v);
-            if (ec != std::errc() || p != tok_.text.data() + tok_.text.size())
-                throw Failure{tok_.column, cat("'", tok_.text, "' is not a number"), hint_compare};
-            e->number = v;
+            e->number = number();
         } else if (tok_.kind == Token::Kind::string) {
             if (e->op != Op::eq && e->op != Op::ne)
                 throw Failure{tok_.column, "a string compares with == or != only",

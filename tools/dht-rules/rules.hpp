@@ -2,6 +2,10 @@
 //   NAME [on FILTER]: CONDITION [for N readings | for DURATION] [clear CONDITION]
 //       -> ACTION [SEVERITY] ["MESSAGE TEMPLATE"]
 //   NAME [on FILTER]: no data for DURATION -> ACTION [SEVERITY] ["TEMPLATE"]
+//   NAME [on FILTER]: FIELD unchanged for DURATION -> ...     (health rules:
+//   NAME [on FILTER]: FIELD jumps by NUMBER -> ...             a whole condition
+//   NAME [on FILTER]: FIELD rises|falls by NUMBER within DURATION -> ...  each)
+// and `unless unhealthy` after the severity of a threshold rule.
 // parsed into rules whose conditions refer to fields by index, so that a
 // reading is a flat array of field values.
 #pragma once
@@ -54,6 +58,17 @@ struct TemplatePart {
     std::string text;
 };
 
+// The health rules: a whole condition each, on one numeric field, judged on
+// the sensor's readings in their order (engine.cpp says how exactly).
+enum class Health : std::uint8_t { none, unchanged, jumps, rises, falls };
+const char *name_of(Health h) noexcept;
+
+// rises/falls by X within W: record time is cut into steps of W / window_steps
+// (from the epoch); the window is the step of the reading and the
+// window_steps steps before it: every reading at most W old counts, and one
+// up to W + W/16 old may. A rule keeps one value a step for each sensor.
+inline constexpr int window_steps = 16;
+
 struct Rule {
     std::string name;
     std::string source;     // the rule's text as written: with its name, its identity in --state
@@ -68,9 +83,16 @@ struct Rule {
     std::unique_ptr<Expr> clear;
     unsigned readings = 0;  // for N readings (0: not given)
     Duration hold{};        // for DURATION (0: not given)
+    Health health = Health::none;
+    double delta = 0;       // jumps/rises/falls by
+    Duration span{};        // unchanged for, within
+    bool unless_unhealthy = false;  // threshold rules: quiet while the sensor is unhealthy
     Action action = Action::alert;
     Severity severity = Severity::warning;
     std::vector<TemplatePart> message;  // empty: the default message
+
+    // A rule on the readings' values that `unless unhealthy` may quiet.
+    bool threshold() const noexcept { return !no_data && health == Health::none; }
 };
 
 struct RuleSet {

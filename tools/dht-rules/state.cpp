@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -214,6 +215,8 @@ void StateFile::save(Engine &engine)
 
 // {"version":1,"clock":T,"rules":{NAME:TEXT,...},["journal":G,]"sensors":[
 // {"name":…,"topic":…,"last_seen":T,"rules":{NAME:{"count":N,…}}},
+// with a health rule's "history":{"last":T,"since":T,"value":V,"readings":N,
+// "steps":[[INDEX,V],…]},
 // ...
 // ]}
 std::string Engine::save(std::uint64_t journal) const
@@ -268,6 +271,8 @@ void Engine::append_sensor(std::string &out, const Sensor &s) const
     time_member(sensor, "last_seen", s.last_seen);
     if (s.offline)
         sensor.boolean("offline", true);
+    if (s.sensor_error)
+        sensor.boolean("sensor_error", true);
     if (s.placeholder)
         sensor.boolean("placeholder", true);
     ObjectWriter states(sensor.key("rules").out());
@@ -286,6 +291,25 @@ void Engine::append_sensor(std::string &out, const Sensor &s) const
             append_value(state.key("value").out(), st.value(), st.value_text());
             if (!st.reason().empty())
                 state.string("reason", st.reason());
+        }
+        if (const auto *h = st.history()) {
+            ObjectWriter history(state.key("history").out());
+            time_member(history, "last", h->last);
+            time_member(history, "since", h->since);
+            history.number("value", h->value).integer("readings", h->readings);
+            if (!h->steps.empty()) {
+                std::string &steps = history.key("steps").out();
+                steps += '[';
+                for (const auto &step : h->steps) {
+                    steps += steps.back() == '[' ? "[" : ",[";
+                    steps += std::to_string(step.index);
+                    steps += ',';
+                    append_number(steps, step.extreme);
+                    steps += ']';
+                }
+                steps += ']';
+            }
+            history.close();
         }
         state.close();
     }
@@ -307,6 +331,43 @@ TimePoint time_of(const json::object &o, std::string_view key)
     return *t;
 }
 
+double number_of(const json::object &o, std::string_view key)
+{
+    const auto *v = o.if_contains(key);
+    if (v == nullptr || !v->is_number() || !std::isfinite(v->to_number<double>()))
+        bad_state(cat("\"", key, "\" is not a number"));
+    return v->to_number<double>();
+}
+
+// A health rule's history, as append_sensor() writes it: steps in order, at
+// most window_steps + 1 of them.
+Engine::RuleState::History history_of(const json::value &v)
+{
+    const auto *o = v.if_object();
+    if (o == nullptr)
+        bad_state("a history that is not an object");
+    Engine::RuleState::History h;
+    h.last = time_of(*o, "last");
+    h.since = time_of(*o, "since");
+    h.value = number_of(*o, "value");
+    const double readings = number_of(*o, "readings");
+    h.readings = readings < 0 ? 0 : static_cast<std::uint32_t>(std::min<double>(readings, UINT32_MAX));
+    if (const auto *steps = o->if_contains("steps")) {
+        const auto *a = steps->if_array();
+        if (a == nullptr || a->size() > std::size_t{window_steps} + 1)
+            bad_state("\"steps\" is not a list of at most 17 steps");
+        for (const auto &step : *a) {
+            const auto *pair = step.if_array();
+            if (pair == nullptr || pair->size() != 2 || !(*pair)[0].is_int64() || !(*pair)[1].is_number() ||
+                !std::isfinite((*pair)[1].to_number<double>()) ||
+                (!h.steps.empty() && (*pair)[0].get_int64() <= h.steps.back().index))
+                bad_state("a step that is not [INDEX,VALUE] after the one before");
+            h.steps.push_back({(*pair)[0].get_int64(), (*pair)[1].to_number<double>()});
+        }
+    }
+    return h;
+}
+
 }  // namespace
 
 void Engine::restore(const json::value &state)
@@ -325,7 +386,7 @@ void Engine::restore(const json::value &state)
     struct Saved {
         std::string name, topic;
         TimePoint last_seen;
-        bool offline, placeholder;
+        bool offline, sensor_error, placeholder;
         std::vector<std::pair<std::string, RuleState>> states;
     };
     std::vector<Saved> saved;
@@ -336,6 +397,7 @@ void Engine::restore(const json::value &state)
             bad_state("a sensor without a name or topic");
         Saved sv{std::string(o->at("name").get_string()), std::string(o->at("topic").get_string()),
                  time_of(*o, "last_seen"), o->contains("offline") && o->at("offline") == true,
+                 o->contains("sensor_error") && o->at("sensor_error") == true,
                  o->contains("placeholder") && o->at("placeholder") == true, {}};
         if (const auto *states = o->if_contains("rules"); states != nullptr && states->is_object()) {
             for (const auto &[name, v] : states->get_object()) {
@@ -365,6 +427,8 @@ void Engine::restore(const json::value &state)
                     if (const auto *reason = so.if_contains("reason"); reason != nullptr && reason->is_string())
                         st.set_reason(reason->get_string());
                 }
+                if (const auto *history = so.if_contains("history"))
+                    st.remember() = history_of(*history);
                 sv.states.emplace_back(std::string(name), std::move(st));
             }
         }
@@ -420,6 +484,7 @@ void Engine::restore(const json::value &state)
             s.set_topic(sv.topic);
         }
         s.offline = sv.offline;
+        s.sensor_error = sv.sensor_error;
         for (auto &[name, st] : sv.states) {
             if (const auto index = same_rule(name)) {
                 if (kept) {
