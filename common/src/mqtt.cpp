@@ -167,6 +167,11 @@ struct Session::Impl {
     };
     std::deque<Outgoing> outbox;
     std::atomic<bool> outbox_waiting{false};
+    // Topics subscribed to after start() (Session::subscribe), and how many of
+    // them the current connection has subscribed to (network thread).
+    std::vector<std::string> more_topics;
+    std::size_t more_subscribed = 0;
+    std::atomic<bool> subscribe_waiting{false};
     bool woken = false;
     bool stop_net = false;
     bool abort_net = false;  // with stop_net: drop the connection without DISCONNECT
@@ -309,6 +314,28 @@ struct Session::Impl {
         return MOSQ_ERR_SUCCESS;
     }
 
+    void subscribe(const std::string &topic)
+    {
+        const int rc = mosquitto_subscribe_v5(mosq, nullptr, topic.c_str(), opt.qos, opt.subscribe_options,
+                                              subscribe_props.get());
+        if (rc != MOSQ_ERR_SUCCESS)
+            warn(cat("subscribe ", topic, ": ", mosquitto_strerror(rc)));
+    }
+
+    // Network thread, connected: subscribes to the topics added since.
+    void subscribe_more()
+    {
+        std::vector<std::string> added;
+        {
+            std::lock_guard lk(mu);
+            subscribe_waiting = false;
+            added.assign(more_topics.begin() + static_cast<std::ptrdiff_t>(more_subscribed), more_topics.end());
+            more_subscribed = more_topics.size();
+        }
+        for (const auto &topic : added)
+            subscribe(topic);
+    }
+
     // Network thread, connected: hands the outbox to libmosquitto.
     void flush_outbox()
     {
@@ -404,12 +431,13 @@ void on_connect(mosquitto *, void *obj, int rc, int, const mosquitto_property *)
     if (rc != 0)
         return;
     s->conn = Session::Impl::Conn::up;
-    for (const auto &topic : s->opt.topics) {
-        const int src = mosquitto_subscribe_v5(s->mosq, nullptr, topic.c_str(), s->opt.qos,
-                                               s->opt.subscribe_options, s->subscribe_props.get());
-        if (src != MOSQ_ERR_SUCCESS)
-            warn(cat("subscribe ", topic, ": ", mosquitto_strerror(src)));
+    for (const auto &topic : s->opt.topics)
+        s->subscribe(topic);
+    {
+        std::lock_guard lk(s->mu);
+        s->more_subscribed = 0;
     }
+    s->subscribe_more();
     for (const auto &topic : s->opt.unsubscribe) {
         const int src = mosquitto_unsubscribe_v5(s->mosq, nullptr, topic.c_str(), s->unsubscribe_props.get());
         if (src != MOSQ_ERR_SUCCESS)
@@ -656,6 +684,8 @@ void Session::Impl::run()
         }
         if (outbox_waiting)
             flush_outbox();
+        if (subscribe_waiting)
+            subscribe_more();
         const int rc = read_burst();
         if (rc != MOSQ_ERR_SUCCESS) {
             if (stopping())
@@ -904,6 +934,14 @@ void Session::publish(const std::string &topic, std::string_view payload, int qo
         return;
     }
     s.send(m);
+}
+
+void Session::subscribe(const std::string &topic)
+{
+    auto &s = *impl_;
+    std::lock_guard lk(s.mu);
+    s.more_topics.push_back(topic);
+    s.subscribe_waiting = true;
 }
 
 void Session::stop(std::chrono::milliseconds drain)

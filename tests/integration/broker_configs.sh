@@ -7,6 +7,7 @@
 # a central one both ways, and queued QoS 1 messages surviving a restart of
 # the central broker (a persistent session's, and the bridge's).
 source "$(dirname "$0")/../lib/testlib.sh"
+needs_mosquitto "it runs the shipped mosquitto configurations (scripts/mosquitto)"
 M=${DHT_SRC:?}/scripts/mosquitto
 
 # Accounts and certificates -----------------------------------------------

@@ -6,6 +6,7 @@
 # loss). The broker saves its state on every change (autosave_on_changes), as
 # scripts/mosquitto/ explains for a broker that must survive a crash.
 source "$(dirname "$0")/../lib/testlib.sh"
+needs_mosquitto "it kills mosquitto with -9 and reads its persistence file"
 n=3000
 broker "$T/b" "$(printf 'autosave_interval 1\nautosave_on_changes true')"
 restart() {

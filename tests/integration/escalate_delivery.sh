@@ -9,6 +9,7 @@
 # refuses (MQTT 5, its ACL) stays unpublished and is published by the next
 # process the broker lets write.
 source "$(dirname "$0")/../lib/testlib.sh"
+needs_mosquitto "it kills mosquitto with -9, reads its log and uses its ACL file"
 esc=$DHT_BIN/dht-escalate/dht-escalate
 broker "$T/b"
 alert='{"kind":"alert","rule":"hot","state":"firing","action":"alert","severity":"warning","sensor":"dht11/k/data"}'

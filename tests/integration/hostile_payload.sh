@@ -6,6 +6,7 @@
 # 105,000 keys is reported by --max-fields the same way. dht-rules skips a
 # payload over its --max-payload too.
 source "$(dirname "$0")/../lib/testlib.sh"
+needs_mosquitto "it reads what mosquitto logs of its deliveries"
 use_tools dht-stats
 cd "$T"
 

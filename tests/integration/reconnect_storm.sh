@@ -4,6 +4,7 @@
 # and each waits longer after every short-lived connection instead of coming
 # back at once. Then a connection that stays up starts the backoff afresh.
 source "$(dirname "$0")/../lib/testlib.sh"
+needs_mosquitto "it counts connections in mosquitto's log and needs its max_qos"
 
 broker "$T/b"
 bg dht-sub -h "127.0.0.1:$PORT" -i twin -t x 2>"$T/a.err" >/dev/null

@@ -5,6 +5,7 @@
 # broker and retained; Home Assistant discovery, retained and sent again when
 # Home Assistant comes back; the shared topic and the extra keys; bad flags.
 source "$(dirname "$0")/../lib/testlib.sh"
+needs_mosquitto "it reads in mosquitto's log how each client disconnected"
 export PATH="$DHT_BIN/dht-sensor-sim:$PATH"
 broker "$T/b"
 sim() { dht-sensor-sim -h 127.0.0.1 -p "$PORT" "$@"; }

@@ -4,6 +4,7 @@
 # is well-formed XML and renders to PNG, a real Prometheus server scraping
 # --listen, and MQTT input.
 source "$(dirname "$0")/../lib/testlib.sh"
+needs_mosquitto "it reads what mosquitto logs of its deliveries"
 export PATH="$DHT_BIN/dht-stats:$PATH"
 cd "$T"
 

@@ -3,6 +3,7 @@
 # broker comes up (where mosquitto_sub gives up), --connect-timeout, and a
 # connection lost and renewed with its subscriptions.
 source "$(dirname "$0")/../lib/testlib.sh"
+needs_mosquitto "it starts and restarts mosquitto itself"
 broker "$T/a"
 a_pid=$BROKER_PID
 dead=$(free_port)

@@ -2,6 +2,7 @@
 # For the same messages and -F format, dht-sub prints what mosquitto_sub prints,
 # byte for byte (time fields, which differ by microseconds, are masked).
 source "$(dirname "$0")/../lib/testlib.sh"
+needs_mosquitto "it compares dht-sub with mosquitto_sub under MQTT 5 (-V 5)"
 broker "$T/broker"
 export TZ=Europe/Paris  # local-time fields (@H, %I, the "tst" of %j) in a zone with an offset
 

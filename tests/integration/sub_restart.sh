@@ -13,8 +13,7 @@ wait_subscribed archiver
 
 seqs 1 20000                 # A: the broker stops while delivering these
 stop_pid "$b_pid"
-start_broker "$T/b" "$PORT" 2>/dev/null
-PIDS+=("$BROKER_PID")
+start_test_broker "$T/b"
 seqs 20001 30000             # B: published while dht-sub waits to reconnect
 wait_for grep -q "connected to" "$T/err" || fail "dht-sub did not reconnect: $(cat "$T/err")"
 seqs 30001 40000             # C: after the reconnect

@@ -48,20 +48,95 @@ exit_code() {
     echo "$rc"
 }
 
-# broker DIR [EXTRA_CONF]: a fresh broker on a free port; sets PORT, BROKER_PID, BROKER_LOG.
+# The broker the MQTT tests run against, one of mosquitto (the default),
+# rabbitmq (RabbitMQ with its MQTT plugin, tests/lib/rabbitmq.sh) or aedes (a
+# Node.js broker, tests/lib/aedes/). A test that needs what only mosquitto has
+# calls needs_mosquitto and is skipped on the others, with the reason printed.
+DHT_TEST_BROKER=${DHT_TEST_BROKER:-mosquitto}
+case $DHT_TEST_BROKER in
+    mosquitto) ;;
+    aedes) [ -d "${AEDES_MODULES:-/usr/local/lib/dht-tools/aedes}/node_modules/aedes" ] || needs_aedes=1 ;;
+    rabbitmq)
+        # shellcheck source=rabbitmq.sh
+        source "$here/rabbitmq.sh"
+        [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || needs_rabbitmq=1 ;;
+    *) echo "DHT_TEST_BROKER: $DHT_TEST_BROKER is not one of mosquitto, rabbitmq, aedes" >&2; exit 2 ;;
+esac
+
+# skip REASON: the test does not run here (ctest counts exit 77 as skipped).
+skip() {
+    echo "skip [$TEST_NAME] on $DHT_TEST_BROKER: $*"
+    exit 77
+}
+# needs_mosquitto REASON: skip unless the test broker is mosquitto.
+needs_mosquitto() {
+    [ "$DHT_TEST_BROKER" = mosquitto ] || skip "$*"
+}
+
+[ -z "${needs_aedes:-}" ] || skip "aedes is not installed (scripts/setup installs it)"
+[ -z "${needs_rabbitmq:-}" ] || skip "rabbitmq-server is not installed (scripts/setup installs it)"
+
+# broker DIR [EXTRA_CONF]: a fresh test broker on a free port; sets PORT,
+# BROKER_PID, BROKER_LOG. EXTRA_CONF is mosquitto.conf text: only mosquitto
+# takes it.
 broker() {
     PORT=$(free_port)
-    start_broker "$1" "$PORT" "${2:-}" 2>/dev/null
-    PIDS+=("$BROKER_PID")
-    BROKER_LOG=$1/mosquitto.log
+    start_test_broker "$@"
+}
+
+# start_test_broker DIR [EXTRA_CONF]: the test broker on $PORT with its data in
+# DIR; run again on the same DIR and PORT, it restarts with the sessions,
+# queued and retained messages it had. Sets BROKER_PID, BROKER_LOG.
+start_test_broker() {
+    local dir=$1 extra=${2:-}
+    case $DHT_TEST_BROKER in
+        mosquitto)
+            start_broker "$dir" "$PORT" "$extra" 2>/dev/null
+            PIDS+=("$BROKER_PID")
+            BROKER_LOG=$dir/mosquitto.log ;;
+        rabbitmq)
+            [ -z "$extra" ] || skip "the test configures mosquitto: $extra"
+            # Debug logging: wait_subscribed reads the SUBSCRIBE lines.
+            start_rabbitmq_node "$dir" dht1 "$PORT" "log.file.level = debug" >/dev/null 2>&1 ||
+                fail "RabbitMQ did not start (see $dir/dht1/log)"
+            BROKER_PID=$RABBITMQ_PID
+            PIDS+=("$BROKER_PID")
+            [ -z "$EPMD_PID" ] || PIDS+=("$EPMD_PID")
+            BROKER_LOG=$dir/dht1/log/dht1@localhost.log ;;
+        aedes)
+            [ -z "$extra" ] || skip "the test configures mosquitto: $extra"
+            mkdir -p "$dir"
+            node "$here/aedes/broker.mjs" "$PORT" "$dir" >>"$dir/aedes.log" 2>&1 &
+            BROKER_PID=$!
+            PIDS+=("$BROKER_PID")
+            BROKER_LOG=$dir/aedes.log
+            wait_port "$PORT" 2>/dev/null || fail "aedes did not start: $(cat "$dir/aedes.log")" ;;
+    esac
+}
+
+# subscribes CLIENT_ID [LOG]: how many SUBSCRIBE packets the broker has logged
+# from the client.
+subscribes() {
+    local id=$1 log=${2:-$BROKER_LOG}
+    case $DHT_TEST_BROKER in
+        mosquitto | aedes) grep -c "Received SUBSCRIBE from $id\$" "$log" 2>/dev/null ;;
+        rabbitmq)
+            # A line names its connection's process; the CONNECT line, the client.
+            awk -v id="\"$id\"" '
+                / Received a CONNECT, client ID: / && $10 == id { conn[$4] = 1 }
+                / Received a SUBSCRIBE / && ($4 in conn) { n++ }
+                END { print n + 0 }' "$log" 2>/dev/null ;;
+    esac
 }
 
 # wait_subscribed CLIENT_ID [LOG]: until the broker has logged the client's SUBSCRIBE
 # (the N-th one with a third argument).
 wait_subscribed() {
     local id=$1 log=${2:-$BROKER_LOG} n=${3:-1}
-    wait_for eval "[ \$(grep -c 'Received SUBSCRIBE from $id\$' '$log' 2>/dev/null) -ge $n ]" ||
+    wait_for eval "[ \$(subscribes '$id' '$log') -ge $n ]" ||
         fail "client $id never subscribed (see $log)"
+    # RabbitMQ logs a SUBSCRIBE as it arrives, before its bindings are made.
+    [ "$DHT_TEST_BROKER" != rabbitmq ] || sleep 0.3
 }
 
 # wait_lines FILE N [SECONDS]: until FILE has at least N lines.

@@ -428,6 +428,12 @@ void Engine::status(std::string_view topic, std::string_view state, TimePoint ti
     }
 }
 
+void Engine::each_topic(const std::function<void(std::string_view)> &f) const
+{
+    for (const auto &entry : sensors_)
+        f(entry.second->topic());
+}
+
 void Engine::advance(TimePoint now)
 {
     if (now > clock_)

@@ -75,6 +75,8 @@ public:
 
     TimePoint clock() const noexcept { return clock_; }
     std::size_t sensors() const noexcept { return sensors_.size(); }
+    // The topic of each sensor's latest reading (known only from its status: PREFIX/data).
+    void each_topic(const std::function<void(std::string_view)> &f) const;
     std::uint64_t fired() const noexcept { return fired_; }
     std::uint64_t resolved() const noexcept { return resolved_; }
     std::uint64_t forgotten() const noexcept { return forgotten_; }

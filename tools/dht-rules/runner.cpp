@@ -4,6 +4,8 @@
 #include "dht/record.hpp"
 #include "dht/signals.hpp"
 
+#include <mosquitto.h>
+
 namespace dht::rules {
 
 Runner::Runner(const Options &o, RuleSet rules)
@@ -185,6 +187,7 @@ int Runner::run_stdin()
 
 int Runner::run_mqtt()
 {
+    engine_.each_topic([this](std::string_view topic) { watch_status(topic); });  // known from --state
     JsonParser parser(o_.common.max_depth);
     std::string record;
     return consume(
@@ -198,6 +201,8 @@ int Runner::run_mqtt()
                 pass(record);
             }
             scanner_->scan_payload(m.payload);
+            if (scanner_->payload_is_object() && !scanner_->payload_is_record())
+                watch_status(m.topic);
             message(m.topic, m.received, [&](RecordScanner &again) { again.scan_payload(m.payload); });
             return true;
         },
@@ -210,6 +215,38 @@ int Runner::run_mqtt()
             idle();
             return std::nullopt;
         });
+}
+
+// A retained status reaches a subscription to its exact topic on every
+// broker, a wildcard subscription only on some (not RabbitMQ's). So once a
+// sensor is known (a reading, or --state), its status topic (SPEC section 3: the reading's
+// topic with "status" for the last level) is subscribed to by name as well,
+// when a wildcard among -t covers it: a sensor already offline when dht-rules
+// started is then heard of. At most --max-sensors such topics.
+void Runner::watch_status(std::string_view data_topic)
+{
+    const auto slash = data_topic.rfind('/');
+    if (slash == std::string_view::npos)
+        return;
+    const std::string_view prefix = data_topic.substr(0, slash);
+    if (watched_.size() >= o_.bounds.max_sensors || watched_.contains(prefix))
+        return;
+    watched_.emplace(prefix);
+    if (watched_.size() == o_.bounds.max_sensors)
+        warn(cat("the status topics of ", watched_.size(), " sensors looked at (--max-sensors): no more"));
+    const std::string status = cat(prefix, "/status");
+    bool covered = false;
+    for (const auto &filter : o_.mqtt.topics) {
+        if (filter == status)
+            return;  // subscribed to by name already
+        bool match = false;
+        covered = covered ||
+                  (mosquitto_topic_matches_sub(filter.c_str(), status.c_str(), &match) == MOSQ_ERR_SUCCESS && match);
+    }
+    if (!covered)
+        return;
+    session_->subscribe(status);
+    debug(cat("subscribing to ", status, " by name"));
 }
 
 }  // namespace dht::rules

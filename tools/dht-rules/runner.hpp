@@ -19,6 +19,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace dht::rules {
@@ -59,6 +61,7 @@ private:
     void pass(std::string_view text);
     int run_stdin();
     int run_mqtt();
+    void watch_status(std::string_view data_topic);
 
     const Options &o_;
     StateFile state_;
@@ -72,6 +75,12 @@ private:
     std::string error_;
     std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
     bool finished_ = false;
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    // Sensors (their topic's prefix) whose status topic is subscribed to by name.
+    std::unordered_set<std::string, Hash, std::equal_to<>> watched_;
 };
 
 }  // namespace dht::rules

@@ -53,6 +53,10 @@ public:
     // Starts the network thread (connects, subscribes to options.topics); once.
     void start();
 
+    // Subscribes to one more topic (at options.qos), now when connected, and
+    // again on every later connect as to options.topics; any thread.
+    void subscribe(const std::string &topic);
+
     // Moves received messages into `out` (appends). Waits up to `timeout` for
     // the first one; returns false on timeout or when woken by notify().
     bool receive(std::vector<MqttMessage> &out, std::chrono::milliseconds timeout);
