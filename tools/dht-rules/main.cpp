@@ -24,6 +24,7 @@ void setup(CLI::App &app, Options &o)
                     "See dht-rules(5) for the grammar.");
     add_mqtt_options(app, o.mqtt, mqtt_subscribe | mqtt_publish);
     add_common_options(app, o.common, true);
+    add_reading_options(app, o.common, false);
     app.add_option("-r,--rules", o.rule_files, "Read rules from FILE (repeatable)")->type_name("FILE");
     app.add_option("-e,--rule", o.inline_rules, "A rule given inline (repeatable)")->type_name("RULE");
     app.add_flag("--check", o.check, "Check the rules, report every error (FILE:LINE:COL) and exit: 0 or 78");
