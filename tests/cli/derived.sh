@@ -97,15 +97,22 @@ rec dht11/cellar/data '{"temperature":4}' >&3
 rec dht11/attic/data '{"temperature":4}' >&3
 wait_lines live.out 1 5
 assert_eq "the cellar not cold with +2, the attic read after it cold" "cold dht11/attic/data firing 4" "$(alerts live.out)"
-printf 'dht11/cellar/data temperature +0.5\n' >cal
-kill -HUP "$pid"
-wait_for grep -q "1 calibration line in force" live.err || fail "no reload: $(cat live.err)"
-rec dht11/cellar/data '{"temperature":4}' >&3
-wait_lines live.out 2 5
-assert_eq "cold with +0.5" "cold dht11/cellar/data firing 4.5" "$(alerts live.out | tail -n 1)"
-printf 'dht11/cellar/data temperature\n' >cal
-kill -HUP "$pid"
-wait_for grep -q "keeping the calibration in force" live.err || fail "bad file taken: $(cat live.err)"
+# hup TEXT LOG: TEXT as the calibration file, SIGHUP, until LOG is on stderr.
+hup() {
+    printf '%s\n' "$1" >cal
+    kill -HUP "$pid"
+    wait_for grep -q "$2" live.err || fail "SIGHUP: no [$2]: $(cat live.err)"
+}
+# cellar T N EXPECTED: a cellar reading at T, then the N-th alert is EXPECTED.
+cellar() {
+    rec dht11/cellar/data "{\"temperature\":$1}" >&3
+    wait_lines live.out "$2" 5
+    assert_eq "alert $2" "$3" "$(alerts live.out | tail -n 1)"
+}
+hup 'dht11/cellar/data temperature +0.5' "1 calibration line in force"
+cellar 4 2 "cold dht11/cellar/data firing 4.5"
+hup 'dht11/cellar/data temperature' "keeping the calibration in force"
+cellar 5 3 "cold dht11/cellar/data resolved 5.5"
 kill -TERM "$pid"
 wait "$pid" || fail "SIGTERM: exit status $?"
 exec 3>&-
