@@ -117,3 +117,15 @@ kill -TERM "$pid"
 wait "$pid" || fail "SIGTERM: exit status $?"
 exec 3>&-
 pass "SIGHUP reloads the calibration; a bad file keeps the offsets in force"
+
+# --test with --calibration: the test file's readings are calibrated too.
+cat >cal.test <<'TEST'
+{"kind":"message","topic":"dht11/cellar/data","payload":{"temperature":4}}
+{"kind":"message","topic":"dht11/cellar/data","payload":{"temperature":2.5}}
+{"kind":"alert","rule":"cold","state":"firing","value":4.5}
+TEST
+printf 'dht11/cellar/data temperature +2\n' >cal
+dht-rules -e 'cold: temperature < 5 -> alert' --calibration cal --test cal.test 2>err || fail "--test: $(cat err)"
+assert_eq "without the offsets the test fails" 1 \
+    "$(exit_code dht-rules -e 'cold: temperature < 5 -> alert' --test cal.test 2>/dev/null)"
+pass "--test runs the test file through the calibration"

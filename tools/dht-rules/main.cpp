@@ -70,7 +70,7 @@ int run(Options &o)
         return exit_ok;
     }
     if (!o.test_file.empty()) {
-        const auto r = run_test_file(o.test_file, std::move(*rules), o.repeat, o.common.max_depth);
+        const auto r = run_test_file(o.test_file, std::move(*rules), o.repeat, o.common.max_depth, &o.common.readings);
         warn(cat(o.test_file, ": ", r.inputs, " inputs, ", r.expected, " expected alerts, ",
                  r.failures == 0 ? std::string("all met") : cat(r.failures, r.failures == 1 ? " failure" : " failures")));
         return r.failures == 0 ? exit_ok : 1;
