@@ -1,10 +1,10 @@
 // Values derived from a reading's temperature (°C) and relative humidity (%):
 // the dew point and the absolute humidity, by the Magnus formula over water
-// with the constants of Sonntag (1990), also those of Alduchov and Eskridge's
-// review (1996): saturation vapour pressure es(T) = 6.112 hPa * exp(a*T/(b+T)),
-// a = 17.62, b = 243.12 °C, within 0.1 % of the reference over -45..60 °C.
-// Outside that range, or with a humidity outside (0, 100], there is no value:
-// a missing field, never a wrong number.
+// with the constants of Sonntag (1990), as in the WMO's guide (WMO-No. 8):
+// saturation vapour pressure es(T) = 6.112 hPa * exp(a*T/(b+T)), a = 17.62,
+// b = 243.12 °C, valid over -45..60 °C (Alduchov and Eskridge, 1996, compare
+// it with the other forms). Outside that range, or with a humidity outside
+// (0, 100], there is no value: a missing field, never a wrong number.
 #pragma once
 
 #include <cstdint>
