@@ -62,9 +62,11 @@ pass "a bad calibration file: 78 with FILE:LINE; missing: 66; dht-record takes n
 dht-stats --format json <cal.ndjson >out 2>err || fail "dht-stats: $(cat err)"
 assert_eq "no derived field unasked" "humidity temperature" \
     "$(jq -r 'select(.scope == "summary") | .sensors["dht11/cellar/data"].fields | keys | join(" ")' out)"
+assert_eq "no calibration, no mark" null "$(jq -r 'select(.scope == "summary") | .calibrated' out)"
 dht-stats --format json --derive dew_point --calibration cal <cal.ndjson >out 2>err || fail "dht-stats: $(cat err)"
 assert_eq "--derive dew_point" "dew_point humidity temperature" \
     "$(jq -r 'select(.scope == "summary") | .sensors["dht11/cellar/data"].fields | keys | join(" ")' out)"
+assert_eq "the stats say they are calibrated" true "$(jq -r 'select(.scope == "summary") | .calibrated' out)"
 assert_eq "calibrated min" 4.5 "$(jq -r 'select(.scope == "summary") | .sensors["dht11/cellar/data"].fields.temperature.min' out)"
 dht-stats --derive dew_point --plot p.svg --plot-field dew_point <cal.ndjson >/dev/null 2>err || fail "dht-stats --plot: $(cat err)"
 assert_contains "the plot has a dew_point panel" p.svg "dew_point"

@@ -100,7 +100,7 @@ void Runner::refresh(bool force)
 
 void Runner::report(const Aggregate &a, const std::string &scope, TimePoint from, TimePoint until)
 {
-    const Report r{scope, now(), from, until, uptime()};
+    const Report r{scope, now(), from, until, uptime(), o_.common.readings.calibrates()};
     auto &buf = out_.buffer();
     if (format_ == "table")
         render_table(buf, a, r, o_.wide);
