@@ -472,6 +472,31 @@ void add_common_options(CLI::App &app, CommonOptions &o, bool input, const std::
     }
 }
 
+void add_reading_options(CLI::App &app, CommonOptions &o, bool derive)
+{
+    const std::string in = "Input";
+    app.add_option_function<std::string>(
+           "--calibration", [&o](const std::string &path) { o.readings.load_calibration(path); },
+           "Add the offsets of FILE to the readings of the sensors it names (lines: TOPIC-FILTER FIELD "
+           "OFFSET); derived fields use the calibrated values")
+        ->type_name("FILE")
+        ->group(in);
+    if (!derive)
+        return;
+    std::vector<std::string> names(std::begin(derived_names), std::end(derived_names));
+    app.add_option_function<std::vector<std::string>>(
+           "--derive",
+           [&o](const std::vector<std::string> &fields) {
+               for (const auto &f : fields)
+                   o.readings.derive(*derived_field(f));
+           },
+           "Add the derived FIELD (dew_point, absolute_humidity) to each reading that has a temperature "
+           "and a humidity (repeatable)")
+        ->type_name("FIELD")
+        ->check(CLI::IsMember(names))
+        ->group(in);
+}
+
 namespace {
 
 // Config files come after the environment in our precedence, but CLI11 applies

@@ -151,7 +151,7 @@ bool shared_topic(std::string_view topic)
 
 void set_shared_topics(std::vector<std::string> filters) { g_shared_topics = std::move(filters); }
 
-std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor)
+std::string_view sensor_name(std::string_view topic, std::string_view payload_sensor)
 {
     if (payload_sensor.empty() || payload_sensor == topic)
         return topic;
@@ -159,6 +159,14 @@ std::string_view record_sensor(std::string_view topic, std::string_view payload_
         return payload_sensor;  // a bare payload without --bare-topic: no topic, no account to speak for
     if (!g_shared_topics.empty() && shared_topic(topic))
         return payload_sensor;
+    return topic;
+}
+
+std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor)
+{
+    const std::string_view name = sensor_name(topic, payload_sensor);
+    if (name != topic || payload_sensor.empty() || payload_sensor == topic)
+        return name;  // no "sensor", the same, or one the topic may speak for
     if (g_ignored_sensors.fetch_add(1) == 0) {
         warn(cat(printable(topic), ": the payload names the sensor ", quoted_name(payload_sensor),
                  ", which this topic may not speak for: the topic names it (--shared-topic lets a topic's "

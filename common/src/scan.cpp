@@ -2,10 +2,12 @@
 
 #include "dht/hash.hpp"
 #include "dht/json.hpp"
+#include "dht/readings.hpp"
 #include "dht/record.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -333,6 +335,21 @@ struct RecordScanner::Impl {
     bool record_mode = true;
     std::vector<Number> numbers;
 
+    // Calibration and derived fields; none of it is touched unless `adjust`.
+    bool adjust = false;
+    const Readings *readings = nullptr;
+    std::vector<std::string> paths;  // each slot's field, the hidden ones after those asked for
+    struct DerivedSlot {
+        std::size_t slot;
+        Derived what;
+    };
+    std::vector<DerivedSlot> derived;  // the derived fields asked for
+    std::size_t temperature = 0, humidity = 0;  // their slots
+    std::string topic;  // the topic of the message scanned (a bare line's, an MQTT message's)
+
+    void adjust_values(std::vector<FieldValue> &values, std::string_view sensor) const;
+    void adjust_numbers(std::vector<Number> &numbers, std::string_view sensor) const;
+
     explicit Impl(const bj::parse_options &options) : parser(options) {}
     ScanHandler &h() noexcept { return parser.handler(); }
     const ScanHandler &h() const noexcept { return parser.handler(); }
@@ -353,11 +370,35 @@ struct RecordScanner::Impl {
     }
 };
 
-RecordScanner::RecordScanner(const std::vector<std::string> &fields, std::size_t max_depth, bool numbers)
+RecordScanner::RecordScanner(const std::vector<std::string> &fields_asked, std::size_t max_depth, bool numbers,
+                             const Readings *readings)
     : impl_(std::make_unique<Impl>(parse_options(max_depth)))
 {
-    auto &h = impl_->h();
+    auto &impl = *impl_;
+    auto &h = impl.h();
     h.collect = numbers;
+    // A derived field asked for needs the temperature and the humidity: hidden slots unless asked too.
+    std::vector<std::string> fields = fields_asked;
+    for (std::size_t i = 0; i < fields_asked.size(); ++i)
+        if (const auto d = derived_field(fields_asked[i]))
+            impl.derived.push_back({i, *d});
+    const auto slot_of = [&](std::string_view name) {
+        const auto it = std::find(fields.begin(), fields.end(), name);
+        if (it != fields.end())
+            return static_cast<std::size_t>(it - fields.begin());
+        fields.emplace_back(name);
+        return fields.size() - 1;
+    };
+    if (!impl.derived.empty()) {
+        impl.temperature = slot_of(derived_from_temperature);
+        impl.humidity = slot_of(derived_from_humidity);
+    }
+    impl.readings = readings;
+    const bool calibrates = readings != nullptr && readings->calibrates();
+    const bool derives_numbers = numbers && readings != nullptr && !readings->derived().empty();
+    impl.adjust = !impl.derived.empty() || calibrates || derives_numbers;
+    if (impl.adjust)
+        impl.paths = fields;
     h.targets.push_back({"kind", What::kind, 0});
     h.targets.push_back({"timestamp", What::timestamp, 0});
     h.targets.push_back({"topic", What::topic, 0});
@@ -382,6 +423,8 @@ RecordScanner::~RecordScanner() = default;
 RecordScanner::Kind RecordScanner::scan_record(std::string_view line, std::string &error)
 {
     impl_->record_mode = true;
+    if (impl_->adjust)
+        impl_->topic.clear();
     if (!impl_->parse(line, &error))
         return Kind::invalid;
     const auto &h = impl_->h();
@@ -400,9 +443,11 @@ RecordScanner::Kind RecordScanner::scan_record(std::string_view line, std::strin
     return h.kind_message ? Kind::message : Kind::other;
 }
 
-void RecordScanner::scan_payload(std::string_view bytes)
+void RecordScanner::scan_payload(std::string_view bytes, std::string_view topic)
 {
     impl_->record_mode = false;
+    if (impl_->adjust)
+        impl_->topic.assign(topic);
     auto &h = impl_->h();
     const bool json = impl_->parse(bytes, nullptr);
     if (!json || !h.root_object) {
@@ -445,6 +490,8 @@ RecordScanner::Kind RecordScanner::scan_message(std::string_view line, std::stri
     const Kind kind = scan_record(line, error);
     if ((kind == Kind::message || kind == Kind::bare) && !origin(bare_topic, out, error))
         return Kind::invalid;
+    if (impl_->adjust && kind == Kind::bare)
+        impl_->topic.assign(bare_topic);
     return kind;
 }
 
@@ -481,7 +528,67 @@ const FieldValue *RecordScanner::values() const noexcept
         if (values[i].type == FieldValue::Type::string)
             values[i].text = slots[i].text;
     }
+    if (impl_->adjust)
+        impl_->adjust_values(values, calibrated_sensor());
     return values.data();
+}
+
+// The sensor whose calibration applies: named as record_sensor() names it.
+std::string_view RecordScanner::calibrated_sensor() const
+{
+    const auto &h = impl_->h();
+    const std::string_view topic = impl_->record_mode && h.has_topic ? std::string_view(h.topic) : impl_->topic;
+    return sensor_name(topic, sensor());
+}
+
+void RecordScanner::Impl::adjust_values(std::vector<FieldValue> &values, std::string_view sensor) const
+{
+    if (readings != nullptr && readings->calibrates())
+        for (std::size_t i = 0; i < values.size(); ++i)
+            if (values[i].type == FieldValue::Type::number)
+                values[i].number = calibrated(readings->calibration(), sensor, paths[i], values[i].number);
+    if (derived.empty())
+        return;
+    const FieldValue &t = values[temperature], &rh = values[humidity];
+    for (const auto &d : derived) {
+        if (values[d.slot].type != FieldValue::Type::missing)
+            continue;  // the payload's own field of that name
+        if (t.type != FieldValue::Type::number || rh.type != FieldValue::Type::number)
+            continue;
+        if (const auto v = derive(d.what, t.number, rh.number)) {
+            values[d.slot].type = FieldValue::Type::number;
+            values[d.slot].number = *v;
+        }
+    }
+}
+
+void RecordScanner::Impl::adjust_numbers(std::vector<Number> &out, std::string_view sensor) const
+{
+    if (readings == nullptr)
+        return;
+    if (readings->calibrates())
+        for (auto &n : out)
+            n.value = calibrated(readings->calibration(), sensor, n.path, n.value);
+    if (readings->derived().empty())
+        return;
+    std::optional<double> t, rh;
+    for (const auto &n : out) {
+        if (n.path == derived_from_temperature)
+            t = n.value;
+        else if (n.path == derived_from_humidity)
+            rh = n.value;
+    }
+    if (!t || !rh)
+        return;
+    const std::size_t given = out.size();
+    for (const Derived d : readings->derived()) {
+        const auto name = derived_name(d);
+        const auto end = out.begin() + static_cast<std::ptrdiff_t>(given);
+        if (std::any_of(out.begin(), end, [&](const Number &n) { return n.path == name; }))
+            continue;  // the payload's own field of that name
+        if (const auto v = derive(d, *t, *rh))
+            out.push_back({name, *v});
+    }
 }
 
 }  // namespace dht
@@ -513,6 +620,8 @@ const std::vector<RecordScanner::Number> &RecordScanner::numbers() const noexcep
         for (std::size_t i = 0; i < h.number_count; ++i)
             out.push_back({h.number_paths[i], h.number_values[i]});
     }
+    if (impl_->adjust)
+        impl_->adjust_numbers(out, calibrated_sensor());
     return out;
 }
 

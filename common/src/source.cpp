@@ -24,8 +24,11 @@ int MessageSource::from_broker(const Hooks &h)
     return consume(
         session,
         [&](const MqttMessage &m) {
-            if (!payload_too_long(common_, m.topic, m.payload.size()))
-                h.message(make_message(parser, m.topic, m.payload, m.qos, m.retain, m.received));
+            if (!payload_too_long(common_, m.topic, m.payload.size())) {
+                auto message = make_message(parser, m.topic, m.payload, m.qos, m.retain, m.received);
+                common_.readings.apply(message);
+                h.message(message);
+            }
             return true;
         },
         [&] {
@@ -40,6 +43,7 @@ int MessageSource::from_stdin(const Hooks &h)
     std::optional<int> stopped;
     input_.run({[&](const json::object &record, std::string_view line) {
                     if (auto m = input_.message(record, bare_topic_)) {
+                        common_.readings.apply(*m);
                         h.message(*m);
                     } else if (h.record) {
                         const auto kind = record_kind(record);

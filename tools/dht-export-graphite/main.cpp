@@ -40,6 +40,7 @@ void setup(CLI::App &app, Options &o)
                     "(PATH VALUE EPOCH): printed, or sent to carbon with --carbon.");
     add_mqtt_options(app, o.mqtt, mqtt_subscribe);
     add_common_options(app, o.common, true);
+    add_reading_options(app, o.common, true);
     app.add_option("--template", o.path_template,
                    "Metric path; {sensor} {field} {topic} {topic[N]} (default: dht11.{sensor}.{field}, "
                    "with --tags dht11.{field})");

@@ -21,6 +21,7 @@ void setup(CLI::App &app, Options &o)
                     "spooled so that an outage of the database loses nothing.");
     add_mqtt_options(app, o.mqtt, mqtt_subscribe | mqtt_short_url);
     add_common_options(app, o.common, true);
+    add_reading_options(app, o.common, true);
     auto *lp = "Line protocol";
     app.add_option("--measurement", o.measurement, "Measurement name (default: dht11)")->group(lp);
     app.add_option("--tag", o.tag, "Add the tag K=V to every point (repeatable)")->type_name("K=V")->group(lp);

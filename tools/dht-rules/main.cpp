@@ -24,6 +24,7 @@ void setup(CLI::App &app, Options &o)
                     "See dht-rules(5) for the grammar.");
     add_mqtt_options(app, o.mqtt, mqtt_subscribe | mqtt_publish);
     add_common_options(app, o.common, true);
+    add_reading_options(app, o.common, false);
     app.add_option("-r,--rules", o.rule_files, "Read rules from FILE (repeatable)")->type_name("FILE");
     app.add_option("-e,--rule", o.inline_rules, "A rule given inline (repeatable)")->type_name("RULE");
     app.add_flag("--check", o.check, "Check the rules, report every error (FILE:LINE:COL) and exit: 0 or 78");
@@ -69,7 +70,7 @@ int run(Options &o)
         return exit_ok;
     }
     if (!o.test_file.empty()) {
-        const auto r = run_test_file(o.test_file, std::move(*rules), o.repeat, o.common.max_depth);
+        const auto r = run_test_file(o.test_file, std::move(*rules), o.repeat, o.common.max_depth, &o.common.readings);
         warn(cat(o.test_file, ": ", r.inputs, " inputs, ", r.expected, " expected alerts, ",
                  r.failures == 0 ? std::string("all met") : cat(r.failures, r.failures == 1 ? " failure" : " failures")));
         return r.failures == 0 ? exit_ok : 1;

@@ -11,7 +11,8 @@ namespace dht::rules {
 Runner::Runner(const Options &o, RuleSet rules)
     : o_(o), state_(o.state_file),
       engine_(std::move(rules), o.repeat, [this](std::string_view r) { emit(r); }, o.bounds),
-      scanner_(std::make_unique<RecordScanner>(engine_.rules().fields, o.common.max_depth)),
+      readings_(o.common.readings),
+      scanner_(std::make_unique<RecordScanner>(engine_.rules().fields, o.common.max_depth, false, &readings_)),
       fields_(o.common.max_depth),
       clock_(o.clock == "records" ? ClockMode::records : o.clock == "wall" ? ClockMode::wall : ClockMode::automatic)
 {
@@ -113,6 +114,7 @@ void Runner::idle()
 void Runner::reload()
 {
     warn("SIGHUP: reading the rules again");
+    readings_.reload_calibration();
     std::optional<RuleSet> rules;
     try {
         rules = load_rules(o_.rule_files, o_.inline_rules);
@@ -129,7 +131,7 @@ void Runner::reload()
         return;
     }
     engine_.replace(std::move(*rules));
-    scanner_ = std::make_unique<RecordScanner>(engine_.rules().fields, o_.common.max_depth);
+    scanner_ = std::make_unique<RecordScanner>(engine_.rules().fields, o_.common.max_depth, false, &readings_);
     fields_.reset(engine_.rules());
     const std::size_t n = engine_.rules().rules.size();
     warn(cat(n, n == 1 ? " rule" : " rules", " in force"));
@@ -200,7 +202,7 @@ int Runner::run_mqtt()
                 append_message_record(record, make_message(parser, m.topic, m.payload, m.qos, m.retain, m.received));
                 pass(record);
             }
-            scanner_->scan_payload(m.payload);
+            scanner_->scan_payload(m.payload, m.topic);
             if (scanner_->payload_is_object() && !scanner_->payload_is_record())
                 watch_status(m.topic);
             message(m.topic, m.received, [&](RecordScanner &again) { again.scan_payload(m.payload); });

@@ -68,6 +68,7 @@ private:
     Output out_;
     std::optional<Session> session_;
     Engine engine_;
+    Readings readings_;  // --calibration, read again on SIGHUP
     std::unique_ptr<RecordScanner> scanner_;
     FieldCheck fields_;
     std::optional<Report> report_;

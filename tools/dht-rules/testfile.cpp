@@ -49,7 +49,8 @@ struct Produced {
 
 }  // namespace
 
-TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat, std::size_t max_depth)
+TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat, std::size_t max_depth,
+                         const Readings *readings)
 {
     std::string text;
     if (const auto error = read_file(path, text); !error.empty())
@@ -64,7 +65,7 @@ TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat
         parser.parse(record, v, error);
         produced.push_back({v.is_object() ? v.get_object() : json::object(), std::string(record), line_no});
     });
-    RecordScanner scanner(engine.rules().fields, max_depth);
+    RecordScanner scanner(engine.rules().fields, max_depth, false, readings);
     const auto failure = [&](std::string_view what) {
         ++result.failures;
         warn(cat(path, ":", line_no, ": ", what));
@@ -123,12 +124,8 @@ TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat
             continue;
         }
         ++result.inputs;
-        if (scanner.scan_record(line, error) == RecordScanner::Kind::invalid) {
-            failure(error);
-            continue;
-        }
         RecordScanner::Origin from;
-        if (!scanner.origin("test", from, error)) {
+        if (scanner.scan_message(line, "test", from, error) == RecordScanner::Kind::invalid) {
             failure(error);
             continue;
         }

@@ -13,6 +13,7 @@
 #include "rules.hpp"
 
 #include "dht/json.hpp"
+#include "dht/readings.hpp"
 
 #include <string>
 
@@ -26,7 +27,9 @@ struct TestResult {
 
 // Runs the test file at `path` against `rules`; prints each failure on stderr
 // as "FILE:LINE: …". Throws Exit(66) when the file cannot be read.
-TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat, std::size_t max_depth);
+// `readings`: the calibration the inputs go through (--calibration).
+TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat, std::size_t max_depth,
+                         const Readings *readings = nullptr);
 
 // Whether `got` carries every key of `want` with an equal value (numbers by
 // value, times by instant).

@@ -20,6 +20,7 @@ void setup(CLI::App &app, Options &o)
                     "as records, a table or Prometheus metrics, and a plot.");
     add_mqtt_options(app, o.mqtt, mqtt_subscribe | mqtt_publish);
     add_common_options(app, o.common, true);
+    add_reading_options(app, o.common, true);
     add_duration_option(app, "--every", o.every,
                         "Write the statistics of each window of DURATION (record time), then a summary");
     app.add_option("--format", o.format,

@@ -11,7 +11,7 @@ namespace dht::stats {
 
 Runner::Runner(const Options &o)
     : o_(o), started_wall_(now()), started_(std::chrono::steady_clock::now()),
-      scanner_({}, o.common.max_depth, true), every_(o.every), expire_(o.bounds.forget_after),
+      scanner_({}, o.common.max_depth, true, &o.common.readings), every_(o.every), expire_(o.bounds.forget_after),
       run_(Limits{o.bounds.max_sensors, o.max_fields})
 {
     format_ = o.format;
@@ -100,7 +100,7 @@ void Runner::refresh(bool force)
 
 void Runner::report(const Aggregate &a, const std::string &scope, TimePoint from, TimePoint until)
 {
-    const Report r{scope, now(), from, until, uptime()};
+    const Report r{scope, now(), from, until, uptime(), o_.common.readings.calibrates()};
     auto &buf = out_.buffer();
     if (format_ == "table")
         render_table(buf, a, r, o_.wide);
@@ -277,7 +277,7 @@ int Runner::run_mqtt()
                 bad_line();
                 return true;
             }
-            scanner_.scan_payload(m.payload);
+            scanner_.scan_payload(m.payload, m.topic);
             if (const auto error = too_many_fields(); !error.empty()) {
                 warn(cat(m.topic, ": ", error, " (skipped)"));
                 bad_line();

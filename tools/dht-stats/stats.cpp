@@ -179,6 +179,8 @@ void render_json(std::string &out, const Aggregate &a, const Report &r)
     else
         w.null("last_message");
     w.number("uptime_seconds", std::round(r.uptime_seconds * 1000) / 1000);
+    if (r.calibrated)
+        w.boolean("calibrated", true);
     ObjectWriter sensors(w.key("sensors").out());
     for (const SensorStats *s : a.sorted()) {
         ObjectWriter sensor(sensors.key(s->name).out());

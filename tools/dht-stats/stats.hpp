@@ -112,6 +112,7 @@ struct Report {
     TimePoint timestamp{};
     TimePoint from{}, until{};
     double uptime_seconds = 0;
+    bool calibrated = false;  // --calibration: the values are calibrated ones
 };
 
 void render_json(std::string &out, const Aggregate &a, const Report &r);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "dht/net.hpp"
+#include "dht/readings.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -130,12 +131,19 @@ struct CommonOptions {
     std::string max_depth_text = "32";
     std::size_t max_depth = 32;
     std::vector<std::string> shared_topics;  // --shared-topic
+    Readings readings;  // --calibration, --derive (the tools that compute with readings)
 };
 
 // -v/--verbose (or the flag spelled in `verbose_flag`), and with `input` the
 // input checks --strict, --max-line, --max-payload, --max-depth.
 void add_common_options(CLI::App &app, CommonOptions &options, bool input,
                         const std::string &verbose_flag = "-v,--verbose");
+
+// --calibration FILE (read as it is parsed: exit 66 unreadable, 78 a bad
+// line) and, with `derive`, --derive FIELD, into options.readings: for the
+// tools that compute with readings, in the group "Input". A tool that stores
+// or forwards records as they arrived has neither.
+void add_reading_options(CLI::App &app, CommonOptions &options, bool derive);
 
 // Parses argv with --help (only), --version, --config and the environment; on
 // --help/--version prints and throws Exit(0), on a bad flag prints a one-line

@@ -58,6 +58,9 @@ std::optional<Message> message_from_record(const json::object &record, std::stri
 // the topic is ignored, counted, and said once on stderr. What names a sensor
 // is decided here alone.
 std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor);
+// The sensor record_sensor() names, without counting or saying anything (for
+// a second look at the same record).
+std::string_view sensor_name(std::string_view topic, std::string_view payload_sensor);
 // The topic filters on which a payload names its sensor (none by default).
 void set_shared_topics(std::vector<std::string> filters);
 // How many records had a "sensor" that was ignored; said once at the end

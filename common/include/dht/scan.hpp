@@ -25,11 +25,20 @@ struct FieldValue {
     std::string_view text;
 };
 
+class Readings;
+
 class RecordScanner {
 public:
-    // `fields`: dotted paths whose values values() gives. `numbers`: also
-    // collect every numeric field of the payload (numbers()).
-    RecordScanner(const std::vector<std::string> &fields, std::size_t max_depth, bool numbers = false);
+    // `fields`: dotted paths whose values values() gives; a derived field
+    // (dew_point, absolute_humidity: dht/derived.hpp) among them is computed
+    // from the temperature and humidity when the payload has no field of that
+    // name. `numbers`: also collect every numeric field of the payload
+    // (numbers()). `readings`: the calibration that values() and numbers()
+    // apply, and the derived fields numbers() adds (--calibration, --derive);
+    // it must outlive the scanner. Without calibration and derived fields the
+    // scan costs what it did without them.
+    RecordScanner(const std::vector<std::string> &fields, std::size_t max_depth, bool numbers = false,
+                  const Readings *readings = nullptr);
     ~RecordScanner();
     RecordScanner(const RecordScanner &) = delete;
     RecordScanner &operator=(const RecordScanner &) = delete;
@@ -40,7 +49,8 @@ public:
     // object", "invalid UTF-8", "nested too deep").
     Kind scan_record(std::string_view line, std::string &error);
     // An MQTT payload: a JSON object's fields, or else its text (payload_text()).
-    void scan_payload(std::string_view bytes);
+    // `topic` names the sensor for calibration.
+    void scan_payload(std::string_view bytes, std::string_view topic = {});
 
     // Where the line scan_record() read as `message` or `bare` comes from: a
     // message record's "topic" and its "timestamp" if it has one; a bare
@@ -77,14 +87,16 @@ public:
     std::string_view payload_text() const noexcept;
     // payload.sensor when it is a string, else empty.
     std::string_view sensor() const noexcept;
-    // The value of each field, in the order given to the constructor.
+    // The value of each field, in the order given to the constructor:
+    // calibrated, and derived where asked.
     const FieldValue *values() const noexcept;
     // The record's "kind" (scan_record), or the payload's (scan_payload); empty if none.
     std::string_view kind() const noexcept;
     // The payload's "kind" (an alert or an incident carried by a message); empty if none.
     std::string_view payload_kind() const noexcept;
     // Every numeric field of the payload, by dotted path, in document order
-    // (numbers outside arrays; with `numbers` set at construction).
+    // (numbers outside arrays; with `numbers` set at construction): calibrated,
+    // then the derived fields of `readings` the payload lacks.
     struct Number {
         std::string_view path;
         double value;
@@ -94,6 +106,8 @@ public:
     struct Impl;
 
 private:
+    std::string_view calibrated_sensor() const;
+
     std::unique_ptr<Impl> impl_;
 };
 

@@ -2,6 +2,8 @@
 // a broker, else message records and bare payloads on stdin. One loop for
 // both, with hooks for what a sink needs between messages: flush, commit or
 // send while no input waits, wake up after a while to retry, stop early.
+// Each message comes calibrated and with the derived fields asked for
+// (CommonOptions::readings): raw in a tool that takes neither option.
 #pragma once
 
 #include "dht/cli.hpp"
