@@ -95,11 +95,14 @@ start_rabbitmq_cluster() {
     for (( i = 0; i < n; i++ )); do
         wait_rabbitmq_node "$dir" "${RABBITMQ_NODES[i]}" "${RABBITMQ_PORTS[i]}" || return 1
     done
-    # A node serves MQTT once it has joined: dht1 lists all N as running.
-    [ "$(rabbitmqctl_node "$dir" dht1 -q cluster_status --formatter json | jq '.running_nodes | length')" = "$n" ] || {
-        echo "the $n nodes under $dir did not form one cluster" >&2
-        return 1
-    }
+    # MQTT is served a moment before the node has finished booting: ask dht1
+    # until it lists all N as running.
+    local tries=60
+    until [ "$(rabbitmqctl_node "$dir" dht1 -q cluster_status --formatter json 2>/dev/null |
+        jq '.running_nodes | length' 2>/dev/null)" = "$n" ]; do
+        (( tries-- > 0 )) || { echo "the $n nodes under $dir did not form one cluster" >&2; return 1; }
+        sleep 0.5
+    done
 }
 
 # rabbitmqctl_node DIR NAME ARGS...: rabbitmqctl for the node NAME under DIR.
