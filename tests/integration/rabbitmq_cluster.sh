@@ -50,11 +50,11 @@ server=(-u server -P pw-server) operator=(-u operator -P pw-operator) cellar=(-u
 # Every node takes the accounts. (A node that has just joined answers CONNACK 3,
 # server unavailable, for a few seconds, until its share of the cluster's
 # client id registry is up.)
-for p in "${ports[@]}"; do
-    tries=150
-    until timeout 5 mosquitto_pub -h 127.0.0.1 -p "$p" "${server[@]}" -t dht11/stats -n 2>/dev/null; do
-        (( tries-- > 0 )) || fail "the node on port $p never let the server account in"
-        sleep 0.2
+for i in 0 1 2; do
+    tries=20
+    until timeout 2 mosquitto_pub -h 127.0.0.1 -p "${ports[i]}" "${server[@]}" -t dht11/stats -n 2>/dev/null; do
+        (( tries-- > 0 )) || fail "dht$((i + 1)) never let the server account in: $(grep -h mqtt_node "$D/dht$((i + 1))/log/"*.log | tail -3)"
+        sleep 0.5
     done
 done
 
