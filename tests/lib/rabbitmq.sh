@@ -36,6 +36,13 @@ rabbitmq_epmd() {
 # win. Sets RABBITMQ_PID (and EPMD_PID, see rabbitmq_epmd); returns once MQTT
 # is served (a node takes 10-20 s to boot), 1 after 90 s.
 start_rabbitmq_node() {
+    launch_rabbitmq_node "$@"
+    wait_rabbitmq_node "$1" "$2" "$3"
+}
+
+# launch_rabbitmq_node DIR NAME MQTT_PORT [CONF_LINES]: start_rabbitmq_node
+# without waiting for the node to serve MQTT.
+launch_rabbitmq_node() {
     local dir=$1 name=$2 mqtt=$3 extra=${4:-}
     rabbitmq_epmd "$dir"
     mkdir -p "$dir/$name"
@@ -52,7 +59,50 @@ start_rabbitmq_node() {
     mapfile -t env < <(rabbitmq_env "$dir" "$name")
     env "${env[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server >"$dir/$name/stdout.log" 2>&1 &
     RABBITMQ_PID=$!
-    wait_port "$mqtt" 90 || { tail -20 "$dir/$name/stdout.log" >&2; return 1; }
+}
+
+# wait_rabbitmq_node DIR NAME MQTT_PORT: until the node serves MQTT; 1 (with
+# the end of its output on stderr) after 90 s.
+wait_rabbitmq_node() {
+    wait_port "$3" 90 || { tail -20 "$1/$2/stdout.log" >&2; return 1; }
+}
+
+# start_rabbitmq_cluster DIR N [CONF_LINES] [FIRST_NODE_CONF_LINES]: the
+# nodes dht1 .. dhtN under DIR (see start_rabbitmq_node), started together
+# and forming one cluster on their own (peer discovery from the node list in
+# their configuration, as scripts/rabbitmq/rabbitmq.conf does). Sets
+# RABBITMQ_NODES (dht1 ...), RABBITMQ_PORTS (their MQTT ports) and
+# RABBITMQ_PIDS before it waits, and EPMD_PID: stop them by PID even when it
+# fails. Returns once every node serves MQTT as a member of the cluster (three
+# nodes take 20-35 s on two cores); 1 after 90 s.
+start_rabbitmq_cluster() {
+    local dir=$1 n=$2 conf=${3:-} first=${4:-} i nodes=
+    RABBITMQ_NODES=() RABBITMQ_PORTS=() RABBITMQ_PIDS=()
+    rabbitmq_epmd "$dir"
+    for (( i = 1; i <= n; i++ )); do
+        RABBITMQ_NODES+=("dht$i")
+        RABBITMQ_PORTS+=("$(free_port)")
+        nodes+="cluster_formation.classic_config.nodes.$i = dht$i@localhost"$'\n'
+    done
+    for (( i = 0; i < n; i++ )); do
+        local lines="cluster_formation.peer_discovery_backend = classic_config"$'\n'"$nodes$conf"
+        (( i == 0 )) && [ -n "$first" ] && lines+=$'\n'"$first"
+        local epmd=$EPMD_PID
+        launch_rabbitmq_node "$dir" "${RABBITMQ_NODES[i]}" "${RABBITMQ_PORTS[i]}" "$lines"
+        EPMD_PID=$epmd
+        RABBITMQ_PIDS+=("$RABBITMQ_PID")
+    done
+    for (( i = 0; i < n; i++ )); do
+        wait_rabbitmq_node "$dir" "${RABBITMQ_NODES[i]}" "${RABBITMQ_PORTS[i]}" || return 1
+    done
+    # MQTT is served a moment before the node has finished booting: ask dht1
+    # until it lists all N as running.
+    local tries=60
+    until [ "$(rabbitmqctl_node "$dir" dht1 -q cluster_status --formatter json 2>/dev/null |
+        jq '.running_nodes | length' 2>/dev/null)" = "$n" ]; do
+        (( tries-- > 0 )) || { echo "the $n nodes under $dir did not form one cluster" >&2; return 1; }
+        sleep 0.5
+    done
 }
 
 # rabbitmqctl_node DIR NAME ARGS...: rabbitmqctl for the node NAME under DIR.
@@ -69,4 +119,30 @@ rabbitmqctl_node() {
 start_rabbitmq() {
     start_rabbitmq_node "$1" dht1 "$2" || return 1
     BROKER_PID=$RABBITMQ_PID
+}
+
+# stop_rabbitmq_nodes PID...: stops nodes started here, by their
+# rabbitmq-server PIDs, all at once: SIGTERM (the script stops its node
+# cleanly, which takes a few seconds, more under load), up to 60 s for them
+# to go, then SIGKILL to each script and its Erlang VM. (stop_pid's 5 s can
+# leave a node's VM running without its script.)
+stop_rabbitmq_nodes() {
+    local pid tries=3000
+    local -a all=() children
+    for pid in "$@"; do
+        [ -n "$pid" ] || continue
+        mapfile -t children < <(pgrep -P "$pid")
+        all+=("$pid" "${children[@]}")
+        kill "$pid" 2>/dev/null || true
+    done
+    while any_alive "${all[@]}" && (( tries-- > 0 )); do sleep 0.02; done
+    for pid in "${all[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
+
+# any_alive PID...: whether one of them still runs.
+any_alive() {
+    local pid
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && return 0; done
+    return 1
 }
