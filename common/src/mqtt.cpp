@@ -150,6 +150,9 @@ struct Session::Impl {
     mosquitto_property *connect_props = nullptr;
     Properties subscribe_props, unsubscribe_props, disconnect_props;
     std::atomic<std::uint64_t> subacks{0};
+    // SUBSCRIBE packets sent (network thread); above subacks, some are
+    // unanswered. Set back to subacks when a connection ends.
+    std::uint64_t subscribes_sent = 0;
     std::thread thread;
 
     mutable std::mutex mu;
@@ -320,6 +323,8 @@ struct Session::Impl {
                                               subscribe_props.get());
         if (rc != MOSQ_ERR_SUCCESS)
             warn(cat("subscribe ", topic, ": ", mosquitto_strerror(rc)));
+        else
+            ++subscribes_sent;
     }
 
     // Network thread, connected: subscribes to the topics added since.
@@ -693,6 +698,8 @@ void Session::Impl::run()
             conn = Conn::idle;
             is_connected = false;
             down_since = steady::now();
+            const bool unanswered = subscribes_sent > subacks.load();
+            subscribes_sent = subacks.load();
             if (down_since - connected_at >= stable) {
                 backoff.reset();
                 protocol_drops = 0;
@@ -702,14 +709,20 @@ void Session::Impl::run()
             // A broker that answers what this client sends by closing the
             // connection (a protocol error; or a QoS it does not allow, which
             // mosquitto's max_qos answers with a bare close while a publish
-            // is in flight) does the same on every connection.
-            const bool protocol = rc == MOSQ_ERR_PROTOCOL || rc == MOSQ_ERR_MALFORMED_PACKET || pending.load() > 0;
+            // is in flight; or a subscription or publish its permissions
+            // refuse, which RabbitMQ answers with a bare close) does the same
+            // on every connection.
+            const bool protocol =
+                rc == MOSQ_ERR_PROTOCOL || rc == MOSQ_ERR_MALFORMED_PACKET || pending.load() > 0 || unanswered;
             protocol_drops = protocol ? protocol_drops + 1 : 0;
             if (protocol_drops >= most_protocol_drops) {
                 warn(cat(opt.brokers[current].label(), ": ", loop_error(rc), " right after connecting, ",
-                         protocol_drops, " times in a row", pending.load() > 0 ? ", with a publish in flight" : "",
-                         ": the broker does not accept what this client sends (try another -V or QoS); not "
-                         "retrying"));
+                         protocol_drops, " times in a row",
+                         unanswered              ? ", with a subscription unanswered"
+                         : pending.load() > 0    ? ", with a publish in flight"
+                                                 : "",
+                         ": the broker does not accept what this client sends (check the account's topic "
+                         "permissions or ACL; or try another -V or QoS); not retrying"));
                 set_failure(exit_unavailable);
                 break;
             }

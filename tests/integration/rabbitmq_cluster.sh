@@ -74,6 +74,14 @@ stop_pid "$check"
 assert_not_contains "what arrived" "$T/check" forged
 pass "setup-accounts: no anonymous client; a sensor writes its own topic only, the server writes no reading"
 
+# A subscription the account may not read: RabbitMQ closes the connection
+# without a SUBACK, on every try. dht-sub says so and ends (69), not for ever.
+rc=0
+timeout 60 dht-sub -h "127.0.0.1:${ports[2]}" "${cellar[@]}" -t dht11/attic/data -C 1 >/dev/null 2>"$T/refused.err" || rc=$?
+assert_eq "dht-sub on a topic the sensor may not read: exit status" 69 "$rc"
+assert_contains "why it ended" "$T/refused.err" "5 times in a row, with a subscription unanswered"
+pass "a refused subscription ends dht-sub with 69 and the reason"
+
 # TLS (node 1): the client certificate is the account, no password asked.
 pub -p "${ports[0]}" "${server[@]}" -r -t dht11/stats -m tls-check
 assert_eq "operator by its certificate" tls-check \
