@@ -160,7 +160,7 @@ Engine::RuleState::History &Engine::RuleState::remember()
     if (!rare_)
         rare_ = std::make_unique<Rare>();
     if (!rare_->history)
-        rare_->history.emplace();
+        rare_->history.emplace(History{});
     return *rare_->history;
 }
 
