@@ -2,6 +2,7 @@
 
 #include "dht/diag.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,6 +40,14 @@ void Output::flush()
         done += static_cast<std::size_t>(n);
     }
     buf_.clear();
+}
+
+bool Output::reader_gone() const
+{
+    // Linux reports POLLERR on a pipe's write end once no reader is left, and
+    // POLLHUP on a socket whose peer has shut down; a file or a terminal has neither.
+    pollfd p{fd_, 0, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0;
 }
 
 }  // namespace dht

@@ -148,11 +148,19 @@ int run(Options &o)
         session,
         [&printer, &o](const MqttMessage &m) { return !o.exit_subscribed && printer.handle(m); },
         [&out] { out.flush(); },
-        [&deadline, &session, &o]() -> std::optional<int> {
+        [&deadline, &session, &o, &out, next_look = std::chrono::steady_clock::time_point{}]() mutable
+            -> std::optional<int> {
             if (o.exit_subscribed && session.subscriptions_acknowledged() > 0)
                 return exit_ok;
-            if (deadline && std::chrono::steady_clock::now() >= *deadline)
+            const auto now = std::chrono::steady_clock::now();
+            if (deadline && now >= *deadline)
                 return exit_tempfail;
+            // `dht-sub | head -n 1` ends when head does, even if no message comes after.
+            if (now >= next_look) {
+                next_look = now + std::chrono::milliseconds(100);
+                if (out.reader_gone())
+                    return exit_ok;
+            }
             return std::nullopt;
         });
     out.flush();

@@ -25,6 +25,9 @@ public:
     // Flushes once the buffer is past its threshold.
     void maybe_flush();
     void flush();
+    // True once a pipe or socket's reader has gone, before any write fails:
+    // a tool that waits for input ends at once under `| head -n 1`.
+    bool reader_gone() const;
 
 private:
     int fd_;
