@@ -1,5 +1,7 @@
 #include "dht/json.hpp"
 
+#include "dht/diag.hpp"
+
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -189,6 +191,19 @@ void append_json(std::string &out, const json::value &value, NumberWriter number
         break;
     }
     }
+}
+
+std::optional<std::string_view> string_member(const json::object &o, std::string_view name, std::string &error,
+                                              bool &ok)
+{
+    const auto *v = o.if_contains(name);
+    if (v == nullptr || v->is_null())
+        return std::nullopt;
+    if (const auto *s = v->if_string())
+        return std::string_view(*s);
+    error = cat("\"", name, "\" is not a string");
+    ok = false;
+    return std::nullopt;
 }
 
 std::string to_json(const json::value &value)

@@ -808,6 +808,11 @@ TEST_CASE("silences from operators are read strictly and bounded", "[escalate]")
     CHECK_FALSE(silence_request_from_record(object(R"({"action":"silence","rule":"","for":"1h"})"), error));
     CHECK_FALSE(silence_request_from_record(object(R"({"action":"silence","rule":"a\u0007","for":"1h"})"), error));
     CHECK_FALSE(silence_request_from_record(object(R"({"action":"silence","rule":7,"for":"1h"})"), error));
+    CHECK(error == "\"rule\" is not a string");
+    CHECK_FALSE(silence_request_from_record(object(R"({"action":"silence","rule":"r","comment":[],"for":"1h"})"), error));
+    CHECK(error == "\"comment\" is not a string");
+    CHECK_FALSE(expire_request_from_record(object(R"({"action":"expire","silence_id":3,"by":{}})"), error));
+    CHECK(error == "\"by\" is not a string");
     CHECK(expire_request_from_record(object(R"({"action":"expire","silence_id":3})"), error)->id == 3);
     CHECK_FALSE(expire_request_from_record(object(R"({"action":"expire","silence_id":"3"})"), error));
 

@@ -143,18 +143,6 @@ int local_minute(TimePoint t, int &second)
     return tm.tm_hour * 60 + tm.tm_min;
 }
 
-std::optional<std::string> string_value(const json::object &o, std::string_view name, std::string &error, bool &ok)
-{
-    const auto *v = o.if_contains(name);
-    if (v == nullptr || v->is_null())
-        return std::nullopt;
-    if (const auto *s = v->if_string())
-        return std::string(*s);
-    error = cat("\"", name, "\" is not a string");
-    ok = false;
-    return std::nullopt;
-}
-
 }  // namespace
 
 int severity_rank(std::string_view severity) noexcept
@@ -188,13 +176,13 @@ std::optional<Alert> alert_from_record(const json::object &o, std::string &error
 {
     Alert a;
     bool ok = true;
-    const auto rule = string_value(o, "rule", error, ok);
-    const auto state = string_value(o, "state", error, ok);
-    const auto sensor = string_value(o, "sensor", error, ok);
-    const auto action = string_value(o, "action", error, ok);
-    const auto severity = string_value(o, "severity", error, ok);
-    const auto field = string_value(o, "field", error, ok);
-    const auto message = string_value(o, "message", error, ok);
+    const auto rule = string_member(o, "rule", error, ok);
+    const auto state = string_member(o, "state", error, ok);
+    const auto sensor = string_member(o, "sensor", error, ok);
+    const auto action = string_member(o, "action", error, ok);
+    const auto severity = string_member(o, "severity", error, ok);
+    const auto field = string_member(o, "field", error, ok);
+    const auto message = string_member(o, "message", error, ok);
     if (!ok)
         return std::nullopt;
     if (!rule || rule->empty()) {
@@ -248,8 +236,8 @@ std::optional<Response> response_from_record(const json::object &o, std::string 
         return std::nullopt;
     }
     bool ok = true;
-    const auto action = string_value(o, "action", error, ok);
-    const auto by = string_value(o, "by", error, ok);
+    const auto action = string_member(o, "action", error, ok);
+    const auto by = string_member(o, "by", error, ok);
     if (!ok)
         return std::nullopt;
     if (action == "ack" || action == "acknowledge")

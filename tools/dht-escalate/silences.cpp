@@ -42,20 +42,6 @@ Silence read_silence(const Statement &s)
 
 constexpr const char *kColumns = "id, sensor, rule, starts_at, ends_at, created_by, comment, expired_at, expired_by";
 
-// A string key: absent gives `fallback`, another type is an error.
-bool string_key(const json::object &o, std::string_view name, std::string &target, std::string &error)
-{
-    const auto *v = o.if_contains(name);
-    if (v == nullptr || v->is_null())
-        return true;
-    if (!v->is_string()) {
-        error = cat("\"", name, "\" is not a string");
-        return false;
-    }
-    target = v->get_string();
-    return true;
-}
-
 }  // namespace
 
 std::string check_pattern(std::string_view what, std::string_view pattern)
@@ -84,8 +70,14 @@ std::optional<SilenceRequest> silence_request_from_record(const json::object &o,
         error = "a silence names a \"sensor\" or a \"rule\" (or both; '*' for any)";
         return std::nullopt;
     }
-    if (!string_key(o, "sensor", r.sensor, error) || !string_key(o, "rule", r.rule, error) ||
-        !string_key(o, "by", r.by, error) || !string_key(o, "comment", r.comment, error))
+    bool ok = true;
+    for (const auto &[name, target] : {std::pair{"sensor", &r.sensor}, std::pair{"rule", &r.rule},
+                                       std::pair{"by", &r.by}, std::pair{"comment", &r.comment}})
+        if (const auto text = string_member(o, name, error, ok))
+            *target = *text;
+        else if (!ok)
+            break;
+    if (!ok)
         return std::nullopt;
     for (const auto &[what, pattern] : {std::pair{"\"sensor\"", &r.sensor}, std::pair{"\"rule\"", &r.rule}})
         if (error = check_pattern(what, *pattern); !error.empty())
@@ -122,7 +114,10 @@ std::optional<ExpireRequest> expire_request_from_record(const json::object &o, s
         return std::nullopt;
     }
     r.id = id->get_int64();
-    if (!string_key(o, "by", r.by, error))
+    bool ok = true;
+    if (const auto by = string_member(o, "by", error, ok))
+        r.by = *by;
+    if (!ok)
         return std::nullopt;
     return r;
 }

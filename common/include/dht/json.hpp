@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,13 @@ void append_json_string(std::string &out, std::string_view text);
 using NumberWriter = void (*)(std::string &out, double value);
 void append_json(std::string &out, const json::value &value, NumberWriter numbers = nullptr);
 std::string to_json(const json::value &value);
+
+// A member that must be a string when present: its text, or nullopt when it is
+// absent or null. Another type gives nullopt, sets `ok` false and `error` to
+// "\"NAME\" is not a string"; `ok` is never set true, so one flag serves a
+// run of members.
+std::optional<std::string_view> string_member(const json::object &o, std::string_view name, std::string &error,
+                                              bool &ok);
 
 // Writes one JSON object at the end of `out`, every key escaped as a string
 // value is: ObjectWriter(out).string("kind", "stats").number("n", 3).close()
