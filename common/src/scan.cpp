@@ -6,6 +6,10 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -117,10 +121,15 @@ struct ScanHandler {
     // and the entry of the current key (null: not a target's key).
     std::vector<std::int32_t> open;
     const Entry *current = nullptr;
-    // With `collect`: the dotted path of the current key, and where each open
-    // object's keys start in it.
+    // With `collect`: the dotted path of the innermost open object, the
+    // length of it where each open object starts, and the current key. A
+    // number's path is built from them, so a key that holds no number costs
+    // nothing. When `keys_stable`, a key handed over lies in the text scanned
+    // and is not copied.
     std::string path;
     std::vector<std::uint32_t> starts;
+    std::string_view key_now;
+    bool keys_stable = false;
     unsigned skip = 0;  // > 0 inside an array: nothing there has a path
     bool root_seen = false, root_object = false;
     std::string key_buf, str_buf;
@@ -145,6 +154,7 @@ struct ScanHandler {
         current = nullptr;
         path.clear();
         starts.clear();
+        key_now = {};
         skip = 0;
         root_seen = root_object = false;
         key_partial = str_partial = false;
@@ -176,7 +186,11 @@ struct ScanHandler {
                 number_paths.emplace_back();
                 number_values.emplace_back();
             }
-            number_paths[number_count].assign(path);
+            auto &p = number_paths[number_count];
+            p.assign(path);
+            if (!path.empty())
+                p.push_back('.');
+            p.append(key_now);
             number_values[number_count] = d;
             ++number_count;
         }
@@ -305,8 +319,14 @@ struct ScanHandler {
                 payload_object = true;
             open.push_back(current != nullptr ? current->child : no_node);
         }
-        if (collect)
+        if (collect) {
             starts.push_back(static_cast<std::uint32_t>(path.size()));
+            if (open.size() > 1) {  // the path of the key it is under
+                if (!path.empty())
+                    path.push_back('.');
+                path.append(key_now);
+            }
+        }
         return true;
     }
     bool on_object_end(std::size_t, error_code &)
@@ -315,8 +335,10 @@ struct ScanHandler {
             --skip;
         } else {
             open.pop_back();
-            if (collect)
+            if (collect) {
+                path.resize(starts.back());
                 starts.pop_back();
+            }
         }
         return true;
     }
@@ -367,10 +389,12 @@ struct ScanHandler {
         const auto node = open.back();
         current = node == no_node ? nullptr : nodes[static_cast<std::size_t>(node)].find(k);
         if (collect) {
-            path.resize(starts.back());
-            if (!path.empty())
-                path.push_back('.');
-            path.append(k);
+            if (keys_stable || k.data() == key_buf.data()) {
+                key_now = k;
+            } else {
+                key_buf.assign(k);
+                key_now = key_buf;
+            }
         }
     }
     bool on_number_part(bj::string_view, error_code &) { return true; }
@@ -437,6 +461,42 @@ constexpr auto plain_bytes = [] {
         t[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
     return t;
 }();
+
+// The first byte from `p` on that a string cannot hold as it is ('"', '\\',
+// a control byte, one past ASCII), or `end`: many bytes at a time.
+const char *plain_run(const char *p, const char *const end) noexcept
+{
+#if defined(__SSE2__)
+    // Sixteen at a time where SSE2 is: a signed "less than 0x20" is a control
+    // byte or one past ASCII.
+    while (end - p >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+        const __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                         _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        const auto stop = static_cast<unsigned>(_mm_movemask_epi8(hit));
+        if (stop != 0)
+            return p + std::countr_zero(stop);
+        p += 16;
+    }
+#endif
+    // Eight at a time. The lowest byte a test flags is always one it looks
+    // for: a borrow that makes one flag wrongly runs up from a byte flagged rightly.
+    constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
+    const auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x; };
+    while (end - p >= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        const std::uint64_t stop =
+            (zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\')) | ((w - ones * 0x20) & ~w) | w) & highs;
+        if (stop != 0)
+            return p + std::countr_zero(stop) / 8;
+        p += 8;
+    }
+    while (p != end && plain_bytes[static_cast<unsigned char>(*p)])
+        ++p;
+    return p;
+}
 
 class FastScan {
 public:
@@ -609,25 +669,7 @@ private:
     bool string(std::string_view &out) noexcept
     {
         const char *const begin = ++p_;
-        // Eight bytes at a time while none is '"', '\\', a control byte or past ASCII.
-        constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
-        const auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x; };
-        // The lowest byte a test flags is always one it looks for: a borrow
-        // that makes one flag wrongly runs up from a byte flagged rightly.
-        while (end_ - p_ >= 8) {
-            std::uint64_t w;
-            std::memcpy(&w, p_, 8);
-            const std::uint64_t stop =
-                (zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\')) | ((w - ones * 0x20) & ~w) | w) & highs;
-            if (stop != 0) {
-                p_ += std::countr_zero(stop) / 8;
-                goto stopped;
-            }
-            p_ += 8;
-        }
-        while (p_ != end_ && plain_bytes[static_cast<unsigned char>(*p_)])
-            ++p_;
-    stopped:
+        p_ = plain_run(p_, end_);
         if (p_ == end_ || *p_ != '"')
             return false;
         out = {begin, static_cast<std::size_t>(p_ - begin)};
@@ -701,6 +743,7 @@ struct RecordScanner::Impl {
     bj::basic_parser<ScanHandler> parser;
     bool record_mode = true;
     std::vector<Number> numbers;
+    bool numbers_ready = false;  // `numbers` holds the line's: numbers() was called since the scan
 
     // Calibration and derived fields; none of it is touched unless `adjust`.
     bool adjust = false;
@@ -727,8 +770,11 @@ struct RecordScanner::Impl {
     // Parses `text`; false with `error` set when it is not valid JSON.
     bool parse(std::string_view text, std::string *error)
     {
+        numbers_ready = false;
+        h().keys_stable = true;
         if (fast && FastScan(h(), text).run(max_depth))
             return true;
+        h().keys_stable = false;
         parser.reset();
         error_code ec;
         const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
@@ -1034,6 +1080,9 @@ const std::vector<RecordScanner::Number> &RecordScanner::numbers() const noexcep
 {
     auto &h = impl_->parser.handler();
     auto &out = impl_->numbers;
+    if (impl_->numbers_ready)
+        return out;
+    impl_->numbers_ready = true;
     out.clear();
     if (impl_->record_mode) {
         if (!h.payload_object)
