@@ -1,15 +1,21 @@
 #include "dht/scan.hpp"
 
-#include "dht/hash.hpp"
 #include "dht/json.hpp"
 #include "dht/readings.hpp"
 #include "dht/record.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace dht {
 
@@ -24,8 +30,74 @@ struct Target {
     std::string path;
     What what;
     std::uint32_t index;  // the field, for field_root and field_payload
-    std::uint64_t hash = 0;
 };
+
+// What a key of an object can name. Each object whose dotted path begins a
+// target's path has a node: one entry per key that completes a target's path
+// or opens a deeper such object. A key is looked up in its object's node, so
+// no path is built and nothing hashed; the match is the same as comparing the
+// key's dotted path with each target's.
+struct Entry {
+    std::string key;
+    std::vector<std::uint32_t> targets;  // indices into ScanHandler::targets, in their order
+    std::int32_t child = -1;  // the node of an object under this key, or none
+    bool payload = false;  // the root's "payload"
+    std::int32_t next = -1;  // the next entry of the same bucket
+};
+
+// Equal bytes, n of them: short keys compared with a few loads, no call.
+inline bool same_bytes(const char *a, const char *b, std::size_t n) noexcept
+{
+    const auto load = [](const char *p, auto word) {
+        std::memcpy(&word, p, sizeof word);
+        return word;
+    };
+    if (n >= 8 && n <= 16)
+        return load(a, std::uint64_t()) == load(b, std::uint64_t()) &&
+               load(a + n - 8, std::uint64_t()) == load(b + n - 8, std::uint64_t());
+    if (n >= 4 && n < 8)
+        return load(a, std::uint32_t()) == load(b, std::uint32_t()) &&
+               load(a + n - 4, std::uint32_t()) == load(b + n - 4, std::uint32_t());
+    return std::memcmp(a, b, n) == 0;
+}
+
+struct Node {
+    static constexpr std::size_t buckets = 32;
+    std::vector<Entry> entries;
+    std::array<std::int32_t, buckets> first{};  // of each bucket: an entry, or -1
+
+    static std::size_t bucket(std::string_view key) noexcept
+    {
+        if (key.empty())
+            return 0;
+        return (key.size() + 7 * static_cast<unsigned char>(key.front()) + static_cast<unsigned char>(key.back())) %
+               buckets;
+    }
+
+    // Once every entry is in.
+    void index()
+    {
+        first.fill(-1);
+        for (std::size_t i = entries.size(); i-- > 0;) {
+            auto &f = first[bucket(entries[i].key)];
+            entries[i].next = f;
+            f = static_cast<std::int32_t>(i);
+        }
+    }
+
+    const Entry *find(std::string_view key) const noexcept
+    {
+        for (auto i = first[bucket(key)]; i >= 0;) {
+            const Entry &e = entries[static_cast<std::size_t>(i)];
+            if (e.key.size() == key.size() && same_bytes(e.key.data(), key.data(), key.size()))
+                return &e;
+            i = e.next;
+        }
+        return nullptr;
+    }
+};
+
+constexpr std::int32_t no_node = -1;
 
 struct Slot {
     FieldValue value;
@@ -43,12 +115,21 @@ struct ScanHandler {
     static constexpr std::size_t max_string_size = std::size_t(-1);
 
     std::vector<Target> targets;
+    std::vector<Node> nodes;  // nodes[0]: the root object's
 
-    // The dotted path of the current key, and where each open object's keys start in it.
+    // The node of each open object (no_node: nothing below it is a target),
+    // and the entry of the current key (null: not a target's key).
+    std::vector<std::int32_t> open;
+    const Entry *current = nullptr;
+    // With `collect`: the dotted path of the innermost open object, the
+    // length of it where each open object starts, and the current key. A
+    // number's path is built from them, so a key that holds no number costs
+    // nothing. When `keys_stable`, a key handed over lies in the text scanned
+    // and is not copied.
     std::string path;
-    std::uint64_t path_hash = fnv1a_basis;
     std::vector<std::uint32_t> starts;
-    std::vector<std::uint64_t> start_hashes;  // the hash of the path where each open object starts
+    std::string_view key_now;
+    bool keys_stable = false;
     unsigned skip = 0;  // > 0 inside an array: nothing there has a path
     bool root_seen = false, root_object = false;
     std::string key_buf, str_buf;
@@ -69,10 +150,11 @@ struct ScanHandler {
 
     void begin_document()
     {
+        open.clear();
+        current = nullptr;
         path.clear();
-        path_hash = fnv1a_basis;
         starts.clear();
-        start_hashes.clear();
+        key_now = {};
         skip = 0;
         root_seen = root_object = false;
         key_partial = str_partial = false;
@@ -91,21 +173,24 @@ struct ScanHandler {
     template <class Set>
     void scalar(Set &&set)
     {
-        if (skip > 0 || starts.empty())
+        if (skip > 0 || open.empty() || current == nullptr)
             return;
-        for (const auto &t : targets)
-            if (t.hash == path_hash && t.path == path)
-                set(t);
+        for (const auto i : current->targets)
+            set(targets[i]);
     }
 
     void number(double d)
     {
-        if (collect && skip == 0 && !starts.empty()) {
+        if (collect && skip == 0 && !open.empty()) {
             if (number_count == number_paths.size()) {
                 number_paths.emplace_back();
                 number_values.emplace_back();
             }
-            number_paths[number_count].assign(path);
+            auto &p = number_paths[number_count];
+            p.assign(path);
+            if (!path.empty())
+                p.push_back('.');
+            p.append(key_now);
             number_values[number_count] = d;
             ++number_count;
         }
@@ -227,19 +312,33 @@ struct ScanHandler {
             ++skip;
             return true;
         }
-        if (starts.size() == 1 && path == "payload")
-            payload_object = true;
-        starts.push_back(static_cast<std::uint32_t>(path.size()));
-        start_hashes.push_back(path_hash);
+        if (open.empty()) {
+            open.push_back(0);
+        } else {
+            if (open.size() == 1 && current != nullptr && current->payload)
+                payload_object = true;
+            open.push_back(current != nullptr ? current->child : no_node);
+        }
+        if (collect) {
+            starts.push_back(static_cast<std::uint32_t>(path.size()));
+            if (open.size() > 1) {  // the path of the key it is under
+                if (!path.empty())
+                    path.push_back('.');
+                path.append(key_now);
+            }
+        }
         return true;
     }
     bool on_object_end(std::size_t, error_code &)
     {
-        if (skip > 0)
+        if (skip > 0) {
             --skip;
-        else {
-            starts.pop_back();
-            start_hashes.pop_back();
+        } else {
+            open.pop_back();
+            if (collect) {
+                path.resize(starts.back());
+                starts.pop_back();
+            }
         }
         return true;
     }
@@ -276,20 +375,27 @@ struct ScanHandler {
             key_partial = false;
             return true;
         }
-        path.resize(starts.back());
-        path_hash = start_hashes.back();
-        if (!path.empty()) {
-            path.push_back('.');
-            path_hash = fnv1a(".", path_hash);
-        }
         if (key_partial) {
-            path += key_buf;
-            path_hash = fnv1a(key_buf, path_hash);
+            key_buf.append(s.data(), s.size());
             key_partial = false;
+            key(key_buf);
+        } else {
+            key(sv(s));
         }
-        path.append(s.data(), s.size());
-        path_hash = fnv1a(sv(s), path_hash);
         return true;
+    }
+    void key(std::string_view k)
+    {
+        const auto node = open.back();
+        current = node == no_node ? nullptr : nodes[static_cast<std::size_t>(node)].find(k);
+        if (collect) {
+            if (keys_stable || k.data() == key_buf.data()) {
+                key_now = k;
+            } else {
+                key_buf.assign(k);
+                key_now = key_buf;
+            }
+        }
     }
     bool on_number_part(bj::string_view, error_code &) { return true; }
     bool on_int64(std::int64_t i, bj::string_view, error_code &)
@@ -330,10 +436,314 @@ struct ScanHandler {
     bool on_comment(bj::string_view, error_code &) { return true; }
 };
 
+namespace {
+
+// The common line, scanned without Boost.JSON: an object of objects, arrays,
+// ASCII strings without escapes, plain numbers, true, false and null. It feeds
+// the handler what Boost.JSON's parser would, and gives up on anything else
+// (an escape, a control character, a byte of UTF-8 past ASCII, an exponent, a
+// number too long to convert exactly here, deep nesting, any syntax error), so
+// that the caller scans the line again with Boost.JSON: every error, and every
+// value of an unusual line, is Boost.JSON's.
+constexpr std::size_t fast_max_depth = 32;
+
+// Exact in a double, each of them.
+constexpr double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// Bytes a string may hold as they are: printable ASCII but '"' and '\\'.
+constexpr auto plain_bytes = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 0x80; ++c)
+        t[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+    return t;
+}();
+
+// The first byte from `p` on that a string cannot hold as it is ('"', '\\',
+// a control byte, one past ASCII), or `end`: many bytes at a time.
+const char *plain_run(const char *p, const char *const end) noexcept
+{
+#if defined(__SSE2__)
+    // Sixteen at a time where SSE2 is: a signed "less than 0x20" is a control
+    // byte or one past ASCII.
+    while (end - p >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+        const __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                         _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        const auto stop = static_cast<unsigned>(_mm_movemask_epi8(hit));
+        if (stop != 0)
+            return p + std::countr_zero(stop);
+        p += 16;
+    }
+#endif
+    // Eight at a time. The lowest byte a test flags is always one it looks
+    // for: a borrow that makes one flag wrongly runs up from a byte flagged rightly.
+    constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
+    const auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x; };
+    while (end - p >= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        const std::uint64_t stop =
+            (zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\')) | ((w - ones * 0x20) & ~w) | w) & highs;
+        if (stop != 0)
+            return p + std::countr_zero(stop) / 8;
+        p += 8;
+    }
+    while (p != end && plain_bytes[static_cast<unsigned char>(*p)])
+        ++p;
+    return p;
+}
+
+class FastScan {
+public:
+    FastScan(ScanHandler &h, std::string_view text) noexcept
+        : h_(h), p_(text.data()), end_(text.data() + text.size())
+    {
+    }
+
+    // True when the whole text was read and handed to the handler; false: read it again with Boost.JSON.
+    bool run(std::size_t max_depth)
+    {
+        limit_ = std::min(max_depth, fast_max_depth);
+        space();
+        if (p_ == end_ || *p_ != '{')
+            return false;
+        h_.on_document_begin(ec_);
+        Next next = Next::value;
+        for (;;) {
+            bool ok = false;
+            switch (next) {
+            case Next::value: ok = value(next); break;
+            case Next::key: ok = key(next); break;
+            case Next::after: ok = after(next); break;
+            case Next::done: return true;
+            }
+            if (!ok)
+                return false;
+        }
+    }
+
+private:
+    enum class Next : std::uint8_t { value, key, after, done };
+
+    // At a value (or the space before it).
+    bool value(Next &next)
+    {
+        if (p_ == end_)
+            return false;
+        switch (*p_) {
+        case '{':
+        case '[': return open(next);
+        case '"': {
+            std::string_view s;
+            if (!string(s))
+                return false;
+            h_.on_string({s.data(), s.size()}, s.size(), ec_);
+            break;
+        }
+        case 't':
+            if (!literal("true"))
+                return false;
+            h_.on_bool(true, ec_);
+            break;
+        case 'f':
+            if (!literal("false"))
+                return false;
+            h_.on_bool(false, ec_);
+            break;
+        case 'n':
+            if (!literal("null"))
+                return false;
+            h_.on_null(ec_);
+            break;
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r': space(); return true;
+        default:
+            if (!number())
+                return false;
+        }
+        next = Next::after;
+        return true;
+    }
+
+    bool open(Next &next)
+    {
+        if (depth_ + 1 >= limit_)
+            return false;
+        const bool object = *p_++ == '{';
+        in_object_[depth_++] = object;
+        if (object)
+            h_.on_object_begin(ec_);
+        else
+            h_.on_array_begin(ec_);
+        space();
+        if (p_ != end_ && *p_ == (object ? '}' : ']'))
+            return close(next);
+        next = object ? Next::key : Next::value;
+        return true;
+    }
+
+    // At the closing bracket of the innermost container.
+    bool close(Next &next)
+    {
+        ++p_;
+        if (in_object_[--depth_])
+            h_.on_object_end(0, ec_);
+        else
+            h_.on_array_end(0, ec_);
+        next = Next::after;
+        return true;
+    }
+
+    // At a key (or the space before it), through the colon after it.
+    bool key(Next &next)
+    {
+        std::string_view k;
+        if (p_ == end_ || *p_ != '"' || !string(k))
+            return false;
+        h_.on_key({k.data(), k.size()}, k.size(), ec_);
+        if (!expect(':'))
+            return false;
+        next = Next::value;
+        return true;
+    }
+
+    // After a value: the end of the text, a comma, or the end of its container.
+    bool after(Next &next)
+    {
+        if (depth_ == 0) {
+            space();
+            if (p_ != end_)
+                return false;
+            h_.on_document_end(ec_);
+            next = Next::done;
+            return true;
+        }
+        if (p_ != end_ && is_space(*p_))
+            space();
+        if (p_ == end_)
+            return false;
+        const bool object = in_object_[depth_ - 1];
+        if (*p_ == ',') {
+            ++p_;
+            if (object)
+                space();
+            next = object ? Next::key : Next::value;
+            return true;
+        }
+        return *p_ == (object ? '}' : ']') && close(next);
+    }
+
+    // `c`, after space if any.
+    bool expect(char c) noexcept
+    {
+        space();
+        if (p_ == end_ || *p_ != c)
+            return false;
+        ++p_;
+        return true;
+    }
+    void space() noexcept
+    {
+        if (p_ == end_ || static_cast<unsigned char>(*p_) > ' ')
+            return;
+        while (p_ != end_ && is_space(*p_))
+            ++p_;
+    }
+
+    bool literal(std::string_view word) noexcept
+    {
+        if (static_cast<std::size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0)
+            return false;
+        p_ += word.size();
+        return true;
+    }
+
+    // At the opening quote.
+    bool string(std::string_view &out) noexcept
+    {
+        const char *const begin = ++p_;
+        p_ = plain_run(p_, end_);
+        if (p_ == end_ || *p_ != '"')
+            return false;
+        out = {begin, static_cast<std::size_t>(p_ - begin)};
+        ++p_;
+        return true;
+    }
+
+    // An integer of up to 18 digits, as Boost.JSON gives it (on_int64); a
+    // decimal without exponent whose digits make an integer up to 2^53 with
+    // up to 22 after the point. Such a decimal is m / 10^k with m and 10^k
+    // exact doubles, so the one division is correctly rounded: the double
+    // nearest the text, the one Boost.JSON's parser computes the same way.
+    bool number()
+    {
+        const char *const begin = p_;
+        const bool negative = *p_ == '-';
+        if (negative)
+            ++p_;
+        if (p_ == end_ || !is_digit(*p_))
+            return false;
+        std::uint64_t m = 0;
+        int digits = 0;
+        if (*p_ == '0') {
+            ++p_;
+            digits = 1;
+        } else {
+            while (p_ != end_ && is_digit(*p_)) {
+                if (++digits > 18)
+                    return false;
+                m = m * 10 + static_cast<std::uint64_t>(*p_++ - '0');
+            }
+        }
+        if (p_ == end_ || (*p_ != '.' && *p_ != 'e' && *p_ != 'E' && !is_digit(*p_))) {
+            const auto i = static_cast<std::int64_t>(m);
+            h_.on_int64(negative ? -i : i, {begin, static_cast<std::size_t>(p_ - begin)}, ec_);
+            return true;
+        }
+        if (*p_ != '.')
+            return false;  // an exponent, or a leading zero
+        ++p_;
+        int decimals = 0;
+        while (p_ != end_ && is_digit(*p_)) {
+            if (++digits > 18)
+                return false;
+            m = m * 10 + static_cast<std::uint64_t>(*p_++ - '0');
+            ++decimals;
+        }
+        if (decimals == 0 || decimals > 22 || m > (std::uint64_t(1) << 53))
+            return false;
+        if (p_ != end_ && (*p_ == 'e' || *p_ == 'E'))
+            return false;
+        double x = static_cast<double>(m);
+        if (negative)
+            x = -x;
+        h_.on_double(x / exact_pow10[decimals], {begin, static_cast<std::size_t>(p_ - begin)}, ec_);
+        return true;
+    }
+
+    ScanHandler &h_;
+    const char *p_;
+    const char *const end_;
+    error_code ec_;
+    std::size_t limit_ = 0;  // containers open at most, less one
+    std::size_t depth_ = 0;  // containers open
+    std::array<bool, fast_max_depth> in_object_{};  // of each open container
+};
+
+}  // namespace
+
 struct RecordScanner::Impl {
     bj::basic_parser<ScanHandler> parser;
     bool record_mode = true;
     std::vector<Number> numbers;
+    bool numbers_ready = false;  // `numbers` holds the line's: numbers() was called since the scan
 
     // Calibration and derived fields; none of it is touched unless `adjust`.
     bool adjust = false;
@@ -350,13 +760,21 @@ struct RecordScanner::Impl {
     void adjust_values(std::vector<FieldValue> &values, std::string_view sensor) const;
     void adjust_numbers(std::vector<Number> &numbers, std::string_view sensor) const;
 
-    explicit Impl(const bj::parse_options &options) : parser(options) {}
+    bool fast = true;  // try FastScan first
+    std::size_t max_depth;
+
+    explicit Impl(const bj::parse_options &options) : parser(options), max_depth(options.max_depth) {}
     ScanHandler &h() noexcept { return parser.handler(); }
     const ScanHandler &h() const noexcept { return parser.handler(); }
 
     // Parses `text`; false with `error` set when it is not valid JSON.
     bool parse(std::string_view text, std::string *error)
     {
+        numbers_ready = false;
+        h().keys_stable = true;
+        if (fast && FastScan(h(), text).run(max_depth))
+            return true;
+        h().keys_stable = false;
         parser.reset();
         error_code ec;
         const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
@@ -369,6 +787,61 @@ struct RecordScanner::Impl {
         return false;
     }
 };
+
+namespace {
+
+// The dotted path of key `key` in an object at `at`, as ScanHandler::key() builds it.
+std::string join(std::string_view at, std::string_view key)
+{
+    std::string p(at);
+    if (!p.empty())
+        p.push_back('.');
+    p.append(key);
+    return p;
+}
+
+// The nodes of every object path that begins a target's path: "" (the root),
+// and each part of a target's path before one of its dots. An object under the
+// root's key "" has the path "" too, so it is read as the root is.
+void build_nodes(ScanHandler &h)
+{
+    std::vector<std::string> at{""};
+    for (const auto &t : h.targets)
+        for (std::size_t i = 1; i < t.path.size(); ++i)
+            if (t.path[i] == '.' && std::find(at.begin(), at.end(), t.path.substr(0, i)) == at.end())
+                at.push_back(t.path.substr(0, i));
+    const auto node_of = [&](const std::string &path) {
+        const auto it = std::find(at.begin(), at.end(), path);
+        return it == at.end() ? no_node : static_cast<std::int32_t>(it - at.begin());
+    };
+    h.nodes.assign(at.size(), Node{});
+    for (std::size_t n = 0; n < at.size(); ++n) {
+        const std::string prefix = at[n].empty() ? std::string() : at[n] + ".";
+        auto &entries = h.nodes[n].entries;
+        const auto entry = [&](std::string_view key) -> Entry & {
+            for (auto &e : entries)
+                if (e.key == key)
+                    return e;
+            auto &e = entries.emplace_back();
+            e.key = key;
+            e.child = node_of(join(at[n], key));
+            e.payload = n == 0 && key == "payload";
+            return e;
+        };
+        if (n == 0)
+            entry("");
+        for (std::size_t i = 0; i < h.targets.size(); ++i)
+            if (h.targets[i].path.starts_with(prefix))
+                entry(std::string_view(h.targets[i].path).substr(prefix.size()))
+                    .targets.push_back(static_cast<std::uint32_t>(i));
+        for (const auto &path : at)
+            if (!path.empty() && path.starts_with(prefix))
+                entry(std::string_view(path).substr(prefix.size()));
+        h.nodes[n].index();
+    }
+}
+
+}  // namespace
 
 RecordScanner::RecordScanner(const std::vector<std::string> &fields_asked, std::size_t max_depth, bool numbers,
                              const Readings *readings)
@@ -410,8 +883,7 @@ RecordScanner::RecordScanner(const std::vector<std::string> &fields_asked, std::
         h.targets.push_back({fields[i], What::field_root, static_cast<std::uint32_t>(i)});
         h.targets.push_back({"payload." + fields[i], What::field_payload, static_cast<std::uint32_t>(i)});
     }
-    for (auto &t : h.targets)
-        t.hash = fnv1a(t.path);
+    build_nodes(h);
     h.root_slots.resize(fields.size());
     h.payload_slots.resize(fields.size());
     h.root_values.resize(fields.size());
@@ -419,6 +891,8 @@ RecordScanner::RecordScanner(const std::vector<std::string> &fields_asked, std::
 }
 
 RecordScanner::~RecordScanner() = default;
+
+void RecordScanner::set_fast_path(bool on) noexcept { impl_->fast = on; }
 
 RecordScanner::Kind RecordScanner::scan_record(std::string_view line, std::string &error)
 {
@@ -606,6 +1080,9 @@ const std::vector<RecordScanner::Number> &RecordScanner::numbers() const noexcep
 {
     auto &h = impl_->parser.handler();
     auto &out = impl_->numbers;
+    if (impl_->numbers_ready)
+        return out;
+    impl_->numbers_ready = true;
     out.clear();
     if (impl_->record_mode) {
         if (!h.payload_object)

@@ -1,8 +1,12 @@
 // Reads only what a tool needs from a record line or an MQTT payload: one
 // validating pass of Boost.JSON's SAX parser (the same checks as the DOM
-// parser: syntax, UTF-8, nesting depth), no document built. It picks out the
-// record's kind, timestamp and topic, the payload's sensor, the fields asked
-// for by dotted path, and on request every numeric field of the payload.
+// parser: syntax, UTF-8, nesting depth), no document built. A common line
+// (ASCII strings without escapes, plain numbers, shallow nesting) is read by
+// a tokenizer of its own that hands the parser's handler the same events and
+// gives up on anything else, which Boost.JSON then reads: every value and
+// every error is the parser's. It picks out the record's kind, timestamp and
+// topic, the payload's sensor, the fields asked for by dotted path, and on
+// request every numeric field of the payload.
 #pragma once
 
 #include "dht/time.hpp"
@@ -40,6 +44,9 @@ public:
     RecordScanner(const std::vector<std::string> &fields, std::size_t max_depth, bool numbers = false,
                   const Readings *readings = nullptr);
     ~RecordScanner();
+    // Off: every scan goes to Boost.JSON alone. Both ways must give the same
+    // results on every input (tests/fuzz/fuzz_scan.cpp checks it).
+    void set_fast_path(bool on) noexcept;
     RecordScanner(const RecordScanner &) = delete;
     RecordScanner &operator=(const RecordScanner &) = delete;
 
