@@ -8,6 +8,7 @@
 #include <atomic>
 #include <bit>
 #include <cstring>
+#include <utility>
 
 namespace dht {
 
@@ -155,16 +156,11 @@ public:
     // `members`, when given, gets the object's members.
     bool object(std::vector<Member> *members)
     {
-        if (++depth_ >= max_depth_)
+        bool closed = false;
+        if (!enter('}', closed))
             return false;
-        ++p_;  // '{'
         const std::size_t keys_from = keys_.size();
-        if (p_ != end_ && *p_ == '}') {
-            ++p_;
-            --depth_;
-            return true;
-        }
-        for (;;) {
+        while (!closed) {
             const char *key = p_ + 1;
             if (p_ == end_ || *p_ != '"' || !string())
                 return false;
@@ -183,42 +179,49 @@ public:
                 return false;
             if (members != nullptr)
                 members->push_back({name, std::string_view(v, static_cast<std::size_t>(p_ - v))});
-            if (p_ == end_)
+            if (!separator('}', closed))
                 return false;
-            if (*p_ == '}')
-                break;
-            if (*p_ != ',')
-                return false;
-            ++p_;
         }
-        ++p_;
         keys_.resize(keys_from);
-        --depth_;
         return true;
     }
 
 private:
     bool array()
     {
+        bool closed = false;
+        if (!enter(']', closed))
+            return false;
+        while (!closed)
+            if (!value() || !separator(']', closed))
+                return false;
+        return true;
+    }
+
+    // At '{' or '[': false when that is nested too deep; `closed` when the
+    // container is empty (and read).
+    bool enter(char close, bool &closed)
+    {
         if (++depth_ >= max_depth_)
             return false;
-        ++p_;  // '['
-        if (p_ != end_ && *p_ == ']') {
+        ++p_;
+        closed = p_ != end_ && *p_ == close;
+        if (closed) {
             ++p_;
             --depth_;
-            return true;
         }
-        for (;;) {
-            if (!value() || p_ == end_)
-                return false;
-            if (*p_ == ']')
-                break;
-            if (*p_ != ',')
-                return false;
-            ++p_;
-        }
-        ++p_;
-        --depth_;
+        return true;
+    }
+
+    // After a member or an element: ',' before the next, or `close`, which
+    // sets `closed`.
+    bool separator(char close, bool &closed)
+    {
+        if (p_ == end_ || (*p_ != ',' && *p_ != close))
+            return false;
+        closed = *p_++ == close;
+        if (closed)
+            --depth_;
         return true;
     }
 
@@ -392,22 +395,13 @@ bool read_message_text(std::string_view line, std::string_view bare_topic, std::
     if (!reader.object(&members) || !reader.at_end())
         return false;
     std::string_view kind, topic, timestamp, payload = "null", encoding, qos, retain;
-    for (const auto &m : members) {
-        if (m.key == "kind")
-            kind = m.value;
-        else if (m.key == "topic")
-            topic = m.value;
-        else if (m.key == "timestamp")
-            timestamp = m.value;
-        else if (m.key == "payload")
-            payload = m.value;
-        else if (m.key == "encoding")
-            encoding = m.value;
-        else if (m.key == "qos")
-            qos = m.value;
-        else if (m.key == "retain")
-            retain = m.value;
-    }
+    const std::pair<std::string_view, std::string_view *> keys[] = {
+        {"kind", &kind},         {"topic", &topic}, {"timestamp", &timestamp}, {"payload", &payload},
+        {"encoding", &encoding}, {"qos", &qos},     {"retain", &retain}};
+    for (const auto &m : members)
+        for (const auto &[name, value] : keys)
+            if (m.key == name)
+                *value = m.value;
     out = MessageText{};
     if (kind.empty()) {  // a bare payload
         out.topic = bare_topic;
