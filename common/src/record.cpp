@@ -400,8 +400,10 @@ bool read_message_text(std::string_view line, std::string_view bare_topic, std::
         {"encoding", &encoding}, {"qos", &qos},     {"retain", &retain}};
     for (const auto &m : members)
         for (const auto &[name, value] : keys)
-            if (m.key == name)
+            if (m.key == name) {
                 *value = m.value;
+                break;
+            }
     out = MessageText{};
     if (kind.empty()) {  // a bare payload
         out.topic = bare_topic;
