@@ -75,6 +75,8 @@ void RecordInput::run(const Handlers &h)
     json::value value;
     std::string error;
     lines_.run({[&](std::string_view line) {
+                    if (h.line && h.line(line))
+                        return;
                     if (!parser_.parse(line, value, error))
                         return report(error);
                     const auto *obj = value.if_object();

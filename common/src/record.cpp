@@ -6,6 +6,9 @@
 #include <mosquitto.h>
 
 #include <atomic>
+#include <bit>
+#include <cstring>
+#include <utility>
 
 namespace dht {
 
@@ -34,19 +37,405 @@ Message make_message(JsonParser &parser, std::string topic, std::string_view pay
     return m;
 }
 
-void append_message_record(std::string &out, const Message &message)
+namespace {
+
+void append_record_head(std::string &out, TimePoint timestamp, std::string_view topic)
 {
     out += R"({"kind":"message","timestamp":")";
-    append_rfc3339(out, message.timestamp);
+    append_rfc3339(out, timestamp);
     out += R"(","topic":)";
-    append_json_string(out, message.topic);
+    append_json_string(out, topic);
     out += R"(,"payload":)";
-    append_json(out, message.payload);
-    if (message.payload_base64)
+}
+
+void append_record_tail(std::string &out, bool base64, int qos, bool retain)
+{
+    if (base64)
         out += R"(,"encoding":"base64")";
     out += R"(,"qos":)";
-    out.push_back(static_cast<char>('0' + message.qos));
-    out += message.retain ? R"(,"retain":true})" : R"(,"retain":false})";
+    out.push_back(static_cast<char>('0' + qos));
+    out += retain ? R"(,"retain":true})" : R"(,"retain":false})";
+}
+
+}  // namespace
+
+void append_message_record(std::string &out, const Message &message)
+{
+    append_record_head(out, message.timestamp, message.topic);
+    append_json(out, message.payload);
+    append_record_tail(out, message.payload_base64, message.qos, message.retain);
+}
+
+void append_message_record(std::string &out, const MessageText &message)
+{
+    append_record_head(out, message.timestamp, message.topic);
+    out += message.payload;
+    append_record_tail(out, message.payload_base64, message.qos, message.retain);
+}
+
+namespace {
+
+// How many of the 8 bytes at `p` come before the first that ends or escapes
+// a string, is a control character (invalid in JSON) or is part of a UTF-8
+// sequence (to check); 8 when none does.
+int plain8(const char *p) noexcept
+{
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    if constexpr (std::endian::native == std::endian::big)
+        w = __builtin_bswap64(w);  // the first byte lowest
+    constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
+    const auto zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
+    // Each test may flag bytes above one it rightly flags, never below.
+    const std::uint64_t flags = ((w - ones * 0x20) | zero(w ^ (ones * '"')) | zero(w ^ (ones * '\\')) | w) & highs;
+    return std::countr_zero(flags) / 8;
+}
+
+// Reads JSON text that is what append_json() writes of the value Boost.JSON
+// parses from it, but for numbers, which it notes with the text append_json()
+// writes of them; no value is built. Anything it is not sure of is a no.
+class CompactReader {
+public:
+    // Starts on `text`; the reader is reused line after line, keeping its buffers.
+    void reset(std::string_view text, std::size_t max_depth)
+    {
+        p_ = text.data();
+        end_ = text.data() + text.size();
+        max_depth_ = max_depth;
+        depth_ = 0;
+        keys_.clear();
+        patches_.clear();
+        patch_text_.clear();
+    }
+
+    // The text append_json() writes of the value read from `json`, a part of
+    // the text: `json` itself, or `buffer` with the numbers rewritten.
+    std::string_view canonical(std::string_view json, std::string &buffer) const
+    {
+        const char *from = json.data();
+        const char *to = from + json.size();
+        bool any = false;
+        for (const auto &patch : patches_) {
+            if (patch.from < json.data() || patch.to > to)
+                continue;
+            if (!any)
+                buffer.clear();
+            any = true;
+            buffer.append(from, patch.from);
+            buffer.append(patch_text_, patch.at, patch.size);
+            from = patch.to;
+        }
+        if (!any)
+            return json;
+        buffer.append(from, to);
+        return buffer;
+    }
+
+    bool at_end() const noexcept { return p_ == end_; }
+
+    bool value()
+    {
+        if (p_ == end_)
+            return false;
+        switch (*p_) {
+        case '{': return object(nullptr);
+        case '[': return array();
+        case '"': return string();
+        case 't': return literal("true");
+        case 'f': return literal("false");
+        case 'n': return literal("null");
+        default: return number();
+        }
+    }
+
+    // One member of an object, for the caller to look at.
+    struct Member {
+        std::string_view key;    // as written, without its quotes
+        std::string_view value;  // as written
+    };
+    // `members`, when given, gets the object's members.
+    bool object(std::vector<Member> *members)
+    {
+        bool closed = false;
+        if (!enter('}', closed))
+            return false;
+        const std::size_t keys_from = keys_.size();
+        while (!closed) {
+            const char *key = p_ + 1;
+            if (p_ == end_ || *p_ != '"' || !string())
+                return false;
+            const std::string_view name(key, static_cast<std::size_t>(p_ - 1 - key));
+            // Boost.JSON keeps one member of a key given twice: no longer the same text.
+            if (keys_.size() - keys_from >= 32)
+                return false;
+            for (std::size_t i = keys_from; i < keys_.size(); ++i)
+                if (keys_[i] == name)
+                    return false;
+            keys_.push_back(name);
+            if (p_ == end_ || *p_ != ':')
+                return false;
+            const char *v = ++p_;
+            if (!value())
+                return false;
+            if (members != nullptr)
+                members->push_back({name, std::string_view(v, static_cast<std::size_t>(p_ - v))});
+            if (!separator('}', closed))
+                return false;
+        }
+        keys_.resize(keys_from);
+        return true;
+    }
+
+private:
+    bool array()
+    {
+        bool closed = false;
+        if (!enter(']', closed))
+            return false;
+        while (!closed)
+            if (!value() || !separator(']', closed))
+                return false;
+        return true;
+    }
+
+    // At '{' or '[': false when that is nested too deep; `closed` when the
+    // container is empty (and read).
+    bool enter(char close, bool &closed)
+    {
+        if (++depth_ >= max_depth_)
+            return false;
+        ++p_;
+        closed = p_ != end_ && *p_ == close;
+        if (closed) {
+            ++p_;
+            --depth_;
+        }
+        return true;
+    }
+
+    // After a member or an element: ',' before the next, or `close`, which
+    // sets `closed`.
+    bool separator(char close, bool &closed)
+    {
+        if (p_ == end_ || (*p_ != ',' && *p_ != close))
+            return false;
+        closed = *p_++ == close;
+        if (closed)
+            --depth_;
+        return true;
+    }
+
+    bool literal(std::string_view word)
+    {
+        if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word)
+            return false;
+        p_ += word.size();
+        return true;
+    }
+
+    // The escapes append_json_string() writes: \" \\ \n \r \t \b \f and
+    // \u00xx (lower-case hex) for the other bytes below 0x20.
+    bool escape()
+    {
+        if (end_ - p_ < 2)
+            return false;
+        switch (p_[1]) {
+        case '"':
+        case '\\':
+        case 'n':
+        case 'r':
+        case 't':
+        case 'b':
+        case 'f': p_ += 2; return true;
+        case 'u': break;
+        default: return false;
+        }
+        if (end_ - p_ < 6 || p_[2] != '0' || p_[3] != '0' || (p_[4] != '0' && p_[4] != '1'))
+            return false;
+        const char x = p_[5];
+        int low;
+        if (x >= '0' && x <= '9')
+            low = x - '0';
+        else if (x >= 'a' && x <= 'f')
+            low = x - 'a' + 10;
+        else
+            return false;
+        const int c = (p_[4] - '0') * 16 + low;
+        if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f')
+            return false;
+        p_ += 6;
+        return true;
+    }
+
+    bool string()
+    {
+        const char *start = ++p_;  // after '"'
+        bool ascii = true;
+        for (;;) {
+            while (end_ - p_ >= 8) {
+                const int plain = plain8(p_);
+                p_ += plain;
+                if (plain < 8)
+                    break;
+            }
+            if (p_ == end_)
+                return false;
+            const auto c = static_cast<unsigned char>(*p_);
+            if (c == '"') {
+                if (!ascii && !valid_utf8(std::string_view(start, static_cast<std::size_t>(p_ - start))))
+                    return false;
+                ++p_;
+                return true;
+            }
+            if (c < 0x20)
+                return false;
+            if (c == '\\') {
+                if (!escape())
+                    return false;
+                continue;
+            }
+            ascii = ascii && c < 0x80;
+            ++p_;
+        }
+    }
+
+    static bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+    // An integer of up to 18 digits is an int64 that std::to_chars writes
+    // back the same; a decimal of up to 15 significant digits is parsed by
+    // Boost.JSON as one correctly rounded division, done here too, and then
+    // written by append_number(): "20.0" is noted to be written "20".
+    // Exponents and "-0" are left out.
+    bool number()
+    {
+        const char *start = p_;
+        const bool negative = *p_ == '-';
+        if (negative)
+            ++p_;
+        if (p_ == end_ || !digit(*p_))
+            return false;
+        std::uint64_t mantissa = 0;
+        int significant = 0;
+        if (*p_ == '0') {
+            ++p_;
+        } else {
+            while (p_ != end_ && digit(*p_)) {
+                if (++significant > 18)
+                    return false;
+                mantissa = mantissa * 10 + static_cast<unsigned>(*p_ - '0');
+                ++p_;
+            }
+        }
+        if (p_ != end_ && (*p_ == 'e' || *p_ == 'E'))
+            return false;
+        if (p_ == end_ || *p_ != '.')
+            return mantissa != 0 || !negative;  // "-0" is written "0"
+        ++p_;
+        int fraction = 0;
+        while (p_ != end_ && digit(*p_)) {
+            if (significant > 0 || *p_ != '0')
+                ++significant;
+            if (significant > 15 || ++fraction > 22)
+                return false;
+            mantissa = mantissa * 10 + static_cast<unsigned>(*p_ - '0');
+            ++p_;
+        }
+        if (fraction == 0 || (p_ != end_ && (*p_ == 'e' || *p_ == 'E')))
+            return false;
+        static constexpr double powers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                            1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        double x = static_cast<double>(mantissa);
+        if (negative)
+            x = -x;
+        x /= powers[fraction];
+        const std::size_t at = patch_text_.size();
+        append_number(patch_text_, x);
+        const std::string_view written(patch_text_.data() + at, patch_text_.size() - at);
+        if (written == std::string_view(start, static_cast<std::size_t>(p_ - start)))
+            patch_text_.resize(at);
+        else
+            patches_.push_back({start, p_, at, written.size()});
+        return true;
+    }
+
+    const char *p_ = nullptr;
+    const char *end_ = nullptr;
+    std::size_t max_depth_ = 0;
+    std::size_t depth_ = 0;
+    std::vector<std::string_view> keys_;  // of the objects being read, outer first
+    // Numbers that append_json() writes otherwise: [from, to) is written as
+    // patch_text_.substr(at, size).
+    struct Patch {
+        const char *from, *to;
+        std::size_t at, size;
+    };
+    std::vector<Patch> patches_;
+    std::string patch_text_;
+};
+
+bool string_value(std::string_view json, std::string_view &text)
+{
+    if (json.size() < 2 || json.front() != '"' || json.find('\\') != std::string_view::npos)
+        return false;
+    text = json.substr(1, json.size() - 2);
+    return true;
+}
+
+}  // namespace
+
+bool read_message_text(std::string_view line, std::string_view bare_topic, std::size_t max_depth, MessageText &out)
+{
+    thread_local CompactReader reader;
+    thread_local std::vector<CompactReader::Member> members;
+    thread_local std::string rewritten;
+    members.clear();
+    if (line.empty() || line.front() != '{')
+        return false;
+    reader.reset(line, max_depth);
+    if (!reader.object(&members) || !reader.at_end())
+        return false;
+    std::string_view kind, topic, timestamp, payload = "null", encoding, qos, retain;
+    const std::pair<std::string_view, std::string_view *> keys[] = {
+        {"kind", &kind},         {"topic", &topic}, {"timestamp", &timestamp}, {"payload", &payload},
+        {"encoding", &encoding}, {"qos", &qos},     {"retain", &retain}};
+    for (const auto &m : members)
+        for (const auto &[name, value] : keys)
+            if (m.key == name) {
+                *value = m.value;
+                break;
+            }
+    out = MessageText{};
+    if (kind.empty()) {  // a bare payload
+        out.topic = bare_topic;
+        out.payload = reader.canonical(line, rewritten);
+        out.timestamp = now();
+        return true;
+    }
+    if (kind != R"("message")" || !string_value(topic, out.topic))
+        return false;
+    out.payload = reader.canonical(payload, rewritten);
+    out.payload_base64 = encoding == R"("base64")";
+    if (timestamp.empty()) {
+        out.timestamp = now();
+    } else {
+        std::string_view text;
+        if (!string_value(timestamp, text))
+            return false;
+        const auto t = parse_rfc3339(text);
+        if (!t)
+            return false;
+        out.timestamp = *t;
+    }
+    if (!qos.empty()) {
+        if (qos.size() != 1 || qos[0] < '0' || qos[0] > '2')
+            return false;
+        out.qos = qos[0] - '0';
+    }
+    if (retain == "true")
+        out.retain = true;
+    else if (!retain.empty() && retain != "false")
+        return false;
+    return true;
 }
 
 ObjectWriter &time_member(ObjectWriter &w, std::string_view name, TimePoint t)

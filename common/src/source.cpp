@@ -41,19 +41,33 @@ int MessageSource::from_broker(const Hooks &h)
 int MessageSource::from_stdin(const Hooks &h)
 {
     std::optional<int> stopped;
-    input_.run({[&](const json::object &record, std::string_view line) {
-                    if (auto m = input_.message(record, bare_topic_)) {
-                        common_.readings.apply(*m);
-                        h.message(*m);
-                    } else if (h.record) {
-                        const auto kind = record_kind(record);
-                        if (kind != RecordKind::message && kind != RecordKind::bare)
-                            h.record(record, line);
-                    }
-                    if (h.stop && !stopped && (stopped = h.stop()))
-                        request_stop();  // stop reading; what was read is kept
-                },
-                h.idle, h.wait_ms});
+    const auto handled = [&] {
+        if (h.stop && !stopped && (stopped = h.stop()))
+            request_stop();  // stop reading; what was read is kept
+    };
+    RecordInput::Handlers handlers{[&](const json::object &record, std::string_view line) {
+                                       if (auto m = input_.message(record, bare_topic_)) {
+                                           common_.readings.apply(*m);
+                                           h.message(*m);
+                                       } else if (h.record) {
+                                           const auto kind = record_kind(record);
+                                           if (kind != RecordKind::message && kind != RecordKind::bare)
+                                               h.record(record, line);
+                                       }
+                                       handled();
+                                   },
+                                   h.idle, h.wait_ms};
+    if (h.message_text && !common_.readings.active()) {
+        handlers.line = [&](std::string_view line) {
+            MessageText m;
+            if (!read_message_text(line, bare_topic_, max_depth_, m))
+                return false;
+            h.message_text(m);
+            handled();
+            return true;
+        };
+    }
+    input_.run(handlers);
     return stopped.value_or(exit_ok);
 }
 

@@ -42,6 +42,14 @@ Statement &Statement::bind(int index, std::string_view text)
     return *this;
 }
 
+Statement &Statement::bind_static(int index, std::string_view text)
+{
+    const int rc = sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    if (rc != SQLITE_OK)
+        throw_error(db_, rc, "bind");
+    return *this;
+}
+
 Statement &Statement::bind(int index, std::int64_t value)
 {
     const int rc = sqlite3_bind_int64(stmt_, index, value);

@@ -1,6 +1,11 @@
 #include "dht/record.hpp"
 
+#include "dht/diag.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <random>
 
 using namespace dht;
 using namespace std::chrono;
@@ -105,4 +110,134 @@ TEST_CASE("sensor and fields")
     CHECK(record_sensor("dht11/kitchen/data", "k1") == "dht11/kitchen/data");
     CHECK(record_sensor("dht11/kitchen/data", "dht11/kitchen/data") == "dht11/kitchen/data");
     CHECK(record_sensor("", "k1") == "k1");  // a bare payload without a topic names itself
+}
+
+namespace {
+
+// What the parser makes of a line read_message_text() took: the same message,
+// its payload written by append_json() byte for byte.
+void check_same_as_parsed(std::string_view line, const MessageText &text)
+{
+    INFO(line);
+    JsonParser parser;
+    json::value value;
+    std::string error;
+    REQUIRE(parser.parse(line, value, error));
+    REQUIRE(value.is_object());
+    const auto m = message_from_record(value.as_object(), "bare/topic", text.timestamp, error);
+    REQUIRE(m);
+    CHECK(text.topic == m->topic);
+    CHECK(text.payload == to_json(m->payload));
+    CHECK(text.timestamp == m->timestamp);
+    CHECK(text.qos == m->qos);
+    CHECK(text.retain == m->retain);
+    CHECK(text.payload_base64 == m->payload_base64);
+    std::string a, b;
+    append_message_record(a, text);
+    append_message_record(b, *m);
+    CHECK(a == b);
+}
+
+std::string record_with(std::string_view payload)
+{
+    return cat(R"({"kind":"message","timestamp":"2026-11-24T10:00:00.123Z","topic":"dht11/lab/data","payload":)",
+               payload, R"(,"qos":1,"retain":true})");
+}
+
+}  // namespace
+
+TEST_CASE("compact message lines are read without the parser, as the parser reads them")
+{
+    MessageText m;
+    for (const char *payload :
+         {R"({"temperature":20.1,"humidity":40.5})", R"({"temperature":20.0,"humidity":40.50})", R"({"t":-20.10})",
+          R"({"t":0.00001})", R"({"t":123456789.5})", R"({"t":1234567890123.25})", R"({"t":123456789012345678})",
+          R"({"t":-7,"u":0,"v":0.0,"w":1.000000})", R"({"s":"café °C 😀"})", R"({"s":"a\"b\\c\n\r\t\b\f"})",
+          R"({"s":"\u001f\u0000\u0007"})", R"({"a":{"b":{"c":[1,2.50,{"d":null}],"e":true},"f":false},"g":[]})",
+          R"({})", R"([])", R"("text")", R"(42)", R"(null)", R"("aGVsbG8=")"}) {
+        const auto line = record_with(payload);
+        INFO(line);
+        REQUIRE(read_message_text(line, "bare/topic", 32, m));
+        check_same_as_parsed(line, m);
+    }
+    // A rewritten number is in the payload, not elsewhere in the line.
+    REQUIRE(read_message_text(record_with(R"({"temperature":20.0})"), "", 32, m));
+    CHECK(m.payload == R"({"temperature":20})");
+
+    const std::string others[] = {
+        R"({"kind":"message","topic":"t","payload":{"a":1.50},"encoding":"base64","extra":[1.0,"\n"]})",
+        R"({"kind":"message","topic":"t"})",  // no payload: null
+        R"({"kind":"message","timestamp":"2026-11-24T10:00:00+01:00","topic":"t","payload":1})",
+        R"({"temperature":21.50,"humidity":40})",  // bare
+    };
+    for (const auto &line : others) {
+        INFO(line);
+        REQUIRE(read_message_text(line, "bare/topic", 32, m));
+        check_same_as_parsed(line, m);
+    }
+    CHECK(m.topic == "bare/topic");
+    CHECK(m.payload == R"({"temperature":21.5,"humidity":40})");
+}
+
+TEST_CASE("lines not in compact form are left to the parser")
+{
+    MessageText m;
+    // Spaces, escapes the writer spells otherwise, exponents, "-0", a key
+    // given twice, nesting at the limit, more than 15 significant digits.
+    for (const char *payload :
+         {R"({ "a":1})", R"({"a": 1})", R"({"s":"a\/b"})", R"({"s":"caf\u00e9"})", R"({"s":"\u001F"})",
+          R"({"s":"\u000a"})", R"({"s":"\ud83d\ude00"})", R"({"t":1e2})", R"({"t":1E2})", R"({"t":-0})",
+          R"({"a":1,"a":2})", R"({"a":{"x":1,"x":1}})", R"({"t":0.1234567890123456})", R"({"t":1234567890123456789})"}) {
+        const auto line = record_with(payload);
+        INFO(line);
+        CHECK_FALSE(read_message_text(line, "", 32, m));
+    }
+    CHECK_FALSE(read_message_text(record_with(std::string(31, '[') + std::string(31, ']')), "", 32, m));
+    const auto deep = record_with(std::string(30, '[') + std::string(30, ']'));
+    REQUIRE(read_message_text(deep, "", 32, m));
+    check_same_as_parsed(deep, m);
+    // Invalid JSON, and records the parser refuses or another hook takes.
+    for (const char *line :
+         {"", "{", "[1]", R"({"a":01})", R"({"a":.5})", R"({"a":1.})", R"({"a":+1})", R"({"a":"\x"})", R"({"a":tru})",
+          R"({"a":[1,]})", "{\"a\":\"\x01\"}", "{\"a\":\"\xff\"}", "{\"a\":\"\xed\xa0\x80\"}", R"({"a":1} )",
+          R"({"kind":"alert","x":1})", R"({"kind":5})", R"({"kind":"message","topic":5})",
+          R"({"kind":"message","topic":"t\/x"})", R"({"kind":"message","timestamp":"yesterday","topic":"t"})",
+          R"({"kind":"message","topic":"t","qos":3})", R"({"kind":"message","topic":"t","qos":1.0})",
+          R"({"kind":"message","topic":"t","retain":1})", R"({"kind":"message","kind":"message","topic":"t"})"}) {
+        INFO(line);
+        CHECK_FALSE(read_message_text(line, "", 32, m));
+    }
+}
+
+TEST_CASE("decimals read without the parser are the doubles Boost.JSON reads")
+{
+    // Numbers are the one thing read_message_text() converts itself: every
+    // decimal of up to 15 significant digits must come out as the parser's
+    // value would be written.
+    std::mt19937_64 random(24);
+    MessageText m;
+    for (int i = 0; i < 200000; ++i) {
+        const int digits = 1 + static_cast<int>(random() % 15);
+        const int fraction = 1 + static_cast<int>(random() % static_cast<std::uint64_t>(std::min(digits + 3, 10)));
+        std::string number = random() % 2 == 0 ? "-" : "";
+        std::string all;
+        for (int d = 0; d < digits; ++d)
+            all.push_back(static_cast<char>('0' + random() % 10));
+        if (fraction >= digits) {
+            number += "0." + std::string(static_cast<std::size_t>(fraction - digits), '0') + all;
+        } else {
+            const auto whole = all.substr(0, static_cast<std::size_t>(digits - fraction));
+            const auto first = whole.find_first_not_of('0');
+            number += (first == std::string::npos ? "0" : whole.substr(first)) + "." +
+                      all.substr(static_cast<std::size_t>(digits - fraction));
+        }
+        const auto line = cat(R"({"v":)", number, "}");
+        if (!read_message_text(line, "", 32, m)) {
+            FAIL_CHECK(line);
+            continue;
+        }
+        json::value parsed = json::parse(line);
+        if (m.payload != to_json(parsed))
+            FAIL_CHECK(line << " gave " << m.payload << ", the parser " << to_json(parsed));
+    }
 }

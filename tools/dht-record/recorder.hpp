@@ -42,12 +42,8 @@ public:
     void run()
     {
         MessageSource::Hooks h;
-        h.message = [this](const Message &m) {
-            store_.add(row_from_message(m));
-            tee(m);  // as stored: a bare payload gains its envelope
-            ++stored_;
-            maybe_commit();
-        };
+        h.message = [this](const Message &m) { take(m); };
+        h.message_text = [this](const MessageText &m) { take(m); };
         h.record = [this](const json::object &record, std::string_view line) {
             take_other(record, line);
             maybe_commit();
@@ -100,7 +96,17 @@ private:
         ++stored_;
     }
 
-    void tee(const Message &m)
+    template <class M>
+    void take(const M &m)
+    {
+        store_.add(m);
+        tee(m);  // as stored: a bare payload gains its envelope
+        ++stored_;
+        maybe_commit();
+    }
+
+    template <class M>
+    void tee(const M &m)
     {
         if (!o_.tee)
             return;

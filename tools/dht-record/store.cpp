@@ -46,16 +46,39 @@ std::string literal_prefix(const std::string &filter)
 
 }  // namespace
 
-Row row_from_message(const Message &m)
+Store::Span Store::put(std::string_view text)
+{
+    const Span s{text_.size(), text.size()};
+    text_ += text;
+    return s;
+}
+
+void Store::add_row(Row r, std::string_view topic, TimePoint received, int qos, bool retain, bool base64)
+{
+    r.topic = put(topic);
+    r.received_at.at = text_.size();
+    append_rfc3339(text_, received);
+    r.received_at.size = text_.size() - r.received_at.at;
+    r.qos = qos;
+    r.retain = retain;
+    r.base64 = base64;
+    rows_.push_back(r);
+}
+
+void Store::add(const Message &m)
 {
     Row r;
-    r.topic = m.topic;
-    append_json(r.payload, m.payload);
-    append_rfc3339(r.received_at, m.timestamp);
-    r.qos = m.qos;
-    r.retain = m.retain;
-    r.base64 = m.payload_base64;
-    return r;
+    r.payload.at = text_.size();
+    append_json(text_, m.payload);
+    r.payload.size = text_.size() - r.payload.at;
+    add_row(r, m.topic, m.timestamp, m.qos, m.retain, m.payload_base64);
+}
+
+void Store::add(const MessageText &m)
+{
+    Row r;
+    r.payload = put(m.payload);
+    add_row(r, m.topic, m.timestamp, m.qos, m.retain, m.payload_base64);
 }
 
 Store::Store(const std::string &path, bool create)
@@ -90,7 +113,8 @@ bool Store::commit()
     }
     try {
         for (const auto &r : rows_) {
-            insert_message_.bind(1, r.topic).bind(2, r.payload).bind(3, r.received_at);
+            insert_message_.bind_static(1, text(r.topic)).bind_static(2, text(r.payload));
+            insert_message_.bind_static(3, text(r.received_at));
             insert_message_.bind(4, std::int64_t{r.qos}).bind(5, std::int64_t{r.retain ? 1 : 0});
             if (r.base64)
                 insert_message_.bind(6, "base64");
@@ -119,6 +143,7 @@ bool Store::commit()
         warn(cat(db_.path(), ": writing again; ", pending(), " records held back are stored"));
     failing_ = full_ = false;
     rows_.clear();
+    text_.clear();
     others_.clear();
     return true;
 }

@@ -14,15 +14,6 @@
 
 namespace dht::record {
 
-struct Row {
-    std::string topic;
-    std::string payload;  // JSON text
-    std::string received_at;  // RFC 3339, UTC, milliseconds
-    int qos = 0;
-    bool retain = false;
-    bool base64 = false;
-};
-
 struct OtherRow {
     std::string kind;
     std::string timestamp;
@@ -44,7 +35,10 @@ public:
     // Opens or creates the database, in WAL mode, with the schema in place.
     Store(const std::string &path, bool create);
 
-    void add(Row row) { rows_.push_back(std::move(row)); }
+    // A message: its payload is stored as append_json() writes it (as the
+    // text of a MessageText is already).
+    void add(const Message &message);
+    void add(const MessageText &message);
     void add(OtherRow row) { others_.push_back(std::move(row)); }
     std::size_t pending() const noexcept { return rows_.size() + others_.size(); }
     // Writes what is pending in one transaction. On a locked database (after
@@ -64,15 +58,30 @@ public:
 private:
     void failed(const SqliteError &e);
 
+    // A part of text_.
+    struct Span {
+        std::size_t at = 0, size = 0;
+    };
+    Span put(std::string_view text);
+    std::string_view text(Span s) const noexcept { return std::string_view(text_).substr(s.at, s.size); }
+    // A message waiting for the commit; its text is in text_, one buffer for
+    // the batch rather than three strings a row.
+    struct Row {
+        Span topic, payload, received_at;  // received_at: RFC 3339, UTC, milliseconds
+        int qos = 0;
+        bool retain = false;
+        bool base64 = false;
+    };
+    void add_row(Row r, std::string_view topic, TimePoint received, int qos, bool retain, bool base64);
+
     Database db_;
     Statement insert_message_;
     Statement insert_other_;
     std::vector<Row> rows_;
+    std::string text_;
     std::vector<OtherRow> others_;
     bool failing_ = false;  // said once per spell of failures
     bool full_ = false;
 };
-
-Row row_from_message(const Message &message);
 
 }  // namespace dht::record

@@ -76,6 +76,9 @@ public:
         // As in LineInput::Hooks.
         std::function<void()> timeout = {};
         std::function<bool()> stop = {};
+        // Sees each line first: true when it took the line, which is then
+        // neither parsed nor given to `record`.
+        std::function<bool(std::string_view line)> line = {};
     };
 
     explicit RecordInput(const CommonOptions &options, int fd = 0, std::string name = "stdin");

@@ -23,6 +23,11 @@ public:
     struct Hooks {
         // Each message, in order.
         std::function<void(const Message &)> message;
+        // When set, a stdin line that read_message_text() takes comes here
+        // instead of `message`, its payload the text append_json() would
+        // write, never parsed. Not with calibration or derived fields, which
+        // change payloads: then every message goes to `message`.
+        std::function<void(const MessageText &)> message_text;
         // A record of another kind read from stdin (an alert, stats…) with its
         // line; without this hook such records are skipped silently.
         std::function<void(const json::object &record, std::string_view line)> record;

@@ -37,6 +37,9 @@ public:
 
     // Parameters are 1-based, as in SQLite.
     Statement &bind(int index, std::string_view text);
+    // Without a copy: `text` must stay as it is while steps may read it,
+    // until the parameter is bound again.
+    Statement &bind_static(int index, std::string_view text);
     Statement &bind(int index, std::int64_t value);
     Statement &bind_real(int index, double value);
     Statement &bind_null(int index);
