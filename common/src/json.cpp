@@ -2,7 +2,12 @@
 
 #include "dht/diag.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -82,30 +87,13 @@ void append_number(std::string &out, double value)
     out.append(buf.data(), res.ptr);
 }
 
-namespace {
-
-// Whether any of the 8 bytes at `p` must be escaped: below 0x20, '"' or '\\'.
-bool needs_escape8(const char *p) noexcept
-{
-    std::uint64_t w;
-    std::memcpy(&w, p, sizeof w);
-    constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
-    const auto has_zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
-    // Bytes below 0x20 (bytes of 0x80 and above, UTF-8, are left alone by ~w).
-    const std::uint64_t control = (w - ones * 0x20) & ~w & highs;
-    return (control | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\'))) != 0;
-}
-
-}  // namespace
-
 void append_json_string(std::string &out, std::string_view text)
 {
     static constexpr char hex[] = "0123456789abcdef";
     out.push_back('"');
     std::size_t i = 0;
-    // Most text has nothing to escape: skip it 8 bytes at a time.
-    while (i + 8 <= text.size() && !needs_escape8(text.data() + i))
-        i += 8;
+    // Most text has nothing to escape: skip it many bytes at a time.
+    i = static_cast<std::size_t>(plain_string_run(text.data(), text.data() + text.size(), false) - text.data());
     std::size_t run = 0;  // start of the pending run of bytes that need no escape
     for (; i < text.size(); ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
@@ -191,6 +179,98 @@ void append_json(std::string &out, const json::value &value, NumberWriter number
         break;
     }
     }
+}
+
+const char *plain_string_run(const char *p, const char *const end, bool ascii) noexcept
+{
+#if defined(__SSE2__)
+    // A signed compare: a byte past ASCII is negative, so "below 0x20" holds it too.
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+        __m128i low = _mm_cmplt_epi8(v, space);
+        if (!ascii)
+            low = _mm_andnot_si128(_mm_cmplt_epi8(v, _mm_setzero_si128()), low);
+        const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), low);
+        if (const auto stop = static_cast<unsigned>(_mm_movemask_epi8(hit)); stop != 0)
+            return p + std::countr_zero(stop);
+        p += 16;
+    }
+#endif
+    // Eight at a time. The lowest byte a test flags is always one it looks
+    // for: a borrow that makes one flag wrongly runs up from a byte flagged rightly.
+    constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
+    const auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x; };
+    const std::uint64_t past_ascii = ascii ? highs : 0;
+    while (end - p >= 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p, 8);
+        if constexpr (std::endian::native == std::endian::big)
+            w = __builtin_bswap64(w);  // the first byte lowest
+        const std::uint64_t stop =
+            (zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\')) | ((w - ones * 0x20) & ~w) | (w & past_ascii)) &
+            highs;
+        if (stop != 0)
+            return p + std::countr_zero(stop) / 8;
+        p += 8;
+    }
+    for (; p != end; ++p) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (c == '"' || c == '\\' || c < 0x20 || (ascii && c >= 0x80))
+            break;
+    }
+    return p;
+}
+
+bool read_plain_number(const char *&p, const char *const end, PlainNumber &out) noexcept
+{
+    static constexpr double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    const bool negative = *p == '-';
+    if (negative)
+        ++p;
+    if (p == end || !digit(*p))
+        return false;
+    std::uint64_t m = 0;
+    int digits = 0;
+    if (*p == '0') {
+        ++p;
+        digits = 1;
+    } else {
+        while (p != end && digit(*p)) {
+            if (++digits > 18)
+                return false;
+            m = m * 10 + static_cast<std::uint64_t>(*p++ - '0');
+        }
+    }
+    if (p == end || (*p != '.' && *p != 'e' && *p != 'E' && !digit(*p))) {
+        const auto i = static_cast<std::int64_t>(m);
+        out.integer = true;
+        out.int_value = negative ? -i : i;
+        out.value = static_cast<double>(out.int_value);
+        return true;
+    }
+    if (*p != '.')
+        return false;  // an exponent, or a leading zero
+    ++p;
+    int decimals = 0;
+    while (p != end && digit(*p)) {
+        if (++digits > 18)
+            return false;
+        m = m * 10 + static_cast<std::uint64_t>(*p++ - '0');
+        ++decimals;
+    }
+    if (decimals == 0 || decimals > 22 || m > (std::uint64_t(1) << 53))
+        return false;
+    if (p != end && (*p == 'e' || *p == 'E'))
+        return false;
+    double x = static_cast<double>(m);
+    if (negative)
+        x = -x;
+    out.integer = false;
+    out.value = x / exact_pow10[decimals];
+    return true;
 }
 
 std::optional<std::string_view> string_member(const json::object &o, std::string_view name, std::string &error,

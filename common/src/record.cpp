@@ -75,22 +75,6 @@ void append_message_record(std::string &out, const MessageText &message)
 
 namespace {
 
-// How many of the 8 bytes at `p` come before the first that ends or escapes
-// a string, is a control character (invalid in JSON) or is part of a UTF-8
-// sequence (to check); 8 when none does.
-int plain8(const char *p) noexcept
-{
-    std::uint64_t w;
-    std::memcpy(&w, p, sizeof w);
-    if constexpr (std::endian::native == std::endian::big)
-        w = __builtin_bswap64(w);  // the first byte lowest
-    constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
-    const auto zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
-    // Each test may flag bytes above one it rightly flags, never below.
-    const std::uint64_t flags = ((w - ones * 0x20) | zero(w ^ (ones * '"')) | zero(w ^ (ones * '\\')) | w) & highs;
-    return std::countr_zero(flags) / 8;
-}
-
 // Reads JSON text that is what append_json() writes of the value Boost.JSON
 // parses from it, but for numbers, which it notes with the text append_json()
 // writes of them; no value is built. Anything it is not sure of is a no.
@@ -272,12 +256,7 @@ private:
         const char *start = ++p_;  // after '"'
         bool ascii = true;
         for (;;) {
-            while (end_ - p_ >= 8) {
-                const int plain = plain8(p_);
-                p_ += plain;
-                if (plain < 8)
-                    break;
-            }
+            p_ = plain_string_run(p_, end_, true);
             if (p_ == end_)
                 return false;
             const auto c = static_cast<unsigned char>(*p_);
@@ -299,57 +278,21 @@ private:
         }
     }
 
-    static bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-    // An integer of up to 18 digits is an int64 that std::to_chars writes
-    // back the same; a decimal of up to 15 significant digits is parsed by
-    // Boost.JSON as one correctly rounded division, done here too, and then
-    // written by append_number(): "20.0" is noted to be written "20".
-    // Exponents and "-0" are left out.
+    // A number read_plain_number() takes, which Boost.JSON parses to the same
+    // value: an integer is written back as it came ("-0" excepted, written
+    // "0": left out); a decimal is written by append_number(), and where that
+    // differs from the text ("20.0" as "20") the difference is noted.
     bool number()
     {
         const char *start = p_;
-        const bool negative = *p_ == '-';
-        if (negative)
-            ++p_;
-        if (p_ == end_ || !digit(*p_))
+        PlainNumber n;
+        if (!read_plain_number(p_, end_, n))
             return false;
-        std::uint64_t mantissa = 0;
-        int significant = 0;
-        if (*p_ == '0') {
-            ++p_;
-        } else {
-            while (p_ != end_ && digit(*p_)) {
-                if (++significant > 18)
-                    return false;
-                mantissa = mantissa * 10 + static_cast<unsigned>(*p_ - '0');
-                ++p_;
-            }
-        }
-        if (p_ != end_ && (*p_ == 'e' || *p_ == 'E'))
-            return false;
-        if (p_ == end_ || *p_ != '.')
-            return mantissa != 0 || !negative;  // "-0" is written "0"
-        ++p_;
-        int fraction = 0;
-        while (p_ != end_ && digit(*p_)) {
-            if (significant > 0 || *p_ != '0')
-                ++significant;
-            if (significant > 15 || ++fraction > 22)
-                return false;
-            mantissa = mantissa * 10 + static_cast<unsigned>(*p_ - '0');
-            ++p_;
-        }
-        if (fraction == 0 || (p_ != end_ && (*p_ == 'e' || *p_ == 'E')))
-            return false;
-        static constexpr double powers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                            1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-        double x = static_cast<double>(mantissa);
-        if (negative)
-            x = -x;
-        x /= powers[fraction];
+        if (n.integer)
+            return n.int_value != 0 || *start != '-';
         const std::size_t at = patch_text_.size();
-        append_number(patch_text_, x);
+        append_number(patch_text_, n.value);
         const std::string_view written(patch_text_.data() + at, patch_text_.size() - at);
         if (written == std::string_view(start, static_cast<std::size_t>(p_ - start)))
             patch_text_.resize(at);

@@ -6,10 +6,6 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -447,56 +443,7 @@ namespace {
 // value of an unusual line, is Boost.JSON's.
 constexpr std::size_t fast_max_depth = 32;
 
-// Exact in a double, each of them.
-constexpr double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
 constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-// Bytes a string may hold as they are: printable ASCII but '"' and '\\'.
-constexpr auto plain_bytes = [] {
-    std::array<bool, 256> t{};
-    for (int c = 0x20; c < 0x80; ++c)
-        t[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
-    return t;
-}();
-
-// The first byte from `p` on that a string cannot hold as it is ('"', '\\',
-// a control byte, one past ASCII), or `end`: many bytes at a time.
-const char *plain_run(const char *p, const char *const end) noexcept
-{
-#if defined(__SSE2__)
-    // Sixteen at a time where SSE2 is: a signed "less than 0x20" is a control
-    // byte or one past ASCII.
-    while (end - p >= 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-        const __m128i hit =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                         _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-        const auto stop = static_cast<unsigned>(_mm_movemask_epi8(hit));
-        if (stop != 0)
-            return p + std::countr_zero(stop);
-        p += 16;
-    }
-#endif
-    // Eight at a time. The lowest byte a test flags is always one it looks
-    // for: a borrow that makes one flag wrongly runs up from a byte flagged rightly.
-    constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
-    const auto zero_byte = [](std::uint64_t x) { return (x - ones) & ~x; };
-    while (end - p >= 8) {
-        std::uint64_t w;
-        std::memcpy(&w, p, 8);
-        const std::uint64_t stop =
-            (zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\')) | ((w - ones * 0x20) & ~w) | w) & highs;
-        if (stop != 0)
-            return p + std::countr_zero(stop) / 8;
-        p += 8;
-    }
-    while (p != end && plain_bytes[static_cast<unsigned char>(*p)])
-        ++p;
-    return p;
-}
 
 class FastScan {
 public:
@@ -669,7 +616,7 @@ private:
     bool string(std::string_view &out) noexcept
     {
         const char *const begin = ++p_;
-        p_ = plain_run(p_, end_);
+        p_ = plain_string_run(p_, end_, true);
         if (p_ == end_ || *p_ != '"')
             return false;
         out = {begin, static_cast<std::size_t>(p_ - begin)};
@@ -677,54 +624,19 @@ private:
         return true;
     }
 
-    // An integer of up to 18 digits, as Boost.JSON gives it (on_int64); a
-    // decimal without exponent whose digits make an integer up to 2^53 with
-    // up to 22 after the point. Such a decimal is m / 10^k with m and 10^k
-    // exact doubles, so the one division is correctly rounded: the double
-    // nearest the text, the one Boost.JSON's parser computes the same way.
+    // A number read_plain_number() takes, as Boost.JSON gives it: an integer
+    // by on_int64, a decimal by on_double.
     bool number()
     {
         const char *const begin = p_;
-        const bool negative = *p_ == '-';
-        if (negative)
-            ++p_;
-        if (p_ == end_ || !is_digit(*p_))
+        PlainNumber n;
+        if (!read_plain_number(p_, end_, n))
             return false;
-        std::uint64_t m = 0;
-        int digits = 0;
-        if (*p_ == '0') {
-            ++p_;
-            digits = 1;
-        } else {
-            while (p_ != end_ && is_digit(*p_)) {
-                if (++digits > 18)
-                    return false;
-                m = m * 10 + static_cast<std::uint64_t>(*p_++ - '0');
-            }
-        }
-        if (p_ == end_ || (*p_ != '.' && *p_ != 'e' && *p_ != 'E' && !is_digit(*p_))) {
-            const auto i = static_cast<std::int64_t>(m);
-            h_.on_int64(negative ? -i : i, {begin, static_cast<std::size_t>(p_ - begin)}, ec_);
-            return true;
-        }
-        if (*p_ != '.')
-            return false;  // an exponent, or a leading zero
-        ++p_;
-        int decimals = 0;
-        while (p_ != end_ && is_digit(*p_)) {
-            if (++digits > 18)
-                return false;
-            m = m * 10 + static_cast<std::uint64_t>(*p_++ - '0');
-            ++decimals;
-        }
-        if (decimals == 0 || decimals > 22 || m > (std::uint64_t(1) << 53))
-            return false;
-        if (p_ != end_ && (*p_ == 'e' || *p_ == 'E'))
-            return false;
-        double x = static_cast<double>(m);
-        if (negative)
-            x = -x;
-        h_.on_double(x / exact_pow10[decimals], {begin, static_cast<std::size_t>(p_ - begin)}, ec_);
+        const std::string_view text(begin, static_cast<std::size_t>(p_ - begin));
+        if (n.integer)
+            h_.on_int64(n.int_value, text, ec_);
+        else
+            h_.on_double(n.value, text, ec_);
         return true;
     }
 

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +22,29 @@ void append_json_string(std::string &out, std::string_view text);
 using NumberWriter = void (*)(std::string &out, double value);
 void append_json(std::string &out, const json::value &value, NumberWriter numbers = nullptr);
 std::string to_json(const json::value &value);
+
+// The hand-written readers of the common line (RecordScanner's, the compact
+// message reader's) share these two, so that what they take is what Boost.JSON
+// would give:
+//
+// The first byte from `p` on that a JSON string cannot hold as it is: '"',
+// '\\', a control byte, and with `ascii` any byte past ASCII; `end` when
+// none is. Sixteen or eight bytes at a time.
+const char *plain_string_run(const char *p, const char *end, bool ascii) noexcept;
+
+// A JSON number without exponent whose value Boost.JSON (1.81) computes by
+// the same arithmetic: an integer of up to 18 digits (an int64; "-0" is 0),
+// or a decimal whose digits make an integer m up to 2^53 with k of at most 22
+// after the point, m / 10^k with both exact, so one correctly rounded
+// division. `p` at its first byte, and past the number when it is one; false
+// for anything else (an exponent, a leading zero, more digits, not a number),
+// `p` then anywhere in it.
+struct PlainNumber {
+    bool integer = false;
+    std::int64_t int_value = 0;
+    double value = 0;  // as a double, integers too
+};
+bool read_plain_number(const char *&p, const char *end, PlainNumber &out) noexcept;
 
 // A member that must be a string when present: its text, or nullopt when it is
 // absent or null. Another type gives nullopt, sets `ok` false and `error` to
