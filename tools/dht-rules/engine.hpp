@@ -153,7 +153,9 @@ private:
     const RuleState &state(Id id, std::size_t i) const noexcept { return states_.row(id)[i]; }
     bool applies(Id id, std::size_t i) const noexcept { return applies_.row(id)[i] != 0; }
 
-    // The sensor `name`, added if new and the cap allows (else none).
+    // The sensor `name`, added if new and the cap allows (else none). Adding
+    // may first compact the table: the numbers of the sensors change then,
+    // so none is held across a call that may add a sensor.
     Id sensor(std::string_view name, TimePoint time);
     Id add(std::string_view name, TimePoint time);
     void erase(Id id);
