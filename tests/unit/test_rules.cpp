@@ -611,6 +611,19 @@ TEST_CASE("engine: the sensor table finds sensors by name and by prefix as they 
     }
     CHECK(t.end() == next);
     check();
+
+    // A topic that keeps changing leaves text unused: enough of it is worth a compaction.
+    std::string topic;
+    for (int i = 0; i < 1000 && !t.wants_compaction(); ++i) {
+        topic = "a/longer/topic/than/the/name/" + std::to_string(i % 2);
+        t.set_topic(id[2], topic);
+        t.index(id[2]);
+    }
+    CHECK(t.wants_compaction());
+    t.compact([](SensorTable::Id, SensorTable::Id) {});
+    CHECK_FALSE(t.wants_compaction());
+    CHECK(t.topic(id[2]) == topic);
+    check();
 }
 
 TEST_CASE("engine: timers and the state file go through the sensors in the order first heard of", "[engine]")

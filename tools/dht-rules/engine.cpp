@@ -196,6 +196,10 @@ void Engine::touch(Id id)
 
 Engine::Id Engine::sensor(std::string_view name, TimePoint time)
 {
+    // Here as well as in add(): a sensor whose topic keeps changing leaves
+    // text unused behind it without any sensor being added.
+    if (table_.wants_compaction())
+        compact();
     if (last_ != SensorTable::none && table_.name(last_) == name)
         return last_;
     if (const Id id = table_.find(name); id != SensorTable::none)

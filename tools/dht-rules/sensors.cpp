@@ -107,6 +107,7 @@ void SensorTable::remove(Id id)
     unused_ += s.name_size + (s.topic_is_name ? 0 : s.topic_size);
     s.gone = true;
     --size_;
+    note_waste();
 }
 
 void SensorTable::set_topic(Id id, std::string_view topic)
@@ -116,8 +117,10 @@ void SensorTable::set_topic(Id id, std::string_view topic)
         unindex(id);
     if (topic == this->topic(id))
         return;
-    if (!s.topic_is_name)
+    if (!s.topic_is_name) {
         unused_ += s.topic_size;
+        note_waste();
+    }
     s.topic_is_name = topic == name(id);
     s.topic_at = s.topic_is_name ? s.name_at : store(topic);
     s.topic_size = static_cast<std::uint32_t>(topic.size());
@@ -137,6 +140,8 @@ SensorTable::Id SensorTable::first_under(std::string_view prefix) const noexcept
 void SensorTable::index(Id id)
 {
     Sensor &s = (*this)[id];
+    if (s.indexed)
+        return;
     s.next_under = none;
     s.indexed = true;
     const std::string_view prefix = prefix_of(topic(id));
@@ -182,12 +187,6 @@ void SensorTable::unindex(Id id)
         by_prefix_.set(at, head);
 }
 
-bool SensorTable::wants_compaction() const noexcept
-{
-    const std::size_t gaps = end_ - size_;
-    return gaps >= 16 + size_ / 2 || unused_ >= 4096 + (text_.size() - unused_);
-}
-
 void SensorTable::compact(const std::function<void(Id from, Id to)> &move)
 {
     std::vector<Id> to(end_, none);
@@ -221,6 +220,7 @@ void SensorTable::compact(const std::function<void(Id from, Id to)> &move)
     by_prefix_.renumber(to);
     text_.swap(text);
     unused_ = 0;
+    compaction_due_ = false;
 }
 
 }  // namespace dht::rules

@@ -98,14 +98,14 @@ public:
 
     // The first sensor under `prefix` (then Sensor::next_under), or none.
     Id first_under(std::string_view prefix) const noexcept;
-    // Lists the sensor last under the prefix of its topic.
+    // Lists the sensor last under the prefix of its topic, unless listed.
     void index(Id id);
     // Takes it off that list: the list's last sensor takes its place (the
     // order a vector with swap-and-pop removal would hold).
     void unindex(Id id);
 
     // Whether compact() is due: gaps, or text no longer used, as much as what is in use.
-    bool wants_compaction() const noexcept;
+    bool wants_compaction() const noexcept { return compaction_due_; }
     // Closes the gaps, keeping the order, and drops text no longer used.
     // `move(from, to)` (to < from) is called for each sensor that moves, in
     // increasing order, for what the caller keeps by sensor number.
@@ -148,12 +148,17 @@ private:
     std::string_view text(std::uint32_t at, std::uint32_t size) const noexcept { return {text_.data() + at, size}; }
     std::uint32_t store(std::string_view s);
     std::size_t find_prefix(std::string_view prefix, std::uint32_t hash) const noexcept;
+    void note_waste() noexcept
+    {
+        compaction_due_ = end_ - size_ >= 16 + size_ / 2 || unused_ >= 4096 + (text_.size() - unused_);
+    }
 
     PerSensor<Sensor> sensors_;
     Id end_ = 0;
     std::string text_;         // names and topics
     std::size_t unused_ = 0;  // bytes of text_ no sensor refers to
     std::size_t size_ = 0;
+    bool compaction_due_ = false;  // wants_compaction(), updated as gaps and unused text come
     Index by_name_, by_prefix_;  // by_prefix_: the first sensor of each prefix's list
 };
 
