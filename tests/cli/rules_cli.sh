@@ -191,9 +191,10 @@ pass "SIGHUP reloads, keeps unchanged rules' state, refuses bad or missing rules
 mild='{"temperature":20,"humidity":50}'
 { rec dht11/a/data "$mild"; rec dht11/b/data "$mild"; rec -t $((REC_T0 + 1200)) dht11/a/data "$mild"; } >"$T/history"
 dht-rules -e 'silent: no data for 10m -> alert' <"$T/history" >"$T/out"
+# Alerts due at the same time come in the order their sensors were first heard of.
 assert_eq "replay: silences between records, at record times, nothing at the end" \
-    "dht11/b/data firing 2026-11-24T10:10:00.000Z
-dht11/a/data firing 2026-11-24T10:10:00.000Z
+    "dht11/a/data firing 2026-11-24T10:10:00.000Z
+dht11/b/data firing 2026-11-24T10:10:00.000Z
 dht11/a/data resolved 2026-11-24T10:20:00.000Z" "$(jq -r '"\(.sensor) \(.state) \(.timestamp)"' "$T/out")"
 dht-rules -e 'silent: no data for 10m -> alert' --clock wall <"$T/history" >"$T/out"
 assert_eq "--clock wall: a is silent now too" "dht11/a/data firing 2026-11-24T10:30:00.000Z" \

@@ -1,5 +1,6 @@
 #include "engine.hpp"
 #include "rules.hpp"
+#include "sensors.hpp"
 #include "state.hpp"
 #include "testfile.hpp"
 
@@ -12,9 +13,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 using namespace dht;
 using namespace dht::rules;
@@ -545,6 +548,126 @@ TEST_CASE("engine: --forget-after forgets silent sensors, and resolves their ale
           "a silent sensor would be forgotten before it is said silent");
     CHECK(check_bounds(parse_ok("silent: no data for 1h -> alert"), bounds(10, 61min)).empty());
     CHECK(check_bounds(parse_ok("silent: no data for 1h -> alert"), bounds(10)).empty());
+}
+
+TEST_CASE("engine: the sensor table finds sensors by name and by prefix as they come, go and move", "[engine]")
+{
+    SensorTable t;
+    std::vector<std::string> names;
+    for (int i = 0; i < 3000; ++i)
+        names.push_back("p" + std::to_string(i % 7) + "/s" + std::to_string(i));
+    for (const auto &name : names)
+        t.index(t.add(name));
+    std::vector<SensorTable::Id> id(names.size());
+    for (std::size_t i = 0; i < names.size(); ++i)
+        id[i] = static_cast<SensorTable::Id>(i);
+    std::vector<bool> present(names.size(), true);
+    // The names under each prefix, in no particular order.
+    const auto under = [&](std::string_view prefix) {
+        std::multiset<std::string> got;
+        for (auto s = t.first_under(prefix); s != SensorTable::none; s = t[s].next_under)
+            got.emplace(t.name(s));
+        return got;
+    };
+    const auto check = [&] {
+        std::map<std::string, std::multiset<std::string>> want;
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            CHECK(t.find(names[i]) == (present[i] ? id[i] : SensorTable::none));
+            if (present[i])
+                want[std::string(prefix_of(t.topic(id[i])))].insert(names[i]);
+        }
+        for (const auto &[prefix, want_names] : want)
+            CHECK(under(prefix) == want_names);
+        CHECK(t.size() == static_cast<std::size_t>(std::count(present.begin(), present.end(), true)));
+    };
+    for (std::size_t i = 0; i < names.size(); i += 3) {
+        t.remove(id[i]);
+        present[i] = false;
+    }
+    // Some move to a prefix of their own, and back.
+    for (std::size_t i = 1; i < names.size(); i += 5) {
+        if (!present[i])
+            continue;
+        t.set_topic(id[i], "moved/" + names[i]);
+        t.index(id[i]);
+    }
+    t.set_topic(id[1], names[1]);
+    t.index(id[1]);
+    check();
+    REQUIRE(t.wants_compaction() == false);
+    for (std::size_t i = 1; i < names.size(); i += 3) {
+        t.remove(id[i]);
+        present[i] = false;
+    }
+    REQUIRE(t.wants_compaction());
+    std::vector<SensorTable::Id> moved(names.size(), SensorTable::none);
+    t.compact([&](SensorTable::Id from, SensorTable::Id to) { moved[from] = to; });
+    SensorTable::Id next = 0;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (!present[i])
+            continue;
+        CHECK(moved[i] == (i == next ? SensorTable::none : next));  // in order, only those that move
+        id[i] = next++;
+    }
+    CHECK(t.end() == next);
+    check();
+
+    // A topic that keeps changing leaves text unused: enough of it is worth a compaction.
+    std::string topic;
+    for (int i = 0; i < 1000 && !t.wants_compaction(); ++i) {
+        topic = "a/longer/topic/than/the/name/" + std::to_string(i % 2);
+        t.set_topic(id[2], topic);
+        t.index(id[2]);
+    }
+    CHECK(t.wants_compaction());
+    t.compact([](SensorTable::Id, SensorTable::Id) {});
+    CHECK_FALSE(t.wants_compaction());
+    CHECK(t.topic(id[2]) == topic);
+    check();
+}
+
+TEST_CASE("engine: timers and the state file go through the sensors in the order first heard of", "[engine]")
+{
+    Harness h("silent: no data for 10m -> alert", {}, bounds(1000, 1h));
+    // Names in an order that is neither sorted nor a hash table's.
+    std::vector<std::string> names;
+    for (int i = 0; i < 100; ++i)
+        names.push_back("dht11/s" + std::to_string((i * 37) % 100) + "/data");
+    for (const auto &name : names)
+        h.read(name, t0, {});
+    h.engine.advance(t0 + 11min);
+    REQUIRE(h.alerts.size() == 100);
+    for (std::size_t i = 0; i < names.size(); ++i)
+        CHECK(h.alerts[i].at("sensor").as_string() == std::string_view(names[i]));
+
+    // Every tenth sensor stays, the others are forgotten; two new ones come
+    // after those that stayed, whose order is kept.
+    std::vector<std::string> want;
+    for (std::size_t i = 0; i < names.size(); i += 10) {
+        h.read(names[i], t0 + 50min, {});
+        want.push_back(names[i]);
+    }
+    h.engine.advance(t0 + 61min);
+    CHECK(h.engine.sensors() == 10);
+    h.read("dht11/new-b/data", t0 + 62min, {});
+    h.read("dht11/new-a/data", t0 + 62min, {});
+    want.insert(want.end(), {"dht11/new-b/data", "dht11/new-a/data"});
+    std::vector<std::string> saved;
+    const json::value state = json::parse(h.engine.save());
+    for (const auto &sensor : state.at("sensors").as_array())
+        saved.emplace_back(sensor.at("name").as_string());
+    CHECK(saved == want);
+
+    // Each is still found by its name, and by the prefix of its topic.
+    const std::string &kept = names[50];
+    h.read(kept, t0 + 63min, {});
+    CHECK(h.engine.sensors() == 12);
+    CHECK(h.last("sensor") == json::serialize(json::value(kept)));
+    CHECK(h.last("state") == "\"resolved\"");
+    h.engine.status(std::string(prefix_of(kept)) + "/status", "offline", t0 + 64min);
+    CHECK(h.engine.sensors() == 12);
+    CHECK(h.last("sensor") == json::serialize(json::value(kept)));
+    CHECK(h.last("reason") == "\"offline\"");
 }
 
 TEST_CASE("engine: a status topic finds its sensors by their prefix, among many", "[engine]")

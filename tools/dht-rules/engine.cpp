@@ -14,12 +14,6 @@ namespace dht::rules {
 
 namespace {
 
-std::string_view prefix_of(std::string_view topic)
-{
-    const auto slash = topic.rfind('/');
-    return slash == std::string_view::npos ? std::string_view() : topic.substr(0, slash);
-}
-
 void append_value_text(std::string &out, const FieldValue &v, std::string_view text)
 {
     if (v.type == FieldValue::Type::number)
@@ -174,7 +168,8 @@ void Engine::RuleState::keep(const FieldValue *v)
 }
 
 Engine::Engine(RuleSet rules, Duration repeat, Emit emit, SensorBounds bounds)
-    : rules_(std::move(rules)), repeat_(repeat), emit_(std::move(emit)), cap_(bounds.max_sensors),
+    : rules_(std::move(rules)), repeat_(repeat), emit_(std::move(emit)), states_(rules_.rules.size()),
+      applies_(rules_.rules.size()), cap_(bounds.max_sensors),
       forget_after_(bounds.forget_after)
 {
     has_timers_ = repeat_.count() > 0 || forget_after_ ||
@@ -189,170 +184,162 @@ void Engine::note_deadline(TimePoint t) noexcept
         next_deadline_ = t;
 }
 
-void Engine::touch(Sensor &s)
+void Engine::touch(Id id)
 {
     dirty_ = true;
+    auto &s = table_[id];
     if (tracking_ && !s.changed) {
         s.changed = true;
-        changed_.push_back(s.name);
+        changed_.emplace_back(table_.name(id));
     }
 }
 
-Engine::Sensor *Engine::sensor(std::string_view name, TimePoint time)
+Engine::Id Engine::sensor(std::string_view name, TimePoint time)
 {
-    if (last_ != nullptr && last_->name == name)
+    // Here as well as in add(): a sensor whose topic keeps changing leaves
+    // text unused behind it without any sensor being added.
+    if (table_.wants_compaction())
+        compact();
+    if (last_ != SensorTable::none && table_.name(last_) == name)
         return last_;
-    if (auto it = sensors_.find(name); it != sensors_.end())
-        return last_ = it->second.get();
-    if (!cap_.admit(sensors_.size(), name))
-        return nullptr;
-    return last_ = &add(name, time);
+    if (const Id id = table_.find(name); id != SensorTable::none)
+        return last_ = id;
+    if (!cap_.admit(table_.size(), name))
+        return SensorTable::none;
+    return last_ = add(name, time);
 }
 
-Engine::Sensor &Engine::add(std::string_view name, TimePoint time)
+Engine::Id Engine::add(std::string_view name, TimePoint time)
 {
-    auto s = std::make_unique<Sensor>();
-    s->name = std::string(name);
-    s->last_seen = time;
-    s->states.resize(rules_.rules.size());
-    s->applies.assign(rules_.rules.size(), 0);
-    Sensor &added = *s;
-    sensors_.emplace(std::string_view(s->name), std::move(s));
+    if (table_.wants_compaction())
+        compact();
+    const Id id = table_.add(name);
+    table_[id].last_seen = time;
+    states_.resize(table_.end());
+    applies_.resize(table_.end());
     for (const auto &r : rules_.rules)
         if (r.no_data)
             note_deadline(saturating_add(time, r.silence));
     if (forget_after_)
         note_deadline(saturating_add(time, *forget_after_));
-    touch(added);
-    return added;
+    touch(id);
+    return id;
 }
 
-Engine::Sensors::iterator Engine::erase(Sensors::iterator it)
+void Engine::erase(Id id)
 {
-    Sensor &s = *it->second;
-    unindex(s);
-    if (s.placeholder)
+    if (table_[id].placeholder)
         --placeholders_;
-    if (last_ == &s)
-        last_ = nullptr;
+    if (last_ == id)
+        last_ = SensorTable::none;
     dirty_ = true;
     if (tracking_)
-        changed_.push_back(s.name);
-    return sensors_.erase(it);
+        changed_.emplace_back(table_.name(id));
+    for (std::size_t i = 0; i < rules_.rules.size(); ++i)
+        state(id, i) = RuleState{};
+    table_.remove(id);
 }
 
-void Engine::unindex(Sensor &s)
+void Engine::compact()
 {
-    if (!std::exchange(s.indexed, false))
-        return;
-    const auto it = by_prefix_.find(prefix_of(s.topic()));
-    if (it == by_prefix_.end())
-        return;
-    // The last sensor of the list takes the place of `s`.
-    Sensor **at = &it->second;
-    while (*at != &s)
-        at = &(*at)->next_under;
-    Sensor **last = at;
-    while ((*last)->next_under != nullptr)
-        last = &(*last)->next_under;
-    Sensor *moved = *last;
-    *last = nullptr;
-    if (moved != &s) {
-        moved->next_under = s.next_under;
-        *at = moved;
-    }
-    s.next_under = nullptr;
-    if (it->second == nullptr)
-        by_prefix_.erase(it);
+    const std::size_t n = rules_.rules.size();
+    table_.compact([&](Id from, Id to) {
+        for (std::size_t i = 0; i < n; ++i) {
+            state(to, i) = std::move(state(from, i));
+            applies_.row(to)[i] = applies_.row(from)[i];
+        }
+    });
+    states_.resize(table_.end());
+    applies_.resize(table_.end());
+    last_ = SensorTable::none;
 }
 
-void Engine::match_topic(Sensor &s, std::string_view topic)
+void Engine::match_rules(Id id)
 {
-    if (s.matched && s.topic() == topic)
+    const std::string_view topic = table_.topic(id);
+    for (std::size_t i = 0; i < rules_.rules.size(); ++i)
+        applies_.row(id)[i] = matches(rules_.rules[i], topic) ? 1 : 0;
+}
+
+void Engine::match_topic(Id id, std::string_view topic)
+{
+    auto &s = table_[id];
+    if (s.matched && table_.topic(id) == topic)
         return;
     s.matched = true;
-    const std::string_view prefix = prefix_of(topic);
-    const bool moved = !s.indexed || prefix_of(s.topic()) != prefix;
-    if (moved)
-        unindex(s);  // under the prefix of the topic it had
-    s.set_topic(topic);
-    s.applies.assign(rules_.rules.size(), 0);
-    for (std::size_t i = 0; i < rules_.rules.size(); ++i)
-        s.applies[i] = matches(rules_.rules[i], topic) ? 1 : 0;
-    if (moved) {
-        Sensor **end = &by_prefix_[std::string(prefix)];
-        while (*end != nullptr)
-            end = &(*end)->next_under;
-        *end = &s;
-        s.indexed = true;
-    }
+    table_.set_topic(id, topic);
+    match_rules(id);
+    if (!s.indexed)
+        table_.index(id);  // under the prefix of its topic
     if (s.placeholder || placeholders_ == 0)
         return;
     // A sensor first known from its status topic now sends readings under its
     // own name: the stand-in (named for the data topic, status()) goes, and
     // what it had fired resolves.
-    const auto it = sensors_.find(std::string(prefix) + "/data");
-    if (it == sensors_.end() || !it->second->placeholder || it->second.get() == &s)
+    const Id p = table_.find(std::string(prefix_of(topic)) + "/data");
+    if (p == SensorTable::none || !table_[p].placeholder || p == id)
         return;
-    Sensor &p = *it->second;
     for (std::size_t i = 0; i < rules_.rules.size(); ++i)
-        if (p.states[i].firing)
-            resolve(rules_.rules[i], p, p.states[i], s.last_seen, nullptr);
-    erase(it);
+        if (state(p, i).firing)
+            resolve(rules_.rules[i], p, state(p, i), s.last_seen, nullptr);
+    erase(p);
 }
 
 void Engine::reading(const Reading &r)
 {
     advance(r.time);
-    Sensor *found = sensor(r.sensor, r.time);
-    if (found == nullptr)
+    const Id id = sensor(r.sensor, r.time);
+    if (id == SensorTable::none)
         return;  // beyond --max-sensors
-    Sensor &s = *found;
+    auto &s = table_[id];
     if (s.placeholder) {
         s.placeholder = false;
         --placeholders_;
     }
-    match_topic(s, r.topic);
+    match_topic(id, r.topic);
     if (r.time > s.last_seen)
         s.last_seen = r.time;
     s.offline = false;
-    touch(s);
+    touch(id);
     // The rules `unless unhealthy` after the others, which say whether the
     // sensor is healthy with this reading.
+    const std::uint8_t *applying = applies_.row(id);
+    RuleState *states = states_.row(id);
     bool later = false;
     for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
-        if (s.applies[i] == 0)
+        if (applying[i] == 0)
             continue;
         if (rules_.rules[i].unless_unhealthy)
             later = true;
         else
-            judge(rules_.rules[i], s, s.states[i], r);
+            judge(rules_.rules[i], id, states[i], r);
     }
     // An unhealthy sensor's readings are unknown to them: they neither fire,
     // count nor resolve (a broken sensor is no sign that all is well).
-    if (!later || unhealthy(s))
+    if (!later || unhealthy(id))
         return;
     for (std::size_t i = 0; i < rules_.rules.size(); ++i)
-        if (s.applies[i] != 0 && rules_.rules[i].unless_unhealthy)
-            judge(rules_.rules[i], s, s.states[i], r);
+        if (applying[i] != 0 && rules_.rules[i].unless_unhealthy)
+            judge(rules_.rules[i], id, states[i], r);
 }
 
-bool Engine::unhealthy(const Sensor &s) const noexcept
+bool Engine::unhealthy(Id id) const noexcept
 {
-    if (s.offline || s.sensor_error)
+    if (table_[id].offline || table_[id].sensor_error)
         return true;
+    const RuleState *states = states_.row(id);
     for (std::size_t i = 0; i < rules_.rules.size(); ++i)
-        if (s.states[i].firing && !rules_.rules[i].threshold())
+        if (states[i].firing && !rules_.rules[i].threshold())
             return true;
     return false;
 }
 
-void Engine::judge(const Rule &rule, Sensor &s, RuleState &st, const Reading &r)
+void Engine::judge(const Rule &rule, Id id, RuleState &st, const Reading &r)
 {
     if (rule.no_data) {
         if (st.firing)
-            resolve(rule, s, st, r.time, nullptr);
-        note_deadline(saturating_add(s.last_seen, rule.silence));
+            resolve(rule, id, st, r.time, nullptr);
+        note_deadline(saturating_add(table_[id].last_seen, rule.silence));
         return;
     }
     const Truth t = rule.health != Health::none ? judge_health(rule, st.remember(), r.time, r.values[rule.field])
@@ -363,7 +350,7 @@ void Engine::judge(const Rule &rule, Sensor &s, RuleState &st, const Reading &r)
                           : t == Truth::yes     ? Truth::no
                                                 : Truth::yes;
         if (end == Truth::yes)
-            resolve(rule, s, st, r.time, &r.values[rule.field]);
+            resolve(rule, id, st, r.time, &r.values[rule.field]);
         else if (t == Truth::yes)
             st.keep(&r.values[rule.field]);
         return;
@@ -379,7 +366,7 @@ void Engine::judge(const Rule &rule, Sensor &s, RuleState &st, const Reading &r)
                          : rule.hold.count() > 0 ? r.time >= saturating_add(st.since, rule.hold)
                                                  : true;
         if (due)
-            fire(rule, s, st, r.time, &r.values[rule.field], false, {});
+            fire(rule, id, st, r.time, &r.values[rule.field], false, {});
     } else if (t == Truth::no) {
         st.count = 0;
         st.pending = false;
@@ -394,44 +381,46 @@ void Engine::status(std::string_view topic, std::string_view state, TimePoint ti
         return;
     advance(time);
     const std::string_view prefix = prefix_of(topic);
-    auto it = by_prefix_.find(prefix);
-    if (it == by_prefix_.end()) {
+    Id first = table_.first_under(prefix);
+    if (first == SensorTable::none) {
         // Not heard of yet: its readings would come on PREFIX/data (SPEC section 3).
         const std::string data_topic = std::string(prefix) + "/data";
-        Sensor *s = sensor(data_topic, time);
-        if (s == nullptr)
+        const Id id = sensor(data_topic, time);
+        if (id == SensorTable::none)
             return;  // beyond --max-sensors
-        if (!s->placeholder)
+        if (!table_[id].placeholder)
             ++placeholders_;
-        s->placeholder = true;
-        match_topic(*s, data_topic);
-        it = by_prefix_.find(prefix);
+        table_[id].placeholder = true;
+        match_topic(id, data_topic);
+        first = table_.first_under(prefix);
     }
-    for (Sensor *s = it->second; s != nullptr; s = s->next_under) {
-        s->offline = offline;
-        s->sensor_error = error;
-        touch(*s);
+    for (Id id = first; id != SensorTable::none; id = table_[id].next_under) {
+        auto &s = table_[id];
+        s.offline = offline;
+        s.sensor_error = error;
+        touch(id);
         if (error)
             continue;  // connected, but not measuring: its silence goes on
         if (!offline) {
             // Online again: it has the rule's delay to send a reading.
-            if (time > s->last_seen)
-                s->last_seen = time;
+            if (time > s.last_seen)
+                s.last_seen = time;
             for (const auto &r : rules_.rules)
                 if (r.no_data)
-                    note_deadline(saturating_add(s->last_seen, r.silence));
+                    note_deadline(saturating_add(s.last_seen, r.silence));
             continue;
         }
         for (std::size_t i = 0; i < rules_.rules.size(); ++i)
-            if (rules_.rules[i].no_data && s->applies[i] != 0 && !s->states[i].firing)
-                fire(rules_.rules[i], *s, s->states[i], time, nullptr, false, "offline");
+            if (rules_.rules[i].no_data && applies(id, i) && !this->state(id, i).firing)
+                fire(rules_.rules[i], id, this->state(id, i), time, nullptr, false, "offline");
     }
 }
 
 void Engine::each_topic(const std::function<void(std::string_view)> &f) const
 {
-    for (const auto &entry : sensors_)
-        f(entry.second->topic());
+    for (Id id = 0; id < table_.end(); ++id)
+        if (table_.present(id))
+            f(table_.topic(id));
 }
 
 void Engine::advance(TimePoint now)
@@ -442,11 +431,11 @@ void Engine::advance(TimePoint now)
         scan_timers();
 }
 
-bool Engine::forget_due(Sensor &s)
+bool Engine::forget_due(Id id)
 {
     if (!forget_after_)
         return false;
-    const TimePoint deadline = saturating_add(s.last_seen, *forget_after_);
+    const TimePoint deadline = saturating_add(table_[id].last_seen, *forget_after_);
     if (clock_ < deadline) {
         note_deadline(deadline);
         return false;
@@ -454,8 +443,8 @@ bool Engine::forget_due(Sensor &s)
     // Silent that long, it is taken for gone: what fires for it resolves,
     // saying why, rather than stay open for good.
     for (std::size_t i = 0; i < rules_.rules.size(); ++i)
-        if (s.states[i].firing)
-            resolve(rules_.rules[i], s, s.states[i], deadline, nullptr, "forgotten");
+        if (state(id, i).firing)
+            resolve(rules_.rules[i], id, state(id, i), deadline, nullptr, "forgotten");
     ++forgotten_;
     return true;
 }
@@ -463,17 +452,18 @@ bool Engine::forget_due(Sensor &s)
 void Engine::scan_timers()
 {
     next_deadline_ = TimePoint::max();
-    for (auto it = sensors_.begin(); it != sensors_.end();) {
-        Sensor &s = *it->second;
+    for (Id id = 0; id < table_.end(); ++id) {
+        if (!table_.present(id))
+            continue;
         for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
-            if (s.applies[i] == 0)
+            if (!applies(id, i))
                 continue;
             const Rule &rule = rules_.rules[i];
-            RuleState &st = s.states[i];
+            RuleState &st = state(id, i);
             if (rule.no_data && !st.firing) {
-                const TimePoint deadline = saturating_add(s.last_seen, rule.silence);
+                const TimePoint deadline = saturating_add(table_[id].last_seen, rule.silence);
                 if (clock_ >= deadline)
-                    fire(rule, s, st, deadline, nullptr, false, "silent");
+                    fire(rule, id, st, deadline, nullptr, false, "silent");
                 else
                     note_deadline(deadline);
             }
@@ -481,8 +471,8 @@ void Engine::scan_timers()
                 const TimePoint due = saturating_add(st.last_sent, repeat_);
                 if (clock_ >= due) {
                     st.last_sent = clock_;
-                    touch(s);
-                    write(rule, s, st, true, clock_, true, st.reason());
+                    touch(id);
+                    write(rule, about(id), st, true, clock_, true, st.reason());
                     note_deadline(saturating_add(clock_, repeat_));
                 } else {
                     note_deadline(due);
@@ -490,12 +480,13 @@ void Engine::scan_timers()
             }
         }
         // After its timers: a clock that jumps past both says it silent, then forgets it.
-        it = forget_due(s) ? erase(it) : std::next(it);
+        if (forget_due(id))
+            erase(id);
     }
 }
 
-void Engine::fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *values,
-                  bool repeat, std::string_view reason)
+void Engine::fire(const Rule &rule, Id id, RuleState &st, TimePoint time, const FieldValue *values, bool repeat,
+                  std::string_view reason)
 {
     st.firing = true;
     st.pending = false;
@@ -503,14 +494,14 @@ void Engine::fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, co
     st.keep(values);
     st.set_reason(reason);
     ++fired_;
-    touch(s);
+    touch(id);
     alerted_ = true;
     if (repeat_.count() > 0)
         note_deadline(saturating_add(time, repeat_));
-    write(rule, s, st, true, time, repeat, reason);
+    write(rule, about(id), st, true, time, repeat, reason);
 }
 
-void Engine::resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *value,
+void Engine::resolve(const Rule &rule, Id id, RuleState &st, TimePoint time, const FieldValue *value,
                      std::string_view reason)
 {
     RuleState before = st;
@@ -518,15 +509,15 @@ void Engine::resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time,
     if (const auto *history = before.history())
         st.remember() = *history;  // what a health rule remembers of the readings goes on
     ++resolved_;
-    touch(s);
+    touch(id);
     alerted_ = true;
     before.keep(value);
     // A late record cannot resolve an alert before it fired.
-    write(rule, s, before, false, std::max(time, before.fired_at), false,
+    write(rule, about(id), before, false, std::max(time, before.fired_at), false,
           !reason.empty() ? reason : rule.no_data ? "data" : "");
 }
 
-void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool firing, TimePoint time, bool repeat,
+void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool firing, TimePoint time, bool repeat,
                    std::string_view reason)
 {
     const FieldValue kept = st.value();
@@ -548,7 +539,7 @@ void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool 
     r += R"(","sensor":)";
     append_json_string(r, s.name);
     r += R"(,"topic":)";
-    append_json_string(r, s.topic());
+    append_json_string(r, s.topic);
     if (!rule.no_data) {
         r += R"(,"field":)";
         append_json_string(r, rule.field_name);
@@ -603,7 +594,7 @@ void Engine::write(const Rule &rule, const Sensor &s, const RuleState &st, bool 
             case TemplatePart::Kind::text: message += part.text; break;
             case TemplatePart::Kind::rule: message += rule.name; break;
             case TemplatePart::Kind::sensor: message += s.name; break;
-            case TemplatePart::Kind::topic: message += s.topic(); break;
+            case TemplatePart::Kind::topic: message += s.topic; break;
             case TemplatePart::Kind::field: message += field; break;
             case TemplatePart::Kind::value: append_value_text(message, *value, value_text); break;
             case TemplatePart::Kind::severity: message += name_of(rule.severity); break;
@@ -645,21 +636,24 @@ void Engine::replace(RuleSet rules)
                 kept[j] = 1;
             }
     // Alerts of rules that are gone or changed resolve: nothing stays open downstream.
-    for (auto &[name, s] : sensors_)
-        for (std::size_t j = 0; j < rules_.rules.size(); ++j)
-            if (kept[j] == 0 && s->states[j].firing)
-                resolve(rules_.rules[j], *s, s->states[j], clock_, nullptr, "rule changed");
-    for (auto &[name, s] : sensors_) {
-        std::vector<RuleState> states(rules.rules.size());
-        for (std::size_t i = 0; i < states.size(); ++i)
-            if (from[i] != SIZE_MAX)
-                states[i] = std::move(s->states[from[i]]);
-        s->states = std::move(states);
-        s->applies.assign(rules.rules.size(), 0);
-        for (std::size_t i = 0; i < rules.rules.size(); ++i)
-            s->applies[i] = matches(rules.rules[i], s->topic()) ? 1 : 0;
-    }
+    for (Id id = 0; id < table_.end(); ++id)
+        for (std::size_t j = 0; j < rules_.rules.size() && table_.present(id); ++j)
+            if (kept[j] == 0 && state(id, j).firing)
+                resolve(rules_.rules[j], id, state(id, j), clock_, nullptr, "rule changed");
+    const std::size_t n = rules.rules.size();
+    PerSensor<RuleState> states(n);
+    states.resize(table_.end());
+    for (Id id = 0; id < table_.end(); ++id)
+        for (std::size_t i = 0; i < n; ++i)
+            if (from[i] != SIZE_MAX && table_.present(id))
+                states.row(id)[i] = std::move(state(id, from[i]));
+    states_ = std::move(states);
+    applies_ = PerSensor<std::uint8_t>(n);
+    applies_.resize(table_.end());
     rules_ = std::move(rules);
+    for (Id id = 0; id < table_.end(); ++id)
+        if (table_.present(id))
+            match_rules(id);
     has_timers_ = repeat_.count() > 0 || forget_after_ ||
                   std::any_of(rules_.rules.begin(), rules_.rules.end(), [](const Rule &r) { return r.no_data; });
     next_deadline_ = TimePoint::min();  // look at every timer again
@@ -669,8 +663,8 @@ void Engine::replace(RuleSet rules)
 void Engine::saved() noexcept
 {
     for (const auto &name : changed_)
-        if (const auto it = sensors_.find(name); it != sensors_.end())
-            it->second->changed = false;
+        if (const Id id = table_.find(name); id != SensorTable::none)
+            table_[id].changed = false;
     changed_.clear();
     dirty_ = alerted_ = false;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "rules.hpp"
+#include "sensors.hpp"
 
 #include "dht/bounds.hpp"
 #include "dht/json.hpp"
@@ -16,7 +17,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace dht::rules {
@@ -74,7 +74,7 @@ public:
     void saved() noexcept;
 
     TimePoint clock() const noexcept { return clock_; }
-    std::size_t sensors() const noexcept { return sensors_.size(); }
+    std::size_t sensors() const noexcept { return table_.size(); }
     // The topic of each sensor's latest reading (known only from its status: PREFIX/data).
     void each_topic(const std::function<void(std::string_view)> &f) const;
     std::uint64_t fired() const noexcept { return fired_; }
@@ -82,8 +82,8 @@ public:
     std::uint64_t forgotten() const noexcept { return forgotten_; }
     const SensorCap &cap() const noexcept { return cap_; }
 
-    // The state of one rule for one sensor, and of one sensor. Compact: a
-    // sensor holds one per rule, and a watcher may hold 100,000 sensors.
+    // The state of one rule for one sensor. Compact: a sensor holds one per
+    // rule, and a watcher may hold 100,000 sensors.
     struct RuleState {
         std::uint32_t count = 0;  // readings in a row that met the condition
         bool pending = false;     // the condition holds, not yet for long enough
@@ -140,58 +140,38 @@ public:
         void set_text(std::string Rare::*member, std::string_view text);
     };
 
-    struct Sensor {
-        std::string name;
-        // The topic of its latest reading, most often its name, then held once.
-        // Its prefix (the topic without its last level) is where its status topic lives.
-        std::string_view topic() const noexcept { return topic_is_name ? std::string_view(name) : std::string_view(own_topic); }
-        void set_topic(std::string_view topic)
-        {
-            topic_is_name = topic == name;
-            if (topic_is_name)
-                std::string().swap(own_topic);
-            else
-                own_topic.assign(topic);
-        }
-        std::string own_topic;
-        bool topic_is_name = false;
-        TimePoint last_seen{};
-        bool offline = false;
-        bool sensor_error = false;  // its status says so
-        bool placeholder = false;  // known from a status topic only, no reading yet
-        bool matched = false;      // `applies` is computed for `topic`
-        bool changed = false;      // listed in changed_
-        bool indexed = false;        // in by_prefix_, under the prefix of its topic
-        Sensor *next_under = nullptr;  // the next sensor under that prefix
-        std::vector<RuleState> states;
-        std::vector<std::uint8_t> applies;  // the rule's topic filter matches `topic`
-    };
-
 private:
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    using Id = SensorTable::Id;
+    // What an alert record says of its sensor.
+    struct About {
+        std::string_view name, topic;
+        TimePoint last_seen;
     };
+    About about(Id id) const noexcept { return {table_.name(id), table_.topic(id), table_[id].last_seen}; }
+    // The state of rule `i` for sensor `id`, and whether its topic filter matches the sensor's topic.
+    RuleState &state(Id id, std::size_t i) noexcept { return states_.row(id)[i]; }
+    const RuleState &state(Id id, std::size_t i) const noexcept { return states_.row(id)[i]; }
+    bool applies(Id id, std::size_t i) const noexcept { return applies_.row(id)[i] != 0; }
 
-    // Keyed by a view of the sensor's own name: the name is held once.
-    using Sensors = std::unordered_map<std::string_view, std::unique_ptr<Sensor>, Hash>;
-
-    // The sensor `name`, added if new and the cap allows (else nullptr).
-    Sensor *sensor(std::string_view name, TimePoint time);
-    Sensor &add(std::string_view name, TimePoint time);
-    Sensors::iterator erase(Sensors::iterator it);
-    void touch(Sensor &s);
-    void match_topic(Sensor &s, std::string_view topic);
-    void unindex(Sensor &s);
-    bool forget_due(Sensor &s);
-    void append_sensor(std::string &out, const Sensor &s) const;
-    void judge(const Rule &rule, Sensor &s, RuleState &st, const Reading &r);
-    bool unhealthy(const Sensor &s) const noexcept;
-    void fire(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *values, bool repeat,
+    // The sensor `name`, added if new and the cap allows (else none). Adding
+    // may first compact the table: the numbers of the sensors change then,
+    // so none is held across a call that may add a sensor.
+    Id sensor(std::string_view name, TimePoint time);
+    Id add(std::string_view name, TimePoint time);
+    void erase(Id id);
+    void compact();
+    void touch(Id id);
+    void match_topic(Id id, std::string_view topic);
+    void match_rules(Id id);
+    bool forget_due(Id id);
+    void append_sensor(std::string &out, Id id) const;
+    void judge(const Rule &rule, Id id, RuleState &st, const Reading &r);
+    bool unhealthy(Id id) const noexcept;
+    void fire(const Rule &rule, Id id, RuleState &st, TimePoint time, const FieldValue *values, bool repeat,
               std::string_view reason);
-    void resolve(const Rule &rule, Sensor &s, RuleState &st, TimePoint time, const FieldValue *value,
+    void resolve(const Rule &rule, Id id, RuleState &st, TimePoint time, const FieldValue *value,
                  std::string_view reason = {});
-    void write(const Rule &rule, const Sensor &s, const RuleState &st, bool firing, TimePoint time, bool repeat,
+    void write(const Rule &rule, const About &s, const RuleState &st, bool firing, TimePoint time, bool repeat,
                std::string_view reason);
     void scan_timers();
     void note_deadline(TimePoint t) noexcept;
@@ -199,12 +179,14 @@ private:
     RuleSet rules_;
     Duration repeat_;
     Emit emit_;
-    Sensors sensors_;
-    // The sensors by the prefix of their topic: where a status topic's are.
-    // Each prefix's sensors in a list through Sensor::next_under, in the order
-    // a vector with swap-and-pop removal would hold them: one pointer a sensor.
-    std::unordered_map<std::string, Sensor *, Hash, std::equal_to<>> by_prefix_;
-    Sensor *last_ = nullptr;  // the sensor of the previous reading
+    // The sensors in the order first heard of: timers, the state file and
+    // each_topic() go through them in that order.
+    SensorTable table_;
+    // By sensor number, one per rule: its state, and whether the rule's topic
+    // filter matches the sensor's topic.
+    PerSensor<RuleState> states_;
+    PerSensor<std::uint8_t> applies_;
+    Id last_ = SensorTable::none;  // the sensor of the previous reading
     SensorCap cap_;
     std::optional<Duration> forget_after_;
     bool tracking_ = false;

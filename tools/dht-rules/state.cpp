@@ -233,10 +233,12 @@ std::string Engine::save(std::uint64_t journal) const
         root.integer("journal", static_cast<long long>(journal));
     root.key("sensors").out() += '[';
     bool first = true;
-    for (const auto &[name, s] : sensors_) {
+    for (Id id = 0; id < table_.end(); ++id) {
+        if (!table_.present(id))
+            continue;
         out += first ? "\n" : ",\n";
         first = false;
-        append_sensor(out, *s);
+        append_sensor(out, id);
     }
     out += "\n]";
     root.close();
@@ -252,11 +254,11 @@ std::string Engine::save_changes() const
     clock.close();
     out += '\n';
     for (const auto &name : changed_) {
-        if (const auto it = sensors_.find(name); it == sensors_.end()) {
+        if (const Id id = table_.find(name); id == SensorTable::none) {
             ObjectWriter(out).string("forget", name).close();
         } else {
             out += R"({"sensor":)";
-            append_sensor(out, *it->second);
+            append_sensor(out, id);
             out += '}';
         }
         out += '\n';
@@ -264,10 +266,11 @@ std::string Engine::save_changes() const
     return out;
 }
 
-void Engine::append_sensor(std::string &out, const Sensor &s) const
+void Engine::append_sensor(std::string &out, Id id) const
 {
+    const auto &s = table_[id];
     ObjectWriter sensor(out);
-    sensor.string("name", s.name).string("topic", s.topic());
+    sensor.string("name", table_.name(id)).string("topic", table_.topic(id));
     time_member(sensor, "last_seen", s.last_seen);
     if (s.offline)
         sensor.boolean("offline", true);
@@ -277,7 +280,7 @@ void Engine::append_sensor(std::string &out, const Sensor &s) const
         sensor.boolean("placeholder", true);
     ObjectWriter states(sensor.key("rules").out());
     for (std::size_t i = 0; i < rules_.rules.size(); ++i) {
-        const RuleState &st = s.states[i];
+        const RuleState &st = state(id, i);
         if (st.idle())
             continue;
         ObjectWriter state(states.key(rules_.rules[i].name).out());
@@ -451,7 +454,7 @@ void Engine::restore(const json::value &state)
         clock_ = clock;
     // Under --max-sensors, those with a firing alert first, then the latest
     // heard of; the others are forgotten, their alerts resolved.
-    const std::size_t room = cap_.max() > sensors_.size() ? cap_.max() - sensors_.size() : 0;
+    const std::size_t room = cap_.max() > table_.size() ? cap_.max() - table_.size() : 0;
     if (saved.size() > room) {
         const auto firing = [](const Saved &sv) {
             return std::any_of(sv.states.begin(), sv.states.end(), [](const auto &p) { return p.second.firing; });
@@ -466,34 +469,31 @@ void Engine::restore(const json::value &state)
     }
     for (std::size_t k = 0; k < saved.size(); ++k) {
         auto &sv = saved[k];
-        Sensor gone;
         const bool kept = k < room;
-        const auto known = sensors_.find(sv.name);
-        Sensor &s = !kept                    ? gone
-                    : known != sensors_.end() ? *known->second
-                                              : add(sv.name, sv.last_seen);
-        s.last_seen = sv.last_seen;
+        Id id = SensorTable::none;
         if (kept) {
+            id = table_.find(sv.name);
+            if (id == SensorTable::none)
+                id = add(sv.name, sv.last_seen);
+            auto &s = table_[id];
+            s.last_seen = sv.last_seen;
             if (sv.placeholder != s.placeholder)
                 placeholders_ += sv.placeholder ? 1 : -1;
             s.placeholder = sv.placeholder;
             s.matched = false;
-            match_topic(s, sv.topic);
-        } else {
-            s.name = sv.name;
-            s.set_topic(sv.topic);
+            match_topic(id, sv.topic);
+            table_[id].offline = sv.offline;
+            table_[id].sensor_error = sv.sensor_error;
         }
-        s.offline = sv.offline;
-        s.sensor_error = sv.sensor_error;
+        const About gone{sv.name, sv.topic, sv.last_seen};
         for (auto &[name, st] : sv.states) {
             if (const auto index = same_rule(name)) {
                 if (kept) {
-                    s.states[*index] = std::move(st);
+                    this->state(id, *index) = std::move(st);
                 } else if (st.firing) {
                     ++resolved_;
                     alerted_ = true;
-                    write(rules_.rules[*index], s, st, false, std::max(clock_, st.fired_at), false,
-                          "forgotten");
+                    write(rules_.rules[*index], gone, st, false, std::max(clock_, st.fired_at), false, "forgotten");
                 }
                 continue;
             }
@@ -509,10 +509,11 @@ void Engine::restore(const json::value &state)
                 continue;
             ++resolved_;
             alerted_ = true;
-            write(old.rules.front(), s, st, false, std::max(clock_, st.fired_at), false, "rule changed");
+            write(old.rules.front(), kept ? about(id) : gone, st, false, std::max(clock_, st.fired_at), false,
+                  "rule changed");
         }
     }
-    last_ = nullptr;
+    last_ = SensorTable::none;
     next_deadline_ = TimePoint::min();
     dirty_ = alerted_ || saved.size() > room;
 }
