@@ -70,10 +70,6 @@ void Sketch::Store::put(int index, std::uint64_t n)
 
 void Sketch::Store::add(int index, std::uint64_t n, std::size_t max_buckets)
 {
-    // Every bin is within `span` of the highest: to the bin added to last
-    // goes what would go there below.
-    if (add_to_last(index, n))
-        return;
     const int span = static_cast<int>(std::min<std::size_t>(max_buckets, 1u << 30));
     if (!bins.empty() && index > bins.back().index && bins.front().index <= index - span) {
         // A new highest bucket: the ones that fall out of the cap merge into the lowest kept.
@@ -113,12 +109,13 @@ void Sketch::add(double x)
             ++decimals_;
         repeat_ = {x, x > tiny ? index_of(x) : x < -tiny ? index_of(-x) : 0};
     }
-    if (x > tiny)
-        positive_.add(repeat_.index, 1, max_buckets_);
-    else if (x < -tiny)
-        negative_.add(repeat_.index, 1, max_buckets_);
-    else
+    if (x > tiny || x < -tiny) {
+        Store &store = x > tiny ? positive_ : negative_;
+        if (!store.add_to_last(repeat_.index, 1))
+            store.add(repeat_.index, 1, max_buckets_);
+    } else {
         ++zeros_;
+    }
 }
 
 void Sketch::merge(const Sketch &o)

@@ -53,11 +53,10 @@ private:
         std::vector<Bin> bins;
         std::size_t last = 0;  // the bin added to last
         void add(int index, std::uint64_t n, std::size_t max_buckets);
-
-    private:
         // Readings drift: most fall in the bucket of the value before. Adds
         // `n` to the bin added to last when it has `index`, is the last of
-        // that index and has room.
+        // that index and has room: what add() would do, as every bin is
+        // within `max_buckets` of the highest.
         bool add_to_last(int index, std::uint64_t n) noexcept
         {
             if (last >= bins.size() || bins[last].index != index ||
@@ -67,6 +66,8 @@ private:
             bins[last].count += static_cast<std::uint32_t>(n);
             return true;
         }
+
+    private:
         void put(int index, std::uint64_t n);
     };
 
