@@ -1,8 +1,11 @@
 #include "dht/time.hpp"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace dht {
@@ -38,18 +41,31 @@ struct Civil {
     int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
 };
 
-// "YYYY-MM-DD" at the start of `s`: a real day.
-bool read_date(std::string_view s, Civil &c)
+// Whether the date of `c` is a real day in the years a time can be held.
+bool real_date(const Civil &c)
 {
     static constexpr int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!digits(s, 0, 4, c.year) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, c.month) || s[7] != '-' ||
-        !digits(s, 8, 2, c.day))
-        return false;
     // Nanoseconds since 1970 in 64 bits reach from 1677 to 2262: beyond, a
     // time cannot be held (an offset may still push an edge year over).
     if (c.year < 1678 || c.year > 2261 || c.month < 1 || c.month > 12)
         return false;
     return c.day >= 1 && c.day <= month_days[c.month - 1] + (c.month == 2 && leap(c.year) ? 1 : 0);
+}
+
+bool real_clock(const Civil &c) { return c.hour <= 23 && c.minute <= 59 && c.second <= 60; }
+
+// The seconds since 1970 of `c` in UTC; a leap second counts as the second before.
+long long epoch_seconds(const Civil &c)
+{
+    const long long days = days_from_civil(c.year, static_cast<unsigned>(c.month), static_cast<unsigned>(c.day));
+    return days * 86400 + c.hour * 3600LL + c.minute * 60LL + (c.second == 60 ? 59 : c.second);
+}
+
+// "YYYY-MM-DD" at the start of `s`: a real day.
+bool read_date(std::string_view s, Civil &c)
+{
+    return digits(s, 0, 4, c.year) && s.size() >= 10 && s[4] == '-' && digits(s, 5, 2, c.month) && s[7] == '-' &&
+           digits(s, 8, 2, c.day) && real_date(c);
 }
 
 bool date_time_separator(char c) { return c == 'T' || c == 't' || c == ' '; }
@@ -69,7 +85,78 @@ std::size_t read_clock(std::string_view s, std::size_t pos, Civil &c, bool need_
     } else if (need_seconds) {
         return 0;
     }
-    return c.hour <= 23 && c.minute <= 59 && c.second <= 60 ? pos : 0;
+    return real_clock(c) ? pos : 0;
+}
+
+// Eight bytes from `s`, the first in the lowest byte.
+std::uint64_t load8(const char *s) noexcept
+{
+    std::uint64_t w;
+    std::memcpy(&w, s, sizeof w);
+    if constexpr (std::endian::native == std::endian::big)
+        w = __builtin_bswap64(w);
+    return w;
+}
+
+// The form of 8 bytes as two masks: 0xff for each '#' of `pattern` (a
+// digit), and its other bytes as they are; the first byte is the lowest.
+struct Shape {
+    std::uint64_t digits = 0, rest = 0;
+    constexpr explicit Shape(const char (&pattern)[9])
+    {
+        for (int i = 0; i < 8; ++i) {
+            const auto byte = static_cast<std::uint64_t>(static_cast<unsigned char>(pattern[i]));
+            (pattern[i] == '#' ? digits : rest) |= (pattern[i] == '#' ? 0xff : byte) << (8 * i);
+        }
+    }
+    // Whether `w` has this form.
+    constexpr bool fits(std::uint64_t w) const noexcept
+    {
+        constexpr std::uint64_t high = 0xf0f0f0f0f0f0f0f0, zeros = 0x3030303030303030, sixes = 0x0606060606060606;
+        // A byte 0x30-0x39 plus 6 stays below 0x40, 0x3a-0x3f reach it; no
+        // byte of 0x30-0x3f carries into the next.
+        return (w & ~digits) == rest && (w & digits & high) == (zeros & digits) &&
+               ((w + (sixes & digits)) & digits & high) == (zeros & digits);
+    }
+};
+
+int two_digits(const char *p) noexcept { return (p[0] - '0') * 10 + (p[1] - '0'); }
+
+// "YYYY-MM-DDTHH:MM:SS.mmmZ", the form records are written in: the time,
+// or none when `s` has another form or is no time (the general reader then
+// decides).
+std::optional<TimePoint> parse_common_form(std::string_view s)
+{
+    static constexpr Shape date("####-##-"), clock("##T##:##"), fraction(":##.###Z");
+    if (s.size() != 24)
+        return std::nullopt;
+    const char *p = s.data();
+    const std::uint64_t w0 = load8(p), w1 = load8(p + 8), w2 = load8(p + 16);
+    if (!fraction.fits(w2))
+        return std::nullopt;
+    // Records come in bursts within one second: the second read last is kept,
+    // by its text up to the '.'.
+    thread_local struct {
+        std::uint64_t w0 = 0, w1 = 0, w2 = 0;  // w2: its first 3 bytes, never 0 (':' first)
+        long long seconds = 0;
+    } last;
+    constexpr std::uint64_t three = 0xffffff;
+    if (w0 != last.w0 || w1 != last.w1 || (w2 & three) != last.w2) {
+        if (!date.fits(w0) || !clock.fits(w1))
+            return std::nullopt;
+        Civil c;
+        c.year = two_digits(p) * 100 + two_digits(p + 2);
+        c.month = two_digits(p + 5);
+        c.day = two_digits(p + 8);
+        c.hour = two_digits(p + 11);
+        c.minute = two_digits(p + 14);
+        c.second = two_digits(p + 17);
+        if (!real_date(c) || !real_clock(c))
+            return std::nullopt;
+        last = {w0, w1, w2 & three, epoch_seconds(c)};
+    }
+    const int millis = two_digits(p + 20) * 10 + (p[22] - '0');
+    return TimePoint(std::chrono::seconds(last.seconds) + std::chrono::milliseconds(millis));
 }
 
 // A wall-clock time in the local time zone (TZ), as mktime(3) reads it: a
@@ -193,6 +280,8 @@ std::string format_rfc3339(TimePoint t)
 
 std::optional<TimePoint> parse_rfc3339(std::string_view s)
 {
+    if (const auto t = parse_common_form(s))
+        return t;
     Civil c;
     if (!read_date(s, c) || s.size() < 11 || !date_time_separator(s[10]))
         return std::nullopt;
@@ -234,10 +323,7 @@ std::optional<TimePoint> parse_rfc3339(std::string_view s)
     }
     if (pos != s.size())
         return std::nullopt;
-    const long long days = days_from_civil(c.year, static_cast<unsigned>(c.month), static_cast<unsigned>(c.day));
-    const long long secs =
-        days * 86400 + c.hour * 3600LL + c.minute * 60LL + (c.second == 60 ? 59 : c.second) - offset;
-    return TimePoint(std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos));
+    return TimePoint(std::chrono::seconds(epoch_seconds(c) - offset) + std::chrono::nanoseconds(nanos));
 }
 
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view s,

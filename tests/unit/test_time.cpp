@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <optional>
@@ -33,6 +34,70 @@ TEST_CASE("RFC 3339 parsing reads what we write and common variants")
     CHECK_FALSE(parse_rfc3339("2026-11-24T18:29:58.Z"));
     CHECK_FALSE(parse_rfc3339("2026-11-24T18:29:58Zjunk"));
     CHECK_FALSE(parse_rfc3339(""));
+}
+
+namespace {
+// `text` read as by the general reader: a lower-case 't' between date and
+// time means the same and keeps a time off the quick way for the common
+// form "YYYY-MM-DDTHH:MM:SS.mmmZ".
+std::optional<TimePoint> parse_general(std::string text)
+{
+    if (text.size() > 10 && text[10] == 'T')
+        text[10] = 't';
+    return parse_rfc3339(text);
+}
+}  // namespace
+
+TEST_CASE("RFC 3339 times in the common form read as the general reader reads them")
+{
+    char text[] = "2026-11-24T10:00:00.000Z";
+    const auto same = [&] {
+        const auto quick = parse_rfc3339(text), general = parse_general(text);
+        if (quick != general)
+            FAIL_CHECK(text);
+    };
+    // Every date from before 1678 to after 2261, months 00-13, days 00-32.
+    for (int year = 1670; year <= 2270; ++year)
+        for (int month = 0; month <= 13; ++month)
+            for (int day = 0; day <= 32; ++day) {
+                std::snprintf(text, sizeof text, "%04d-%02d-%02dT23:59:59.999Z", year, month, day);
+                same();
+            }
+    for (const char *edge : {"0000", "9999", "1677", "1678", "2261", "2262", "1900", "2000", "2100"})
+        for (int month = 1; month <= 12; ++month)
+            for (int day = 27; day <= 31; ++day) {
+                std::snprintf(text, sizeof text, "%s-%02d-%02dT00:00:00.000Z", edge, month, day);
+                same();
+            }
+    // Every clock from 00:00:00 to 25:61:61, leap seconds and all milliseconds.
+    for (int hour = 0; hour <= 25; ++hour)
+        for (int minute = 0; minute <= 61; ++minute)
+            for (int second = 0; second <= 61; ++second) {
+                std::snprintf(text, sizeof text, "2016-12-31T%02d:%02d:%02d.%03dZ", hour, minute, second,
+                              (hour * 3600 + minute * 60 + second) % 1000);
+                same();
+            }
+    // Each byte in turn, every other value: not a digit, not the separator.
+    for (std::size_t at = 0; at < sizeof text - 1; ++at) {
+        if (at == 10)
+            continue;
+        for (int byte = 1; byte < 256; ++byte) {
+            std::snprintf(text, sizeof text, "2024-02-29T12:34:56.789Z");
+            text[at] = static_cast<char>(byte);
+            same();
+        }
+    }
+    CHECK(parse_rfc3339("2024-02-29T12:34:56.789Z") == parse_rfc3339("2024-02-29 12:34:56.789+00:00"));
+    CHECK(parse_rfc3339("2016-12-31T23:59:60.500Z") == parse_rfc3339("2016-12-31T23:59:59.500Z"));
+    CHECK(parse_rfc3339("1678-01-01T00:00:00.000Z").has_value());
+    CHECK(parse_rfc3339("2261-12-31T23:59:59.999Z").has_value());
+    CHECK_FALSE(parse_rfc3339("1677-12-31T23:59:59.999Z"));
+    CHECK_FALSE(parse_rfc3339("2262-01-01T00:00:00.000Z"));
+    CHECK_FALSE(parse_rfc3339("2023-02-29T00:00:00.000Z"));
+    CHECK_FALSE(parse_rfc3339("2026-11-24T24:00:00.000Z"));
+    CHECK_FALSE(parse_rfc3339("2026-11-24T10:00:0:.000Z"));
+    CHECK_FALSE(parse_rfc3339("2026-11-24T10:00:00.00?Z"));
+    CHECK_FALSE(parse_rfc3339(std::string_view("2026-11-24T10:00:00.000Z", 23)));
 }
 
 TEST_CASE("durations are a number and a unit")

@@ -51,14 +51,8 @@ double Sketch::value_of(int index) const noexcept
 void Sketch::Store::put(int index, std::uint64_t n)
 {
     constexpr std::uint64_t full = std::numeric_limits<std::uint32_t>::max();
-    if (n == 0)
+    if (n == 0 || add_to_last(index, n))
         return;
-    // Readings drift: most fall in the bucket of the value before.
-    if (last < bins.size() && bins[last].index == index && n <= full - bins[last].count &&
-        (last + 1 == bins.size() || bins[last + 1].index != index)) {
-        bins[last].count += static_cast<std::uint32_t>(n);
-        return;
-    }
     auto it = std::upper_bound(bins.begin(), bins.end(), index, [](int i, const Bin &b) { return i < b.index; });
     if (it != bins.begin() && std::prev(it)->index == index) {
         Bin &b = *std::prev(it);
@@ -104,17 +98,24 @@ void Sketch::add(double x)
         max_ = std::max(max_, x);
     }
     sum_ += x;
-    while (decimals_ < max_decimals && !has_decimals(x, decimals_))
-        ++decimals_;
     const double delta = x - mean_;
     mean_ += delta / static_cast<double>(count_);
     m2_ += delta * (x - mean_);
-    if (x > tiny)
-        positive_.add(index_of(x), 1, max_buckets_);
-    else if (x < -tiny)
-        negative_.add(index_of(-x), 1, max_buckets_);
-    else
+    // Readings repeat: a value equal to the one before has its decimals
+    // counted already and its bucket known (equal doubles differ only as 0
+    // and -0, both zeros here).
+    if (x != repeat_.value) {
+        while (decimals_ < max_decimals && !has_decimals(x, decimals_))
+            ++decimals_;
+        repeat_ = {x, x > tiny ? index_of(x) : x < -tiny ? index_of(-x) : 0};
+    }
+    if (x > tiny || x < -tiny) {
+        Store &store = x > tiny ? positive_ : negative_;
+        if (!store.add_to_last(repeat_.index, 1))
+            store.add(repeat_.index, 1, max_buckets_);
+    } else {
         ++zeros_;
+    }
 }
 
 void Sketch::merge(const Sketch &o)
@@ -137,6 +138,7 @@ void Sketch::merge(const Sketch &o)
     sum_ += o.sum_;
     zeros_ += o.zeros_;
     decimals_ = std::max(decimals_, o.decimals_);
+    repeat_ = {};  // its decimals may have changed
     for (const auto &b : o.positive_.bins)
         positive_.add(b.index, b.count, max_buckets_);
     for (const auto &b : o.negative_.bins)

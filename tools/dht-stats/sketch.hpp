@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace dht::stats {
@@ -52,6 +53,19 @@ private:
         std::vector<Bin> bins;
         std::size_t last = 0;  // the bin added to last
         void add(int index, std::uint64_t n, std::size_t max_buckets);
+        // Readings drift: most fall in the bucket of the value before. Adds
+        // `n` to the bin added to last when it has `index`, is the last of
+        // that index and has room: what add() would do, as every bin is
+        // within `max_buckets` of the highest.
+        bool add_to_last(int index, std::uint64_t n) noexcept
+        {
+            if (last >= bins.size() || bins[last].index != index ||
+                n > std::numeric_limits<std::uint32_t>::max() - bins[last].count ||
+                (last + 1 < bins.size() && bins[last + 1].index == index))
+                return false;
+            bins[last].count += static_cast<std::uint32_t>(n);
+            return true;
+        }
 
     private:
         void put(int index, std::uint64_t n);
@@ -66,6 +80,12 @@ private:
     std::uint64_t zeros_ = 0;
     std::uint64_t count_ = 0;
     int decimals_ = 0;
+    // The value added last and its bucket index, while decimals_ is what it
+    // made it (NaN: none).
+    struct {
+        double value = std::numeric_limits<double>::quiet_NaN();
+        int index = 0;
+    } repeat_;
     double min_ = 0, max_ = 0, sum_ = 0, mean_ = 0, m2_ = 0;
 };
 

@@ -13,6 +13,7 @@
 #include "dht/time.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -30,9 +31,33 @@ struct FieldStats {
     TimePoint last_time = TimePoint::min();  // any record, also before 1970, is later
 };
 
+// Names and paths are short: read 8 bytes at a time (the last 8 may overlap
+// the ones before), each mixed in by a multiply.
 struct StringHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    std::size_t operator()(std::string_view s) const noexcept
+    {
+        constexpr std::uint64_t k = 0x9e3779b97f4a7c15;
+        const auto mix = [](std::uint64_t h, std::uint64_t w) {
+            h = (h ^ w) * k;
+            return h ^ (h >> 32);
+        };
+        const auto load = [](const char *p) {
+            std::uint64_t w;
+            std::memcpy(&w, p, sizeof w);
+            return w;
+        };
+        std::uint64_t h = s.size() * k;
+        if (s.size() < 8) {
+            std::uint64_t w = 0;
+            for (const char c : s)
+                w = w << 8 | static_cast<unsigned char>(c);
+            return mix(h, w);
+        }
+        for (std::size_t i = 0; i + 8 < s.size(); i += 8)
+            h = mix(h, load(s.data() + i));
+        return mix(h, load(s.data() + s.size() - 8));
+    }
 };
 
 struct SensorStats {
