@@ -40,6 +40,8 @@ CAL
 dht-rules -e 'cold: temperature < 5 -> alert' --calibration cal <cal.ndjson >out 2>err || fail "dht-rules: $(cat err)"
 assert_eq "the cellar at 4+2 does not fire, the attic at 4 does, the cellar at 2.5+2 does" \
     "$(printf 'cold dht11/attic/data firing 4\ncold dht11/cellar/data firing 4.5')" "$(alerts out)"
+assert_eq "an alert on a calibrated value says so, one on a raw value does not" \
+    "$(printf 'dht11/attic/data null\ndht11/cellar/data true')" "$(jq -r '"\(.sensor) \(.calibrated)"' out)"
 dht-rules -e 'humid: humidity > 82 -> alert' --calibration cal <cal.ndjson >out 2>err || fail "dht-rules: $(cat err)"
 assert_eq "85-5 is not over 82" "" "$(alerts out)"
 assert_eq "dew point from the calibrated values (6 °C, 80 %)" "muggy dht11/cellar/data firing 2.8" \

@@ -545,6 +545,9 @@ void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool f
         append_json_string(r, rule.field_name);
         r += R"(,"value":)";
         append_value(r, *value, value_text);
+        if (calibration_ != nullptr && calibration_->calibrates(rule.field_name) &&
+            calibration_->offset(s.name, rule.field_name))
+            r += R"(,"calibrated":true)";
     }
     r += R"(,"message":)";
     std::string &message = message_;

@@ -7,6 +7,7 @@
 #include "sensors.hpp"
 
 #include "dht/bounds.hpp"
+#include "dht/calibration.hpp"
 #include "dht/json.hpp"
 #include "dht/scan.hpp"
 #include "dht/time.hpp"
@@ -41,6 +42,11 @@ public:
     ~Engine();
     Engine(const Engine &) = delete;
     Engine &operator=(const Engine &) = delete;
+
+    // The offsets the readings went through (--calibration): an alert on a
+    // field one of them changed for its sensor says "calibrated":true. It
+    // must outlive the engine; nullptr (the default): none.
+    void set_calibration(const Calibration *c) noexcept { calibration_ = c; }
 
     // A reading (a message whose payload is an object).
     void reading(const Reading &r);
@@ -142,6 +148,7 @@ public:
 
 private:
     using Id = SensorTable::Id;
+    const Calibration *calibration_ = nullptr;
     // What an alert record says of its sensor.
     struct About {
         std::string_view name, topic;

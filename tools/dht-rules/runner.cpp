@@ -16,6 +16,7 @@ Runner::Runner(const Options &o, RuleSet rules)
       fields_(o.common.max_depth),
       clock_(o.clock == "records" ? ClockMode::records : o.clock == "wall" ? ClockMode::wall : ClockMode::automatic)
 {
+    engine_.set_calibration(&readings_.calibration());
     if (o.mqtt.wants_broker())
         session_.emplace(o.mqtt);
     if (o.report)

@@ -65,6 +65,8 @@ TestResult run_test_file(const std::string &path, RuleSet rules, Duration repeat
         parser.parse(record, v, error);
         produced.push_back({v.is_object() ? v.get_object() : json::object(), std::string(record), line_no});
     });
+    if (readings != nullptr)
+        engine.set_calibration(&readings->calibration());
     RecordScanner scanner(engine.rules().fields, max_depth, false, readings);
     const auto failure = [&](std::string_view what) {
         ++result.failures;
