@@ -54,6 +54,12 @@ inline bool same_bytes(const char *a, const char *b, std::size_t n) noexcept
     if (n >= 4 && n < 8)
         return load(a, std::uint32_t()) == load(b, std::uint32_t()) &&
                load(a + n - 4, std::uint32_t()) == load(b + n - 4, std::uint32_t());
+    if (n < 4) {
+        for (std::size_t i = 0; i < n; ++i)
+            if (a[i] != b[i])
+                return false;
+        return true;
+    }
     return std::memcmp(a, b, n) == 0;
 }
 
@@ -126,6 +132,17 @@ struct ScanHandler {
     std::vector<std::uint32_t> starts;
     std::string_view key_now;
     bool keys_stable = false;
+    // The keys of the last lines read by FastScan, in the order met outside
+    // arrays, each with the node it was met in and what it named there: the
+    // next line's key at the same place with the same bytes names the same,
+    // so it is neither scanned nor looked up again.
+    struct KnownKey {
+        std::int32_t node;
+        std::string key;  // checked by plain_string_run when first met
+        const Entry *entry;
+    };
+    static constexpr std::size_t max_known_keys = 64;
+    std::vector<KnownKey> known_keys;
     unsigned skip = 0;  // > 0 inside an array: nothing there has a path
     bool root_seen = false, root_object = false;
     std::string key_buf, str_buf;
@@ -384,6 +401,11 @@ struct ScanHandler {
     {
         const auto node = open.back();
         current = node == no_node ? nullptr : nodes[static_cast<std::size_t>(node)].find(k);
+        key_found(k);
+    }
+    // After `current` is set for key `k`.
+    void key_found(std::string_view k)
+    {
         if (collect) {
             if (keys_stable || k.data() == key_buf.data()) {
                 key_now = k;
@@ -551,10 +573,40 @@ private:
     // At a key (or the space before it), through the colon after it.
     bool key(Next &next)
     {
-        std::string_view k;
-        if (p_ == end_ || *p_ != '"' || !string(k))
+        if (p_ == end_ || *p_ != '"')
             return false;
-        h_.on_key({k.data(), k.size()}, k.size(), ec_);
+        if (h_.skip > 0) {
+            std::string_view k;
+            if (!string(k))
+                return false;
+            h_.on_key({k.data(), k.size()}, k.size(), ec_);
+        } else {
+            const auto node = h_.open.back();
+            const auto &known = h_.known_keys;
+            const std::size_t left = static_cast<std::size_t>(end_ - p_);
+            if (key_no_ < known.size() && known[key_no_].node == node && left > known[key_no_].key.size() + 1 &&
+                p_[known[key_no_].key.size() + 1] == '"' &&
+                same_bytes(p_ + 1, known[key_no_].key.data(), known[key_no_].key.size())) {
+                const std::size_t n = known[key_no_].key.size();
+                h_.current = known[key_no_].entry;
+                h_.key_found({p_ + 1, n});
+                p_ += n + 2;
+            } else {
+                std::string_view k;
+                if (!string(k))
+                    return false;
+                h_.key(k);
+                if (key_no_ < known.size()) {
+                    auto &c = h_.known_keys[key_no_];
+                    c.node = node;
+                    c.key.assign(k);
+                    c.entry = h_.current;
+                } else if (key_no_ < ScanHandler::max_known_keys) {
+                    h_.known_keys.push_back({node, std::string(k), h_.current});
+                }
+            }
+            ++key_no_;
+        }
         if (!expect(':'))
             return false;
         next = Next::value;
@@ -646,6 +698,7 @@ private:
     error_code ec_;
     std::size_t limit_ = 0;  // containers open at most, less one
     std::size_t depth_ = 0;  // containers open
+    std::size_t key_no_ = 0;  // keys met outside arrays
     std::array<bool, fast_max_depth> in_object_{};  // of each open container
 };
 
