@@ -101,9 +101,30 @@ struct Node {
 
 constexpr std::int32_t no_node = -1;
 
+// A string value: a view of the text scanned when that text is stable (the
+// fast path), else of a copy.
+class Text {
+public:
+    void set(std::string_view s, bool stable)
+    {
+        if (stable) {
+            view_ = s;
+        } else {
+            copy_.assign(s);
+            view_ = copy_;
+        }
+    }
+    void clear() noexcept { view_ = {}; }
+    operator std::string_view() const noexcept { return view_; }
+
+private:
+    std::string copy_;
+    std::string_view view_;
+};
+
 struct Slot {
     FieldValue value;
-    std::string text;
+    Text text;
 };
 
 std::string_view sv(bj::string_view s) noexcept { return {s.data(), s.size()}; }
@@ -126,12 +147,12 @@ struct ScanHandler {
     // With `collect`: the dotted path of the innermost open object, the
     // length of it where each open object starts, and the current key. A
     // number's path is built from them, so a key that holds no number costs
-    // nothing. When `keys_stable`, a key handed over lies in the text scanned
-    // and is not copied.
+    // nothing. When `text_stable`, a key or a string handed over lies in the
+    // text scanned and is not copied.
     std::string path;
     std::vector<std::uint32_t> starts;
     std::string_view key_now;
-    bool keys_stable = false;
+    bool text_stable = false;
     // The keys of the last lines read by FastScan, in the order met outside
     // arrays, each with the node it was met in and what it named there: the
     // next line's key at the same place with the same bytes names the same,
@@ -149,7 +170,7 @@ struct ScanHandler {
     bool key_partial = false, str_partial = false;
 
     bool has_kind = false, kind_message = false, kind_bad = false;
-    std::string kind, payload_kind;
+    Text kind, payload_kind;
     bool collect = false;  // every number: numbers_paths / numbers_values
     std::size_t number_count = 0;
     std::vector<std::string> number_paths;
@@ -157,7 +178,7 @@ struct ScanHandler {
     bool has_topic = false, has_timestamp = false, timestamp_string = false;
     bool payload_object = false, payload_string = false;
     bool has_sensor_root = false, has_sensor_payload = false;
-    std::string topic, timestamp, payload_text, sensor_root, sensor_payload;
+    Text topic, timestamp, payload_text, sensor_root, sensor_payload;
     std::vector<Slot> root_slots, payload_slots;
     std::vector<FieldValue> root_values, payload_values;
 
@@ -174,6 +195,11 @@ struct ScanHandler {
         has_kind = kind_message = kind_bad = has_topic = has_timestamp = timestamp_string = false;
         kind.clear();
         payload_kind.clear();
+        topic.clear();
+        timestamp.clear();
+        payload_text.clear();
+        sensor_root.clear();
+        sensor_payload.clear();
         number_count = 0;
         payload_object = payload_string = has_sensor_root = has_sensor_payload = false;
         for (auto &s : root_slots)
@@ -230,36 +256,36 @@ struct ScanHandler {
                 has_kind = true;
                 kind_bad = false;  // a key given twice: the last one counts, as in the DOM
                 kind_message = s == "message";
-                kind.assign(s);
+                kind.set(s, text_stable);
                 break;
-            case What::payload_kind: payload_kind.assign(s); break;
+            case What::payload_kind: payload_kind.set(s, text_stable); break;
             case What::timestamp:
                 has_timestamp = timestamp_string = true;
-                timestamp.assign(s);
+                timestamp.set(s, text_stable);
                 break;
             case What::topic:
                 has_topic = true;
-                topic.assign(s);
+                topic.set(s, text_stable);
                 break;
             case What::payload:
                 payload_string = true;
-                payload_text.assign(s);
+                payload_text.set(s, text_stable);
                 break;
             case What::sensor_root:
                 has_sensor_root = true;
-                sensor_root.assign(s);
+                sensor_root.set(s, text_stable);
                 break;
             case What::sensor_payload:
                 has_sensor_payload = true;
-                sensor_payload.assign(s);
+                sensor_payload.set(s, text_stable);
                 break;
             case What::field_root:
                 root_slots[t.index].value.type = FieldValue::Type::string;
-                root_slots[t.index].text.assign(s);
+                root_slots[t.index].text.set(s, text_stable);
                 break;
             case What::field_payload:
                 payload_slots[t.index].value.type = FieldValue::Type::string;
-                payload_slots[t.index].text.assign(s);
+                payload_slots[t.index].text.set(s, text_stable);
                 break;
             }
         });
@@ -407,7 +433,7 @@ struct ScanHandler {
     void key_found(std::string_view k)
     {
         if (collect) {
-            if (keys_stable || k.data() == key_buf.data()) {
+            if (text_stable || k.data() == key_buf.data()) {
                 key_now = k;
             } else {
                 key_buf.assign(k);
@@ -736,10 +762,10 @@ struct RecordScanner::Impl {
     bool parse(std::string_view text, std::string *error)
     {
         numbers_ready = false;
-        h().keys_stable = true;
+        h().text_stable = true;
         if (fast && FastScan(h(), text).run(max_depth))
             return true;
-        h().keys_stable = false;
+        h().text_stable = false;
         parser.reset();
         error_code ec;
         const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
@@ -895,7 +921,7 @@ void RecordScanner::scan_payload(std::string_view bytes, std::string_view topic)
         // A bare number, an array, true or null is JSON but neither text nor fields.
         const bool quoted = bytes.size() >= 2 && bytes.front() == '"' && bytes.back() == '"';
         h.payload_string = !json || quoted;
-        h.payload_text.assign(quoted ? bytes.substr(1, bytes.size() - 2) : bytes);
+        h.payload_text.set(quoted ? bytes.substr(1, bytes.size() - 2) : bytes, false);
     } else {
         h.payload_object = true;
         h.payload_string = false;
