@@ -154,16 +154,24 @@ struct ScanHandler {
     std::string_view key_now;
     bool text_stable = false;
     // The keys of the last lines read by FastScan, in the order met outside
-    // arrays, each with the node it was met in and what it named there: the
-    // next line's key at the same place with the same bytes names the same,
-    // so it is neither scanned nor looked up again.
+    // arrays, each with the node and the depth it was met at and what it
+    // named there: the next line's key at the same place with the same bytes
+    // names the same, so it is neither scanned nor looked up again. Keys met
+    // in the same order at the same depths have the same dotted paths.
     struct KnownKey {
         std::int32_t node;
+        std::uint32_t depth;  // open.size()
         std::string key;  // checked by plain_string_run when first met
         const Entry *entry;
     };
     static constexpr std::size_t max_known_keys = 64;
+    static constexpr std::uint32_t no_known_key = std::uint32_t(-1);
     std::vector<KnownKey> known_keys;
+    // Counts the changes of known_keys: while it stays, a line whose keys up
+    // to known_keys[i] all matched has the paths the line before had there.
+    std::uint64_t known_epoch = 0;
+    // The current key's place in known_keys, or no_known_key.
+    std::uint32_t known_key = no_known_key;
     unsigned skip = 0;  // > 0 inside an array: nothing there has a path
     bool root_seen = false, root_object = false;
     std::string key_buf, str_buf;
@@ -175,6 +183,7 @@ struct ScanHandler {
     std::size_t number_count = 0;
     std::vector<std::string> number_paths;
     std::vector<double> number_values;
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> number_known;  // known_key and known_epoch of each path
     bool has_topic = false, has_timestamp = false, timestamp_string = false;
     bool payload_object = false, payload_string = false;
     bool has_sensor_root = false, has_sensor_payload = false;
@@ -224,12 +233,19 @@ struct ScanHandler {
             if (number_count == number_paths.size()) {
                 number_paths.emplace_back();
                 number_values.emplace_back();
+                number_known.emplace_back(no_known_key, 0);
             }
-            auto &p = number_paths[number_count];
-            p.assign(path);
-            if (!path.empty())
-                p.push_back('.');
-            p.append(key_now);
+            // The path built for this number the line before, when it was
+            // built at the same known key and known_keys has not changed since.
+            auto &built = number_known[number_count];
+            if (known_key == no_known_key || built.first != known_key || built.second != known_epoch) {
+                auto &p = number_paths[number_count];
+                p.assign(path);
+                if (!path.empty())
+                    p.push_back('.');
+                p.append(key_now);
+                built = {known_key, known_epoch};
+            }
             number_values[number_count] = d;
             ++number_count;
         }
@@ -427,6 +443,7 @@ struct ScanHandler {
     {
         const auto node = open.back();
         current = node == no_node ? nullptr : nodes[static_cast<std::size_t>(node)].find(k);
+        known_key = no_known_key;
         key_found(k);
     }
     // After `current` is set for key `k`.
@@ -608,14 +625,16 @@ private:
             h_.on_key({k.data(), k.size()}, k.size(), ec_);
         } else {
             const auto node = h_.open.back();
+            const auto depth = static_cast<std::uint32_t>(h_.open.size());
             const auto &known = h_.known_keys;
             const std::size_t left = static_cast<std::size_t>(end_ - p_);
-            if (key_no_ < known.size() && known[key_no_].node == node && left > known[key_no_].key.size() + 1 &&
-                p_[known[key_no_].key.size() + 1] == '"' &&
+            if (key_no_ < known.size() && known[key_no_].node == node && known[key_no_].depth == depth &&
+                left > known[key_no_].key.size() + 1 && p_[known[key_no_].key.size() + 1] == '"' &&
                 same_bytes(p_ + 1, known[key_no_].key.data(), known[key_no_].key.size())) {
                 const std::size_t n = known[key_no_].key.size();
                 h_.current = known[key_no_].entry;
                 h_.key_found({p_ + 1, n});
+                h_.known_key = static_cast<std::uint32_t>(key_no_);
                 p_ += n + 2;
             } else {
                 std::string_view k;
@@ -625,10 +644,15 @@ private:
                 if (key_no_ < known.size()) {
                     auto &c = h_.known_keys[key_no_];
                     c.node = node;
+                    c.depth = depth;
                     c.key.assign(k);
                     c.entry = h_.current;
                 } else if (key_no_ < ScanHandler::max_known_keys) {
-                    h_.known_keys.push_back({node, std::string(k), h_.current});
+                    h_.known_keys.push_back({node, depth, std::string(k), h_.current});
+                }
+                if (key_no_ < ScanHandler::max_known_keys) {
+                    ++h_.known_epoch;
+                    h_.known_key = static_cast<std::uint32_t>(key_no_);
                 }
             }
             ++key_no_;
