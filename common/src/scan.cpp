@@ -625,7 +625,7 @@ private:
             h_.on_key({k.data(), k.size()}, k.size(), ec_);
         } else {
             const auto node = h_.open.back();
-            const auto depth = static_cast<std::uint32_t>(h_.open.size());
+            const auto depth = static_cast<std::uint32_t>(depth_);  // outside arrays: h_.open.size()
             const auto &known = h_.known_keys;
             const std::size_t left = static_cast<std::size_t>(end_ - p_);
             if (key_no_ < known.size() && known[key_no_].node == node && known[key_no_].depth == depth &&
@@ -708,7 +708,7 @@ private:
 
     bool literal(std::string_view word) noexcept
     {
-        if (static_cast<std::size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0)
+        if (static_cast<std::size_t>(end_ - p_) < word.size() || !same_bytes(p_, word.data(), word.size()))
             return false;
         p_ += word.size();
         return true;
