@@ -554,23 +554,27 @@ private:
             std::string_view s;
             if (!string(s))
                 return false;
-            h_.on_string({s.data(), s.size()}, s.size(), ec_);
+            if (h_.current != nullptr)  // else on_string() would do nothing
+                h_.string(s);
             break;
         }
         case 't':
             if (!literal("true"))
                 return false;
-            h_.on_bool(true, ec_);
+            if (h_.current != nullptr)
+                h_.other_value();
             break;
         case 'f':
             if (!literal("false"))
                 return false;
-            h_.on_bool(false, ec_);
+            if (h_.current != nullptr)
+                h_.other_value();
             break;
         case 'n':
             if (!literal("null"))
                 return false;
-            h_.on_null(ec_);
+            if (h_.current != nullptr)
+                h_.other_value();
             break;
         case ' ':
         case '\t':
@@ -726,19 +730,16 @@ private:
         return true;
     }
 
-    // A number read_plain_number() takes, as Boost.JSON gives it: an integer
-    // by on_int64, a decimal by on_double.
+    // A number read_plain_number() takes, handed over as on_int64 and
+    // on_double would (always finite here): nothing when it is neither a
+    // target nor collected.
     bool number()
     {
-        const char *const begin = p_;
         PlainNumber n;
         if (!read_plain_number(p_, end_, n))
             return false;
-        const std::string_view text(begin, static_cast<std::size_t>(p_ - begin));
-        if (n.integer)
-            h_.on_int64(n.int_value, text, ec_);
-        else
-            h_.on_double(n.value, text, ec_);
+        if (h_.current != nullptr || h_.collect)
+            h_.number(n.value);
         return true;
     }
 
