@@ -54,6 +54,12 @@ inline bool same_bytes(const char *a, const char *b, std::size_t n) noexcept
     if (n >= 4 && n < 8)
         return load(a, std::uint32_t()) == load(b, std::uint32_t()) &&
                load(a + n - 4, std::uint32_t()) == load(b + n - 4, std::uint32_t());
+    if (n < 4) {
+        for (std::size_t i = 0; i < n; ++i)
+            if (a[i] != b[i])
+                return false;
+        return true;
+    }
     return std::memcmp(a, b, n) == 0;
 }
 
@@ -95,9 +101,30 @@ struct Node {
 
 constexpr std::int32_t no_node = -1;
 
+// A string value: a view of the text scanned when that text is stable (the
+// fast path), else of a copy.
+class Text {
+public:
+    void set(std::string_view s, bool stable)
+    {
+        if (stable) {
+            view_ = s;
+        } else {
+            copy_.assign(s);
+            view_ = copy_;
+        }
+    }
+    void clear() noexcept { view_ = {}; }
+    operator std::string_view() const noexcept { return view_; }
+
+private:
+    std::string copy_;
+    std::string_view view_;
+};
+
 struct Slot {
     FieldValue value;
-    std::string text;
+    Text text;
 };
 
 std::string_view sv(bj::string_view s) noexcept { return {s.data(), s.size()}; }
@@ -120,27 +147,47 @@ struct ScanHandler {
     // With `collect`: the dotted path of the innermost open object, the
     // length of it where each open object starts, and the current key. A
     // number's path is built from them, so a key that holds no number costs
-    // nothing. When `keys_stable`, a key handed over lies in the text scanned
-    // and is not copied.
+    // nothing. When `text_stable`, a key or a string handed over lies in the
+    // text scanned and is not copied.
     std::string path;
     std::vector<std::uint32_t> starts;
     std::string_view key_now;
-    bool keys_stable = false;
+    bool text_stable = false;
+    // The keys of the last lines read by FastScan, in the order met outside
+    // arrays, each with the node and the depth it was met at and what it
+    // named there: the next line's key at the same place with the same bytes
+    // names the same, so it is neither scanned nor looked up again. Keys met
+    // in the same order at the same depths have the same dotted paths.
+    struct KnownKey {
+        std::int32_t node;
+        std::uint32_t depth;  // open.size()
+        std::string key;  // checked by plain_string_run when first met
+        const Entry *entry;
+    };
+    static constexpr std::size_t max_known_keys = 64;
+    static constexpr std::uint32_t no_known_key = std::uint32_t(-1);
+    std::vector<KnownKey> known_keys;
+    // Counts the changes of known_keys: while it stays, a line whose keys up
+    // to known_keys[i] all matched has the paths the line before had there.
+    std::uint64_t known_epoch = 0;
+    // The current key's place in known_keys, or no_known_key.
+    std::uint32_t known_key = no_known_key;
     unsigned skip = 0;  // > 0 inside an array: nothing there has a path
     bool root_seen = false, root_object = false;
     std::string key_buf, str_buf;
     bool key_partial = false, str_partial = false;
 
     bool has_kind = false, kind_message = false, kind_bad = false;
-    std::string kind, payload_kind;
+    Text kind, payload_kind;
     bool collect = false;  // every number: numbers_paths / numbers_values
     std::size_t number_count = 0;
     std::vector<std::string> number_paths;
     std::vector<double> number_values;
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> number_known;  // known_key and known_epoch of each path
     bool has_topic = false, has_timestamp = false, timestamp_string = false;
     bool payload_object = false, payload_string = false;
     bool has_sensor_root = false, has_sensor_payload = false;
-    std::string topic, timestamp, payload_text, sensor_root, sensor_payload;
+    Text topic, timestamp, payload_text, sensor_root, sensor_payload;
     std::vector<Slot> root_slots, payload_slots;
     std::vector<FieldValue> root_values, payload_values;
 
@@ -157,6 +204,11 @@ struct ScanHandler {
         has_kind = kind_message = kind_bad = has_topic = has_timestamp = timestamp_string = false;
         kind.clear();
         payload_kind.clear();
+        topic.clear();
+        timestamp.clear();
+        payload_text.clear();
+        sensor_root.clear();
+        sensor_payload.clear();
         number_count = 0;
         payload_object = payload_string = has_sensor_root = has_sensor_payload = false;
         for (auto &s : root_slots)
@@ -181,12 +233,19 @@ struct ScanHandler {
             if (number_count == number_paths.size()) {
                 number_paths.emplace_back();
                 number_values.emplace_back();
+                number_known.emplace_back(no_known_key, 0);
             }
-            auto &p = number_paths[number_count];
-            p.assign(path);
-            if (!path.empty())
-                p.push_back('.');
-            p.append(key_now);
+            // The path built for this number the line before, when it was
+            // built at the same known key and known_keys has not changed since.
+            auto &built = number_known[number_count];
+            if (known_key == no_known_key || built.first != known_key || built.second != known_epoch) {
+                auto &p = number_paths[number_count];
+                p.assign(path);
+                if (!path.empty())
+                    p.push_back('.');
+                p.append(key_now);
+                built = {known_key, known_epoch};
+            }
             number_values[number_count] = d;
             ++number_count;
         }
@@ -213,36 +272,36 @@ struct ScanHandler {
                 has_kind = true;
                 kind_bad = false;  // a key given twice: the last one counts, as in the DOM
                 kind_message = s == "message";
-                kind.assign(s);
+                kind.set(s, text_stable);
                 break;
-            case What::payload_kind: payload_kind.assign(s); break;
+            case What::payload_kind: payload_kind.set(s, text_stable); break;
             case What::timestamp:
                 has_timestamp = timestamp_string = true;
-                timestamp.assign(s);
+                timestamp.set(s, text_stable);
                 break;
             case What::topic:
                 has_topic = true;
-                topic.assign(s);
+                topic.set(s, text_stable);
                 break;
             case What::payload:
                 payload_string = true;
-                payload_text.assign(s);
+                payload_text.set(s, text_stable);
                 break;
             case What::sensor_root:
                 has_sensor_root = true;
-                sensor_root.assign(s);
+                sensor_root.set(s, text_stable);
                 break;
             case What::sensor_payload:
                 has_sensor_payload = true;
-                sensor_payload.assign(s);
+                sensor_payload.set(s, text_stable);
                 break;
             case What::field_root:
                 root_slots[t.index].value.type = FieldValue::Type::string;
-                root_slots[t.index].text.assign(s);
+                root_slots[t.index].text.set(s, text_stable);
                 break;
             case What::field_payload:
                 payload_slots[t.index].value.type = FieldValue::Type::string;
-                payload_slots[t.index].text.assign(s);
+                payload_slots[t.index].text.set(s, text_stable);
                 break;
             }
         });
@@ -384,8 +443,14 @@ struct ScanHandler {
     {
         const auto node = open.back();
         current = node == no_node ? nullptr : nodes[static_cast<std::size_t>(node)].find(k);
+        known_key = no_known_key;
+        key_found(k);
+    }
+    // After `current` is set for key `k`.
+    void key_found(std::string_view k)
+    {
         if (collect) {
-            if (keys_stable || k.data() == key_buf.data()) {
+            if (text_stable || k.data() == key_buf.data()) {
                 key_now = k;
             } else {
                 key_buf.assign(k);
@@ -489,23 +554,27 @@ private:
             std::string_view s;
             if (!string(s))
                 return false;
-            h_.on_string({s.data(), s.size()}, s.size(), ec_);
+            if (h_.current != nullptr)  // else on_string() would do nothing
+                h_.string(s);
             break;
         }
         case 't':
             if (!literal("true"))
                 return false;
-            h_.on_bool(true, ec_);
+            if (h_.current != nullptr)
+                h_.other_value();
             break;
         case 'f':
             if (!literal("false"))
                 return false;
-            h_.on_bool(false, ec_);
+            if (h_.current != nullptr)
+                h_.other_value();
             break;
         case 'n':
             if (!literal("null"))
                 return false;
-            h_.on_null(ec_);
+            if (h_.current != nullptr)
+                h_.other_value();
             break;
         case ' ':
         case '\t':
@@ -551,10 +620,47 @@ private:
     // At a key (or the space before it), through the colon after it.
     bool key(Next &next)
     {
-        std::string_view k;
-        if (p_ == end_ || *p_ != '"' || !string(k))
+        if (p_ == end_ || *p_ != '"')
             return false;
-        h_.on_key({k.data(), k.size()}, k.size(), ec_);
+        if (h_.skip > 0) {
+            std::string_view k;
+            if (!string(k))
+                return false;
+            h_.on_key({k.data(), k.size()}, k.size(), ec_);
+        } else {
+            const auto node = h_.open.back();
+            const auto depth = static_cast<std::uint32_t>(depth_);  // outside arrays: h_.open.size()
+            const auto &known = h_.known_keys;
+            const std::size_t left = static_cast<std::size_t>(end_ - p_);
+            if (key_no_ < known.size() && known[key_no_].node == node && known[key_no_].depth == depth &&
+                left > known[key_no_].key.size() + 1 && p_[known[key_no_].key.size() + 1] == '"' &&
+                same_bytes(p_ + 1, known[key_no_].key.data(), known[key_no_].key.size())) {
+                const std::size_t n = known[key_no_].key.size();
+                h_.current = known[key_no_].entry;
+                h_.key_found({p_ + 1, n});
+                h_.known_key = static_cast<std::uint32_t>(key_no_);
+                p_ += n + 2;
+            } else {
+                std::string_view k;
+                if (!string(k))
+                    return false;
+                h_.key(k);
+                if (key_no_ < known.size()) {
+                    auto &c = h_.known_keys[key_no_];
+                    c.node = node;
+                    c.depth = depth;
+                    c.key.assign(k);
+                    c.entry = h_.current;
+                } else if (key_no_ < ScanHandler::max_known_keys) {
+                    h_.known_keys.push_back({node, depth, std::string(k), h_.current});
+                }
+                if (key_no_ < ScanHandler::max_known_keys) {
+                    ++h_.known_epoch;
+                    h_.known_key = static_cast<std::uint32_t>(key_no_);
+                }
+            }
+            ++key_no_;
+        }
         if (!expect(':'))
             return false;
         next = Next::value;
@@ -606,7 +712,7 @@ private:
 
     bool literal(std::string_view word) noexcept
     {
-        if (static_cast<std::size_t>(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0)
+        if (static_cast<std::size_t>(end_ - p_) < word.size() || !same_bytes(p_, word.data(), word.size()))
             return false;
         p_ += word.size();
         return true;
@@ -624,19 +730,16 @@ private:
         return true;
     }
 
-    // A number read_plain_number() takes, as Boost.JSON gives it: an integer
-    // by on_int64, a decimal by on_double.
+    // A number read_plain_number() takes, handed over as on_int64 and
+    // on_double would (always finite here): nothing when it is neither a
+    // target nor collected.
     bool number()
     {
-        const char *const begin = p_;
         PlainNumber n;
         if (!read_plain_number(p_, end_, n))
             return false;
-        const std::string_view text(begin, static_cast<std::size_t>(p_ - begin));
-        if (n.integer)
-            h_.on_int64(n.int_value, text, ec_);
-        else
-            h_.on_double(n.value, text, ec_);
+        if (h_.current != nullptr || h_.collect)
+            h_.number(n.value);
         return true;
     }
 
@@ -646,6 +749,7 @@ private:
     error_code ec_;
     std::size_t limit_ = 0;  // containers open at most, less one
     std::size_t depth_ = 0;  // containers open
+    std::size_t key_no_ = 0;  // keys met outside arrays
     std::array<bool, fast_max_depth> in_object_{};  // of each open container
 };
 
@@ -683,10 +787,10 @@ struct RecordScanner::Impl {
     bool parse(std::string_view text, std::string *error)
     {
         numbers_ready = false;
-        h().keys_stable = true;
+        h().text_stable = true;
         if (fast && FastScan(h(), text).run(max_depth))
             return true;
-        h().keys_stable = false;
+        h().text_stable = false;
         parser.reset();
         error_code ec;
         const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
@@ -842,7 +946,7 @@ void RecordScanner::scan_payload(std::string_view bytes, std::string_view topic)
         // A bare number, an array, true or null is JSON but neither text nor fields.
         const bool quoted = bytes.size() >= 2 && bytes.front() == '"' && bytes.back() == '"';
         h.payload_string = !json || quoted;
-        h.payload_text.assign(quoted ? bytes.substr(1, bytes.size() - 2) : bytes);
+        h.payload_text.set(quoted ? bytes.substr(1, bytes.size() - 2) : bytes, false);
     } else {
         h.payload_object = true;
         h.payload_string = false;

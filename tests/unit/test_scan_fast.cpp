@@ -33,10 +33,9 @@ bool same_bits(const std::vector<double> &a, const std::vector<double> &b)
 
 const std::vector<std::string> fields = {"temperature", "humidity", "state", "env.co2"};
 
-Seen scan(std::string_view line, bool fast, std::size_t depth = 32)
+// What scanner `s` makes of `line`.
+Seen read(RecordScanner &s, std::string_view line)
 {
-    RecordScanner s(fields, depth, true);
-    s.set_fast_path(fast);
     Seen out;
     out.kind = s.scan_record(line, out.error);
     if (out.kind == RecordScanner::Kind::invalid)
@@ -61,10 +60,15 @@ Seen scan(std::string_view line, bool fast, std::size_t depth = 32)
     return out;
 }
 
-// Scanned both ways, the same; what Boost.JSON saw.
-Seen both(std::string_view line, std::size_t depth = 32)
+Seen scan(std::string_view line, bool fast, std::size_t depth = 32)
 {
-    const Seen a = scan(line, true, depth), b = scan(line, false, depth);
+    RecordScanner s(fields, depth, true);
+    s.set_fast_path(fast);
+    return read(s, line);
+}
+
+void same_seen(const Seen &a, const Seen &b)
+{
     CHECK(a.kind == b.kind);
     CHECK(a.error == b.error);
     CHECK(a.topic == b.topic);
@@ -76,6 +80,13 @@ Seen both(std::string_view line, std::size_t depth = 32)
     CHECK(a.texts == b.texts);
     CHECK(a.paths == b.paths);
     CHECK(same_bits(a.numbers, b.numbers));
+}
+
+// Scanned both ways, the same; what Boost.JSON saw.
+Seen both(std::string_view line, std::size_t depth = 32)
+{
+    const Seen a = scan(line, true, depth), b = scan(line, false, depth);
+    same_seen(a, b);
     return a;
 }
 
@@ -176,4 +187,55 @@ TEST_CASE("fast scan: bad lines keep Boost.JSON's errors", "[scanner]")
     }
     CHECK(both("{\"a\":1} x").error == "invalid JSON: extra data");
     CHECK(both(" \t{\"temperature\" : 1 , \"humidity\":[ ] }\r\n").kind == RecordScanner::Kind::bare);
+}
+
+TEST_CASE("fast scan: a line like the one before, with the same keys placed otherwise", "[scanner]")
+{
+    // The tokenizer remembers the keys of the line before; each line here
+    // shares keys with the one before it, in other objects or at other depths.
+    std::string wide = "{";
+    for (int i = 0; i < 70; ++i)
+        wide += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+    wide += "\"temperature\":7}";
+    const std::string lines[] = {
+        R"({"a":{"x":1},"b":{"c":2}})",
+        R"({"a":{"x":1},"b":{"c":2}})",
+        R"({"a":{"x":{"b":{"c":3}}}})",
+        R"({"a":{"x":1,"b":{"c":2}}})",
+        R"({"a":{"x":1},"b":{"c":2}})",
+        R"({"a":[{"x":1}],"b":{"c":2}})",
+        R"({"a":{"x":1},"b":{"c":2}})",
+        R"({"a":{"x":1},"b":{"c":"2"}})",
+        R"({"a":{"x":1},"b":{"c":2},"d":1e400})",
+        R"({"a":{"x":1},"b":{"\u0063":2}})",
+        R"({"a":{"x":1},"b":{"c":2}})",
+        R"({"a" : {"x":1}, "b":{"c":2}})",
+        R"({"a":{"x":1},"b":[1],"b":{"c":2}})",
+        R"({"p":{"z":0,"q":{"r":1}}})",
+        R"({"p":{"z":0,"q":[],"r":2}})",
+        R"({"a":{"x":1},"b":{"c":2}})",
+        R"({"kind":"message","topic":"t/a","payload":{"temperature":1,"humidity":2}})",
+        R"({"kind":"message","topic":"t/a","payload":{"temperature":1,"humidity":2}})",
+        R"({"kind":"message","topic":"t/a","payload":{"temperature":{"humidity":2}}})",
+        R"({"kind":"message","topic":"t/a","payload":"temperature","humidity":2})",
+        R"({"kind":"message","topic":"t/a","payload":{"temperature":1,"humidity":2}})",
+        R"({"kind":"message","topic":"t/b","payload":{"temperature":3,"env":{"co2":4}}})",
+        R"({"kind":"message","topic":"t/b","payload":{"temperature":3,"env":{"co2":4}}})",
+        R"({"kind":"message","topic":"t/b","payload":{"temperature":3},"env":{"co2":4}})",
+        R"({"temperature":1,"humidity":2})",
+        R"({"temperature":1,"humidity":2})",
+        wide,
+        wide,
+        R"({"temperature":1,"humidity":2})",
+    };
+    RecordScanner fast(fields, 32, true), slow(fields, 32, true);
+    slow.set_fast_path(false);
+    for (const auto &line : lines) {
+        INFO(line);
+        same_seen(read(fast, line), read(slow, line));
+    }
+    const Seen nested = read(fast, lines[2]);
+    CHECK(nested.paths == std::vector<std::string>{"a.x.b.c"});
+    const Seen moved = read(fast, lines[3]);
+    CHECK(moved.paths == (std::vector<std::string>{"a.x", "a.b.c"}));
 }

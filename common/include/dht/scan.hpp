@@ -6,7 +6,9 @@
 // gives up on anything else, which Boost.JSON then reads: every value and
 // every error is the parser's. It picks out the record's kind, timestamp and
 // topic, the payload's sensor, the fields asked for by dotted path, and on
-// request every numeric field of the payload.
+// request every numeric field of the payload. The strings it gives (topic,
+// timestamp, sensor, kinds, payload text, string fields) may be views of the
+// text scanned: keep that text unchanged while they are used.
 #pragma once
 
 #include "dht/time.hpp"
