@@ -28,7 +28,8 @@ struct Seen {
 
 bool same_bits(const std::vector<double> &a, const std::vector<double> &b)
 {
-    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+    // An empty vector's data() may be null, which memcmp may not be given.
+    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
 }
 
 const std::vector<std::string> fields = {"temperature", "humidity", "state", "env.co2"};
