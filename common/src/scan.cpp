@@ -559,19 +559,9 @@ private:
             break;
         }
         case 't':
-            if (!literal("true"))
-                return false;
-            if (h_.current != nullptr)
-                h_.other_value();
-            break;
         case 'f':
-            if (!literal("false"))
-                return false;
-            if (h_.current != nullptr)
-                h_.other_value();
-            break;
         case 'n':
-            if (!literal("null"))
+            if (!literal(*p_ == 't' ? "true" : *p_ == 'f' ? "false" : "null"))
                 return false;
             if (h_.current != nullptr)
                 h_.other_value();
