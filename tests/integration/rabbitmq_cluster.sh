@@ -6,8 +6,8 @@
 # the seed's chain with persistent sessions, every tool listing the three
 # nodes with -h, while the node that holds the sessions' queues and the
 # clients' connections is stopped: every reading, alert and escalation
-# arrives. Takes about a minute alone on two cores (dht1 boots, then the
-# other two join it, 30-40 s, setup-accounts's rabbitmqctl calls take 10 s, the
+# arrives. Takes about a minute alone on two cores (the nodes boot one at a
+# time, 30-45 s, setup-accounts's rabbitmqctl calls take 10 s, the
 # chain 20 s), up to two and a half minutes beside other tests.
 source "$(dirname "$0")/../lib/testlib.sh"
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || {
@@ -36,7 +36,7 @@ PIDS+=("$EPMD_PID")
 [ -z "${start_failed:-}" ] || fail "the cluster did not start (see the output above)"
 ports=("${RABBITMQ_PORTS[@]}")
 mqtt=(-h "127.0.0.1:${ports[0]}" -h "127.0.0.1:${ports[1]}" -h "127.0.0.1:${ports[2]}")
-pass "three nodes in one cluster from the recipe's peer discovery, dht1 first, then the others"
+pass "three nodes in one cluster from the recipe's peer discovery, one node at a time"
 
 # setup-accounts calls rabbitmqctl: here, the one for these nodes.
 mkdir -p "$T/bin" "$T/pw"
