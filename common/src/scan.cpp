@@ -172,6 +172,31 @@ struct ScanHandler {
     std::uint64_t known_epoch = 0;
     // The current key's place in known_keys, or no_known_key.
     std::uint32_t known_key = no_known_key;
+    // The shape of the last line FastScan read through without replaying:
+    // its bytes between values (brackets, keys, colons, commas, space) and
+    // what came after each run of them. A line with the same bytes there
+    // meets the same keys at the same places, so FastScan replays the shape
+    // (see FastScan::replay) instead of reading every byte again.
+    // A run of structure between two values is compared at once, at the
+    // first step it holds; its keys are found in it.
+    struct Step {
+        enum class Op : std::uint8_t { object_begin, object_end, array_begin, array_end, key, array_key, string, number, word, end };
+        Op op;
+        bool first = false;  // the first step of a run: compare the run's bytes
+        std::uint16_t gap = 0;  // first: the run's size, at `at` in shape_bytes
+        std::uint32_t at = 0;
+        std::uint32_t key = 0;  // key: its place in known_keys
+        std::uint16_t key_at = 0, key_size = 0;  // key, array_key: the key's text, from the start of the run
+    };
+    static constexpr std::size_t max_shape_steps = 256, max_shape_bytes = 4096;
+    std::vector<Step> shape;
+    std::string shape_bytes;
+    bool shape_valid = false;
+    // Lines whose shape kept changing (sensors of several kinds, one after
+    // another) are not worth recording each: after shape_misses replays
+    // failed in a row, one line in shape_every is.
+    static constexpr unsigned shape_misses_max = 4, shape_every = 32;
+    unsigned shape_misses = 0, shape_wait = 0;
     unsigned skip = 0;  // > 0 inside an array: nothing there has a path
     bool root_seen = false, root_object = false;
     std::string key_buf, str_buf;
@@ -510,6 +535,9 @@ constexpr std::size_t fast_max_depth = 32;
 
 constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+// Record: run() keeps the line's shape for replay() (an instantiation of its
+// own, so that a line read without recording pays nothing for it).
+template <bool Record>
 class FastScan {
 public:
     FastScan(ScanHandler &h, std::string_view text) noexcept
@@ -521,6 +549,11 @@ public:
     bool run(std::size_t max_depth)
     {
         limit_ = std::min(max_depth, fast_max_depth);
+        h_.shape_valid = false;  // known_keys may change
+        if constexpr (Record) {
+            h_.shape.clear();
+            h_.shape_bytes.clear();
+        }
         space();
         if (p_ == end_ || *p_ != '{')
             return false;
@@ -532,11 +565,61 @@ public:
             case Next::value: ok = value(next); break;
             case Next::key: ok = key(next); break;
             case Next::after: ok = after(next); break;
-            case Next::done: return true;
+            case Next::done: h_.shape_valid = Record && recording_; return true;
             }
             if (!ok)
                 return false;
         }
+    }
+
+    // The text read by the shape of the line before: true when its bytes
+    // between values are those of the shape and each value is one FastScan
+    // reads; the handler is then told what run() would have told it. False:
+    // read it with run() (the handler starts over at its document begin).
+    bool replay()
+    {
+        using Op = ScanHandler::Step::Op;
+        const char *const bytes = h_.shape_bytes.data();
+        const char *gap = p_;  // the run of structure being replayed
+        h_.on_document_begin(ec_);
+        for (const auto &step : h_.shape) {
+            if (step.first) {
+                if (static_cast<std::size_t>(end_ - p_) < step.gap || !same_bytes(p_, bytes + step.at, step.gap))
+                    return false;
+                gap = p_;
+                p_ += step.gap;
+            }
+            switch (step.op) {
+            case Op::object_begin: h_.on_object_begin(ec_); break;
+            case Op::object_end: h_.on_object_end(0, ec_); break;
+            case Op::array_begin: h_.on_array_begin(ec_); break;
+            case Op::array_end: h_.on_array_end(0, ec_); break;
+            case Op::key:  // as key() does for a known key
+                h_.current = h_.known_keys[step.key].entry;
+                h_.key_found({gap + step.key_at, step.key_size});
+                h_.known_key = step.key;
+                break;
+            case Op::array_key: h_.on_key({gap + step.key_at, step.key_size}, step.key_size, ec_); break;
+            case Op::string:
+                if (p_ == end_ || *p_ != '"' || !string_value())
+                    return false;
+                break;
+            case Op::number:
+                if (p_ == end_ || !number())
+                    return false;
+                break;
+            case Op::word:
+                if (p_ == end_ || !word())
+                    return false;
+                break;
+            case Op::end:
+                if (p_ != end_)
+                    return false;
+                h_.on_document_end(ec_);
+                return true;
+            }
+        }
+        return false;
     }
 
 private:
@@ -547,35 +630,93 @@ private:
     {
         if (p_ == end_)
             return false;
+        using Op = ScanHandler::Step::Op;
         switch (*p_) {
         case '{':
         case '[': return open(next);
-        case '"': {
-            std::string_view s;
-            if (!string(s))
+        case '"':
+            record(Op::string, p_);
+            if (!string_value())
                 return false;
-            if (h_.current != nullptr)  // else on_string() would do nothing
-                h_.string(s);
             break;
-        }
         case 't':
         case 'f':
         case 'n':
-            if (!literal(*p_ == 't' ? "true" : *p_ == 'f' ? "false" : "null"))
+            record(Op::word, p_);
+            if (!word())
                 return false;
-            if (h_.current != nullptr)
-                h_.other_value();
             break;
         case ' ':
         case '\t':
         case '\n':
         case '\r': space(); return true;
         default:
+            record(Op::number, p_);
             if (!number())
                 return false;
         }
+        if constexpr (Record)
+            mark_ = p_;
         next = Next::after;
         return true;
+    }
+
+    // At the opening quote of a string value.
+    bool string_value()
+    {
+        std::string_view s;
+        if (!string(s))
+            return false;
+        if (h_.current != nullptr)  // else on_string() would do nothing
+            h_.string(s);
+        return true;
+    }
+
+    // At true, false or null (or another byte: false).
+    bool word()
+    {
+        if (!literal(*p_ == 't' ? "true" : *p_ == 'f' ? "false" : "null"))
+            return false;
+        if (h_.current != nullptr)
+            h_.other_value();
+        return true;
+    }
+
+    // Notes `op` in the shape being recorded, the structure read up to
+    // `upto`. A value (or the end) closes the run of structure since the
+    // value before, mark_ on: its bytes are kept, to be compared at the
+    // run's first step. Recording stops (the line leaves no shape) past the
+    // shape's bounds.
+    void record(ScanHandler::Step::Op op, const char *upto, std::uint32_t key = 0, const char *key_text = nullptr,
+                std::size_t key_size = 0)
+    {
+        using Op = ScanHandler::Step::Op;
+        if (!Record || !recording_)
+            return;
+        const auto run = static_cast<std::size_t>(upto - mark_);
+        if (h_.shape.size() == ScanHandler::max_shape_steps || h_.shape_bytes.size() + run > ScanHandler::max_shape_bytes) {
+            recording_ = false;
+            return;
+        }
+        ScanHandler::Step step{op};
+        if (run_first_ == no_run) {
+            run_first_ = h_.shape.size();
+            step.first = true;
+        }
+        if (key_text != nullptr) {
+            step.key = key;
+            step.key_at = static_cast<std::uint16_t>(key_text - mark_);
+            step.key_size = static_cast<std::uint16_t>(key_size);
+        }
+        h_.shape.push_back(step);
+        if (op == Op::string || op == Op::number || op == Op::word || op == Op::end) {
+            auto &first = h_.shape[run_first_];
+            first.gap = static_cast<std::uint16_t>(run);
+            first.at = static_cast<std::uint32_t>(h_.shape_bytes.size());
+            h_.shape_bytes.append(mark_, run);
+            run_first_ = no_run;
+            mark_ = upto;
+        }
     }
 
     bool open(Next &next)
@@ -583,6 +724,7 @@ private:
         if (depth_ + 1 >= limit_)
             return false;
         const bool object = *p_++ == '{';
+        record(object ? ScanHandler::Step::Op::object_begin : ScanHandler::Step::Op::array_begin, p_);
         in_object_[depth_++] = object;
         if (object)
             h_.on_object_begin(ec_);
@@ -599,6 +741,7 @@ private:
     bool close(Next &next)
     {
         ++p_;
+        record(in_object_[depth_ - 1] ? ScanHandler::Step::Op::object_end : ScanHandler::Step::Op::array_end, p_);
         if (in_object_[--depth_])
             h_.on_object_end(0, ec_);
         else
@@ -612,12 +755,19 @@ private:
     {
         if (p_ == end_ || *p_ != '"')
             return false;
+        const char *const key_text = p_ + 1;
+        std::uint32_t known_no = 0;  // the key's place in known_keys
+        auto op = ScanHandler::Step::Op::key;
         if (h_.skip > 0) {
             std::string_view k;
             if (!string(k))
                 return false;
             h_.on_key({k.data(), k.size()}, k.size(), ec_);
+            op = ScanHandler::Step::Op::array_key;
         } else {
+            if (Record && key_no_ >= ScanHandler::max_known_keys)
+                recording_ = false;  // a key replay could not name
+            known_no = static_cast<std::uint32_t>(key_no_);
             const auto node = h_.open.back();
             const auto depth = static_cast<std::uint32_t>(depth_);  // outside arrays: h_.open.size()
             const auto &known = h_.known_keys;
@@ -651,8 +801,10 @@ private:
             }
             ++key_no_;
         }
+        const char *const key_end = p_ - 1;  // at its closing quote
         if (!expect(':'))
             return false;
+        record(op, p_, known_no, key_text, static_cast<std::size_t>(key_end - key_text));
         next = Next::value;
         return true;
     }
@@ -664,6 +816,7 @@ private:
             space();
             if (p_ != end_)
                 return false;
+            record(ScanHandler::Step::Op::end, p_);
             h_.on_document_end(ec_);
             next = Next::done;
             return true;
@@ -741,6 +894,10 @@ private:
     std::size_t depth_ = 0;  // containers open
     std::size_t key_no_ = 0;  // keys met outside arrays
     std::array<bool, fast_max_depth> in_object_{};  // of each open container
+    bool recording_ = Record;  // run() notes the line's shape: not past its bounds
+    const char *mark_ = p_;  // where the run of structure being recorded begins
+    static constexpr std::size_t no_run = std::size_t(-1);
+    std::size_t run_first_ = no_run;  // the step that run begins at
 };
 
 }  // namespace
@@ -778,8 +935,20 @@ struct RecordScanner::Impl {
     {
         numbers_ready = false;
         h().text_stable = true;
-        if (fast && FastScan(h(), text).run(max_depth))
-            return true;
+        if (fast) {
+            auto &hh = h();
+            if (hh.shape_valid) {
+                if (FastScan<false>(hh, text).replay()) {
+                    hh.shape_misses = 0;
+                    return true;
+                }
+                ++hh.shape_misses;
+            }
+            const bool record =
+                hh.shape_misses < ScanHandler::shape_misses_max || ++hh.shape_wait % ScanHandler::shape_every == 0;
+            if (record ? FastScan<true>(hh, text).run(max_depth) : FastScan<false>(hh, text).run(max_depth))
+                return true;
+        }
         h().text_stable = false;
         parser.reset();
         error_code ec;

@@ -12,6 +12,8 @@
 
 namespace dht::rules {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 void append_value_text(std::string &out, const FieldValue &v, std::string_view text)
@@ -528,65 +530,65 @@ void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool f
     // sensor near its threshold), where ObjectWriter cost dht-rules 15%.
     std::string &r = record_;
     r.clear();
-    r += R"({"kind":"alert","timestamp":")";
+    r += R"({"kind":"alert","timestamp":")"sv;
     append_rfc3339(r, time);
-    r += R"(","rule":)";
+    r += R"(","rule":)"sv;
     append_json_string(r, rule.name);
-    r += firing ? R"(,"state":"firing","action":")" : R"(,"state":"resolved","action":")";
+    r += firing ? R"(,"state":"firing","action":")"sv : R"(,"state":"resolved","action":")"sv;
     r += name_of(rule.action);
-    r += R"(","severity":")";
+    r += R"(","severity":")"sv;
     r += name_of(rule.severity);
-    r += R"(","sensor":)";
+    r += R"(","sensor":)"sv;
     append_json_string(r, s.name);
-    r += R"(,"topic":)";
+    r += R"(,"topic":)"sv;
     append_json_string(r, s.topic);
     if (!rule.no_data) {
-        r += R"(,"field":)";
+        r += R"(,"field":)"sv;
         append_json_string(r, rule.field_name);
-        r += R"(,"value":)";
+        r += R"(,"value":)"sv;
         append_value(r, *value, value_text);
         if (calibration_ != nullptr && calibration_->calibrates(rule.field_name) &&
             calibration_->offset(s.name, rule.field_name))
-            r += R"(,"calibrated":true)";
+            r += R"(,"calibrated":true)"sv;
     }
-    r += R"(,"message":)";
+    r += R"(,"message":)"sv;
     std::string &message = message_;
     message.clear();
     const std::string_view field = rule.field_name;
     if (rule.message.empty()) {
         message += rule.name;
-        message += firing ? ": " : " resolved: ";
+        message += firing ? ": "sv : " resolved: "sv;
         if (!firing && reason == "rule changed") {
-            message += "the rule was changed or removed";
+            message += "the rule was changed or removed"sv;
         } else if (!firing && reason == "forgotten") {
-            message += "no longer watching ";
+            message += "no longer watching "sv;
             message += s.name;
-            message += ", silent since ";
+            message += ", silent since "sv;
             append_rfc3339(message, s.last_seen);
         } else if (rule.no_data) {
             if (!firing) {
-                message += "data from ";
+                message += "data from "sv;
                 message += s.name;
-                message += " again";
+                message += " again"sv;
             } else if (reason == "offline") {
                 message += s.name;
-                message += " is offline";
+                message += " is offline"sv;
             } else {
-                message += "no data from ";
+                message += "no data from "sv;
                 message += s.name;
-                message += " since ";
+                message += " since "sv;
                 append_rfc3339(message, s.last_seen);
             }
         } else {
             if (value->type != FieldValue::Type::missing && value->type != FieldValue::Type::other) {
                 message += field;
-                message += " is ";
+                message += " is "sv;
                 append_value_text(message, *value, value_text);
-                message += " on ";
+                message += " on "sv;
             }
             message += s.name;
             if (firing) {
-                message += " (";
+                message += " ("sv;
                 message += rule.condition;
                 message += ')';
             }
@@ -602,25 +604,25 @@ void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool f
             case TemplatePart::Kind::value: append_value_text(message, *value, value_text); break;
             case TemplatePart::Kind::severity: message += name_of(rule.severity); break;
             case TemplatePart::Kind::action: message += name_of(rule.action); break;
-            case TemplatePart::Kind::state: message += firing ? "firing" : "resolved"; break;
+            case TemplatePart::Kind::state: message += firing ? "firing"sv : "resolved"sv; break;
             case TemplatePart::Kind::condition: message += rule.condition; break;
             }
         }
     }
     append_json_string(r, message);
-    r += R"(,"since":")";
+    r += R"(,"since":")"sv;
     append_rfc3339(r, st.fired_at);
     r += '"';
     if (repeat)
-        r += R"(,"repeat":true)";
+        r += R"(,"repeat":true)"sv;
     if (rule.no_data) {
-        r += R"(,"reason":)";
+        r += R"(,"reason":)"sv;
         append_json_string(r, reason);
-        r += R"(,"last_seen":")";
+        r += R"(,"last_seen":")"sv;
         append_rfc3339(r, s.last_seen);
         r += '"';
     } else if (!reason.empty()) {
-        r += R"(,"reason":)";
+        r += R"(,"reason":)"sv;
         append_json_string(r, reason);
     }
     r += '}';
