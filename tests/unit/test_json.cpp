@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <string>
 
 using namespace dht;
 
@@ -102,6 +103,38 @@ TEST_CASE("strings with nothing to escape, long ones and bad UTF-8 are copied as
         }
     // Bytes just above the escaped ones are not escaped.
     CHECK(str("\x20\x21\x23\x5b\x5d\x7f\x20\x21\x23\x5b\x5d\x7f") == "\"\x20\x21\x23\x5b\x5d\x7f\x20\x21\x23\x5b\x5d\x7f\"");
+}
+
+TEST_CASE("plain_string_run stops at the first byte a string cannot hold as it is, at every length and place")
+{
+    // Against a byte-at-a-time reference: every length up to 40 (each block
+    // size and its overlapping last block), each stop byte at each place,
+    // ASCII-only and not.
+    const auto reference = [](const char *p, const char *end, bool ascii) {
+        for (; p != end; ++p) {
+            const auto c = static_cast<unsigned char>(*p);
+            if (c == '"' || c == '\\' || c < 0x20 || (ascii && c >= 0x80))
+                break;
+        }
+        return p;
+    };
+    const char stops[] = {'"', '\\', '\0', '\n', '\x1f', '\x80', '\xc3', '\xff'};
+    for (std::size_t n = 0; n <= 40; ++n) {
+        std::string text(n, 'a');
+        for (const bool ascii : {false, true}) {
+            CHECK(dht::plain_string_run(text.data(), text.data() + n, ascii) == text.data() + n);
+            for (std::size_t at = 0; at < n; ++at)
+                for (const char stop : stops) {
+                    std::string t = text;
+                    t[at] = stop;
+                    if (at + 1 < n)
+                        t[n - 1] = '"';  // a later stop must not win
+                    INFO("length " << n << ", stop " << int(static_cast<unsigned char>(stop)) << " at " << at);
+                    CHECK(dht::plain_string_run(t.data(), t.data() + n, ascii) ==
+                          reference(t.data(), t.data() + n, ascii));
+                }
+        }
+    }
 }
 
 TEST_CASE("strings are escaped for JSON")
