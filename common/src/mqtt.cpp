@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -144,6 +145,13 @@ Properties mqtt_properties(const std::vector<std::string> &flat, int command)
 
 struct Session::Impl {
     explicit Impl(const MqttOptions &o) : opt(o), backoff(o.reconnect_max) {}
+    ~Impl()
+    {
+        if (wake_fd >= 0)
+            ::close(wake_fd);
+    }
+    Impl(const Impl &) = delete;
+    Impl &operator=(const Impl &) = delete;
 
     MqttOptions opt;
     mosquitto *mosq = nullptr;
@@ -159,6 +167,16 @@ struct Session::Impl {
     std::condition_variable cv_in;     // consumer: messages arrived
     std::condition_variable cv_space;  // network: the queue has room again
     std::condition_variable cv_net;    // network: stop requested
+    // Wakes wait_and_read()'s poll when a stop or a subscription is
+    // requested, which would otherwise wait out its 100 ms (dht-sub -C 1
+    // ended 100 ms after its message).
+    int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    void wake() const noexcept
+    {
+        const std::uint64_t one = 1;
+        if (wake_fd >= 0)
+            [[maybe_unused]] const auto n = ::write(wake_fd, &one, sizeof one);  // full: a wake-up is pending anyway
+    }
     std::vector<MqttMessage> queue;
     std::size_t queued_bytes = 0;
     // Publishes made while no broker is connected, sent after the next CONNACK.
@@ -309,10 +327,15 @@ struct Session::Impl {
     // wakes a loop that another thread publishes through, and there is none.
     int wait_and_read(int sock)
     {
-        pollfd p{sock, static_cast<short>(POLLIN | (mosquitto_want_write(mosq) ? POLLOUT : 0)), 0};
-        if (::poll(&p, 1, 100) < 0)
+        pollfd p[2] = {{sock, static_cast<short>(POLLIN | (mosquitto_want_write(mosq) ? POLLOUT : 0)), 0},
+                       {wake_fd, POLLIN, 0}};
+        if (::poll(p, wake_fd >= 0 ? 2 : 1, 100) < 0)
             return errno == EINTR ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ERRNO;
-        if ((p.revents & (POLLIN | POLLERR | POLLHUP)) != 0)
+        if ((p[1].revents & POLLIN) != 0) {
+            std::uint64_t n = 0;
+            [[maybe_unused]] const auto got = ::read(wake_fd, &n, sizeof n);
+        }
+        if ((p[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0)
             return mosquitto_loop_read(mosq, 1);
         return MOSQ_ERR_SUCCESS;
     }
@@ -955,6 +978,7 @@ void Session::subscribe(const std::string &topic)
     std::lock_guard lk(s.mu);
     s.more_topics.push_back(topic);
     s.subscribe_waiting = true;
+    s.wake();
 }
 
 void Session::stop(std::chrono::milliseconds drain)
@@ -974,6 +998,7 @@ void Session::stop(std::chrono::milliseconds drain)
     }
     s.cv_net.notify_all();
     s.cv_space.notify_all();
+    s.wake();
     s.thread.join();
 }
 
@@ -989,6 +1014,7 @@ void Session::abort()
     }
     s.cv_net.notify_all();
     s.cv_space.notify_all();
+    s.wake();
     s.thread.join();
 }
 
