@@ -100,28 +100,33 @@ assert_eq "1 then 2 then 3" "1 opened 1
 ms() { jq -rs ".[$1].timestamp" "$2" | sed -E 's/.*T([0-9]+):([0-9]+):([0-9.]+)Z/\1 \2 \3/' | awk '{ printf "%d", ($1 * 3600 + $2 * 60 + $3) * 1000 }'; }
 d1=$(( $(ms 1 "$T/d1") - $(ms 0 "$T/d1") ))
 d2=$(( $(ms 2 "$T/d1") - $(ms 1 "$T/d1") ))
-{ [ "$d1" -ge 1000 ] && [ "$d1" -lt 1600 ]; } || fail "1->2 after ${d1} ms, expected 1 s"
-{ [ "$d2" -ge 900 ] && [ "$d2" -lt 1600 ]; } || fail "2->3 after ${d2} ms, expected 1 s"
+# Never early; late only by the daemon's 100 ms tick and the machine's load.
+{ [ "$d1" -ge 1000 ] && [ "$d1" -lt 3000 ]; } || fail "1->2 after ${d1} ms, expected 1 s"
+{ [ "$d2" -ge 900 ] && [ "$d2" -lt 3000 ]; } || fail "2->3 after ${d2} ms, expected 1 s"
 sleep 1.2
 assert_eq "no climb past --max-level" 3 "$(wc -l <"$T/d1")"
 pass "climbs every --escalate-after (${d1} ms, ${d2} ms) and stops at --max-level"
 
 # The daemon sees a CLI ack at once, and stops the climb; the CLI prints its record.
+# (A daemon of its own, with 3 s to the next level: time for the CLI to start
+# and ack, however slow the machine.)
+stop_daemon
+start_daemon "$T/d2" "$T/d2.err" --escalate-after 3s --max-level 3
 alert cold firing porch >&3
-wait_lines "$T/d1" 4
+wait_lines "$T/d2" 1
 dht-escalate --db "$db" ack 2 --by ana >"$T/ack" 2>"$T/ack.err" || fail "ack: $(cat "$T/ack.err")"
 assert_eq "ack prints the event" "2 acknowledged ana" "$(jq -r '"\(.incident_id) \(.event) \(.by)"' "$T/ack")"
-wait_lines "$T/d1" 5 2
-assert_eq "the daemon publishes the CLI's ack" "2 acknowledged 1" "$(tail -n 1 "$T/d1" | jq -r '"\(.incident_id) \(.event) \(.level)"')"
-sleep 1.3
-assert_eq "an acknowledged incident stays at its level" 5 "$(wc -l <"$T/d1")"
+wait_lines "$T/d2" 2 10
+assert_eq "the daemon publishes the CLI's ack" "2 acknowledged 1" "$(tail -n 1 "$T/d2" | jq -r '"\(.incident_id) \(.event) \(.level)"')"
+sleep 3.3
+assert_eq "an acknowledged incident stays at its level" 2 "$(wc -l <"$T/d2")"
 assert_eq "ack again: said, exit 0" 0 "$(exit_code dht-escalate --db "$db" ack 2 2>"$T/ack.err")"
 assert_contains "ack again" "$T/ack.err" "incident 2 is acknowledged already"
 assert_eq "an unknown incident" 65 "$(exit_code dht-escalate --db "$db" ack 99 2>"$T/ack.err")"
 assert_eq "... said" "dht-escalate: incident 99: no such incident" "$(cat "$T/ack.err")"
 echo '{"incident_id":2,"action":"resolve","by":"bob"}' >&3
-wait_lines "$T/d1" 6
-assert_eq "an answer on stdin" "2 resolved bob" "$(tail -n 1 "$T/d1" | jq -r '"\(.incident_id) \(.event) \(.by)"')"
+wait_lines "$T/d2" 3
+assert_eq "an answer on stdin" "2 resolved bob" "$(tail -n 1 "$T/d2" | jq -r '"\(.incident_id) \(.event) \(.by)"')"
 stop_daemon
 pass "a CLI ack reaches the running daemon at once and stops the climb; answers on stdin too"
 
@@ -137,7 +142,7 @@ wait_lines "$T/r2" 1 5
 opened=$(ms 0 "$T/r1")
 climbed=$(ms 0 "$T/r2")
 assert_eq "the climb after the restart" "1 escalation 2" "$(events "$T/r2")"
-{ [ $((climbed - opened)) -ge 2000 ] && [ $((climbed - opened)) -lt 2600 ]; } ||
+{ [ $((climbed - opened)) -ge 2000 ] && [ $((climbed - opened)) -lt 4000 ]; } ||
     fail "the climb came $((climbed - opened)) ms after the opening, expected 2 s"
 stop_daemon
 assert_eq "each event once in the history" "opened escalation" "$(dht-escalate --db "$db" show 1 | jq -r .event | paste -sd' ' -)"

@@ -90,7 +90,7 @@ bg dht-sub -h localhost -p "$CP" -u operator --password-file "$T/auth/operator.p
     -C 5 -W 10 -F '%t %p' >"$T/op" 2>"$T/op.err"
 op=$BG_PID
 bg mosquitto_sub -h 127.0.0.1 -p "$CP" -u cellar -P cellar-pw -i sens -q 1 -t dht11/alerts \
-    -t dht11/alerts/escalation -t 'dht11/#' -C 1 -W 2 -v >"$T/sens" 2>"$T/sens.err"
+    -t dht11/alerts/escalation -t 'dht11/#' -C 1 -W 5 -v >"$T/sens" 2>"$T/sens.err"
 sens=$BG_PID
 wait_subscribed srv "$CLOG"
 wait_subscribed op "$CLOG"
@@ -100,7 +100,7 @@ wait_subscribed sens "$CLOG"
 # a subscriber gets is in this order too. (x: refused by the ACL)
 pub -p "$CP" -u server -P server-pw -i s1 -t dht11/alerts -m '{"rule":"cold","state":"firing","sensor":"dht11/cellar/data"}'
 pub -p "$CP" -u server -P server-pw -i s2 -t dht11/alerts/escalation -m "$escalation"
-kill -0 "$sens" 2>/dev/null || fail "the sensor's mosquitto_sub -W 2 ended before the alerts were published"
+kill -0 "$sens" 2>/dev/null || fail "the sensor's mosquitto_sub -W 2 ended before the alerts were published (-W 5)"
 pub -p "$CP" -u cellar -P cellar-pw -i c1 -t dht11/cellar/data -m '{"temperature":24.50,"humidity":65.30}'
 pub -p "$CP" -u cellar -P cellar-pw -i c2 -t dht11/cellar/status -m online -r
 pub -p "$CP" -u cellar -P cellar-pw -i c3 -t homeassistant/sensor/cellar_temperature/config -m '{"name":"cellar"}' -r

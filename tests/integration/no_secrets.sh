@@ -59,7 +59,7 @@ for tool in "${!args[@]}"; do
 done
 [ "$runs" -ge 35 ] || fail "only $runs runs"
 # The checks can fail: a tool told to print its payloads prints a password published to it.
-listen seen "$T/seen" -u ana -P "$secret" -t dht11/x -C 1 -W 3
+listen seen "$T/seen" -u ana -P "$secret" -t dht11/x -C 1 -W 10
 sub=$BG_PID
 pub -q 0 -u ana -P "$secret" -t dht11/x -m "$secret"
 wait "$sub" || true

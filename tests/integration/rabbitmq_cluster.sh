@@ -147,7 +147,13 @@ until [ "$(grep -c '"event":"escalation"' "$T/incidents")" -ge 4 ]; do
     (( tries-- > 0 )) || fail "escalations: $(cat "$T/incidents") $(cat "$T"/*.err)"
     sleep 0.2
 done
-sleep 1  # the last escalation on its way to the operator
+# The last escalation on its way to the operator, the last reading to dht-record.
+tries=150
+until [ "$(jq -c . "$T/operator" | sort -u | wc -l)" -ge 4 ] &&
+    [ "$(jq -c 'select(.topic == "dht11/cellar/data") | .payload' "$T/readings" | sort -u | wc -l)" -ge 16 ]; do
+    (( tries-- > 0 )) || break  # the counts below say what is missing
+    sleep 0.2
+done
 for pid in "$op" "$sub" "$esc" "$archive"; do kill -TERM "$pid"; done
 for pid in "$op" "$sub" "$record" "$rules" "$esc" "$archive"; do
     wait "$pid" || fail "a piece of the chain exited $? ($(cat "$T"/*.err))"

@@ -74,12 +74,11 @@ pass "bad lines are reported by number and skipped; --strict stores what came be
 
 # SIGTERM commits what was read.
 mkfifo "$T/fifo"
-bg sh -c "exec dht-record --db '$T/term.db' --commit-interval 1h --batch 100000 <'$T/fifo'"
+bg sh -c "exec dht-record --db '$T/term.db' --commit-interval 1h --batch 100000 --tee <'$T/fifo' >'$T/term.tee'"
 rec=$BG_PID
 exec 7>"$T/fifo"
 for i in $(seq 1 250); do echo "{\"n\":$i}" >&7; done
-wait_for eval "[ -e '$T/term.db-wal' ]"
-sleep 0.3
+wait_lines "$T/term.tee" 250  # every line read: SIGTERM ends the reading, and a line still unread stays so
 kill -TERM "$rec"
 wait "$rec" || fail "SIGTERM exit status $?"
 exec 7>&-

@@ -25,6 +25,21 @@ expect[dht-export-graphite]='[ "$(wc -l <"$1")" = 4 ]'
 cmd[dht-escalate]="dht-escalate --db $T/e.db"
 expect[dht-escalate]='[ "$(grep -c "\"event\":\"opened\"" "$1")" = 2 ]'
 input() { if [ "$1" = dht-escalate ]; then alert "$2"; else reading "$2"; fi; }
+# drained: until the FIFO open on fd 3 holds nothing unread (20 s at most). A
+# tool that has read a line acts on it before it looks at its signals again,
+# so a signal sent after this finds the line handled, however slow the machine.
+drained() {
+    python3 - <<'EOF'
+import array, fcntl, sys, termios, time
+waiting = array.array("i", [0])
+for _ in range(2000):
+    fcntl.ioctl(3, termios.FIONREAD, waiting)
+    if waiting[0] == 0:
+        sys.exit(0)
+    time.sleep(0.01)
+sys.exit(1)
+EOF
+}
 
 for tool in dht-record dht-rules dht-stats dht-export-influx dht-export-graphite dht-escalate; do
     # Live input on a FIFO: one line, SIGHUP, another line, SIGTERM.
@@ -34,12 +49,12 @@ for tool in dht-record dht-rules dht-stats dht-export-influx dht-export-graphite
     eval "exec ${cmd[$tool]}" <"$T/fifo" >"$T/out" 2>"$T/err" &
     pid=$!
     input "$tool" 1 >&3
-    sleep 0.5
+    drained || fail "$tool never read its first line: $(cat "$T/err")"
     kill -HUP "$pid"
     sleep 0.3
     kill -0 "$pid" 2>/dev/null || fail "$tool died of SIGHUP: $(cat "$T/err")"
     input "$tool" 2 >&3
-    sleep 0.5
+    drained || fail "$tool never read its second line: $(cat "$T/err")"
     kill -TERM "$pid"
     rc=0
     wait "$pid" || rc=$?

@@ -135,8 +135,10 @@ wait_subscribed() {
     local id=$1 log=${2:-$BROKER_LOG} n=${3:-1}
     wait_for eval "[ \$(subscribes '$id' '$log') -ge $n ]" ||
         fail "client $id never subscribed (see $log)"
-    # RabbitMQ logs a SUBSCRIBE as it arrives, before its bindings are made.
-    [ "$DHT_TEST_BROKER" != rabbitmq ] || sleep 0.3
+    # RabbitMQ logs a SUBSCRIBE as it arrives, before its bindings are made
+    # (a persistent session's quorum queue first): a pause, the matrix's one
+    # timing guess, with room for a loaded machine.
+    [ "$DHT_TEST_BROKER" != rabbitmq ] || sleep 1
 }
 
 # wait_lines FILE N [SECONDS]: until FILE has at least N lines.
