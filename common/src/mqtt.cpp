@@ -49,6 +49,16 @@ constexpr std::size_t kQueueBytes = 64U * 1024U * 1024U;
 // Hand-over from the network thread: a batch this small waits kLinger for more.
 constexpr std::size_t kBatch = 256;
 constexpr auto kLinger = std::chrono::microseconds(1000);
+// A QoS 0 subscriber that has just read a burst this big lets the next one
+// gather for kBusyPause before it polls again: one wake-up and a few reads
+// for many messages instead of a few. Measured on 200,000 messages against a
+// full-speed mosquitto_pub (median of 3): 120.5k msg/s and 5.10 us CPU per
+// message without it, 138.8k and 3.55 us with it (mosquitto_sub 130.9k, 5.20).
+// Not at QoS 1 or 2: a pause there holds PUBACKs, and with 1 ms the broker's
+// queue of 1000 overflowed (126-542 of 100,000 lost); a QoS 0 stream only
+// waits in the socket's buffer.
+constexpr std::uint64_t kBusyBurst = 32;
+constexpr auto kBusyPause = std::chrono::microseconds(200);
 // How long one broker gets to accept TCP and answer CONNECT.
 constexpr auto kAttemptTimeout = std::chrono::seconds(10);
 
@@ -276,6 +286,7 @@ struct Session::Impl {
     {
         const int sock = mosquitto_socket(mosq);
         const bool own_wait = sock >= 0 && !threaded && !opt.tls && !opt.psk_mode;
+        const auto burst_start = messages_read;
         int rc = own_wait ? wait_and_read(sock) : mosquitto_loop(mosq, 100, 1);
         // The socket is non-blocking: reading on until a read brings no
         // message costs one read that finds nothing, where asking FIONREAD
@@ -300,6 +311,8 @@ struct Session::Impl {
             set_cork(sock, false);
         if (rc == MOSQ_ERR_SUCCESS && own_wait)
             rc = mosquitto_loop_misc(mosq);  // keepalive, as mosquitto_loop() does
+        if (rc == MOSQ_ERR_SUCCESS && own_wait && opt.qos == 0 && messages_read - burst_start >= kBusyBurst)
+            std::this_thread::sleep_for(kBusyPause);
         // A tool that publishes ACKs what it read now, not after the kernel's
         // delayed-ACK timer: a broker without set_tcp_nodelay holds its next
         // packet to us (Nagle) until that ACK, up to 40 ms later, whenever it
