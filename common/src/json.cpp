@@ -181,59 +181,67 @@ void append_json(std::string &out, const json::value &value, NumberWriter number
     }
 }
 
+namespace {
+
+// The first stop from `p` on, N bytes at a time, the last block ending at
+// `end` and overlapping bytes already found plain (so the first byte it flags
+// is still the first stop). `first_stop(q)`: the offset of the first stop in
+// the N bytes at q, or N. Needs N bytes from `p`.
+template <std::size_t N, class FirstStop>
+const char *by_blocks(const char *p, const char *const end, FirstStop first_stop) noexcept
+{
+    for (; end - p > static_cast<std::ptrdiff_t>(N); p += N)
+        if (const std::size_t i = first_stop(p); i < N)
+            return p + i;
+    p = end - N;
+    const std::size_t i = first_stop(p);
+    return i < N ? p + i : end;
+}
+
+}  // namespace
+
 const char *plain_string_run(const char *p, const char *const end, bool ascii) noexcept
 {
-    // A block at a time, the last block ending at `end` and overlapping
-    // bytes already found plain (so the first byte it flags is still the
-    // first stop); only a text under four bytes is read a byte at a time.
+    // A block at a time (see by_blocks); only a text under four bytes is read
+    // a byte at a time.
 #if defined(__SSE2__)
     if (end - p >= 16) {
         // A signed compare: a byte past ASCII is negative, so "below 0x20" holds it too.
         const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-        const auto stops = [&](const char *q) {
+        return by_blocks<16>(p, end, [&](const char *q) -> std::size_t {
             const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(q));
             __m128i low = _mm_cmplt_epi8(v, space);
             if (!ascii)
                 low = _mm_andnot_si128(_mm_cmplt_epi8(v, _mm_setzero_si128()), low);
             const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), low);
-            return static_cast<unsigned>(_mm_movemask_epi8(hit));
-        };
-        for (; end - p > 16; p += 16)
-            if (const unsigned stop = stops(p); stop != 0)
-                return p + std::countr_zero(stop);
-        p = end - 16;
-        const unsigned stop = stops(p);
-        return stop != 0 ? p + std::countr_zero(stop) : end;
+            const auto stops = static_cast<unsigned>(_mm_movemask_epi8(hit));
+            return stops != 0 ? static_cast<std::size_t>(std::countr_zero(stops)) : 16;
+        });
     }
 #endif
     // Eight or four at a time. The lowest byte a test flags is always one it
     // looks for: a borrow that makes one flag wrongly runs up from a byte
     // flagged rightly.
-    const auto run = [end, ascii](const char *q, auto word) -> const char * {
+    const auto words = [end, ascii](const char *q, auto word) -> const char * {
         using W = decltype(word);
         constexpr W ones = static_cast<W>(0x0101010101010101), highs = static_cast<W>(0x8080808080808080);
         const auto zero_byte = [](W x) { return static_cast<W>((x - ones) & ~x); };
         const W past_ascii = ascii ? highs : 0;
-        const auto stops = [&](const char *at) {
+        return by_blocks<sizeof(W)>(q, end, [&](const char *at) -> std::size_t {
             W w;
             std::memcpy(&w, at, sizeof w);
             if constexpr (std::endian::native == std::endian::big)
                 w = sizeof w == 8 ? static_cast<W>(__builtin_bswap64(w)) : static_cast<W>(__builtin_bswap32(static_cast<std::uint32_t>(w)));  // the first byte lowest
-            return static_cast<W>((zero_byte(w ^ static_cast<W>(ones * '"')) | zero_byte(w ^ static_cast<W>(ones * '\\')) |
-                                   static_cast<W>((w - static_cast<W>(ones * 0x20)) & ~w) | (w & past_ascii)) &
-                                  highs);
-        };
-        for (; end - q > static_cast<std::ptrdiff_t>(sizeof(W)); q += sizeof(W))
-            if (const W stop = stops(q); stop != 0)
-                return q + std::countr_zero(stop) / 8;
-        q = end - sizeof(W);
-        const W stop = stops(q);
-        return stop != 0 ? q + std::countr_zero(stop) / 8 : end;
+            const auto stops = static_cast<W>((zero_byte(w ^ static_cast<W>(ones * '"')) | zero_byte(w ^ static_cast<W>(ones * '\\')) |
+                                               static_cast<W>((w - static_cast<W>(ones * 0x20)) & ~w) | (w & past_ascii)) &
+                                              highs);
+            return stops != 0 ? static_cast<std::size_t>(std::countr_zero(stops)) / 8 : sizeof(W);
+        });
     };
     if (end - p >= 8)
-        return run(p, std::uint64_t());
+        return words(p, std::uint64_t());
     if (end - p >= 4)
-        return run(p, std::uint32_t());
+        return words(p, std::uint32_t());
     for (; p != end; ++p) {
         const auto c = static_cast<unsigned char>(*p);
         if (c == '"' || c == '\\' || c < 0x20 || (ascii && c >= 0x80))

@@ -187,6 +187,14 @@ struct Session::Impl {
         if (wake_fd >= 0)
             [[maybe_unused]] const auto n = ::write(wake_fd, &one, sizeof one);  // full: a wake-up is pending anyway
     }
+    // Once stop_net is set: wakes the network thread wherever it waits, and waits for it to end.
+    void join_network()
+    {
+        cv_net.notify_all();
+        cv_space.notify_all();
+        wake();
+        thread.join();
+    }
     std::vector<MqttMessage> queue;
     std::size_t queued_bytes = 0;
     // Publishes made while no broker is connected, sent after the next CONNACK.
@@ -1009,10 +1017,7 @@ void Session::stop(std::chrono::milliseconds drain)
         std::lock_guard lk(s.mu);
         s.stop_net = true;
     }
-    s.cv_net.notify_all();
-    s.cv_space.notify_all();
-    s.wake();
-    s.thread.join();
+    s.join_network();
 }
 
 void Session::abort()
@@ -1025,10 +1030,7 @@ void Session::abort()
         s.stop_net = true;
         s.abort_net = true;
     }
-    s.cv_net.notify_all();
-    s.cv_space.notify_all();
-    s.wake();
-    s.thread.join();
+    s.join_network();
 }
 
 std::optional<int> Session::failure() const
