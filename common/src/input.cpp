@@ -95,7 +95,7 @@ std::optional<Message> RecordInput::message(const json::object &record, std::str
     if (kind != RecordKind::message && kind != RecordKind::bare)
         return std::nullopt;
     std::string error;
-    auto m = message_from_record(record, bare_topic, now(), error);
+    auto m = message_from_record(record, bare_topic, lines_.received(), error);
     if (!m)
         report(error);
     return m;

@@ -48,6 +48,7 @@ LineReader::Fill LineReader::fill(int timeout_ms)
     if (n == 0)
         return Fill::eof;
     end_ += static_cast<std::size_t>(n);
+    read_at_ = now();
     return Fill::data;
 }
 

@@ -326,7 +326,8 @@ bool string_value(std::string_view json, std::string_view &text)
 
 }  // namespace
 
-bool read_message_text(std::string_view line, std::string_view bare_topic, std::size_t max_depth, MessageText &out)
+bool read_message_text(std::string_view line, std::string_view bare_topic, std::size_t max_depth, TimePoint received,
+                       MessageText &out)
 {
     thread_local CompactReader reader;
     thread_local std::vector<CompactReader::Member> members;
@@ -351,7 +352,7 @@ bool read_message_text(std::string_view line, std::string_view bare_topic, std::
     if (kind.empty()) {  // a bare payload
         out.topic = bare_topic;
         out.payload = reader.canonical(line, rewritten);
-        out.timestamp = now();
+        out.timestamp = received;
         return true;
     }
     if (kind != R"("message")" || !string_value(topic, out.topic))
@@ -359,7 +360,7 @@ bool read_message_text(std::string_view line, std::string_view bare_topic, std::
     out.payload = reader.canonical(payload, rewritten);
     out.payload_base64 = encoding == R"("base64")";
     if (timestamp.empty()) {
-        out.timestamp = now();
+        out.timestamp = received;
     } else {
         std::string_view text;
         if (!string_value(timestamp, text))

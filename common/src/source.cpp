@@ -60,7 +60,7 @@ int MessageSource::from_stdin(const Hooks &h)
     if (h.message_text && !common_.readings.active()) {
         handlers.line = [&](std::string_view line) {
             MessageText m;
-            if (!read_message_text(line, bare_topic_, max_depth_, m))
+            if (!read_message_text(line, bare_topic_, max_depth_, input_.received(), m))
                 return false;
             h.message_text(m);
             handled();

@@ -133,6 +133,27 @@ TEST_CASE("a reader with a timeout returns while input is idle")
     CHECK(line == "partial-done");
 }
 
+TEST_CASE("a line's time is that of the read that completed it, one clock reading a read")
+{
+    Input p("first\nsecond\npartial", true);
+    LineReader r(p.fds[0], "stdin", 100);
+    std::string_view line;
+    const auto before = now();
+    REQUIRE(r.next(line, 50) == Status::line);
+    const auto first = r.read_at();
+    CHECK(first >= before);
+    REQUIRE(r.next(line, 50) == Status::line);
+    CHECK(line == "second");
+    CHECK(r.read_at() == first);  // in the same read
+    CHECK(r.next(line, 0) == Status::timeout);
+    const auto written = now();
+    REQUIRE(::write(p.fds[1], "-done\n", 6) == 6);
+    REQUIRE(r.next(line, 1000) == Status::line);
+    CHECK(line == "partial-done");
+    CHECK(r.read_at() >= written);  // not the time its first part came
+    CHECK(r.read_at() <= now());
+}
+
 TEST_CASE("bad lines are counted; strict mode stops with 65")
 {
     InputErrors lenient(false);

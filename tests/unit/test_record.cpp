@@ -157,11 +157,11 @@ TEST_CASE("compact message lines are read without the parser, as the parser read
           R"({})", R"([])", R"("text")", R"(42)", R"(null)", R"("aGVsbG8=")"}) {
         const auto line = record_with(payload);
         INFO(line);
-        REQUIRE(read_message_text(line, "bare/topic", 32, m));
+        REQUIRE(read_message_text(line, "bare/topic", 32, now(), m));
         check_same_as_parsed(line, m);
     }
     // A rewritten number is in the payload, not elsewhere in the line.
-    REQUIRE(read_message_text(record_with(R"({"temperature":20.0})"), "", 32, m));
+    REQUIRE(read_message_text(record_with(R"({"temperature":20.0})"), "", 32, now(), m));
     CHECK(m.payload == R"({"temperature":20})");
 
     const std::string others[] = {
@@ -172,7 +172,7 @@ TEST_CASE("compact message lines are read without the parser, as the parser read
     };
     for (const auto &line : others) {
         INFO(line);
-        REQUIRE(read_message_text(line, "bare/topic", 32, m));
+        REQUIRE(read_message_text(line, "bare/topic", 32, now(), m));
         check_same_as_parsed(line, m);
     }
     CHECK(m.topic == "bare/topic");
@@ -190,14 +190,14 @@ TEST_CASE("lines not in compact form are left to the parser")
           R"({"a":1,"a":2})", R"({"a":{"x":1,"x":1}})", R"({"t":0.12345678901234567})", R"({"t":1234567890123456789})"}) {
         const auto line = record_with(payload);
         INFO(line);
-        CHECK_FALSE(read_message_text(line, "", 32, m));
+        CHECK_FALSE(read_message_text(line, "", 32, now(), m));
     }
-    CHECK_FALSE(read_message_text(record_with(std::string(31, '[') + std::string(31, ']')), "", 32, m));
+    CHECK_FALSE(read_message_text(record_with(std::string(31, '[') + std::string(31, ']')), "", 32, now(), m));
     const auto deep = record_with(std::string(30, '[') + std::string(30, ']'));
-    REQUIRE(read_message_text(deep, "", 32, m));
+    REQUIRE(read_message_text(deep, "", 32, now(), m));
     check_same_as_parsed(deep, m);
     const auto sixteen = record_with(R"({"t":0.1234567890123456})");  // digits under 2^53
-    REQUIRE(read_message_text(sixteen, "", 32, m));
+    REQUIRE(read_message_text(sixteen, "", 32, now(), m));
     check_same_as_parsed(sixteen, m);
     // Invalid JSON, and records the parser refuses or another hook takes.
     for (const char *line :
@@ -208,7 +208,7 @@ TEST_CASE("lines not in compact form are left to the parser")
           R"({"kind":"message","topic":"t","qos":3})", R"({"kind":"message","topic":"t","qos":1.0})",
           R"({"kind":"message","topic":"t","retain":1})", R"({"kind":"message","kind":"message","topic":"t"})"}) {
         INFO(line);
-        CHECK_FALSE(read_message_text(line, "", 32, m));
+        CHECK_FALSE(read_message_text(line, "", 32, now(), m));
     }
 }
 
@@ -236,7 +236,7 @@ TEST_CASE("decimals read without the parser are the doubles Boost.JSON reads")
                       all.substr(static_cast<std::size_t>(digits - fraction));
         }
         const auto line = cat(R"({"v":)", number, "}");
-        if (!read_message_text(line, "", 32, m)) {
+        if (!read_message_text(line, "", 32, now(), m)) {
             if (std::stoull(all) <= (std::uint64_t{1} << 53))
                 FAIL_CHECK(line);
             continue;

@@ -147,12 +147,12 @@ void Runner::line(LineInput &input, std::string_view text)
         return input.report(error_);
     // A record from the future would hold the timers' clock there.
     if (kind != RecordScanner::Kind::other && from.time)
-        if (auto ahead = check_skew(*from.time, o_.max_skew, now()); !ahead.empty())
+        if (auto ahead = check_skew(*from.time, o_.max_skew, input.received()); !ahead.empty())
             return input.report(ahead);
     if (o_.pass)
         pass(text);
     if (kind != RecordScanner::Kind::other)
-        message(from.topic, from.time ? *from.time : now(), [&](RecordScanner &again) {
+        message(from.topic, from.time ? *from.time : input.received(), [&](RecordScanner &again) {
             RecordScanner::Origin unused;
             again.scan_message(text, o_.bare_topic, unused, error_);
         });

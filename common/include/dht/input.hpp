@@ -51,6 +51,9 @@ public:
 
     // Where the current line is: "stdin:42".
     std::string position() const;
+    // When the current line had come in whole (LineReader::read_at()): a
+    // bare payload's time, and the clock a record's own time is checked against.
+    TimePoint received() const noexcept { return reader_.read_at(); }
     // Reports the current line as bad ("stdin:42: WHAT (skipped)"); with
     // --strict it ends the program (status 65).
     void report(std::string_view what);
@@ -94,6 +97,8 @@ public:
     std::optional<Message> message(const json::object &record, std::string_view bare_topic);
     // Where the current line is: "stdin:42".
     std::string position() const { return lines_.position(); }
+    // When the current line had come in whole (LineInput::received()).
+    TimePoint received() const noexcept { return lines_.received(); }
     // Reports the current line as bad ("stdin:42: WHAT (skipped)").
     void report(std::string_view what) { lines_.report(what); }
     InputErrors &errors() noexcept { return lines_.errors(); }

@@ -2,6 +2,8 @@
 // cap and line numbers, and the bookkeeping for bad lines (report, count, --strict).
 #pragma once
 
+#include "dht/time.hpp"
+
 #include <cstddef>
 #include <chrono>
 #include <cstdint>
@@ -27,6 +29,9 @@ public:
     // True when a whole line is already buffered (next() will not wait).
     bool has_line() const noexcept;
     std::uint64_t line_number() const noexcept { return line_no_; }
+    // When the current line had come in whole: the time of the latest read
+    // (the clock is read once a read, not once a line).
+    TimePoint read_at() const noexcept { return read_at_; }
     const std::string &name() const noexcept { return name_; }
 
 private:
@@ -45,6 +50,7 @@ private:
     bool discarding_ = false;
     bool eof_ = false;
     std::uint64_t line_no_ = 0;
+    TimePoint read_at_{};
 };
 
 // Counts bad input lines and reports them on stderr:

@@ -50,13 +50,15 @@ void append_message_record(std::string &out, const MessageText &message);
 // takes them), written as append_json() writes what it holds but perhaps for
 // its numbers: no spaces, no escapes but the ones it writes, no key twice, no
 // exponents, nested less than `max_depth` deep. Then `out` views the line (a
-// bare payload gets `bare_topic` and now()), and its payload is byte for byte
+// bare payload gets `bare_topic` and `received`, as does a record
+// without a timestamp), and its payload is byte for byte
 // what append_json() would write of it: a view of the line, or of a buffer
 // kept until the next call on this thread when a number is written otherwise
 // ("20.0" as "20"). False for any other line, good or bad, which is left to
 // the parser: reading a line here never gives a different message, nor takes
 // a line the parser would refuse.
-bool read_message_text(std::string_view line, std::string_view bare_topic, std::size_t max_depth, MessageText &out);
+bool read_message_text(std::string_view line, std::string_view bare_topic, std::size_t max_depth, TimePoint received,
+                       MessageText &out);
 
 // A time member of a record, RFC 3339 in quotes: "since":"2026-11-24T10:00:00.000Z".
 ObjectWriter &time_member(ObjectWriter &w, std::string_view name, TimePoint t);
