@@ -6,6 +6,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <charconv>
@@ -54,19 +55,23 @@ bool append_short_decimal(std::string &out, double value)
         const int scientific = significant + (significant > 1 ? 1 : 0) + 2 + (exponent >= 100 || exponent <= -100 ? 3 : 2);
         if (scientific <= fixed)
             return false;
+        // Written here first, then appended at once.
+        std::array<char, 32> text;
+        char *p = text.data();
         if (value < 0)
-            out.push_back('-');
+            *p++ = '-';
         if (n > k) {
-            out.append(digits.data(), static_cast<std::size_t>(n - k));
+            p = std::copy_n(digits.data(), n - k, p);
         } else {
-            out += "0";
+            *p++ = '0';
         }
         if (k > 0) {
-            out.push_back('.');
-            out.append(static_cast<std::size_t>(k > n ? k - n : 0), '0');
+            *p++ = '.';
+            p = std::fill_n(p, k > n ? k - n : 0, '0');
             const int from = n > k ? n - k : 0;
-            out.append(digits.data() + from, static_cast<std::size_t>(n - from));
+            p = std::copy_n(digits.data() + from, n - from, p);
         }
+        out.append(text.data(), p);
         return true;
     }
     return false;
@@ -89,8 +94,23 @@ void append_number(std::string &out, double value)
 
 void append_json_string(std::string &out, std::string_view text)
 {
-    static constexpr char hex[] = "0123456789abcdef";
     out.push_back('"');
+    append_json_chars(out, text);
+    out.push_back('"');
+}
+
+std::string_view json_chars(std::string_view text, std::string &scratch)
+{
+    if (plain_string_run(text.data(), text.data() + text.size(), false) == text.data() + text.size())
+        return text;
+    scratch.clear();
+    append_json_chars(scratch, text);
+    return scratch;
+}
+
+void append_json_chars(std::string &out, std::string_view text)
+{
+    static constexpr char hex[] = "0123456789abcdef";
     std::size_t i = 0;
     // Most text has nothing to escape: skip it many bytes at a time.
     i = static_cast<std::size_t>(plain_string_run(text.data(), text.data() + text.size(), false) - text.data());
@@ -116,7 +136,6 @@ void append_json_string(std::string &out, std::string_view text)
         }
     }
     out.append(text.data() + run, text.size() - run);
-    out.push_back('"');
 }
 
 void append_json(std::string &out, const json::value &value, NumberWriter numbers)

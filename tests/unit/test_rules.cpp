@@ -376,6 +376,29 @@ TEST_CASE("engine: state saved and restored; changed rules start afresh", "[engi
     CHECK_THROWS_AS(h.engine.restore(json::parse("[1]")), std::runtime_error);
 }
 
+TEST_CASE("engine: an alert escapes what needs it, wherever it comes from", "[engine]")
+{
+    // The rule's own parts are escaped once, the sensor's, topic's and
+    // value's at each alert: the template, the condition, the sensor, the topic
+    // and the value each hold a quote, a backslash or a control byte.
+    Harness h("qt: mode == \"a\\\"b\" -> alert \"{rule}\\t{sensor} {topic} {value} {condition} \\\\ \\\"\"\n"
+              "plain: mode == \"a\\\"b\" -> notify");
+    h.read("s\"1\n", t0, {text("a\"b")}, "dht11/\\x/data");
+    REQUIRE(h.alerts.size() == 2);
+    const auto &custom = h.alerts[0];
+    CHECK(custom.at("rule") == "qt");
+    CHECK(custom.at("sensor") == "s\"1\n");
+    CHECK(custom.at("topic") == "dht11/\\x/data");
+    CHECK(custom.at("value") == "a\"b");
+    CHECK(custom.at("message") == "qt\ts\"1\n dht11/\\x/data a\"b mode == \"a\\\"b\" \\ \"");
+    const auto &plain = h.alerts[1];
+    CHECK(plain.at("message") == "plain: mode is a\"b on s\"1\n (mode == \"a\\\"b\")");
+    h.read("s\"1\n", t0 + 1s, {text("c")}, "dht11/\\x/data");
+    REQUIRE(h.alerts.size() == 4);
+    CHECK(h.alerts[3].at("message") == "plain resolved: mode is c on s\"1\n");
+    CHECK(h.alerts[3].at("value") == "c");
+}
+
 TEST_CASE("engine: a string value, a reason and a topic other than the name survive saving and restoring", "[engine]")
 {
     const std::string rules = "mode: mode == \"fault\" -> alert\nsilent: no data for 10m -> alert";

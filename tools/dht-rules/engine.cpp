@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 #include <utility>
 
@@ -15,14 +16,6 @@ namespace dht::rules {
 using namespace std::string_view_literals;
 
 namespace {
-
-void append_value_text(std::string &out, const FieldValue &v, std::string_view text)
-{
-    if (v.type == FieldValue::Type::number)
-        append_number(out, v.number);
-    else if (v.type == FieldValue::Type::string)
-        out += text;
-}
 
 using History = Engine::RuleState::History;
 
@@ -176,6 +169,7 @@ Engine::Engine(RuleSet rules, Duration repeat, Emit emit, SensorBounds bounds)
 {
     has_timers_ = repeat_.count() > 0 || forget_after_ ||
                   std::any_of(rules_.rules.begin(), rules_.rules.end(), [](const Rule &r) { return r.no_data; });
+    set_texts();
 }
 
 Engine::~Engine() = default;
@@ -519,98 +513,139 @@ void Engine::resolve(const Rule &rule, Id id, RuleState &st, TimePoint time, con
           !reason.empty() ? reason : rule.no_data ? "data" : "");
 }
 
+Engine::RuleText Engine::rule_text(const Rule &rule)
+{
+    RuleText t;
+    append_json_chars(t.name, rule.name);
+    append_json_chars(t.field_name, rule.field_name);
+    append_json_chars(t.condition, rule.condition);
+    for (const bool firing : {false, true}) {
+        auto &o = t.opening[firing];
+        o = R"(","rule":")";
+        o += t.name;
+        o += firing ? R"(","state":"firing","action":")"sv : R"(","state":"resolved","action":")"sv;
+        o += name_of(rule.action);
+        o += R"(","severity":")"sv;
+        o += name_of(rule.severity);
+        o += R"(","sensor":")"sv;
+        t.says[firing] = t.name + (firing ? ": " : " resolved: ");
+    }
+    t.field = R"(,"field":")" + t.field_name + R"(","value":)";
+    t.is = t.field_name + " is ";
+    t.because = " (" + t.condition + ")";
+    for (const auto &part : rule.message) {
+        t.parts.emplace_back();
+        if (part.kind == TemplatePart::Kind::text)
+            append_json_chars(t.parts.back(), part.text);
+    }
+    return t;
+}
+
+void Engine::set_texts()
+{
+    texts_.clear();
+    for (const auto &rule : rules_.rules)
+        texts_.push_back(rule_text(rule));
+}
+
+// Written by hand, not with ObjectWriter: alerts can be half the output (a
+// noisy sensor near its threshold). What comes from the rule is copied from
+// its RuleText; the message is written escaped in place, part by part.
 void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool firing, TimePoint time, bool repeat,
                    std::string_view reason)
 {
-    const FieldValue kept = st.value();
-    const FieldValue *value = &kept;
-    const std::string_view value_text = kept.text;
-    // Written by hand, not with ObjectWriter: the keys are literals with
-    // nothing to escape, and alerts can be a third of the output (a noisy
-    // sensor near its threshold), where ObjectWriter cost dht-rules 15%.
+    // `rule` is one of rules_.rules but when a rule of a state file, gone
+    // since, resolves its alert.
+    const Rule *first = rules_.rules.data(), *last = first + rules_.rules.size();
+    const bool ours = !std::less<>()(&rule, first) && std::less<>()(&rule, last);
+    std::optional<RuleText> other;
+    if (!ours)
+        other = rule_text(rule);
+    const RuleText &t = ours ? texts_[static_cast<std::size_t>(&rule - first)] : *other;
+    const FieldValue value = st.value();
+    const bool has_value = value.type != FieldValue::Type::missing && value.type != FieldValue::Type::other;
+    // The value's text in the message (a number, or a string's escaped text), written once.
+    std::string &value_chars = value_json_;
+    value_chars.clear();
+    if (value.type == FieldValue::Type::number)
+        append_number(value_chars, value.number);
+    else if (value.type == FieldValue::Type::string)
+        append_json_chars(value_chars, value.text);
+    const std::string_view name = json_chars(s.name, name_json_);
+    const std::string_view topic = s.topic == s.name ? name : json_chars(s.topic, topic_json_);
     std::string &r = record_;
     r.clear();
     r += R"({"kind":"alert","timestamp":")"sv;
     append_rfc3339(r, time);
-    r += R"(","rule":)"sv;
-    append_json_string(r, rule.name);
-    r += firing ? R"(,"state":"firing","action":")"sv : R"(,"state":"resolved","action":")"sv;
-    r += name_of(rule.action);
-    r += R"(","severity":")"sv;
-    r += name_of(rule.severity);
-    r += R"(","sensor":)"sv;
-    append_json_string(r, s.name);
-    r += R"(,"topic":)"sv;
-    append_json_string(r, s.topic);
+    r += t.opening[firing];
+    r += name;
+    r += R"(","topic":")"sv;
+    r += topic;
+    r += '"';
     if (!rule.no_data) {
-        r += R"(,"field":)"sv;
-        append_json_string(r, rule.field_name);
-        r += R"(,"value":)"sv;
-        append_value(r, *value, value_text);
+        r += t.field;
+        if (value.type == FieldValue::Type::string) {
+            r += '"';
+            r += value_chars;
+            r += '"';
+        } else {
+            r += has_value ? std::string_view(value_chars) : "null"sv;
+        }
         if (calibration_ != nullptr && calibration_->calibrates(rule.field_name) &&
             calibration_->offset(s.name, rule.field_name))
             r += R"(,"calibrated":true)"sv;
     }
-    r += R"(,"message":)"sv;
-    std::string &message = message_;
-    message.clear();
-    const std::string_view field = rule.field_name;
+    r += R"(,"message":")"sv;
     if (rule.message.empty()) {
-        message += rule.name;
-        message += firing ? ": "sv : " resolved: "sv;
+        r += t.says[firing];
         if (!firing && reason == "rule changed") {
-            message += "the rule was changed or removed"sv;
+            r += "the rule was changed or removed"sv;
         } else if (!firing && reason == "forgotten") {
-            message += "no longer watching "sv;
-            message += s.name;
-            message += ", silent since "sv;
-            append_rfc3339(message, s.last_seen);
+            r += "no longer watching "sv;
+            r += name;
+            r += ", silent since "sv;
+            append_rfc3339(r, s.last_seen);
         } else if (rule.no_data) {
             if (!firing) {
-                message += "data from "sv;
-                message += s.name;
-                message += " again"sv;
+                r += "data from "sv;
+                r += name;
+                r += " again"sv;
             } else if (reason == "offline") {
-                message += s.name;
-                message += " is offline"sv;
+                r += name;
+                r += " is offline"sv;
             } else {
-                message += "no data from "sv;
-                message += s.name;
-                message += " since "sv;
-                append_rfc3339(message, s.last_seen);
+                r += "no data from "sv;
+                r += name;
+                r += " since "sv;
+                append_rfc3339(r, s.last_seen);
             }
         } else {
-            if (value->type != FieldValue::Type::missing && value->type != FieldValue::Type::other) {
-                message += field;
-                message += " is "sv;
-                append_value_text(message, *value, value_text);
-                message += " on "sv;
+            if (has_value) {
+                r += t.is;
+                r += value_chars;
+                r += " on "sv;
             }
-            message += s.name;
-            if (firing) {
-                message += " ("sv;
-                message += rule.condition;
-                message += ')';
-            }
+            r += name;
+            if (firing)
+                r += t.because;
         }
     } else {
-        for (const auto &part : rule.message) {
-            switch (part.kind) {
-            case TemplatePart::Kind::text: message += part.text; break;
-            case TemplatePart::Kind::rule: message += rule.name; break;
-            case TemplatePart::Kind::sensor: message += s.name; break;
-            case TemplatePart::Kind::topic: message += s.topic; break;
-            case TemplatePart::Kind::field: message += field; break;
-            case TemplatePart::Kind::value: append_value_text(message, *value, value_text); break;
-            case TemplatePart::Kind::severity: message += name_of(rule.severity); break;
-            case TemplatePart::Kind::action: message += name_of(rule.action); break;
-            case TemplatePart::Kind::state: message += firing ? "firing"sv : "resolved"sv; break;
-            case TemplatePart::Kind::condition: message += rule.condition; break;
+        for (std::size_t i = 0; i < rule.message.size(); ++i) {
+            switch (rule.message[i].kind) {
+            case TemplatePart::Kind::text: r += t.parts[i]; break;
+            case TemplatePart::Kind::rule: r += t.name; break;
+            case TemplatePart::Kind::sensor: r += name; break;
+            case TemplatePart::Kind::topic: r += topic; break;
+            case TemplatePart::Kind::field: r += t.field_name; break;
+            case TemplatePart::Kind::value: r += value_chars; break;
+            case TemplatePart::Kind::severity: r += name_of(rule.severity); break;
+            case TemplatePart::Kind::action: r += name_of(rule.action); break;
+            case TemplatePart::Kind::state: r += firing ? "firing"sv : "resolved"sv; break;
+            case TemplatePart::Kind::condition: r += t.condition; break;
             }
         }
     }
-    append_json_string(r, message);
-    r += R"(,"since":")"sv;
+    r += R"(","since":")"sv;
     append_rfc3339(r, st.fired_at);
     r += '"';
     if (repeat)
@@ -656,6 +691,7 @@ void Engine::replace(RuleSet rules)
     applies_ = PerSensor<std::uint8_t>(n);
     applies_.resize(table_.end());
     rules_ = std::move(rules);
+    set_texts();
     for (Id id = 0; id < table_.end(); ++id)
         if (table_.present(id))
             match_rules(id);

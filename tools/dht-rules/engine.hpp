@@ -204,7 +204,21 @@ private:
     bool has_timers_ = false;
     bool dirty_ = false, alerted_ = false;
     std::uint64_t fired_ = 0, resolved_ = 0, forgotten_ = 0;
-    std::string record_, message_;
+    // Per rule (as rules_), what its alerts take from the rule, as JSON
+    // text made once: an alert copies it (write()).
+    struct RuleText {
+        std::string opening[2];  // resolved, firing: `","rule":"NAME",...,"sensor":"`
+        std::string field;       // `,"field":"FIELD","value":`
+        std::string says[2];     // the default message's start: `NAME resolved: `, `NAME: `
+        std::string is;          // `FIELD is `
+        std::string because;     // ` (CONDITION)`
+        std::string name, field_name, condition;
+        std::vector<std::string> parts;  // the message template's, the text parts' text
+    };
+    static RuleText rule_text(const Rule &rule);
+    void set_texts();
+    std::vector<RuleText> texts_;
+    std::string record_, name_json_, topic_json_, value_json_;
 };
 
 // Why `rules` cannot run under `bounds` ("" when they can): a sensor forgotten

@@ -17,6 +17,12 @@ namespace json = boost::json;
 // Shortest text that reads back as the same double: 24.5, 0.1, 1e+21.
 void append_number(std::string &out, double value);
 void append_json_string(std::string &out, std::string_view text);
+// What append_json_string() writes between the quotes. Escaping goes byte by
+// byte, so the text of a string written in parts is the parts' texts.
+void append_json_chars(std::string &out, std::string_view text);
+// `text` as append_json_chars() writes it: `text` itself when nothing in it
+// needs an escape, else `scratch` holding it escaped.
+std::string_view json_chars(std::string_view text, std::string &scratch);
 // With `numbers` set, every number (integers too) is written by it as a double:
 // how a writer that knows only doubles (cJSON) prints them.
 using NumberWriter = void (*)(std::string &out, double value);
