@@ -3,11 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 
 using namespace dht;
@@ -135,6 +137,52 @@ TEST_CASE("plain_string_run stops at the first byte a string cannot hold as it i
                 }
         }
     }
+}
+
+TEST_CASE("read_plain_number reads what Boost.JSON reads, and takes a reading's numbers")
+{
+    // Each number alone in a buffer of its size and before what may follow
+    // it, so that a read past the end is one the sanitizers see.
+    int taken = 0;
+    for (const std::string sign : {"", "-"})
+        for (const std::string whole : {"0", "7", "12", "305", "1234567", "12345678", "123456789012345678",
+                                        "1234567890123456789", "00", "01"})
+            for (const std::string fraction : {"", ".", ".5", ".25", ".1234567", ".12345678", ".000001",
+                                               ".123456789012", ".10"})
+                for (const std::string exponent : {"", "e3", "E-2"})
+                    for (const std::string after : {"", ",", "}", " ", "x", "."}) {
+                        const std::string number = sign + whole + fraction + exponent;
+                        const std::string text = number + after;
+                        CAPTURE(text);
+                        const auto buffer = std::make_unique<char[]>(text.size());
+                        std::memcpy(buffer.get(), text.data(), text.size());
+                        const char *p = buffer.get();
+                        PlainNumber n;
+                        const bool took = read_plain_number(p, buffer.get() + text.size(), n);
+                        // Up to 7 digits before the point and after it: a reading's number.
+                        const bool word_sized = whole.size() <= 7 && (whole.size() == 1 || whole[0] != '0') &&
+                                                fraction.size() != 1 && fraction.size() <= 8 && exponent.empty() &&
+                                                !(fraction.empty() && after == ".");
+                        if (word_sized)
+                            CHECK(took);
+                        if (!took)
+                            continue;
+                        CHECK(exponent.empty());
+                        ++taken;
+                        CHECK(p == buffer.get() + number.size());
+                        const json::value v = json::parse(number);
+                        if (fraction.empty()) {
+                            REQUIRE(v.is_int64());
+                            CHECK(n.integer);
+                            CHECK(n.int_value == v.as_int64());
+                            CHECK(n.value == static_cast<double>(v.as_int64()));
+                        } else {
+                            REQUIRE(v.is_double());
+                            CHECK_FALSE(n.integer);
+                            CHECK(std::bit_cast<std::uint64_t>(n.value) == std::bit_cast<std::uint64_t>(v.as_double()));
+                        }
+                    }
+    CHECK(taken > 200);
 }
 
 TEST_CASE("strings are escaped for JSON")
