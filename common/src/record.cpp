@@ -497,6 +497,8 @@ std::string_view sensor_name(std::string_view topic, std::string_view payload_se
 
 std::string_view record_sensor(std::string_view topic, std::string_view payload_sensor)
 {
+    if (payload_sensor.empty())
+        return topic;  // the common case, without a comparison
     const std::string_view name = sensor_name(topic, payload_sensor);
     if (name != topic || payload_sensor.empty() || payload_sensor == topic)
         return name;  // no "sensor", the same, or one the topic may speak for

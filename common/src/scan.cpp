@@ -1,5 +1,6 @@
 #include "dht/scan.hpp"
 
+#include "dht/hash.hpp"
 #include "dht/json.hpp"
 #include "dht/readings.hpp"
 #include "dht/record.hpp"
@@ -40,28 +41,6 @@ struct Entry {
     bool payload = false;  // the root's "payload"
     std::int32_t next = -1;  // the next entry of the same bucket
 };
-
-// Equal bytes, n of them: short keys compared with a few loads, no call.
-inline bool same_bytes(const char *a, const char *b, std::size_t n) noexcept
-{
-    const auto load = [](const char *p, auto word) {
-        std::memcpy(&word, p, sizeof word);
-        return word;
-    };
-    if (n >= 8 && n <= 16)
-        return load(a, std::uint64_t()) == load(b, std::uint64_t()) &&
-               load(a + n - 8, std::uint64_t()) == load(b + n - 8, std::uint64_t());
-    if (n >= 4 && n < 8)
-        return load(a, std::uint32_t()) == load(b, std::uint32_t()) &&
-               load(a + n - 4, std::uint32_t()) == load(b + n - 4, std::uint32_t());
-    if (n < 4) {
-        for (std::size_t i = 0; i < n; ++i)
-            if (a[i] != b[i])
-                return false;
-        return true;
-    }
-    return std::memcmp(a, b, n) == 0;
-}
 
 struct Node {
     static constexpr std::size_t buckets = 32;

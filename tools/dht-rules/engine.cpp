@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include "dht/diag.hpp"
+#include "dht/hash.hpp"
 #include "dht/record.hpp"
 
 #include <mosquitto.h>
@@ -196,7 +197,7 @@ Engine::Id Engine::sensor(std::string_view name, TimePoint time)
     // text unused behind it without any sensor being added.
     if (table_.wants_compaction())
         compact();
-    if (last_ != SensorTable::none && table_.name(last_) == name)
+    if (last_ != SensorTable::none && same_text(table_.name(last_), name))
         return last_;
     if (const Id id = table_.find(name); id != SensorTable::none)
         return last_ = id;
@@ -260,7 +261,7 @@ void Engine::match_rules(Id id)
 void Engine::match_topic(Id id, std::string_view topic)
 {
     auto &s = table_[id];
-    if (s.matched && table_.topic(id) == topic)
+    if (s.matched && same_text(table_.topic(id), topic))
         return;
     s.matched = true;
     table_.set_topic(id, topic);

@@ -1,5 +1,7 @@
 #include "sensors.hpp"
 
+#include "dht/hash.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -79,7 +81,7 @@ std::uint32_t SensorTable::store(std::string_view s)
 
 SensorTable::Id SensorTable::find(std::string_view name) const noexcept
 {
-    const std::size_t at = by_name_.find(hash_of(name), [&](Id id) { return this->name(id) == name; });
+    const std::size_t at = by_name_.find(hash_of(name), [&](Id id) { return same_text(this->name(id), name); });
     return at == Index::npos ? none : by_name_.id(at);
 }
 
