@@ -265,10 +265,15 @@ void append_rfc3339(std::string &out, TimePoint t)
         cached_secs = secs;
     }
     const auto frac = static_cast<unsigned>((ms - secs).count());
-    char tail[4] = {static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
-                    static_cast<char>('0' + frac % 10), 'Z'};
+    // The milliseconds and "Z" made in a register and stored at once: stored
+    // byte by byte, then copied, they would wait for each other.
+    std::uint32_t tail = ('0' + frac / 100) | ('0' + frac / 10 % 10) << 8 | ('0' + frac % 10) << 16 | 'Z' << 24;
+    if constexpr (std::endian::native == std::endian::big)
+        tail = __builtin_bswap32(tail);
+    char text[4];
+    std::memcpy(text, &tail, sizeof text);
     out.append(cached, sizeof cached);
-    out.append(tail, sizeof tail);
+    out.append(text, sizeof text);
 }
 
 std::string format_rfc3339(TimePoint t)

@@ -529,11 +529,12 @@ Engine::RuleText Engine::rule_text(const Rule &rule)
         o += R"(","severity":")"sv;
         o += name_of(rule.severity);
         o += R"(","sensor":")"sv;
-        t.says[firing] = t.name + (firing ? ": " : " resolved: ");
+        t.says[firing] = R"(,"message":")" + t.name + (firing ? ": " : " resolved: ");
     }
-    t.field = R"(,"field":")" + t.field_name + R"(","value":)";
+    t.field = R"(","field":")" + t.field_name + R"(","value":)";
     t.is = t.field_name + " is ";
-    t.because = " (" + t.condition + ")";
+    t.closing[0] = R"(","since":")";
+    t.closing[1] = " (" + t.condition + ")" + t.closing[0];
     for (const auto &part : rule.message) {
         t.parts.emplace_back();
         if (part.kind == TemplatePart::Kind::text)
@@ -582,8 +583,9 @@ void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool f
     r += name;
     r += R"(","topic":")"sv;
     r += topic;
-    r += '"';
-    if (!rule.no_data) {
+    if (rule.no_data) {
+        r += '"';
+    } else {
         r += t.field;
         if (value.type == FieldValue::Type::string) {
             r += '"';
@@ -596,7 +598,7 @@ void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool f
             calibration_->offset(s.name, rule.field_name))
             r += R"(,"calibrated":true)"sv;
     }
-    r += R"(,"message":")"sv;
+    bool because = false;  // the default message of a rule on values, firing: ends with the condition
     if (rule.message.empty()) {
         r += t.says[firing];
         if (!firing && reason == "rule changed") {
@@ -627,10 +629,10 @@ void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool f
                 r += " on "sv;
             }
             r += name;
-            if (firing)
-                r += t.because;
+            because = firing;
         }
     } else {
+        r += R"(,"message":")"sv;
         for (std::size_t i = 0; i < rule.message.size(); ++i) {
             switch (rule.message[i].kind) {
             case TemplatePart::Kind::text: r += t.parts[i]; break;
@@ -646,8 +648,12 @@ void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool f
             }
         }
     }
-    r += R"(","since":")"sv;
+    r += t.closing[because];
     append_rfc3339(r, st.fired_at);
+    if (!repeat && !rule.no_data && reason.empty()) {
+        r += R"("})"sv;
+        return emit_(r);
+    }
     r += '"';
     if (repeat)
         r += R"(,"repeat":true)"sv;

@@ -207,11 +207,12 @@ private:
     // Per rule (as rules_), what its alerts take from the rule, as JSON
     // text made once: an alert copies it (write()).
     struct RuleText {
+        // Each with the JSON around it that always comes with it (fewer copies):
         std::string opening[2];  // resolved, firing: `","rule":"NAME",...,"sensor":"`
-        std::string field;       // `,"field":"FIELD","value":`
-        std::string says[2];     // the default message's start: `NAME resolved: `, `NAME: `
+        std::string field;       // `","field":"FIELD","value":` (ends the topic)
+        std::string says[2];     // `,"message":"NAME resolved: `, `,"message":"NAME: `
         std::string is;          // `FIELD is `
-        std::string because;     // ` (CONDITION)`
+        std::string closing[2];  // `","since":"`, ` (CONDITION)","since":"`
         std::string name, field_name, condition;
         std::vector<std::string> parts;  // the message template's, the text parts' text
     };
