@@ -500,8 +500,8 @@ std::string_view record_sensor(std::string_view topic, std::string_view payload_
     if (payload_sensor.empty())
         return topic;  // the common case, without a comparison
     const std::string_view name = sensor_name(topic, payload_sensor);
-    if (name != topic || payload_sensor.empty() || payload_sensor == topic)
-        return name;  // no "sensor", the same, or one the topic may speak for
+    if (name != topic || payload_sensor == topic)
+        return name;  // the same, or one the topic may speak for
     if (g_ignored_sensors.fetch_add(1) == 0) {
         warn(cat(printable(topic), ": the payload names the sensor ", quoted_name(payload_sensor),
                  ", which this topic may not speak for: the topic names it (--shared-topic lets a topic's "

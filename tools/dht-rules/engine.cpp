@@ -574,7 +574,7 @@ void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool f
     else if (value.type == FieldValue::Type::string)
         append_json_chars(value_chars, value.text);
     const std::string_view name = json_chars(s.name, name_json_);
-    const std::string_view topic = s.topic == s.name ? name : json_chars(s.topic, topic_json_);
+    const std::string_view topic = same_text(s.topic, s.name) ? name : json_chars(s.topic, topic_json_);
     std::string &r = record_;
     r.clear();
     r += R"({"kind":"alert","timestamp":")"sv;
