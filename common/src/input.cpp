@@ -38,6 +38,15 @@ void LineInput::run(const Hooks &h)
     while (!stop_requested()) {
         // The hooks other than `line` run only when the next read may wait:
         // a stream of input costs one call per line.
+        for (auto whole = reader_.buffered(); whole.data() != nullptr; whole = reader_.buffered()) {
+            current_ = whole;
+            h.line(whole);
+            current_ = {};
+            if (stop_requested())
+                break;
+        }
+        if (stop_requested())
+            break;
         int wait = -1;
         if (!reader_.has_line()) {
             if (h.stop && h.stop())

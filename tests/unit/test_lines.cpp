@@ -120,6 +120,37 @@ TEST_CASE("a line over the limit is skipped and reported once, at its number")
     CHECK(r.next(line) == Status::eof);
 }
 
+TEST_CASE("buffered() gives the lines next() would, and leaves to next() those it reports")
+{
+    // Lines framed by buffered() where it can, by next() where it cannot,
+    // against next() alone: the same lines, numbers and reports.
+    const std::string text = "one\r\n\n" + std::string(40, 'x') + "\nafter\n" + std::string(200000, 'y') +
+                             "\ntail\r\n" + std::string(17, 'z') + "\nlast";
+    const auto frame = [&](bool fast) {
+        Input p(text);
+        LineReader r(p.fds[0], "stdin", 16);
+        std::vector<std::string> got;
+        std::string_view line;
+        for (;;) {
+            if (fast)
+                if (const auto whole = r.buffered(); whole.data() != nullptr) {
+                    got.push_back(std::to_string(r.line_number()) + " " + std::string(whole));
+                    continue;
+                }
+            const auto status = r.next(line);
+            if (status == Status::eof)
+                break;
+            got.push_back(std::to_string(r.line_number()) +
+                          (status == Status::line ? " " + std::string(line) : std::string(" too long")));
+        }
+        return got;
+    };
+    const std::vector<std::string> want{"1 one", "2 ", "3 too long", "4 after", "5 too long",
+                                        "6 tail", "7 too long", "8 last"};
+    CHECK(frame(false) == want);
+    CHECK(frame(true) == want);
+}
+
 TEST_CASE("a reader with a timeout returns while input is idle")
 {
     Input p("first\npartial", true);
