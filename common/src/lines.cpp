@@ -3,20 +3,164 @@
 #include "dht/diag.hpp"
 
 #include <poll.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
+#include <csignal>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 namespace dht {
+
+// Reads a regular file on a thread of its own, into a few chunks handed to
+// the reader in turn and handed back once framed. A chunk's data starts past
+// a headroom, where the unframed end of the chunk before goes, so that a
+// line across two reads is whole without copying either.
+class LineReader::ReadAhead {
+public:
+    static constexpr std::size_t headroom = 64 * 1024, size = 256 * 1024, chunks = 3;
+
+    struct Chunk {
+        std::vector<char> buf;
+        std::size_t size = 0;  // read, at `headroom`; 0: the end of the file
+        int error = 0;  // errno of a read that failed
+        TimePoint at{};  // when the read returned
+    };
+
+    explicit ReadAhead(int fd) : fd_(fd)
+    {
+        for (std::size_t i = 0; i < chunks; ++i)
+            free_.emplace_back(headroom + size);
+        // Signals are the caller's thread's to take (stop_requested()).
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        thread_ = std::thread([this] { loop(); });
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+
+    ~ReadAhead()
+    {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        changed_.notify_all();
+        thread_.join();
+    }
+
+    ReadAhead(const ReadAhead &) = delete;
+    ReadAhead &operator=(const ReadAhead &) = delete;
+
+    // The next chunk read, once it is.
+    Chunk take()
+    {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [this] { return !ready_.empty(); });
+        Chunk c = std::move(ready_.front());
+        ready_.pop_front();
+        return c;
+    }
+
+    // A buffer to read into again (one too small for a chunk is dropped).
+    void give_back(std::vector<char> &&buf)
+    {
+        if (buf.size() < headroom + size)
+            return;
+        {
+            std::lock_guard lock(mutex_);
+            free_.push_back(std::move(buf));
+        }
+        changed_.notify_all();
+    }
+
+private:
+    void loop()
+    {
+        for (;;) {
+            Chunk c;
+            {
+                std::unique_lock lock(mutex_);
+                changed_.wait(lock, [this] { return stop_ || !free_.empty(); });
+                if (stop_)
+                    return;
+                c.buf = std::move(free_.back());
+                free_.pop_back();
+            }
+            ssize_t n;
+            do
+                n = ::read(fd_, c.buf.data() + headroom, c.buf.size() - headroom);
+            while (n < 0 && errno == EINTR);
+            c.at = now();
+            c.size = n > 0 ? static_cast<std::size_t>(n) : 0;
+            c.error = n < 0 ? errno : 0;
+            {
+                std::lock_guard lock(mutex_);
+                ready_.push_back(std::move(c));
+            }
+            changed_.notify_all();
+            if (n <= 0)
+                return;  // the end, or an error: the reader says it
+        }
+    }
+
+    int fd_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::deque<Chunk> ready_;
+    std::vector<std::vector<char>> free_;
+    bool stop_ = false;
+    std::thread thread_;  // last: it starts once the rest is there
+};
 
 LineReader::LineReader(int fd, std::string name, std::size_t max_line)
     : fd_(fd), name_(std::move(name)), max_line_(max_line), buf_(64 * 1024)
 {
+    struct stat st{};
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode))
+        ahead_ = std::make_unique<ReadAhead>(fd_);
+}
+
+LineReader::~LineReader() = default;
+
+LineReader::Fill LineReader::fill_ahead()
+{
+    auto c = ahead_->take();
+    if (c.error != 0)
+        fail(exit_ioerr, cat(name_, ": read error: ", std::strerror(c.error)));
+    if (c.size == 0)
+        return Fill::eof;
+    const std::size_t rest = end_ - begin_;  // the start of a line, not framed yet
+    if (rest <= ReadAhead::headroom) {
+        std::memcpy(c.buf.data() + ReadAhead::headroom - rest, buf_.data() + begin_, rest);
+        begin_ = ReadAhead::headroom - rest;
+        end_ = ReadAhead::headroom + c.size;
+        std::swap(buf_, c.buf);
+    } else {
+        // A line longer than the headroom: it stays in buf_, the chunk is
+        // appended to it.
+        std::memmove(buf_.data(), buf_.data() + begin_, rest);
+        begin_ = 0;
+        end_ = rest + c.size;
+        if (buf_.size() < end_)
+            buf_.resize(std::max(end_, 2 * buf_.size()));
+        std::memcpy(buf_.data() + rest, c.buf.data() + ReadAhead::headroom, c.size);
+    }
+    ahead_->give_back(std::move(c.buf));
+    read_at_ = c.at;
+    return Fill::data;
 }
 
 LineReader::Fill LineReader::fill(int timeout_ms)
 {
+    if (ahead_)
+        return fill_ahead();  // a file has no pauses: the chunk comes when read
     if (begin_ > 0 && begin_ == end_) {
         begin_ = end_ = 0;
     } else if (begin_ > 0 && end_ == buf_.size()) {

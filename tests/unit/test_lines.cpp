@@ -7,8 +7,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace dht;
@@ -149,6 +151,67 @@ TEST_CASE("buffered() gives the lines next() would, and leaves to next() those i
                                         "6 tail", "7 too long", "8 last"};
     CHECK(frame(false) == want);
     CHECK(frame(true) == want);
+}
+
+TEST_CASE("a file is read ahead: every line comes whole, across reads and past a read's size")
+{
+    // Lines of every length up to 300 bytes, and two longer than a read
+    // ahead (256 KiB) and its headroom (64 KiB), in a file of several reads;
+    // from a file (read ahead) and from a pipe (read in place), the same.
+    std::vector<std::string> want;
+    std::string text;
+    for (std::size_t i = 0; text.size() < 3 * 1024 * 1024; ++i) {
+        std::string line = std::to_string(i) + ":" + std::string((i * 7919) % 300, static_cast<char>('a' + i % 26));
+        if (i == 1000)
+            line = std::string(100 * 1024, 'L');
+        if (i == 5000)
+            line = std::string(700 * 1024, 'M');
+        text += line + "\n";
+        want.push_back(std::move(line));
+    }
+    const auto frame = [&](int fd) {
+        LineReader r(fd, "stdin", 1024 * 1024);
+        std::vector<std::string> got;
+        std::string_view line;
+        for (;;) {
+            if (const auto whole = r.buffered(); whole.data() != nullptr) {
+                got.emplace_back(whole);
+                continue;
+            }
+            const auto status = r.next(line);
+            if (status == Status::eof)
+                break;
+            REQUIRE(status == Status::line);
+            got.emplace_back(line);
+        }
+        CHECK(r.line_number() == want.size());
+        return got;
+    };
+    Input file(text);
+    CHECK(frame(file.fds[0]) == want);
+    {
+        // Left after one line (--strict, a signal): the read ahead stops with it.
+        ::lseek(file.fds[0], 0, SEEK_SET);
+        LineReader r(file.fds[0], "stdin", 1024 * 1024);
+        std::string_view line;
+        REQUIRE(r.next(line) == Status::line);
+        CHECK(line == want[0]);
+    }
+
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    std::thread writer([&] {
+        for (std::size_t at = 0; at < text.size();) {
+            const ssize_t n = ::write(fds[1], text.data() + at, std::min<std::size_t>(text.size() - at, 100000));
+            if (n <= 0)
+                break;
+            at += static_cast<std::size_t>(n);
+        }
+        ::close(fds[1]);
+    });
+    CHECK(frame(fds[0]) == want);
+    writer.join();
+    ::close(fds[0]);
 }
 
 TEST_CASE("a reader with a timeout returns while input is idle")

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,8 +19,15 @@ class LineReader {
 public:
     enum class Status { line, too_long, eof, timeout, interrupted };
 
-    // `name` is used in diagnostics ("stdin", a file name).
+    // `name` is used in diagnostics ("stdin", a file name). A regular file is
+    // read ahead on a thread of its own (a chunk at a time, a few chunks
+    // ahead), so that the time read(2) takes to copy it is not the caller's;
+    // a pipe, a terminal or a socket is read on the caller's thread, when it
+    // has input.
     LineReader(int fd, std::string name, std::size_t max_line);
+    ~LineReader();
+    LineReader(const LineReader &) = delete;
+    LineReader &operator=(const LineReader &) = delete;
 
     // Next line without its '\n' (a final line without '\n' counts too). A line
     // longer than max_line is skipped up to its '\n' and reported once as
@@ -68,6 +76,8 @@ public:
 private:
     enum class Fill { data, eof, timeout, interrupted };
     Fill fill(int timeout_ms);
+    class ReadAhead;
+    Fill fill_ahead();
 
     int fd_;
     std::string name_;
@@ -82,6 +92,7 @@ private:
     bool eof_ = false;
     std::uint64_t line_no_ = 0;
     TimePoint read_at_{};
+    std::unique_ptr<ReadAhead> ahead_;  // a regular file's reader
 };
 
 // Counts bad input lines and reports them on stderr:
