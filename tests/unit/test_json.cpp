@@ -1,3 +1,4 @@
+#include "dht/hash.hpp"
 #include "dht/json.hpp"
 
 #include <catch2/catch.hpp>
@@ -253,4 +254,27 @@ TEST_CASE("ObjectWriter: keys escaped like values, members in order")
     CHECK(out == R"({"a":1,"we\"ird\nkey":"v","o":[1],"z":2})");
     const auto parsed = boost::json::parse(out);
     CHECK(parsed.at("we\"ird\nkey").as_string() == "v");
+}
+
+TEST_CASE("text_hash: every byte of a name counts, at every length; the seed changes it")
+{
+    // A byte the hash did not read would let names that differ there
+    // collide: each bit of each byte is flipped in turn, at every length up
+    // to 70 (the short forms, 16 bytes a step, and the tail).
+    std::string text;
+    for (std::size_t n = 0; n <= 70; ++n) {
+        const std::uint64_t h = text_hash(text, 42);
+        CHECK(text_hash(text, 42) == h);
+        CHECK(text_hash(text, 43) != h);
+        CHECK(text_hash(text + 'a', 42) != h);
+        for (std::size_t i = 0; i < n; ++i)
+            for (int bit = 0; bit < 8; ++bit) {
+                std::string other = text;
+                other[i] = static_cast<char>(other[i] ^ (1 << bit));
+                INFO("length " << n << ", byte " << i << ", bit " << bit);
+                REQUIRE(text_hash(other, 42) != h);
+            }
+        text += static_cast<char>('A' + n % 50);
+    }
+    CHECK(hash_seed() == hash_seed());  // one per process
 }

@@ -9,9 +9,11 @@ namespace dht::rules {
 
 namespace {
 
+const std::uint64_t seed = hash_seed();
+
 std::uint32_t hash_of(std::string_view s) noexcept
 {
-    return static_cast<std::uint32_t>(std::hash<std::string_view>{}(s));
+    return static_cast<std::uint32_t>(text_hash(s, seed));
 }
 
 }  // namespace

@@ -21,6 +21,48 @@ constexpr std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h = fnv1a_ba
     return h;
 }
 
+namespace detail {
+__extension__ typedef unsigned __int128 u128;
+// The 128-bit product of a and b, its halves folded into 64 bits.
+inline std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) noexcept
+{
+    const u128 m = static_cast<u128>(a) * b;
+    return static_cast<std::uint64_t>(m) ^ static_cast<std::uint64_t>(m >> 64);
+}
+}  // namespace detail
+
+// A number drawn once per process, for text_hash().
+std::uint64_t hash_seed() noexcept;
+
+// A hash of a name or a topic for a hash table: up to 16 bytes take a few
+// loads and one multiplication (std::hash takes a call and a loop over
+// every byte), a longer one a multiplication per 16 bytes. Seeded with
+// hash_seed(), it cannot be made to collide by input that arrives over MQTT
+// (a sensor that names itself so as to slow every lookup down).
+inline std::uint64_t text_hash(std::string_view text, std::uint64_t seed) noexcept
+{
+    const auto load = [](const char *p, auto word) {
+        std::memcpy(&word, p, sizeof word);
+        return word;
+    };
+    const char *p = text.data();
+    const std::size_t n = text.size();
+    std::uint64_t a = 0, b = 0, h = seed ^ n;
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 16 < n; i += 16)
+            h = detail::fold_multiply(load(p + i, a) ^ h, load(p + i + 8, a) ^ 0xBF58476D1CE4E5B9ULL);
+        a = load(p + (n > 16 ? n - 16 : 0), a);
+        b = load(p + n - 8, b);
+    } else if (n >= 4) {
+        a = load(p, std::uint32_t());
+        b = load(p + n - 4, std::uint32_t());
+    } else if (n > 0) {
+        a = std::uint64_t{static_cast<unsigned char>(p[0])} << 16 |
+            std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 | static_cast<unsigned char>(p[n - 1]);
+    }
+    return detail::fold_multiply(a ^ h ^ 0x9E3779B97F4A7C15ULL, b ^ 0x94D049BB133111EBULL);
+}
+
 // Equal bytes, n of them: short keys compared with a few loads, no call.
 inline bool same_bytes(const char *a, const char *b, std::size_t n) noexcept
 {
