@@ -19,15 +19,17 @@
 namespace dht {
 
 // Reads a regular file on a thread of its own, into a few chunks handed to
-// the reader in turn and handed back once framed. A chunk's data starts past
-// a headroom, where the unframed end of the chunk before goes, so that a
-// line across two reads is whole without copying either.
+// the reader in turn and handed back once framed, and finds where each
+// line ends in them. A chunk's data starts past a headroom, where the
+// unframed end of the chunk before goes, so that a line across two reads is
+// whole without copying either.
 class LineReader::ReadAhead {
 public:
     static constexpr std::size_t headroom = 64 * 1024, size = 256 * 1024, chunks = 3;
 
     struct Chunk {
         std::vector<char> buf;
+        std::vector<std::uint32_t> ends;  // where each '\n' is, from `headroom`
         std::size_t size = 0;  // read, at `headroom`; 0: the end of the file
         int error = 0;  // errno of a read that failed
         TimePoint at{};  // when the read returned
@@ -36,7 +38,7 @@ public:
     explicit ReadAhead(int fd) : fd_(fd)
     {
         for (std::size_t i = 0; i < chunks; ++i)
-            free_.emplace_back(headroom + size);
+            free_.push_back({std::vector<char>(headroom + size), {}});
         // Signals are the caller's thread's to take (stop_requested()).
         sigset_t all, old;
         sigfillset(&all);
@@ -69,13 +71,13 @@ public:
     }
 
     // A buffer to read into again (one too small for a chunk is dropped).
-    void give_back(std::vector<char> &&buf)
+    void give_back(std::vector<char> &&buf, std::vector<std::uint32_t> &&ends)
     {
         if (buf.size() < headroom + size)
             return;
         {
             std::lock_guard lock(mutex_);
-            free_.push_back(std::move(buf));
+            free_.push_back({std::move(buf), std::move(ends)});
         }
         changed_.notify_all();
     }
@@ -90,7 +92,8 @@ private:
                 changed_.wait(lock, [this] { return stop_ || !free_.empty(); });
                 if (stop_)
                     return;
-                c.buf = std::move(free_.back());
+                c.buf = std::move(free_.back().first);
+                c.ends = std::move(free_.back().second);
                 free_.pop_back();
             }
             ssize_t n;
@@ -100,6 +103,12 @@ private:
             c.at = now();
             c.size = n > 0 ? static_cast<std::size_t>(n) : 0;
             c.error = n < 0 ? errno : 0;
+            c.ends.clear();
+            const char *data = c.buf.data() + headroom;
+            for (const char *p = data, *end = data + c.size;
+                 (p = static_cast<const char *>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)))) != nullptr;
+                 ++p)
+                c.ends.push_back(static_cast<std::uint32_t>(p - data));
             {
                 std::lock_guard lock(mutex_);
                 ready_.push_back(std::move(c));
@@ -114,7 +123,7 @@ private:
     std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<Chunk> ready_;
-    std::vector<std::vector<char>> free_;
+    std::vector<std::pair<std::vector<char>, std::vector<std::uint32_t>>> free_;
     bool stop_ = false;
     std::thread thread_;  // last: it starts once the rest is there
 };
@@ -141,6 +150,7 @@ LineReader::Fill LineReader::fill_ahead()
         std::memcpy(c.buf.data() + ReadAhead::headroom - rest, buf_.data() + begin_, rest);
         begin_ = ReadAhead::headroom - rest;
         end_ = ReadAhead::headroom + c.size;
+        known_base_ = ReadAhead::headroom;
         std::swap(buf_, c.buf);
     } else {
         // A line longer than the headroom: it stays in buf_, the chunk is
@@ -151,8 +161,12 @@ LineReader::Fill LineReader::fill_ahead()
         if (buf_.size() < end_)
             buf_.resize(std::max(end_, 2 * buf_.size()));
         std::memcpy(buf_.data() + rest, c.buf.data() + ReadAhead::headroom, c.size);
+        known_base_ = rest;
     }
-    ahead_->give_back(std::move(c.buf));
+    std::swap(ends_, c.ends);
+    known_ = ends_.data();
+    known_end_ = known_ + ends_.size();
+    ahead_->give_back(std::move(c.buf), std::move(c.ends));
     read_at_ = c.at;
     return Fill::data;
 }
@@ -221,6 +235,8 @@ LineReader::Status LineReader::next(std::string_view &line, int timeout_ms)
             const std::size_t start = begin_;
             begin_ = at + 1;
             scanned_ = 0;
+            while (known_ != known_end_ && known_base_ + *known_ <= at)
+                ++known_;  // framed here, not by buffered()
             if (discarding_) {
                 discarding_ = false;
                 continue;  // the tail of a line already reported (and counted) as too long

@@ -44,14 +44,19 @@ public:
     {
         if (newline_ != no_newline || discarding_)
             return {};
-        const std::size_t from = begin_ + scanned_;
         const char *base = buf_.data();
-        const void *nl = std::memchr(base + from, '\n', end_ - from);
-        if (nl == nullptr) {
-            scanned_ = end_ - begin_;
-            return {};
+        std::size_t at;
+        if (known_ != known_end_) {
+            at = known_base_ + *known_++;  // found as the file was read ahead
+        } else {
+            const std::size_t from = begin_ + scanned_;
+            const void *nl = std::memchr(base + from, '\n', end_ - from);
+            if (nl == nullptr) {
+                scanned_ = end_ - begin_;
+                return {};
+            }
+            at = static_cast<std::size_t>(static_cast<const char *>(nl) - base);
         }
-        const auto at = static_cast<std::size_t>(static_cast<const char *>(nl) - base);
         std::size_t len = at - begin_;
         if (len > max_line_) {
             newline_ = at;  // next() reports it
@@ -93,6 +98,11 @@ private:
     std::uint64_t line_no_ = 0;
     TimePoint read_at_{};
     std::unique_ptr<ReadAhead> ahead_;  // a regular file's reader
+    // Read ahead: where each '\n' of the latest chunk is (ends_, from
+    // known_base_ in buf_); known_ is the next one not framed yet.
+    std::vector<std::uint32_t> ends_;
+    const std::uint32_t *known_ = nullptr, *known_end_ = nullptr;
+    std::size_t known_base_ = 0;
 };
 
 // Counts bad input lines and reports them on stderr:
