@@ -27,7 +27,8 @@ Runner::Runner(const Options &o, RuleSet rules)
     fields_.reset(engine_.rules());
 }
 
-void Runner::message(std::string_view topic, TimePoint time, const std::function<void(RecordScanner &)> &rescan)
+template <class Rescan>
+void Runner::message(std::string_view topic, TimePoint time, const Rescan &rescan)
 {
     feed(engine_, *scanner_, topic, time);
     if (report_)

@@ -55,8 +55,11 @@ private:
     void finish();
     void idle();
     void reload();
-    // A message `scanner_` has read; `rescan` reads it again into the scanner given.
-    void message(std::string_view topic, TimePoint time, const std::function<void(RecordScanner &)> &rescan);
+    // A message `scanner_` has read; `rescan(RecordScanner &)` reads it again
+    // into the scanner given (made a std::function only while FieldCheck
+    // wants it, not for every message).
+    template <class Rescan>
+    void message(std::string_view topic, TimePoint time, const Rescan &rescan);
     void line(LineInput &input, std::string_view text);
     void pass(std::string_view text);
     int run_stdin();
