@@ -560,10 +560,9 @@ void Engine::write(const Rule &rule, const About &s, const RuleState &st, bool f
     // since, resolves its alert.
     const Rule *first = rules_.rules.data(), *last = first + rules_.rules.size();
     const bool ours = !std::less<>()(&rule, first) && std::less<>()(&rule, last);
-    std::optional<RuleText> other;
     if (!ours)
-        other = rule_text(rule);
-    const RuleText &t = ours ? texts_[static_cast<std::size_t>(&rule - first)] : *other;
+        other_text_ = rule_text(rule);
+    const RuleText &t = ours ? texts_[static_cast<std::size_t>(&rule - first)] : other_text_;
     const FieldValue value = st.value();
     const bool has_value = value.type != FieldValue::Type::missing && value.type != FieldValue::Type::other;
     // The value's text in the message (a number, or a string's escaped text), written once.

@@ -219,6 +219,7 @@ private:
     static RuleText rule_text(const Rule &rule);
     void set_texts();
     std::vector<RuleText> texts_;
+    RuleText other_text_;  // of a rule no longer in force (see write())
     std::string record_, name_json_, topic_json_, value_json_;
 };
 
