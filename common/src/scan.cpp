@@ -101,8 +101,8 @@ private:
     std::string_view view_;
 };
 
+// A field's string value, kept for FieldValue::text to view.
 struct Slot {
-    FieldValue value;
     Text text;
 };
 
@@ -192,8 +192,10 @@ struct ScanHandler {
     bool payload_object = false, payload_string = false;
     bool has_sensor_root = false, has_sensor_payload = false;
     Text topic, timestamp, payload_text, sensor_root, sensor_payload;
+    // The fields' values as the scan finds them (values() hands them over
+    // as they are, or adjusted in `adjusted`), and their strings' storage.
     std::vector<Slot> root_slots, payload_slots;
-    std::vector<FieldValue> root_values, payload_values;
+    std::vector<FieldValue> root_values, payload_values, adjusted;
 
     void begin_document()
     {
@@ -215,10 +217,25 @@ struct ScanHandler {
         sensor_payload.clear();
         number_count = 0;
         payload_object = payload_string = has_sensor_root = has_sensor_payload = false;
-        for (auto &s : root_slots)
-            s.value.type = FieldValue::Type::missing;
-        for (auto &s : payload_slots)
-            s.value.type = FieldValue::Type::missing;
+        for (auto &v : root_values)
+            v = FieldValue{};
+        for (auto &v : payload_values)
+            v = FieldValue{};
+    }
+
+    // A field's value (a key given twice: the last one counts, as in the DOM).
+    static void set_number(FieldValue &v, double d) noexcept
+    {
+        v.type = FieldValue::Type::number;
+        v.number = d;
+        v.text = {};
+    }
+    void set_string(FieldValue &v, Text &storage, std::string_view s)
+    {
+        storage.set(s, text_stable);
+        v.type = FieldValue::Type::string;
+        v.number = 0;
+        v.text = storage;
     }
 
     // A scalar value at the current path: number, string or another type.
@@ -256,12 +273,10 @@ struct ScanHandler {
         scalar([&](const Target &t) {
             switch (t.what) {
             case What::field_root:
-                root_slots[t.index].value.type = FieldValue::Type::number;
-                root_slots[t.index].value.number = d;
+                set_number(root_values[t.index], d);
                 break;
             case What::field_payload:
-                payload_slots[t.index].value.type = FieldValue::Type::number;
-                payload_slots[t.index].value.number = d;
+                set_number(payload_values[t.index], d);
                 break;
             default: other(t); break;
             }
@@ -300,12 +315,10 @@ struct ScanHandler {
                 sensor_payload.set(s, text_stable);
                 break;
             case What::field_root:
-                root_slots[t.index].value.type = FieldValue::Type::string;
-                root_slots[t.index].text.set(s, text_stable);
+                set_string(root_values[t.index], root_slots[t.index].text, s);
                 break;
             case What::field_payload:
-                payload_slots[t.index].value.type = FieldValue::Type::string;
-                payload_slots[t.index].text.set(s, text_stable);
+                set_string(payload_values[t.index], payload_slots[t.index].text, s);
                 break;
             }
         });
@@ -326,8 +339,8 @@ struct ScanHandler {
         case What::payload: payload_string = false; break;
         case What::sensor_root: has_sensor_root = false; break;
         case What::sensor_payload: has_sensor_payload = false; break;
-        case What::field_root: root_slots[t.index].value.type = FieldValue::Type::other; break;
-        case What::field_payload: payload_slots[t.index].value.type = FieldValue::Type::other; break;
+        case What::field_root: root_values[t.index] = {FieldValue::Type::other, 0, {}}; break;
+        case What::field_payload: payload_values[t.index] = {FieldValue::Type::other, 0, {}}; break;
         }
     }
 
@@ -1149,16 +1162,12 @@ std::string_view RecordScanner::sensor() const noexcept
 const FieldValue *RecordScanner::values() const noexcept
 {
     auto &h = impl_->parser.handler();
-    auto &slots = impl_->record_mode ? h.payload_slots : h.root_slots;
-    auto &values = impl_->record_mode ? h.payload_values : h.root_values;
-    for (std::size_t i = 0; i < slots.size(); ++i) {
-        values[i] = slots[i].value;
-        if (values[i].type == FieldValue::Type::string)
-            values[i].text = slots[i].text;
-    }
-    if (impl_->adjust)
-        impl_->adjust_values(values, calibrated_sensor());
-    return values.data();
+    const auto &values = impl_->record_mode ? h.payload_values : h.root_values;
+    if (!impl_->adjust)
+        return values.data();
+    h.adjusted = values;  // the scan's own stay as read: values() may be asked again
+    impl_->adjust_values(h.adjusted, calibrated_sensor());
+    return h.adjusted.data();
 }
 
 // The sensor whose calibration applies: named as record_sensor() names it.
