@@ -12,33 +12,7 @@
 
 namespace dht::rules {
 
-namespace {
-
-Truth compare(const Expr &e, const FieldValue &v) noexcept
-{
-    if (e.text_operand) {
-        if (v.type != FieldValue::Type::string)
-            return Truth::unknown;
-        const bool equal = v.text == e.text;
-        return (e.op == Op::eq) == equal ? Truth::yes : Truth::no;
-    }
-    if (v.type != FieldValue::Type::number)
-        return Truth::unknown;
-    bool r = false;
-    switch (e.op) {
-    case Op::lt: r = v.number < e.number; break;
-    case Op::le: r = v.number <= e.number; break;
-    case Op::gt: r = v.number > e.number; break;
-    case Op::ge: r = v.number >= e.number; break;
-    case Op::eq: r = v.number == e.number; break;
-    case Op::ne: r = v.number != e.number; break;
-    }
-    return r ? Truth::yes : Truth::no;
-}
-
-}  // namespace
-
-Truth evaluate(const Expr &e, const FieldValue *values) noexcept
+Truth evaluate_tree(const Expr &e, const FieldValue *values) noexcept
 {
     switch (e.kind) {
     case Expr::Kind::compare: return compare(e, values[e.field]);

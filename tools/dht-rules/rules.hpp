@@ -44,7 +44,37 @@ struct Expr {
     std::unique_ptr<Expr> left, right;  // all/any: both; negate: left
 };
 
-Truth evaluate(const Expr &e, const FieldValue *values) noexcept;
+// A comparison, on the value of its field.
+inline Truth compare(const Expr &e, const FieldValue &v) noexcept
+{
+    if (e.text_operand) {
+        if (v.type != FieldValue::Type::string)
+            return Truth::unknown;
+        const bool equal = v.text == e.text;
+        return (e.op == Op::eq) == equal ? Truth::yes : Truth::no;
+    }
+    if (v.type != FieldValue::Type::number)
+        return Truth::unknown;
+    bool r = false;
+    switch (e.op) {
+    case Op::lt: r = v.number < e.number; break;
+    case Op::le: r = v.number <= e.number; break;
+    case Op::gt: r = v.number > e.number; break;
+    case Op::ge: r = v.number >= e.number; break;
+    case Op::eq: r = v.number == e.number; break;
+    case Op::ne: r = v.number != e.number; break;
+    }
+    return r ? Truth::yes : Truth::no;
+}
+
+Truth evaluate_tree(const Expr &e, const FieldValue *values) noexcept;
+
+// A condition on a reading's values. A single comparison, the usual rule, is
+// judged inline; and, or and not walk the tree.
+inline Truth evaluate(const Expr &e, const FieldValue *values) noexcept
+{
+    return e.kind == Expr::Kind::compare ? compare(e, values[e.field]) : evaluate_tree(e, values);
+}
 
 enum class Action : std::uint8_t { alert, notify, escalate };
 enum class Severity : std::uint8_t { info, warning, critical };
