@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace dht {
@@ -43,8 +44,11 @@ public:
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
+        struct Restore {
+            const sigset_t &mask;
+            ~Restore() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+        } restore{old};
         thread_ = std::thread([this] { loop(); });
-        pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }
 
     ~ReadAhead()
@@ -132,8 +136,13 @@ LineReader::LineReader(int fd, std::string name, std::size_t max_line)
     : fd_(fd), name_(std::move(name)), max_line_(max_line), buf_(64 * 1024)
 {
     struct stat st{};
-    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode))
-        ahead_ = std::make_unique<ReadAhead>(fd_);
+    if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+        try {
+            ahead_ = std::make_unique<ReadAhead>(fd_);
+        } catch (const std::system_error &) {
+            // No thread to be had (a process limit): the file is read here, as a pipe is.
+        }
+    }
 }
 
 LineReader::~LineReader() = default;
