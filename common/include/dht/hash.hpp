@@ -22,6 +22,15 @@ constexpr std::uint64_t fnv1a(std::string_view bytes, std::uint64_t h = fnv1a_ba
 }
 
 namespace detail {
+// The word (std::uint32_t, std::uint64_t) at p, which need not be aligned.
+template <class Word>
+inline Word load(const char *p) noexcept
+{
+    Word word;
+    std::memcpy(&word, p, sizeof word);
+    return word;
+}
+
 __extension__ typedef unsigned __int128 u128;
 // The 128-bit product of a and b, its halves folded into 64 bits.
 inline std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) noexcept
@@ -41,21 +50,19 @@ std::uint64_t hash_seed() noexcept;
 // (a sensor that names itself so as to slow every lookup down).
 inline std::uint64_t text_hash(std::string_view text, std::uint64_t seed) noexcept
 {
-    const auto load = [](const char *p, auto word) {
-        std::memcpy(&word, p, sizeof word);
-        return word;
-    };
+    using detail::load;
     const char *p = text.data();
     const std::size_t n = text.size();
     std::uint64_t a = 0, b = 0, h = seed ^ n;
     if (n >= 8) {
         for (std::size_t i = 0; i + 16 < n; i += 16)
-            h = detail::fold_multiply(load(p + i, a) ^ h, load(p + i + 8, a) ^ 0xBF58476D1CE4E5B9ULL);
-        a = load(p + (n > 16 ? n - 16 : 0), a);
-        b = load(p + n - 8, b);
+            h = detail::fold_multiply(load<std::uint64_t>(p + i) ^ h,
+                                      load<std::uint64_t>(p + i + 8) ^ 0xBF58476D1CE4E5B9ULL);
+        a = load<std::uint64_t>(p + (n > 16 ? n - 16 : 0));
+        b = load<std::uint64_t>(p + n - 8);
     } else if (n >= 4) {
-        a = load(p, std::uint32_t());
-        b = load(p + n - 4, std::uint32_t());
+        a = load<std::uint32_t>(p);
+        b = load<std::uint32_t>(p + n - 4);
     } else if (n > 0) {
         a = std::uint64_t{static_cast<unsigned char>(p[0])} << 16 |
             std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 | static_cast<unsigned char>(p[n - 1]);
@@ -66,16 +73,13 @@ inline std::uint64_t text_hash(std::string_view text, std::uint64_t seed) noexce
 // Equal bytes, n of them: short keys compared with a few loads, no call.
 inline bool same_bytes(const char *a, const char *b, std::size_t n) noexcept
 {
-    const auto load = [](const char *p, auto word) {
-        std::memcpy(&word, p, sizeof word);
-        return word;
-    };
+    using detail::load;
     if (n >= 8 && n <= 16)
-        return load(a, std::uint64_t()) == load(b, std::uint64_t()) &&
-               load(a + n - 8, std::uint64_t()) == load(b + n - 8, std::uint64_t());
+        return load<std::uint64_t>(a) == load<std::uint64_t>(b) &&
+               load<std::uint64_t>(a + n - 8) == load<std::uint64_t>(b + n - 8);
     if (n >= 4 && n < 8)
-        return load(a, std::uint32_t()) == load(b, std::uint32_t()) &&
-               load(a + n - 4, std::uint32_t()) == load(b + n - 4, std::uint32_t());
+        return load<std::uint32_t>(a) == load<std::uint32_t>(b) &&
+               load<std::uint32_t>(a + n - 4) == load<std::uint32_t>(b + n - 4);
     if (n < 4) {
         for (std::size_t i = 0; i < n; ++i)
             if (a[i] != b[i])
