@@ -7,17 +7,6 @@
 
 namespace dht::rules {
 
-namespace {
-
-const std::uint64_t seed = hash_seed();
-
-std::uint32_t hash_of(std::string_view s) noexcept
-{
-    return static_cast<std::uint32_t>(text_hash(s, seed));
-}
-
-}  // namespace
-
 std::string_view prefix_of(std::string_view topic) noexcept
 {
     const auto slash = topic.rfind('/');

@@ -7,6 +7,7 @@
 // order.
 #pragma once
 
+#include "dht/hash.hpp"
 #include "dht/time.hpp"
 
 #include <cstdint>
@@ -148,6 +149,7 @@ private:
     std::string_view text(std::uint32_t at, std::uint32_t size) const noexcept { return {text_.data() + at, size}; }
     std::uint32_t store(std::string_view s);
     std::size_t find_prefix(std::string_view prefix, std::uint32_t hash) const noexcept;
+    std::uint32_t hash_of(std::string_view s) const noexcept { return static_cast<std::uint32_t>(text_hash(s, seed_)); }
     void note_waste() noexcept
     {
         compaction_due_ = end_ - size_ >= 16 + size_ / 2 || unused_ >= 4096 + (text_.size() - unused_);
@@ -160,6 +162,7 @@ private:
     std::size_t size_ = 0;
     bool compaction_due_ = false;  // wants_compaction(), updated as gaps and unused text come
     Index by_name_, by_prefix_;  // by_prefix_: the first sensor of each prefix's list
+    std::uint64_t seed_ = hash_seed();  // drawn when a table is made, not at start-up
 };
 
 }  // namespace dht::rules
