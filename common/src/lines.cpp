@@ -74,14 +74,14 @@ public:
         return c;
     }
 
-    // A buffer to read into again (one too small for a chunk is dropped).
-    void give_back(std::vector<char> &&buf, std::vector<std::uint32_t> &&ends)
+    // A chunk's buffers to read into again (a buffer too small for a chunk is dropped).
+    void give_back(Chunk &&c)
     {
-        if (buf.size() < headroom + size)
+        if (c.buf.size() < headroom + size)
             return;
         {
             std::lock_guard lock(mutex_);
-            free_.push_back({std::move(buf), std::move(ends)});
+            free_.push_back(std::move(c));
         }
         changed_.notify_all();
     }
@@ -96,8 +96,7 @@ private:
                 changed_.wait(lock, [this] { return stop_ || !free_.empty(); });
                 if (stop_)
                     return;
-                c.buf = std::move(free_.back().first);
-                c.ends = std::move(free_.back().second);
+                c = std::move(free_.back());
                 free_.pop_back();
             }
             ssize_t n;
@@ -127,7 +126,7 @@ private:
     std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<Chunk> ready_;
-    std::vector<std::pair<std::vector<char>, std::vector<std::uint32_t>>> free_;
+    std::vector<Chunk> free_;  // buffers to read into
     bool stop_ = false;
     std::thread thread_;  // last: it starts once the rest is there
 };
@@ -175,8 +174,8 @@ LineReader::Fill LineReader::fill_ahead()
     std::swap(ends_, c.ends);
     known_ = ends_.data();
     known_end_ = known_ + ends_.size();
-    ahead_->give_back(std::move(c.buf), std::move(c.ends));
     read_at_ = c.at;
+    ahead_->give_back(std::move(c));
     return Fill::data;
 }
 
