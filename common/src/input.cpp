@@ -13,8 +13,8 @@ bool payload_too_long(const CommonOptions &options, std::string_view topic, std:
     return true;
 }
 
-LineInput::LineInput(const CommonOptions &options, int fd, std::string name)
-    : reader_(fd, std::move(name), options.max_line), errors_(options.strict), max_line_(options.max_line)
+LineInput::LineInput(const CommonOptions &options, int fd, std::string name, LineReader::LookAhead *work)
+    : reader_(fd, std::move(name), options.max_line, work), errors_(options.strict), max_line_(options.max_line)
 {
 }
 

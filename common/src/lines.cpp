@@ -34,12 +34,16 @@ public:
         std::size_t size = 0;  // read, at `headroom`; 0: the end of the file
         int error = 0;  // errno of a read that failed
         TimePoint at{};  // when the read returned
+        std::size_t slot = no_slot;  // a LookAhead's, for this buffer's lines
+        bool looked = false;  // the LookAhead looked at every line in it
     };
+    static constexpr std::size_t no_slot = SIZE_MAX;
+    static_assert(chunks <= LookAhead::slots);
 
-    explicit ReadAhead(int fd) : fd_(fd)
+    ReadAhead(int fd, std::size_t max_line, LookAhead *work) : fd_(fd), max_line_(max_line), work_(work)
     {
         for (std::size_t i = 0; i < chunks; ++i)
-            free_.push_back({std::vector<char>(headroom + size), {}});
+            free_.push_back({std::vector<char>(headroom + size), {}, 0, 0, {}, i});
         // Signals are the caller's thread's to take (stop_requested()).
         sigset_t all, old;
         sigfillset(&all);
@@ -74,10 +78,12 @@ public:
         return c;
     }
 
-    // A chunk's buffers to read into again (a buffer too small for a chunk is dropped).
+    // A chunk's buffers to read into again. The reader's first buffer, which
+    // has no slot (and may be too small for a chunk), is dropped: the
+    // chunks made here, each with its slot, are the ones that go round.
     void give_back(Chunk &&c)
     {
-        if (c.buf.size() < headroom + size)
+        if (c.slot == no_slot)
             return;
         {
             std::lock_guard lock(mutex_);
@@ -112,6 +118,7 @@ private:
                  (p = static_cast<const char *>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)))) != nullptr;
                  ++p)
                 c.ends.push_back(static_cast<std::uint32_t>(p - data));
+            look(c);
             {
                 std::lock_guard lock(mutex_);
                 ready_.push_back(std::move(c));
@@ -122,7 +129,33 @@ private:
         }
     }
 
+    // Has the LookAhead, if any, look at each whole line of `c`.
+    void look(Chunk &c) const
+    {
+        c.looked = false;
+        if (work_ == nullptr || c.slot == no_slot)
+            return;
+        const char *data = c.buf.data() + headroom;
+        try {
+            work_->chunk(c.slot, c.ends.size());
+            for (std::size_t i = 1; i < c.ends.size(); ++i) {
+                const std::size_t start = c.ends[i - 1] + 1;
+                std::size_t len = c.ends[i] - start;
+                if (len > max_line_)
+                    continue;  // buffered() does not give it
+                if (len > 0 && data[start + len - 1] == '\r')
+                    --len;
+                work_->look(c.slot, i, {data + start, len});
+            }
+            c.looked = true;
+        } catch (...) {
+            // Framed as if not looked at.
+        }
+    }
+
     int fd_;
+    std::size_t max_line_;
+    LookAhead *const work_;
     std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<Chunk> ready_;
@@ -131,13 +164,13 @@ private:
     std::thread thread_;  // last: it starts once the rest is there
 };
 
-LineReader::LineReader(int fd, std::string name, std::size_t max_line)
+LineReader::LineReader(int fd, std::string name, std::size_t max_line, LookAhead *work)
     : fd_(fd), name_(std::move(name)), max_line_(max_line), buf_(64 * 1024)
 {
     struct stat st{};
     if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
         try {
-            ahead_ = std::make_unique<ReadAhead>(fd_);
+            ahead_ = std::make_unique<ReadAhead>(fd_, max_line_, work);
         } catch (const std::system_error &) {
             // No thread to be had (a process limit): the file is read here, as a pipe is.
         }
@@ -160,6 +193,8 @@ LineReader::Fill LineReader::fill_ahead()
         end_ = ReadAhead::headroom + c.size;
         known_base_ = ReadAhead::headroom;
         std::swap(buf_, c.buf);
+        std::swap(slot_, c.slot);
+        chunk_looked_ = c.looked;
     } else {
         // A line longer than the headroom: it stays in buf_, the chunk is
         // appended to it.
@@ -170,9 +205,11 @@ LineReader::Fill LineReader::fill_ahead()
             buf_.resize(std::max(end_, 2 * buf_.size()));
         std::memcpy(buf_.data() + rest, c.buf.data() + ReadAhead::headroom, c.size);
         known_base_ = rest;
+        chunk_looked_ = false;  // its slot goes back with it
     }
     std::swap(ends_, c.ends);
-    known_ = ends_.data();
+    known_ = known_first_ = ends_.data();
+    looked_ = not_looked;
     known_end_ = known_ + ends_.size();
     read_at_ = c.at;
     ahead_->give_back(std::move(c));
@@ -232,6 +269,7 @@ bool LineReader::has_line() const noexcept
 
 LineReader::Status LineReader::next(std::string_view &line, int timeout_ms)
 {
+    looked_ = not_looked;  // its line is not the one buffered() gave
     for (;;) {
         const std::size_t from = begin_ + scanned_;
         const void *nl = newline_ != no_newline ? buf_.data() + newline_

@@ -1098,6 +1098,7 @@ void RecordScanner::scan_payload(std::string_view bytes, std::string_view topic)
         const bool quoted = bytes.size() >= 2 && bytes.front() == '"' && bytes.back() == '"';
         h.payload_string = !json || quoted;
         h.payload_text.set(quoted ? bytes.substr(1, bytes.size() - 2) : bytes, false);
+        h.text_stable = false;  // views_text(): payload_text is a copy
     } else {
         h.payload_object = true;
         h.payload_string = false;
@@ -1147,6 +1148,8 @@ bool RecordScanner::payload_is_object() const noexcept
     const auto &h = impl_->h();
     return impl_->record_mode ? h.payload_object : h.root_object && !h.payload_string;
 }
+
+bool RecordScanner::views_text() const noexcept { return impl_->h().text_stable; }
 
 bool RecordScanner::payload_is_text() const noexcept { return impl_->h().payload_string; }
 std::string_view RecordScanner::payload_text() const noexcept { return impl_->h().payload_text; }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -211,6 +212,92 @@ TEST_CASE("a file is read ahead: every line comes whole, across reads and past a
     });
     CHECK(frame(fds[0]) == want);
     writer.join();
+    ::close(fds[0]);
+}
+
+TEST_CASE("a LookAhead sees each line of a file read ahead as buffered() gives it, in the slot the line's chunk holds")
+{
+    // What look() saw, by slot and index, against what buffered() gives:
+    // lines of every length up to 300 bytes, CRLF ends, lines over max_line
+    // (next() reports them: not looked at), and one longer than a read
+    // (the chunks after it are appended to it, their slots handed back).
+    struct Seen final : LineReader::LookAhead {
+        std::array<std::vector<std::string>, slots> lines;
+        void chunk(std::size_t slot, std::size_t n) override { lines[slot].assign(n, "(not looked at)"); }
+        void look(std::size_t slot, std::size_t index, std::string_view line) override
+        {
+            lines[slot][index] = line;
+        }
+    } seen;
+    std::vector<std::string> lines;
+    std::string text;
+    for (std::size_t i = 0; text.size() < 6 * 1024 * 1024; ++i) {
+        std::string line = std::to_string(i) + ":" + std::string((i * 7919) % 300, static_cast<char>('a' + i % 26));
+        if (i == 0 || i == 20000)
+            line = std::string(700 * 1024, 'X');
+        if (i == 7000)
+            line = std::string(400 * 1024, 'L');
+        text += line + (i % 5 == 0 ? "\r\n" : "\n");
+        lines.push_back(std::move(line));
+    }
+    Input file(text);
+    std::size_t slot = 0, index = 0;
+    std::string_view line;
+    for (const std::size_t max_line : {std::size_t(600 * 1024), std::size_t(200)}) {
+        INFO("max_line " << max_line);
+        std::vector<std::string> want;
+        for (std::size_t i = 0; i < lines.size(); ++i)  // a '\r' counts
+            want.push_back(lines[i].size() + (i % 5 == 0 ? 1 : 0) > max_line ? "too long" : lines[i]);
+        ::lseek(file.fds[0], 0, SEEK_SET);
+        LineReader r(file.fds[0], "stdin", max_line, &seen);
+        std::vector<std::string> got;
+        std::size_t looked = 0;
+        for (;;) {
+            if (const auto whole = r.buffered(); whole.data() != nullptr) {
+                got.emplace_back(whole);
+                if (r.looked(slot, index)) {
+                    REQUIRE(slot < seen.lines.size());
+                    REQUIRE(index < seen.lines[slot].size());
+                    CHECK(seen.lines[slot][index] == whole);
+                    ++looked;
+                }
+                continue;
+            }
+            const auto status = r.next(line);
+            if (status == Status::eof)
+                break;
+            got.emplace_back(status == Status::line ? std::string(line) : "too long");
+            CHECK_FALSE(r.looked(slot, index));  // next() framed it
+        }
+        CHECK(got == want);
+        // All but the first line of each chunk (about 1,700 lines a chunk),
+        // the lines too long, and with the larger max_line, the rest of the
+        // chunk after each line longer than a chunk's headroom (appended to
+        // it: about 5,000 lines).
+        const auto framed = static_cast<std::size_t>(std::count_if(want.begin(), want.end(), [](const std::string &w) {
+            return w != "too long";
+        }));
+        CHECK(looked > framed * 3 / 4);
+    }
+
+    // A pipe is not read ahead: nothing is looked at.
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    REQUIRE(::write(fds[1], "a\nb\n", 4) == 4);
+    ::close(fds[1]);
+    LineReader p(fds[0], "stdin", 2048, &seen);
+    std::size_t framed = 0;
+    for (;;) {
+        if (p.buffered().data() != nullptr) {
+            ++framed;
+            CHECK_FALSE(p.looked(slot, index));
+        } else if (p.next(line) == Status::eof) {
+            break;
+        } else {
+            ++framed;
+        }
+    }
+    CHECK(framed == 2);
     ::close(fds[0]);
 }
 

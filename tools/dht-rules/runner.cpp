@@ -98,7 +98,8 @@ void Runner::finish()
         session_->stop();
     engine_.cap().summary();
     debug(cat(engine_.fired(), " alerts fired, ", engine_.resolved(), " resolved, ", engine_.sensors(), " sensors, ",
-              engine_.forgotten(), " forgotten; ", state_.written(), " bytes of state written"));
+              engine_.forgotten(), " forgotten; ", state_.written(), " bytes of state written; ", scanned_ahead_,
+              " readings scanned as the input was read ahead"));
 }
 
 void Runner::idle()
@@ -134,16 +135,27 @@ void Runner::reload()
     }
     engine_.replace(std::move(*rules));
     scanner_ = std::make_unique<RecordScanner>(engine_.rules().fields, o_.common.max_depth, false, &readings_);
+    configure_ahead();
     fields_.reset(engine_.rules());
     const std::size_t n = engine_.rules().rules.size();
     warn(cat(n, n == 1 ? " rule" : " rules", " in force"));
     state_.save(engine_);
 }
 
+void Runner::configure_ahead()
+{
+    if (ahead_)
+        ahead_->configure(engine_.rules().fields, !readings_.calibrates());
+}
+
 void Runner::line(LineInput &input, std::string_view text)
 {
-    RecordScanner::Origin from;
-    const auto kind = scanner_->scan_message(text, o_.bare_topic, from, error_);
+    // A reading scanned as the file was read ahead (after FieldCheck's first
+    // readings, which it scans again), or else the line is scanned here.
+    ScanAhead::Seen seen;
+    const bool scanned = ahead_ && fields_.done() && ahead_->seen(input, seen);
+    RecordScanner::Origin &from = seen.from;
+    const auto kind = scanned ? RecordScanner::Kind::bare : scanner_->scan_message(text, o_.bare_topic, from, error_);
     if (kind == RecordScanner::Kind::invalid)
         return input.report(error_);
     // A record from the future would hold the timers' clock there.
@@ -152,11 +164,18 @@ void Runner::line(LineInput &input, std::string_view text)
             return input.report(ahead);
     if (o_.pass)
         pass(text);
-    if (kind != RecordScanner::Kind::other)
-        message(from.topic, from.time ? *from.time : input.received(), [&](RecordScanner &again) {
+    const TimePoint time = from.time ? *from.time : input.received();
+    if (scanned) {
+        ++scanned_ahead_;
+        engine_.reading({record_sensor(from.topic, seen.sensor), from.topic, time, seen.values});  // as feed() would
+        if (report_)
+            report_->clock(time);
+    } else if (kind != RecordScanner::Kind::other) {
+        message(from.topic, time, [&](RecordScanner &again) {
             RecordScanner::Origin unused;
             again.scan_message(text, o_.bare_topic, unused, error_);
         });
+    }
     out_.maybe_flush();
 }
 
@@ -169,7 +188,9 @@ void Runner::pass(std::string_view text)
 
 int Runner::run_stdin()
 {
-    LineInput input(o_.common);
+    ahead_ = std::make_unique<ScanAhead>(o_.bare_topic, o_.common.max_depth);
+    configure_ahead();
+    LineInput input(o_.common, 0, "stdin", ahead_.get());
     input.run({.line = [&](std::string_view text) { line(input, text); },
                .idle = [&] { idle(); },
                // A wait that times out is a pause in the input: timers follow the wall clock.

@@ -3,6 +3,7 @@
 // the rules read again on SIGHUP, and the state kept in --state.
 #pragma once
 
+#include "ahead.hpp"
 #include "engine.hpp"
 #include "fieldcheck.hpp"
 #include "report.hpp"
@@ -60,6 +61,8 @@ private:
     // wants it, not for every message).
     template <class Rescan>
     void message(std::string_view topic, TimePoint time, const Rescan &rescan);
+    // ahead_ scans what scanner_ would scan, unless a calibration applies.
+    void configure_ahead();
     void line(LineInput &input, std::string_view text);
     void pass(std::string_view text);
     int run_stdin();
@@ -73,6 +76,8 @@ private:
     Engine engine_;
     Readings readings_;  // --calibration, read again on SIGHUP
     std::unique_ptr<RecordScanner> scanner_;
+    std::unique_ptr<ScanAhead> ahead_;  // while stdin is read
+    std::uint64_t scanned_ahead_ = 0;  // readings ahead_ had scanned
     FieldCheck fields_;
     std::optional<Report> report_;
     ClockMode clock_;

@@ -43,7 +43,9 @@ public:
         std::function<void()> bad = {};
     };
 
-    explicit LineInput(const CommonOptions &options, int fd = 0, std::string name = "stdin");
+    // `work`: LineReader's LookAhead, for a regular file.
+    explicit LineInput(const CommonOptions &options, int fd = 0, std::string name = "stdin",
+                       LineReader::LookAhead *work = nullptr);
 
     // Reads to the end of input, a stop signal (SIGINT/SIGTERM) or `stop`, then
     // says how many bad lines were skipped (InputErrors::summary()).
@@ -58,6 +60,8 @@ public:
     // --strict it ends the program (status 65).
     void report(std::string_view what);
     InputErrors &errors() noexcept { return errors_; }
+    // LineReader::looked() of the current line.
+    bool looked(std::size_t &slot, std::size_t &index) const noexcept { return reader_.looked(slot, index); }
 
 private:
     LineReader reader_;

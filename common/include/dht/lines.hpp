@@ -19,15 +19,46 @@ class LineReader {
 public:
     enum class Status { line, too_long, eof, timeout, interrupted };
 
+    // Work on the lines of a regular file done on the reading thread, as each
+    // chunk is read, ahead of the caller (a tool's scan of each record, say).
+    // look() keeps what it finds for a line in its slot `slot` (one of
+    // `slots`) at `index`: the chunk holds that slot, and the caller reads it
+    // there (looked()) until the chunk is framed and read into again.
+    class LookAhead {
+    public:
+        static constexpr std::size_t slots = 3;
+        virtual ~LookAhead() = default;
+        // A chunk read into `slot` holds lines 1 to `lines` - 1 whole (line
+        // 0 began in the chunk before).
+        virtual void chunk(std::size_t slot, std::size_t lines) = 0;
+        // Line `index` of it, as buffered() will give it (a line over
+        // max_line is not looked at). An exception is the chunk's alone: it
+        // is then framed as if not looked at.
+        virtual void look(std::size_t slot, std::size_t index, std::string_view line) = 0;
+    };
+
     // `name` is used in diagnostics ("stdin", a file name). A regular file is
     // read ahead on a thread of its own (a chunk at a time, a few chunks
     // ahead), so that the time read(2) takes to copy it is not the caller's;
-    // a pipe, a terminal or a socket is read on the caller's thread, when it
-    // has input.
-    LineReader(int fd, std::string name, std::size_t max_line);
+    // `work`, when given, looks at its lines there, and must outlive the
+    // reader. A pipe, a terminal or a socket is read on the caller's thread,
+    // when it has input, and nothing looks at its lines.
+    LineReader(int fd, std::string name, std::size_t max_line, LookAhead *work = nullptr);
     ~LineReader();
     LineReader(const LineReader &) = delete;
     LineReader &operator=(const LineReader &) = delete;
+
+    // Where the LookAhead saw the line buffered() gave last: false when it
+    // did not (no LookAhead, input not read ahead, a line across two chunks,
+    // a line next() gave).
+    bool looked(std::size_t &slot, std::size_t &index) const noexcept
+    {
+        if (!chunk_looked_ || looked_ == not_looked || looked_ == 0)
+            return false;
+        slot = slot_;
+        index = looked_;
+        return true;
+    }
 
     // Next line without its '\n' (a final line without '\n' counts too). A line
     // longer than max_line is skipped up to its '\n' and reported once as
@@ -47,8 +78,10 @@ public:
         const char *base = buf_.data();
         std::size_t at;
         if (known_ != known_end_) {
+            looked_ = static_cast<std::size_t>(known_ - known_first_);
             at = known_base_ + *known_++;  // found as the file was read ahead
         } else {
+            looked_ = not_looked;
             const std::size_t from = begin_ + scanned_;
             const void *nl = std::memchr(base + from, '\n', end_ - from);
             if (nl == nullptr) {
@@ -103,6 +136,14 @@ private:
     std::vector<std::uint32_t> ends_;
     const std::uint32_t *known_ = nullptr, *known_end_ = nullptr;
     std::size_t known_base_ = 0;
+    // The line buffered() gave last: its index in the latest chunk when it
+    // came from ends_ (known_first_); whether a LookAhead looked at that
+    // chunk, and the slot the chunk holds.
+    static constexpr std::size_t not_looked = SIZE_MAX;
+    std::size_t looked_ = not_looked;
+    const std::uint32_t *known_first_ = nullptr;
+    bool chunk_looked_ = false;
+    std::size_t slot_ = SIZE_MAX;  // none
 };
 
 // Counts bad input lines and reports them on stderr:

@@ -99,6 +99,10 @@ public:
     // The value of each field, in the order given to the constructor:
     // calibrated, and derived where asked.
     const FieldValue *values() const noexcept;
+    // True when every string given since the scan (topic, timestamp, sensor,
+    // payload text, string fields) is a view of the text scanned, none a
+    // copy the scanner keeps: they then live as long as that text.
+    bool views_text() const noexcept;
     // The record's "kind" (scan_record), or the payload's (scan_payload); empty if none.
     std::string_view kind() const noexcept;
     // The payload's "kind" (an alert or an incident carried by a message); empty if none.
