@@ -156,7 +156,8 @@ private:
                     continue;  // buffered() does not give it
                 if (len > 0 && data[start + len - 1] == '\r')
                     --len;
-                work_->look(c.slot, i, {data + start, len});
+                if (!work_->look(c.slot, i, {data + start, len}))
+                    break;
             }
             c.looked = i;
         } catch (...) {

@@ -89,3 +89,43 @@ run typo -e 'typo: temprature < 5 -> alert'
 cmp -s typo.file.err typo.pipe.err || { diff typo.file.err typo.pipe.err >&2; fail "stderr differs"; }
 assert_contains "a field no reading has" typo.file.err "temprature"
 pass "a misspelt field is reported from a file as from a pipe"
+
+# SIGHUP reads the calibration again, even when the new rules are bad and the
+# rules in force stay: from then on every reading is calibrated, those the
+# reading thread had scanned already too. 50,000 records, one a second, of
+# a reading that alternates 10 and -90 °C: `temperature > 50` never holds;
+# with +100 it fires at each even record and resolves at the next.
+awk -v t0="$REC_T0" 'BEGIN {
+    for (i = 0; i < 50000; i++)
+        printf "{\"kind\":\"message\",\"timestamp\":\"%s\",\"topic\":\"dht11/hup/data\",\"payload\":{\"temperature\":%d}}\n",
+            strftime("%Y-%m-%dT%H:%M:%SZ", t0 + i, 1), i % 2 ? -90 : 10
+}' >hup.jsonl
+echo 'hot: temperature > 50 -> alert' >hup.rules
+: >hup.cal
+mkfifo out
+# --pass fills the pipe, which nothing reads yet: dht-rules waits in write(2)
+# with the file read only in part.
+dht-rules -r hup.rules --calibration hup.cal --pass <hup.jsonl >out 2>hup.err &
+hup_pid=$!
+PIDS+=("$hup_pid")
+exec 3<out
+for _ in $(seq 200); do
+    grep -q pipe_write "/proc/$hup_pid/wchan" 2>/dev/null && break
+    sleep 0.05
+done
+grep -q pipe_write "/proc/$hup_pid/wchan" || fail "dht-rules is not waiting for its output to be read"
+echo 'dht11/hup/data temperature +100' >hup.cal
+echo 'broken: rules' >hup.rules
+kill -HUP "$hup_pid"
+jq -c 'select(.kind == "alert")' <&3 >hup.alerts
+exec 3<&-
+wait "$hup_pid" || fail "dht-rules exited $?: $(cat hup.err)"
+assert_contains "bad rules are refused" hup.err "keeping the rules in force"
+first=$(jq -rn 'first(inputs | select(.state == "firing") | .timestamp | sub("\\.[0-9]+Z$"; "Z") | fromdateiso8601)' hup.alerts)
+[ -n "$first" ] || fail "no alert after SIGHUP: $(cat hup.err)"
+k=$((first - REC_T0))
+want=$(((50000 - k + 1) / 2))
+fired=$(jq -r 'select(.state == "firing" and .value == 110) | .rule' hup.alerts | wc -l)
+[ "$k" -gt 1000 ] || fail "the calibration applied from record $k, before SIGHUP"
+assert_eq "every even record after SIGHUP fires, calibrated (from record $k)" "$want" "$fired"
+pass "SIGHUP with bad rules: the new calibration applies from record $k on, to all $fired readings"

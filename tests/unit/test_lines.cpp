@@ -225,9 +225,10 @@ TEST_CASE("a LookAhead sees each line of a file read ahead as buffered() gives i
     struct Seen final : LineReader::LookAhead {
         std::array<std::vector<std::string>, slots> lines;
         void chunk(std::size_t slot, std::size_t n) override { lines[slot].assign(n, "(not looked at)"); }
-        void look(std::size_t slot, std::size_t index, std::string_view line) override
+        bool look(std::size_t slot, std::size_t index, std::string_view line) override
         {
             lines[slot][index] = line;
+            return true;
         }
     } seen;
     std::vector<std::string> lines;
@@ -303,12 +304,13 @@ TEST_CASE("a LookAhead slower than the caller leaves the rest of a chunk to it o
     struct Slow final : LineReader::LookAhead {
         std::array<std::vector<std::string>, slots> lines;
         void chunk(std::size_t slot, std::size_t n) override { lines[slot].assign(n, "(not looked at)"); }
-        void look(std::size_t slot, std::size_t index, std::string_view line) override
+        bool look(std::size_t slot, std::size_t index, std::string_view line) override
         {
             const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
             while (std::chrono::steady_clock::now() < until) {
             }
             lines[slot][index] = line;
+            return true;
         }
     } slow;
     std::string text;
@@ -336,6 +338,46 @@ TEST_CASE("a LookAhead slower than the caller leaves the rest of a chunk to it o
     CHECK(n == count);
     CHECK(looked > 0);  // some lines before the caller waited
     CHECK(looked < n / 2);  // 20 µs a line would take 400 ms: the caller did not wait for that
+}
+
+TEST_CASE("a LookAhead that stops at a line leaves it and the rest of its chunk to the caller")
+{
+    struct Stopper final : LineReader::LookAhead {
+        std::array<std::vector<std::string>, slots> lines;
+        std::size_t calls = 0;
+        void chunk(std::size_t slot, std::size_t n) override { lines[slot].assign(n, "(not looked at)"); }
+        bool look(std::size_t slot, std::size_t index, std::string_view line) override
+        {
+            ++calls;
+            if (index >= 50)
+                return false;
+            lines[slot][index] = line;
+            return true;
+        }
+    } stopper;
+    std::string text;
+    for (std::size_t i = 0; text.size() < 2 * 1024 * 1024; ++i)
+        text += std::to_string(i) + "\n";
+    Input file(text);
+    LineReader r(file.fds[0], "stdin", 1024, &stopper);
+    std::size_t n = 0, looked = 0, slot = 0, index = 0;
+    std::string_view line;
+    for (;;) {
+        auto whole = r.buffered();
+        if (whole.data() == nullptr) {
+            if (r.next(line) == Status::eof)
+                break;
+            whole = line;
+        } else if (r.looked(slot, index)) {
+            CHECK(index < 50);
+            CHECK(stopper.lines[slot][index] == whole);
+            ++looked;
+        }
+        CHECK(whole == std::to_string(n++));
+    }
+    CHECK(looked > 0);
+    CHECK(looked <= 49 * (text.size() / (256 * 1024) + 1));
+    CHECK(stopper.calls <= 50 * (text.size() / (256 * 1024) + 1));  // none past the first refusal
 }
 
 TEST_CASE("a reader with a timeout returns while input is idle")

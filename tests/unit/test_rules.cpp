@@ -1218,4 +1218,15 @@ TEST_CASE("scanned ahead: a reading is what the main thread's scan gives, under 
     // reading thread had not got to when this one waited for a chunk.
     CHECK(seen_count > 0);
     CHECK(seen_count < readings);
+
+    // A chunk of many short lines: no more than max_lines of them are
+    // scanned ahead (what a slot holds is bounded); the rest are left to the
+    // main thread.
+    ScanAhead bounded("dht11/bare/data", 32);
+    bounded.configure(both, true);
+    bounded.chunk(0, 100000);
+    CHECK(bounded.look(0, 1, "{}"));
+    CHECK(bounded.look(0, ScanAhead::max_lines - 1, "{}"));
+    CHECK_FALSE(bounded.look(0, ScanAhead::max_lines, "{}"));
+    CHECK_FALSE(bounded.look(0, 99999, "{}"));
 }

@@ -48,25 +48,27 @@ void ScanAhead::chunk(std::size_t slot, std::size_t lines)
     s.generation = scanning_;
     s.on = scanning_on_;
     s.width = width_;
-    s.lines.assign(s.on ? lines : 0, Line{});
-    s.values.resize(s.on ? lines * width_ : 0);
+    const std::size_t n = s.on ? std::min(lines, max_lines) : 0;
+    s.lines.assign(n, Line{});
+    s.values.resize(n * width_);
 }
 
-void ScanAhead::look(std::size_t slot, std::size_t index, std::string_view line)
+bool ScanAhead::look(std::size_t slot, std::size_t index, std::string_view line)
 {
     Slot &s = slots_[slot];
-    if (!s.on)
-        return;
+    if (index >= s.lines.size())
+        return false;  // off, or past max_lines
     RecordScanner::Origin from;
     const auto kind = scanner_->scan_message(line, bare_topic_, from, error_);
     if ((kind != RecordScanner::Kind::bare && kind != RecordScanner::Kind::message) || !scanner_->views_text() ||
         !scanner_->payload_is_object() || scanner_->payload_is_record())
-        return;  // the main thread scans it again
+        return true;  // the main thread scans it again
     Line &l = s.lines[index];
     l.from = from;
     l.sensor = scanner_->sensor();
     std::copy_n(scanner_->values(), width_, s.values.begin() + static_cast<std::ptrdiff_t>(index * width_));
     l.reading = true;
+    return true;
 }
 
 }  // namespace dht::rules

@@ -28,6 +28,11 @@ namespace dht::rules {
 
 class ScanAhead final : public LineReader::LookAhead {
 public:
+    // The lines of a chunk scanned at most (more are short lines, each
+    // costing here what a long one does), so that what a slot holds is
+    // bounded; the rest are left to the main thread.
+    static constexpr std::size_t max_lines = 8192;
+
     ScanAhead(std::string bare_topic, std::size_t max_depth);
 
     // The fields to scan for from now on (the rules in force), or, with
@@ -48,7 +53,7 @@ public:
 
     // On the reading thread.
     void chunk(std::size_t slot, std::size_t lines) override;
-    void look(std::size_t slot, std::size_t index, std::string_view line) override;
+    bool look(std::size_t slot, std::size_t index, std::string_view line) override;
 
 private:
     struct Line {

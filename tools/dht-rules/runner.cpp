@@ -12,11 +12,11 @@ Runner::Runner(const Options &o, RuleSet rules)
     : o_(o), state_(o.state_file),
       engine_(std::move(rules), o.repeat, [this](std::string_view r) { emit(r); }, o.bounds),
       readings_(o.common.readings),
-      scanner_(std::make_unique<RecordScanner>(engine_.rules().fields, o.common.max_depth, false, &readings_)),
       fields_(o.common.max_depth),
       clock_(o.clock == "records" ? ClockMode::records : o.clock == "wall" ? ClockMode::wall : ClockMode::automatic)
 {
     engine_.set_calibration(&readings_.calibration());
+    make_scanners();
     if (o.mqtt.wants_broker())
         session_.emplace(o.mqtt);
     if (o.report)
@@ -118,6 +118,7 @@ void Runner::reload()
 {
     warn("SIGHUP: reading the rules again");
     readings_.reload_calibration();
+    make_scanners();  // with the calibration now in force, whether or not the rules change
     std::optional<RuleSet> rules;
     try {
         rules = load_rules(o_.rule_files, o_.inline_rules);
@@ -134,16 +135,16 @@ void Runner::reload()
         return;
     }
     engine_.replace(std::move(*rules));
-    scanner_ = std::make_unique<RecordScanner>(engine_.rules().fields, o_.common.max_depth, false, &readings_);
-    configure_ahead();
+    make_scanners();
     fields_.reset(engine_.rules());
     const std::size_t n = engine_.rules().rules.size();
     warn(cat(n, n == 1 ? " rule" : " rules", " in force"));
     state_.save(engine_);
 }
 
-void Runner::configure_ahead()
+void Runner::make_scanners()
 {
+    scanner_ = std::make_unique<RecordScanner>(engine_.rules().fields, o_.common.max_depth, false, &readings_);
     if (ahead_)
         ahead_->configure(engine_.rules().fields, !readings_.calibrates());
 }
@@ -189,7 +190,7 @@ void Runner::pass(std::string_view text)
 int Runner::run_stdin()
 {
     ahead_ = std::make_unique<ScanAhead>(o_.bare_topic, o_.common.max_depth);
-    configure_ahead();
+    make_scanners();
     LineInput input(o_.common, 0, "stdin", ahead_.get());
     input.run({.line = [&](std::string_view text) { line(input, text); },
                .idle = [&] { idle(); },

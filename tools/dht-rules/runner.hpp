@@ -61,8 +61,10 @@ private:
     // wants it, not for every message).
     template <class Rescan>
     void message(std::string_view topic, TimePoint time, const Rescan &rescan);
-    // ahead_ scans what scanner_ would scan, unless a calibration applies.
-    void configure_ahead();
+    // scanner_ for the rules' fields with the calibration in force (a
+    // scanner learns at its making whether it calibrates), and ahead_ for
+    // the same fields unless a calibration applies.
+    void make_scanners();
     void line(LineInput &input, std::string_view text);
     void pass(std::string_view text);
     int run_stdin();

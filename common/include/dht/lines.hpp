@@ -32,11 +32,11 @@ public:
         // 0 began in the chunk before).
         virtual void chunk(std::size_t slot, std::size_t lines) = 0;
         // Line `index` of it, as buffered() will give it, in order (a line
-        // over max_line is not looked at). The lines of a chunk still to
-        // look at when the caller waits for it are left to the caller. An
-        // exception is the chunk's alone: it is then framed as if not
-        // looked at.
-        virtual void look(std::size_t slot, std::size_t index, std::string_view line) = 0;
+        // over max_line is not looked at); false leaves the chunk's lines
+        // from this one on to the caller, as are those still to look at
+        // when the caller waits for the chunk. An exception is the chunk's
+        // alone: it is then framed as if not looked at.
+        virtual bool look(std::size_t slot, std::size_t index, std::string_view line) = 0;
     };
 
     // `name` is used in diagnostics ("stdin", a file name). A regular file is
