@@ -21,8 +21,10 @@
 namespace dht {
 
 // Reads a regular file on a thread of its own, into a few chunks handed to
-// the reader in turn and handed back once framed, and finds where each
-// line ends in them. A chunk's data starts past a headroom, where the
+// the reader in turn and handed back once framed, finds where each line
+// ends in them, and has the LookAhead, if any, look at their lines (each
+// buffer has a slot of its own for what it finds, which goes where the
+// buffer goes). A chunk's data starts past a headroom, where the
 // unframed end of the chunk before goes, so that a line across two reads is
 // whole without copying either.
 class LineReader::ReadAhead {

@@ -1,10 +1,11 @@
 // Records scanned ahead: when stdin is a regular file, the thread that reads
-// it ahead (LineReader::LookAhead) also scans each line for the rules'
-// fields, so that the main thread finds a reading's topic, time, sensor and
-// values already read and only judges them. A line it cannot vouch for (not
-// a reading, bad, a string it had to copy, scanned under rules since
-// replaced) is scanned again on the main thread, as any line of a pipe is:
-// what the rules see is the same either way.
+// it ahead (LineReader::LookAhead) also scans its lines for the rules'
+// fields while the main thread has others to judge, so that the main thread
+// finds a reading's topic, time, sensor and values already read and only
+// judges them. A line it did not get to or cannot vouch for (not a reading,
+// bad, a string it had to copy, scanned under rules or a calibration since
+// replaced) is scanned on the main thread, as any line of a pipe is: what
+// the rules see is the same either way.
 #pragma once
 
 #include "dht/lines.hpp"
