@@ -216,21 +216,69 @@ TEST_CASE("a file is read ahead: every line comes whole, across reads and past a
     ::close(fds[0]);
 }
 
+namespace {
+// A LookAhead that keeps each line it looks at, by slot and index: slow
+// (`delay` a line) or stopping (refusing lines from index `stop_at` on)
+// when asked.
+struct Recorder final : LineReader::LookAhead {
+    std::array<std::vector<std::string>, slots> lines;
+    std::chrono::microseconds delay{0};
+    std::size_t stop_at = SIZE_MAX;
+    std::size_t calls = 0;
+    void chunk(std::size_t slot, std::size_t n) override { lines[slot].assign(n, "(not looked at)"); }
+    bool look(std::size_t slot, std::size_t index, std::string_view line) override
+    {
+        ++calls;
+        if (index >= stop_at)
+            return false;
+        const auto until = std::chrono::steady_clock::now() + delay;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        lines[slot][index] = line;
+        return true;
+    }
+};
+
+// Every line of `r` as LineInput takes them (buffered(), else next(); "too
+// long" for a line next() reports), each that `seen` looked at checked
+// against what it saw, and none next() gave said to be looked at.
+struct Framed {
+    std::vector<std::string> lines;
+    std::size_t looked = 0;
+};
+Framed frame_looked(LineReader &r, const Recorder &seen)
+{
+    Framed out;
+    std::size_t slot = 0, index = 0;
+    std::string_view line;
+    for (;;) {
+        if (const auto whole = r.buffered(); whole.data() != nullptr) {
+            out.lines.emplace_back(whole);
+            if (r.looked(slot, index)) {
+                REQUIRE(slot < seen.lines.size());
+                REQUIRE(index < seen.lines[slot].size());
+                CHECK(seen.lines[slot][index] == whole);
+                ++out.looked;
+            }
+            continue;
+        }
+        const auto status = r.next(line);
+        if (status == Status::eof)
+            break;
+        out.lines.emplace_back(status == Status::line ? std::string(line) : "too long");
+        CHECK_FALSE(r.looked(slot, index));  // next() framed it
+    }
+    return out;
+}
+}  // namespace
+
 TEST_CASE("a LookAhead sees each line of a file read ahead as buffered() gives it, in the slot the line's chunk holds")
 {
     // What look() saw, by slot and index, against what buffered() gives:
     // lines of every length up to 300 bytes, CRLF ends, lines over max_line
     // (next() reports them: not looked at), and one longer than a read
     // (the chunks after it are appended to it, their slots handed back).
-    struct Seen final : LineReader::LookAhead {
-        std::array<std::vector<std::string>, slots> lines;
-        void chunk(std::size_t slot, std::size_t n) override { lines[slot].assign(n, "(not looked at)"); }
-        bool look(std::size_t slot, std::size_t index, std::string_view line) override
-        {
-            lines[slot][index] = line;
-            return true;
-        }
-    } seen;
+    Recorder seen;
     std::vector<std::string> lines;
     std::string text;
     for (std::size_t i = 0; text.size() < 6 * 1024 * 1024; ++i) {
@@ -243,8 +291,6 @@ TEST_CASE("a LookAhead sees each line of a file read ahead as buffered() gives i
         lines.push_back(std::move(line));
     }
     Input file(text);
-    std::size_t slot = 0, index = 0;
-    std::string_view line;
     for (const std::size_t max_line : {std::size_t(600 * 1024), std::size_t(200)}) {
         INFO("max_line " << max_line);
         std::vector<std::string> want;
@@ -252,28 +298,10 @@ TEST_CASE("a LookAhead sees each line of a file read ahead as buffered() gives i
             want.push_back(lines[i].size() + (i % 5 == 0 ? 1 : 0) > max_line ? "too long" : lines[i]);
         ::lseek(file.fds[0], 0, SEEK_SET);
         LineReader r(file.fds[0], "stdin", max_line, &seen);
-        std::vector<std::string> got;
-        std::size_t looked = 0;
-        for (;;) {
-            if (const auto whole = r.buffered(); whole.data() != nullptr) {
-                got.emplace_back(whole);
-                if (r.looked(slot, index)) {
-                    REQUIRE(slot < seen.lines.size());
-                    REQUIRE(index < seen.lines[slot].size());
-                    CHECK(seen.lines[slot][index] == whole);
-                    ++looked;
-                }
-                continue;
-            }
-            const auto status = r.next(line);
-            if (status == Status::eof)
-                break;
-            got.emplace_back(status == Status::line ? std::string(line) : "too long");
-            CHECK_FALSE(r.looked(slot, index));  // next() framed it
-        }
-        CHECK(got == want);
+        const auto got = frame_looked(r, seen);
+        CHECK(got.lines == want);
         // How many depends on which thread waits for the other (see below).
-        CHECK(looked > 0);
+        CHECK(got.looked > 0);
     }
 
     // A pipe is not read ahead: nothing is looked at.
@@ -282,18 +310,9 @@ TEST_CASE("a LookAhead sees each line of a file read ahead as buffered() gives i
     REQUIRE(::write(fds[1], "a\nb\n", 4) == 4);
     ::close(fds[1]);
     LineReader p(fds[0], "stdin", 2048, &seen);
-    std::size_t framed = 0;
-    for (;;) {
-        if (p.buffered().data() != nullptr) {
-            ++framed;
-            CHECK_FALSE(p.looked(slot, index));
-        } else if (p.next(line) == Status::eof) {
-            break;
-        } else {
-            ++framed;
-        }
-    }
-    CHECK(framed == 2);
+    const auto got = frame_looked(p, seen);
+    CHECK(got.lines == std::vector<std::string>{"a", "b"});
+    CHECK(got.looked == 0);
     ::close(fds[0]);
 }
 
@@ -301,82 +320,40 @@ TEST_CASE("a LookAhead slower than the caller leaves the rest of a chunk to it o
 {
     // A look that takes 20 µs a line: the caller, which only frames, waits
     // for each chunk, and takes it with the lines not looked at yet.
-    struct Slow final : LineReader::LookAhead {
-        std::array<std::vector<std::string>, slots> lines;
-        void chunk(std::size_t slot, std::size_t n) override { lines[slot].assign(n, "(not looked at)"); }
-        bool look(std::size_t slot, std::size_t index, std::string_view line) override
-        {
-            const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
-            while (std::chrono::steady_clock::now() < until) {
-            }
-            lines[slot][index] = line;
-            return true;
-        }
-    } slow;
+    Recorder slow;
+    slow.delay = std::chrono::microseconds(20);
+    std::vector<std::string> want;
     std::string text;
-    std::size_t count = 0;
-    for (; text.size() < 2 * 1024 * 1024; ++count)
-        text += std::to_string(count) + std::string(count % 200, '.') + "\n";
+    while (text.size() < 2 * 1024 * 1024) {
+        want.push_back(std::to_string(want.size()) + std::string(want.size() % 200, '.'));
+        text += want.back() + "\n";
+    }
     Input file(text);
     LineReader r(file.fds[0], "stdin", 1024, &slow);
-    std::size_t n = 0, looked = 0, slot = 0, index = 0;
-    std::string_view line;
-    for (;;) {
-        auto whole = r.buffered();
-        if (whole.data() == nullptr) {
-            if (r.next(line) == Status::eof)
-                break;
-            whole = line;
-        } else if (r.looked(slot, index)) {
-            REQUIRE(index < slow.lines[slot].size());
-            CHECK(slow.lines[slot][index] == whole);
-            ++looked;
-        }
-        CHECK(whole == std::to_string(n) + std::string(n % 200, '.'));
-        ++n;
-    }
-    CHECK(n == count);
-    CHECK(looked > 0);  // some lines before the caller waited
-    CHECK(looked < n / 2);  // 20 µs a line would take 400 ms: the caller did not wait for that
+    const auto got = frame_looked(r, slow);
+    CHECK(got.lines == want);
+    CHECK(got.looked > 0);  // some lines before the caller waited
+    CHECK(got.looked < want.size() / 2);  // 20 µs a line would take 400 ms: the caller did not wait for that
 }
 
 TEST_CASE("a LookAhead that stops at a line leaves it and the rest of its chunk to the caller")
 {
-    struct Stopper final : LineReader::LookAhead {
-        std::array<std::vector<std::string>, slots> lines;
-        std::size_t calls = 0;
-        void chunk(std::size_t slot, std::size_t n) override { lines[slot].assign(n, "(not looked at)"); }
-        bool look(std::size_t slot, std::size_t index, std::string_view line) override
-        {
-            ++calls;
-            if (index >= 50)
-                return false;
-            lines[slot][index] = line;
-            return true;
-        }
-    } stopper;
+    // Lines from index 50 on are left "(not looked at)": frame_looked()
+    // fails on any of them said to be looked at.
+    Recorder stopper;
+    stopper.stop_at = 50;
+    std::vector<std::string> want;
     std::string text;
-    for (std::size_t i = 0; text.size() < 2 * 1024 * 1024; ++i)
-        text += std::to_string(i) + "\n";
+    while (text.size() < 2 * 1024 * 1024) {
+        want.push_back(std::to_string(want.size()));
+        text += want.back() + "\n";
+    }
     Input file(text);
     LineReader r(file.fds[0], "stdin", 1024, &stopper);
-    std::size_t n = 0, looked = 0, slot = 0, index = 0;
-    std::string_view line;
-    for (;;) {
-        auto whole = r.buffered();
-        if (whole.data() == nullptr) {
-            if (r.next(line) == Status::eof)
-                break;
-            whole = line;
-        } else if (r.looked(slot, index)) {
-            CHECK(index < 50);
-            CHECK(stopper.lines[slot][index] == whole);
-            ++looked;
-        }
-        CHECK(whole == std::to_string(n++));
-    }
-    CHECK(looked > 0);
-    CHECK(looked <= 49 * (text.size() / (256 * 1024) + 1));
+    const auto got = frame_looked(r, stopper);
+    CHECK(got.lines == want);
+    CHECK(got.looked > 0);
+    CHECK(got.looked <= 49 * (text.size() / (256 * 1024) + 1));
     CHECK(stopper.calls <= 50 * (text.size() / (256 * 1024) + 1));  // none past the first refusal
 }
 
