@@ -26,7 +26,7 @@ bool ScanAhead::seen(const LineInput &input, Seen &out) const noexcept
     if (!input.looked(slot, index))
         return false;
     const Slot &s = slots_[slot];
-    if (!s.on || s.generation != main_generation_ || index >= s.lines.size() || !s.lines[index].reading)
+    if (s.generation != main_generation_ || index >= s.lines.size() || !s.lines[index].reading)
         return false;
     const Line &l = s.lines[index];
     out.from = l.from;
@@ -41,14 +41,12 @@ void ScanAhead::chunk(std::size_t slot, std::size_t lines)
     if (const auto g = generation_.load(std::memory_order_acquire); g != scanning_) {
         std::lock_guard lock(mutex_);
         scanning_ = generation_.load(std::memory_order_relaxed);
-        scanning_on_ = on_;
         width_ = fields_.size();
         scanner_ = on_ ? std::make_unique<RecordScanner>(fields_, max_depth_) : nullptr;
     }
     s.generation = scanning_;
-    s.on = scanning_on_;
     s.width = width_;
-    const std::size_t n = s.on ? std::min(lines, max_lines) : 0;
+    const std::size_t n = scanner_ ? std::min(lines, max_lines) : 0;
     s.lines.assign(n, Line{});
     s.values.resize(n * width_);
 }

@@ -64,8 +64,7 @@ private:
     };
     struct Slot {
         std::uint64_t generation = 0;  // of the configuration its lines were scanned under
-        bool on = false;
-        std::vector<Line> lines;
+        std::vector<Line> lines;  // none while the scan is off
         std::vector<FieldValue> values;  // `width` per line
         std::size_t width = 0;
     };
@@ -84,8 +83,7 @@ private:
 
     // The reading thread's.
     std::uint64_t scanning_ = 0;  // the generation scanner_ was made for
-    std::unique_ptr<RecordScanner> scanner_;
-    bool scanning_on_ = false;
+    std::unique_ptr<RecordScanner> scanner_;  // null while the scan is off
     std::size_t width_ = 0;
     std::string error_;
 };
