@@ -2,6 +2,8 @@
 
 #include "dht/diag.hpp"
 
+#include <boost/json/basic_parser_impl.hpp>
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -446,9 +448,74 @@ bool finite_numbers(const json::value &v)
     default: return true;
     }
 }
+
+// A number the document no longer holds (its key given again later) was
+// read all the same: finite_numbers() cannot see it, so a text that may hold
+// one past a double's range (an exponent, or more than 308 digits in a row)
+// is read once more, by events, for it. The scanner (dht/scan.hpp) reports
+// such a line as bad, and so must the DOM reader.
+struct FiniteCheck {
+    using ec = boost::system::error_code;
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+    bool on_document_begin(ec &) { return true; }
+    bool on_document_end(ec &) { return true; }
+    bool on_array_begin(ec &) { return true; }
+    bool on_array_end(std::size_t, ec &) { return true; }
+    bool on_object_begin(ec &) { return true; }
+    bool on_object_end(std::size_t, ec &) { return true; }
+    bool on_string_part(json::string_view, std::size_t, ec &) { return true; }
+    bool on_string(json::string_view, std::size_t, ec &) { return true; }
+    bool on_key_part(json::string_view, std::size_t, ec &) { return true; }
+    bool on_key(json::string_view, std::size_t, ec &) { return true; }
+    bool on_number_part(json::string_view, ec &) { return true; }
+    bool on_int64(std::int64_t, json::string_view, ec &) { return true; }
+    bool on_uint64(std::uint64_t, json::string_view, ec &) { return true; }
+    bool on_double(double d, json::string_view, ec &e)
+    {
+        if (std::isfinite(d))
+            return true;
+        e = json::error::exponent_overflow;
+        return false;
+    }
+    bool on_bool(bool, ec &) { return true; }
+    bool on_null(ec &) { return true; }
+    bool on_comment_part(json::string_view, ec &) { return true; }
+    bool on_comment(json::string_view, ec &) { return true; }
+};
+
+bool may_overflow(std::string_view text) noexcept
+{
+    std::size_t digits = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c < '0' || c > '9') {
+            digits = 0;
+            continue;
+        }
+        if (++digits > 308 || (i + 1 < text.size() && (text[i + 1] == 'e' || text[i + 1] == 'E')))
+            return true;
+    }
+    return false;
+}
+
+bool every_number_finite(std::string_view text, std::size_t max_depth)
+{
+    if (!may_overflow(text))
+        return true;
+    json::basic_parser<FiniteCheck> check(parse_options(max_depth));
+    boost::system::error_code e;
+    check.write_some(false, text.data(), text.size(), e);
+    return !e;
+}
 }  // namespace
 
-JsonParser::JsonParser(std::size_t max_depth) : parser_(json::storage_ptr(), parse_options(max_depth)) {}
+JsonParser::JsonParser(std::size_t max_depth)
+    : parser_(json::storage_ptr(), parse_options(max_depth)), max_depth_(max_depth)
+{
+}
 
 bool JsonParser::parse(std::string_view text, json::value &out, std::string &error)
 {
@@ -457,7 +524,7 @@ bool JsonParser::parse(std::string_view text, json::value &out, std::string &err
     parser_.write(text.data(), text.size(), ec);
     if (!ec) {
         out = parser_.release();
-        if (finite_numbers(out))
+        if (finite_numbers(out) && every_number_finite(text, max_depth_))
             return true;
         error = "number out of range";
         return false;

@@ -138,6 +138,7 @@ public:
 
 private:
     json::parser parser_;
+    std::size_t max_depth_;
 };
 
 }  // namespace dht
